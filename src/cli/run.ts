@@ -1,0 +1,38 @@
+// Subcommand dispatch for `driftgate`. Each subcommand lives in its own module.
+import { exitCodes, UsageError, type CliIO, type Command } from './io.js';
+
+const commands: Readonly<Record<string, { summary: string; run: Command }>> = {};
+
+function usage(): string {
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
+  return `Usage: driftgate <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'driftgate <command> --help' for a command's options.\n`;
+}
+
+export async function runCli(
+  argv: readonly string[],
+  io: CliIO & { readonly version: string },
+): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout(usage());
+    return name === undefined ? exitCodes.badInput : exitCodes.ok;
+  }
+  if (name === '--version' || name === 'version') {
+    io.stdout(`${io.version}\n`);
+    return exitCodes.ok;
+  }
+  const command = commands[name];
+  if (command === undefined) {
+    io.stderr(`driftgate: unknown command '${name}'\n\n${usage()}`);
+    return exitCodes.badInput;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`driftgate ${name}: ${error.message}\n`);
+      return exitCodes.badInput;
+    }
+    throw error;
+  }
+}
