@@ -1,0 +1,409 @@
+// The comparison of an object with the manifest Git declares for it (DESIGN.md §2): only the
+// fields Git declares are compared, after normalisation, with lists matched by merge key.
+import { isJsonObject, keyOf, type KubeObject, type ResourceKey } from '../kube/object.js';
+import { applyIgnoreRules, rulesFor, type IgnoreRule } from './ignore.js';
+import { declaredKeyFields, elementIdentity, mergeKeysFor, type MergeKeys } from './merge-keys.js';
+import {
+  isNeverCompared,
+  isQuantityPosition,
+  isSecret,
+  isSecretValuePath,
+  isSops,
+  isSopsEncrypted,
+  normalizeDesired,
+  REDACTED,
+  type NeverCompared,
+} from './normalize.js';
+import { jsonPointer, readablePath, type Segment } from './path.js';
+import { quantitiesEqual } from './quantity.js';
+
+/** One field where the object differs from Git. */
+export interface FieldDrift {
+  /** Readable: `spec.template.spec.containers[name=web].image`. */
+  readonly path: string;
+  /** RFC 6901 pointer into the object (into Git's manifest where the object lacks the field). */
+  readonly pointer: string;
+  /** Git's value; absent when Git does not declare the field (strict policy only). */
+  readonly desired?: unknown;
+  /** The object's value; absent when the object lacks the field. */
+  readonly live?: unknown;
+}
+
+export interface DiffOptions {
+  /** Namespace of the source, for namespaced manifests that do not name one. */
+  readonly defaultNamespace?: string;
+  /** Argo CD's tracking label, when Argo CD tracks resources by label (Argo CD overwrites it). */
+  readonly trackingLabel?: string;
+  /** Argo CD `ignoreDifferences` rules; only those matching the object apply. */
+  readonly ignore?: readonly IgnoreRule[];
+}
+
+/** A drift found by the walk, before it is spelled for people. */
+interface RawDrift {
+  readonly segments: readonly Segment[];
+  readonly desired: unknown;
+  readonly live: unknown;
+}
+
+interface Walk {
+  readonly listKeys: ReadonlyMap<string, MergeKeys>;
+  readonly never: NeverCompared;
+  readonly secret: boolean;
+  readonly limitRange: boolean;
+  readonly segments: Segment[];
+  readonly out: RawDrift[];
+}
+
+/** Fields Git declares that the live object does not match. */
+export function diff(
+  desired: KubeObject,
+  live: KubeObject,
+  options: DiffOptions = {},
+): FieldDrift[] {
+  const prepared = prepare(desired, live, undefined, options);
+  return spell(prepared.walk, compareDeclared(prepared));
+}
+
+export type FieldPolicy = 'declared' | 'strict';
+
+export interface WriteDrift {
+  /** Drift this write introduced: it changed these fields away from Git or kept them away. */
+  readonly introduced: FieldDrift[];
+  /** Drift that was already there and that this write left alone. */
+  readonly preexisting: FieldDrift[];
+}
+
+/**
+ * The drift an UPDATE introduces (DESIGN.md §3.8): declared fields that differ from Git in the
+ * new object and whose value the write changed; under `strict`, also undeclared fields the
+ * write changed. Declared drift the write did not touch is reported apart as pre-existing.
+ */
+export function diffWrite(
+  desired: KubeObject,
+  old: KubeObject,
+  live: KubeObject,
+  options: DiffOptions & { readonly fieldPolicy?: FieldPolicy } = {},
+): WriteDrift {
+  const prepared = prepare(desired, live, old, options);
+  const { walk } = prepared;
+  const introduced: RawDrift[] = [];
+  const preexisting: RawDrift[] = [];
+  for (const drift of compareDeclared(prepared)) {
+    const before = resolve(prepared.old, drift.segments, walk.listKeys);
+    (sameValue(before, drift.live) ? preexisting : introduced).push(drift);
+  }
+  if (options.fieldPolicy === 'strict') {
+    const strictWalk: Walk = { ...walk, segments: [], out: [] };
+    collectUndeclaredChanges(strictWalk, prepared.old, prepared.live, prepared.desired, '');
+    introduced.push(...strictWalk.out);
+  }
+  return { introduced: spell(walk, introduced), preexisting: spell(walk, preexisting) };
+}
+
+interface Prepared {
+  readonly walk: Walk;
+  readonly desired: unknown;
+  readonly live: unknown;
+  readonly old: unknown;
+}
+
+function prepare(
+  desired: KubeObject,
+  live: KubeObject,
+  old: KubeObject | undefined,
+  options: DiffOptions,
+): Prepared {
+  const key: ResourceKey = keyOf(live, options.defaultNamespace);
+  let normalized = normalizeDesired(desired, live, options.defaultNamespace);
+  let liveSide = live;
+  let oldSide = old;
+  const rules = rulesFor(options.ignore ?? [], key);
+  if (rules.length > 0) {
+    [normalized, liveSide, oldSide] = applyIgnoreRules(rules, key, live, [
+      normalized,
+      live,
+      old,
+    ] as const);
+  }
+  return {
+    walk: {
+      listKeys: mergeKeysFor(key.group, key.kind),
+      never: { trackingLabel: options.trackingLabel, sops: isSops(desired) },
+      secret: isSecret(live),
+      limitRange: key.group === '' && key.kind === 'LimitRange',
+      segments: [],
+      out: [],
+    },
+    desired: normalized,
+    live: liveSide,
+    old: oldSide,
+  };
+}
+
+function compareDeclared({ walk, desired, live }: Prepared): RawDrift[] {
+  compareValue(walk, desired, live, '');
+  return walk.out;
+}
+
+// Absence, as Git and the API server spell it: a missing field, or null.
+function isAbsent(value: unknown): value is null | undefined {
+  return value === undefined || value === null;
+}
+
+// What Git may write where the object has nothing: `{}`, `[]`, `""` (Argo CD treats `[]` and
+// null alike). `0` and `false` are values.
+function isEmpty(value: unknown): boolean {
+  if (isAbsent(value) || value === '') return true;
+  if (Array.isArray(value)) return value.length === 0;
+  return isJsonObject(value) && Object.keys(value).length === 0;
+}
+
+function report(walk: Walk, desired: unknown, live: unknown): void {
+  walk.out.push({ segments: [...walk.segments], desired, live });
+}
+
+function compareValue(walk: Walk, desired: unknown, live: unknown, schema: string): void {
+  // null in Git declares nothing: templates print it for unset values.
+  if (isAbsent(desired)) return;
+  if (walk.never.sops && isSopsEncrypted(desired)) return;
+  if (isEmpty(desired) && isAbsent(live)) return;
+
+  if (Array.isArray(desired)) {
+    if (!Array.isArray(live)) {
+      report(walk, desired, live ?? undefined);
+      return;
+    }
+    const keys = walk.listKeys.get(schema);
+    if (keys !== undefined && desired.every((item) => elementIdentity(item, keys) !== undefined)) {
+      compareAssociative(walk, desired, live, keys, schema);
+    } else {
+      compareAtomic(walk, desired, live, schema);
+    }
+    return;
+  }
+
+  if (isJsonObject(desired)) {
+    if (!isAbsent(live) && !isJsonObject(live)) {
+      report(walk, desired, live);
+      return;
+    }
+    // A missing map is compared leaf by leaf, so each declared field is named.
+    const liveMap = isAbsent(live) ? undefined : live;
+    const sopsSecretData =
+      walk.secret &&
+      walk.never.sops &&
+      walk.segments.length === 1 &&
+      isSecretValuePath(walk.segments);
+    for (const name of Object.keys(desired)) {
+      if (isNeverCompared(walk.segments, name, walk.never)) continue;
+      walk.segments.push({ kind: 'field', name });
+      const liveValue = liveMap?.[name];
+      if (sopsSecretData) {
+        // A SOPS-encrypted Secret can only be compared by the keys it holds.
+        if (liveValue === undefined) report(walk, desired[name], undefined);
+      } else {
+        compareValue(walk, desired[name], liveValue, schema === '' ? name : `${schema}.${name}`);
+      }
+      walk.segments.pop();
+    }
+    return;
+  }
+
+  if (isAbsent(live)) {
+    report(walk, desired, undefined);
+    return;
+  }
+  if (!scalarsEqual(walk, desired, live)) report(walk, desired, live);
+}
+
+function scalarsEqual(walk: Walk, desired: unknown, live: unknown): boolean {
+  if (desired === live) return true;
+  if (walk.secret && isSecretValuePath(walk.segments)) {
+    // Base64 may be wrapped or padded differently in Git; the bytes are what count.
+    return (
+      typeof desired === 'string' &&
+      typeof live === 'string' &&
+      Buffer.from(desired, 'base64').equals(Buffer.from(live, 'base64'))
+    );
+  }
+  if (
+    (typeof desired === 'string' || typeof desired === 'number') &&
+    (typeof live === 'string' || typeof live === 'number') &&
+    isQuantityPosition(walk.segments, walk.limitRange)
+  ) {
+    return quantitiesEqual(desired, live);
+  }
+  return false;
+}
+
+function compareAssociative(
+  walk: Walk,
+  desired: readonly unknown[],
+  live: readonly unknown[],
+  keys: MergeKeys,
+  schema: string,
+): void {
+  // Duplicate keys happen (env allows them): the n-th occurrence pairs with the n-th.
+  const liveIndex = new Map<string, number[]>();
+  live.forEach((item, index) => {
+    const identity = elementIdentity(item, keys);
+    if (identity === undefined) return;
+    const indices = liveIndex.get(identity);
+    if (indices === undefined) liveIndex.set(identity, [index]);
+    else indices.push(index);
+  });
+  desired.forEach((item, desiredIndex) => {
+    const element = item as Record<string, unknown>;
+    const liveAt = liveIndex.get(elementIdentity(element, keys) as string)?.shift();
+    walk.segments.push({
+      kind: 'key',
+      fields: declaredKeyFields(element, keys),
+      index: liveAt ?? desiredIndex,
+    });
+    if (liveAt === undefined) report(walk, element, undefined);
+    else compareValue(walk, element, live[liveAt], `${schema}[]`);
+    walk.segments.pop();
+  });
+}
+
+function compareAtomic(
+  walk: Walk,
+  desired: readonly unknown[],
+  live: readonly unknown[],
+  schema: string,
+): void {
+  if (desired.length !== live.length) {
+    report(walk, desired, live);
+    return;
+  }
+  desired.forEach((item, index) => {
+    walk.segments.push({ kind: 'index', index });
+    compareValue(walk, item, live[index], `${schema}[]`);
+    walk.segments.pop();
+  });
+}
+
+/** The value at `segments` in another version of the object (list elements found by key). */
+function resolve(
+  root: unknown,
+  segments: readonly Segment[],
+  listKeys: ReadonlyMap<string, MergeKeys>,
+): unknown {
+  let value = root;
+  let schema = '';
+  for (const segment of segments) {
+    if (segment.kind === 'field') {
+      value = isJsonObject(value) ? value[segment.name] : undefined;
+      schema = schema === '' ? segment.name : `${schema}.${segment.name}`;
+      continue;
+    }
+    if (!Array.isArray(value)) return undefined;
+    if (segment.kind === 'index') {
+      value = value[segment.index];
+    } else {
+      const keys = listKeys.get(schema);
+      const wanted = keys && elementIdentity(segment.fields, keys);
+      value =
+        wanted === undefined
+          ? undefined
+          : (value as unknown[]).find(
+              (item) => elementIdentity(item, keys as MergeKeys) === wanted,
+            );
+    }
+    schema = `${schema}[]`;
+  }
+  return value;
+}
+
+/** Equality of two stored values, where a missing field, null and an empty map or list agree. */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  const emptyA = a !== '' && isEmpty(a);
+  const emptyB = b !== '' && isEmpty(b);
+  if (emptyA || emptyB) return emptyA && emptyB;
+  if (Array.isArray(a)) {
+    return Array.isArray(b) && a.length === b.length && a.every((item, i) => sameValue(item, b[i]));
+  }
+  if (isJsonObject(a) && isJsonObject(b)) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    for (const key of keys) if (!sameValue(a[key], b[key])) return false;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Strict policy: every field the write changed that Git does not declare. Walks the old and
+ * new objects together, with Git's manifest alongside to know what is declared.
+ */
+function collectUndeclaredChanges(
+  walk: Walk,
+  old: unknown,
+  live: unknown,
+  desired: unknown,
+  schema: string,
+): void {
+  if (sameValue(old, live)) return;
+  if (isAbsent(desired)) {
+    report(walk, undefined, live ?? undefined);
+    return;
+  }
+  if (isJsonObject(desired) && (isJsonObject(old) || isAbsent(old)) && isJsonObject(live)) {
+    const oldMap = isJsonObject(old) ? old : {};
+    for (const name of new Set([...Object.keys(oldMap), ...Object.keys(live)])) {
+      if (isNeverCompared(walk.segments, name, walk.never)) continue;
+      walk.segments.push({ kind: 'field', name });
+      collectUndeclaredChanges(
+        walk,
+        oldMap[name],
+        live[name],
+        desired[name],
+        schema === '' ? name : `${schema}.${name}`,
+      );
+      walk.segments.pop();
+    }
+    return;
+  }
+  const keys = walk.listKeys.get(schema);
+  if (keys !== undefined && Array.isArray(desired) && Array.isArray(live)) {
+    const oldList: readonly unknown[] = Array.isArray(old) ? old : [];
+    const byIdentity = (list: readonly unknown[]) =>
+      new Map(list.map((item, index) => [elementIdentity(item, keys), { item, index }] as const));
+    const oldItems = byIdentity(oldList);
+    const desiredItems = byIdentity(desired);
+    const liveItems = byIdentity(live);
+    for (const identity of new Set([...oldItems.keys(), ...liveItems.keys()])) {
+      if (identity === undefined) continue;
+      const before = oldItems.get(identity);
+      const after = liveItems.get(identity);
+      const element = (after ?? before)?.item as Record<string, unknown>;
+      walk.segments.push({
+        kind: 'key',
+        fields: declaredKeyFields(element, keys),
+        index: (after ?? before)?.index ?? 0,
+      });
+      collectUndeclaredChanges(
+        walk,
+        before?.item,
+        after?.item,
+        desiredItems.get(identity)?.item,
+        `${schema}[]`,
+      );
+      walk.segments.pop();
+    }
+  }
+  // Anything else Git declares: the declared comparison has judged it.
+}
+
+function spell(walk: Walk, drifts: readonly RawDrift[]): FieldDrift[] {
+  return drifts.map(({ segments, desired, live }) => {
+    const redact = walk.secret && isSecretValuePath(segments);
+    const drift: { path: string; pointer: string; desired?: unknown; live?: unknown } = {
+      path: readablePath(segments),
+      pointer: jsonPointer(segments),
+    };
+    if (desired !== undefined) drift.desired = redact ? REDACTED : desired;
+    if (live !== undefined) drift.live = redact ? REDACTED : live;
+    return drift;
+  });
+}

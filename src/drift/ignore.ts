@@ -1,0 +1,238 @@
+// User ignore rules, written exactly as Argo CD's `ignoreDifferences`, applied as one more
+// normaliser: the fields they name are removed from Git's side and from the object's side.
+import { isJsonObject, type KubeObject, type ResourceKey } from '../kube/object.js';
+import { elementIdentity, mergeKeysFor, type MergeKeys } from './merge-keys.js';
+import { parsePointer } from './path.js';
+
+export interface IgnoreRule {
+  readonly group?: string;
+  readonly kind: string;
+  readonly name?: string;
+  readonly namespace?: string;
+  readonly jsonPointers?: readonly string[];
+  readonly jqPathExpressions?: readonly string[];
+  readonly managedFieldsManagers?: readonly string[];
+}
+
+export interface RuleError {
+  readonly path: string;
+  readonly message: string;
+}
+
+const RULE_KEYS = new Set([
+  'group',
+  'kind',
+  'name',
+  'namespace',
+  'jsonPointers',
+  'jqPathExpressions',
+  'managedFieldsManagers',
+]);
+
+/** Checks a list of rules as a user wrote it; `at` names where it came from in error paths. */
+export function validateIgnoreRules(
+  value: unknown,
+  at: string,
+): { readonly rules: IgnoreRule[]; readonly errors: RuleError[] } {
+  const errors: RuleError[] = [];
+  const rules: IgnoreRule[] = [];
+  if (value === undefined || value === null) return { rules, errors };
+  if (!Array.isArray(value)) {
+    return { rules, errors: [{ path: at, message: 'must be a list of rules' }] };
+  }
+  value.forEach((item: unknown, index) => {
+    const here = `${at}[${index}]`;
+    if (!isJsonObject(item)) {
+      errors.push({ path: here, message: 'must be a mapping' });
+      return;
+    }
+    const before = errors.length;
+    for (const key of Object.keys(item)) {
+      if (!RULE_KEYS.has(key)) errors.push({ path: `${here}.${key}`, message: 'unknown key' });
+    }
+    for (const key of ['group', 'kind', 'name', 'namespace'] as const) {
+      const field = item[key];
+      if (field !== undefined && typeof field !== 'string') {
+        errors.push({ path: `${here}.${key}`, message: 'must be a string' });
+      }
+    }
+    if (typeof item.kind !== 'string' || item.kind === '') {
+      errors.push({ path: `${here}.kind`, message: "required (use '*' for every kind)" });
+    }
+    for (const key of ['jsonPointers', 'jqPathExpressions', 'managedFieldsManagers'] as const) {
+      const list = item[key];
+      if (list === undefined) continue;
+      if (!Array.isArray(list) || !list.every((entry) => typeof entry === 'string')) {
+        errors.push({ path: `${here}.${key}`, message: 'must be a list of strings' });
+      }
+    }
+    if (Array.isArray(item.jsonPointers)) {
+      item.jsonPointers.forEach((pointer, i) => {
+        if (typeof pointer === 'string' && parsePointer(pointer) === undefined) {
+          errors.push({
+            path: `${here}.jsonPointers[${i}]`,
+            message: `'${pointer}' is not a JSON pointer (it must start with '/')`,
+          });
+        }
+      });
+    }
+    if (Array.isArray(item.jqPathExpressions) && item.jqPathExpressions.length > 0) {
+      errors.push({
+        path: `${here}.jqPathExpressions`,
+        message: 'not supported: rewrite the expression as jsonPointers or managedFieldsManagers',
+      });
+    }
+    if (errors.length === before) rules.push(item as unknown as IgnoreRule);
+  });
+  return { rules, errors };
+}
+
+function globMatch(pattern: string, value: string): boolean {
+  if (!pattern.includes('*')) return pattern === value;
+  const regex = new RegExp(
+    '^' +
+      pattern
+        .split('*')
+        .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*') +
+      '$',
+  );
+  return regex.test(value);
+}
+
+/** The rules that apply to an object. `group` and `kind` accept `*` wildcards. */
+export function rulesFor(rules: readonly IgnoreRule[], key: ResourceKey): IgnoreRule[] {
+  return rules.filter(
+    (rule) =>
+      globMatch(rule.group ?? '', key.group) &&
+      globMatch(rule.kind, key.kind) &&
+      (rule.name === undefined || rule.name === '' || rule.name === key.name) &&
+      (rule.namespace === undefined || rule.namespace === '' || rule.namespace === key.namespace),
+  );
+}
+
+/**
+ * Removes what the rules name from each object. JSON pointers are resolved in each object on
+ * its own (as Argo CD does); managed-fields rules remove, from every object, the fields that the
+ * named managers own in `owner`'s `metadata.managedFields` (the object being judged).
+ */
+export function applyIgnoreRules<T extends readonly (KubeObject | undefined)[]>(
+  rules: readonly IgnoreRule[],
+  key: ResourceKey,
+  owner: KubeObject,
+  objects: T,
+): T {
+  if (rules.length === 0) return objects;
+  const pointers = rules.flatMap((rule) => rule.jsonPointers ?? []);
+  const managers = new Set(rules.flatMap((rule) => rule.managedFieldsManagers ?? []));
+  const owned = managers.size > 0 ? ownedFieldTries(owner, managers) : [];
+  const listKeys = mergeKeysFor(key.group, key.kind);
+  return objects.map((object) => {
+    if (object === undefined) return undefined;
+    let result: unknown = object;
+    for (const pointer of pointers) {
+      const tokens = parsePointer(pointer);
+      if (tokens !== undefined && tokens.length > 0) result = removeAtPointer(result, tokens, 0);
+    }
+    for (const trie of owned) result = removeOwned(result, trie, '', listKeys);
+    return result as KubeObject;
+  }) as unknown as T;
+}
+
+function removeAtPointer(value: unknown, tokens: readonly string[], at: number): unknown {
+  const token = tokens[at] as string;
+  const last = at === tokens.length - 1;
+  if (Array.isArray(value)) {
+    if (!/^\d+$/.test(token)) return value;
+    const index = Number(token);
+    if (index >= value.length) return value;
+    const copy = [...(value as unknown[])];
+    if (last) copy.splice(index, 1);
+    else copy[index] = removeAtPointer(copy[index], tokens, at + 1);
+    return copy;
+  }
+  if (isJsonObject(value) && Object.hasOwn(value, token)) {
+    if (last) {
+      const { [token]: _removed, ...rest } = value;
+      return rest;
+    }
+    return { ...value, [token]: removeAtPointer(value[token], tokens, at + 1) };
+  }
+  return value;
+}
+
+// metadata.managedFields[].fieldsV1 is a trie: `f:<field>`, `k:<merge key JSON>`,
+// `v:<value JSON>`, `i:<index>`, and `.` for "this node itself".
+type FieldsTrie = Readonly<Record<string, unknown>>;
+
+function ownedFieldTries(owner: KubeObject, managers: ReadonlySet<string>): FieldsTrie[] {
+  const entries = owner.metadata?.managedFields;
+  if (!Array.isArray(entries)) return [];
+  const tries: FieldsTrie[] = [];
+  for (const entry of entries as unknown[]) {
+    if (!isJsonObject(entry)) continue;
+    const { manager, fieldsV1 } = entry;
+    if (typeof manager === 'string' && managers.has(manager) && isJsonObject(fieldsV1)) {
+      tries.push(fieldsV1);
+    }
+  }
+  return tries;
+}
+
+// Removes the leaves of the trie: a node with no children but `.` owns only the existence of a
+// map or list element, not the fields that other managers set inside it, so it is kept.
+function removeOwned(
+  value: unknown,
+  trie: FieldsTrie,
+  schemaPath: string,
+  listKeys: ReadonlyMap<string, MergeKeys>,
+): unknown {
+  let result = value;
+  for (const [token, child] of Object.entries(trie)) {
+    if (token === '.' || !isJsonObject(child)) continue;
+    const isLeaf = Object.keys(child).length === 0;
+    if (token.startsWith('f:') && isJsonObject(result)) {
+      const name = token.slice(2);
+      if (!Object.hasOwn(result, name)) continue;
+      const childPath = schemaPath === '' ? name : `${schemaPath}.${name}`;
+      if (isLeaf) {
+        const { [name]: _removed, ...rest } = result;
+        result = rest;
+      } else {
+        result = { ...result, [name]: removeOwned(result[name], child, childPath, listKeys) };
+      }
+    } else if (Array.isArray(result)) {
+      const list = result as unknown[];
+      const index = findOwnedElement(list, token, listKeys.get(schemaPath));
+      if (index === -1) continue;
+      const copy = [...list];
+      if (isLeaf) copy.splice(index, 1);
+      else copy[index] = removeOwned(copy[index], child, `${schemaPath}[]`, listKeys);
+      result = copy;
+    }
+  }
+  return result;
+}
+
+function findOwnedElement(list: readonly unknown[], token: string, keys?: MergeKeys): number {
+  const kind = token.slice(0, 2);
+  const body = token.slice(2);
+  if (kind === 'i:') return /^\d+$/.test(body) && Number(body) < list.length ? Number(body) : -1;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return -1;
+  }
+  if (kind === 'v:') return list.findIndex((element) => sameJson(element, parsed));
+  if (kind !== 'k:' || !isJsonObject(parsed)) return -1;
+  const keyFields = Object.keys(parsed);
+  const effective: MergeKeys = keys ?? { fields: keyFields };
+  const wanted = elementIdentity(parsed, effective);
+  if (wanted === undefined) return -1;
+  return list.findIndex((element) => elementIdentity(element, effective) === wanted);
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

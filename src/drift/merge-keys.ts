@@ -1,0 +1,119 @@
+// Which lists of the built-in Kubernetes types are associative (matched by a merge key,
+// order-insensitive) and which are atomic. Taken from the API types' patchMergeKey and
+// listMapKeys; every list not named here is atomic.
+
+/**
+ * A list's merge keys. `defaults` fill a key the manifest leaves out, as the API server's
+ * defaulting would (a container port without `protocol` is TCP).
+ */
+export interface MergeKeys {
+  readonly fields: readonly string[];
+  readonly defaults?: Readonly<Record<string, string>>;
+}
+
+const byName: MergeKeys = { fields: ['name'] };
+const portKeys = (field: string): MergeKeys => ({
+  fields: [field, 'protocol'],
+  defaults: { protocol: 'TCP' },
+});
+
+// Relative to a PodSpec. A schema path spells list elements as `[]`.
+const CONTAINER_LISTS = ['containers', 'initContainers', 'ephemeralContainers'];
+const POD_SPEC_LISTS: ReadonlyArray<readonly [string, MergeKeys]> = [
+  ...CONTAINER_LISTS.map((list) => [list, byName] as const),
+  ...CONTAINER_LISTS.flatMap((list) => [
+    [`${list}[].ports`, portKeys('containerPort')] as const,
+    [`${list}[].env`, byName] as const,
+    [`${list}[].volumeMounts`, { fields: ['mountPath'] }] as const,
+    [`${list}[].volumeDevices`, { fields: ['devicePath'] }] as const,
+  ]),
+  ['volumes', byName],
+  ['imagePullSecrets', byName],
+  ['hostAliases', { fields: ['ip'] }],
+  ['topologySpreadConstraints', { fields: ['topologyKey', 'whenUnsatisfiable'] }],
+  ['resourceClaims', byName],
+  ['schedulingGates', byName],
+];
+
+// Where each workload kind keeps its PodSpec.
+const POD_SPEC_AT: Readonly<Record<string, string>> = {
+  '/Pod': 'spec',
+  '/PodTemplate': 'template.spec',
+  '/ReplicationController': 'spec.template.spec',
+  'apps/Deployment': 'spec.template.spec',
+  'apps/ReplicaSet': 'spec.template.spec',
+  'apps/StatefulSet': 'spec.template.spec',
+  'apps/DaemonSet': 'spec.template.spec',
+  'batch/Job': 'spec.template.spec',
+  'batch/CronJob': 'spec.jobTemplate.spec.template.spec',
+};
+
+const OTHER_LISTS: Readonly<Record<string, ReadonlyArray<readonly [string, MergeKeys]>>> = {
+  '/Service': [['spec.ports', portKeys('port')]],
+  // Endpoint addresses are a set of IPs; their order carries no meaning.
+  '/Endpoints': [
+    ['subsets[].addresses', { fields: ['ip'] }],
+    ['subsets[].notReadyAddresses', { fields: ['ip'] }],
+  ],
+  'admissionregistration.k8s.io/MutatingWebhookConfiguration': [['webhooks', byName]],
+  'admissionregistration.k8s.io/ValidatingWebhookConfiguration': [['webhooks', byName]],
+};
+
+const METADATA_LISTS: ReadonlyArray<readonly [string, MergeKeys]> = [
+  ['metadata.ownerReferences', { fields: ['uid'] }],
+];
+
+const tables = new Map<string, ReadonlyMap<string, MergeKeys>>();
+
+/** The associative lists of one kind, by schema path (`spec.template.spec.containers[].env`). */
+export function mergeKeysFor(group: string, kind: string): ReadonlyMap<string, MergeKeys> {
+  const id = `${group}/${kind}`;
+  let table = tables.get(id);
+  if (table === undefined) {
+    const entries: Array<readonly [string, MergeKeys]> = [...METADATA_LISTS];
+    const podSpec = POD_SPEC_AT[id];
+    if (podSpec !== undefined) {
+      for (const [path, keys] of POD_SPEC_LISTS) entries.push([`${podSpec}.${path}`, keys]);
+    }
+    entries.push(...(OTHER_LISTS[id] ?? []));
+    table = new Map(entries);
+    tables.set(id, table);
+  }
+  return table;
+}
+
+/**
+ * The identity of a list element under its merge keys, with defaults applied, as a string
+ * (`["web"]`, `[8080,"TCP"]`); undefined when the element lacks a key field or is not an object.
+ */
+export function elementIdentity(element: unknown, keys: MergeKeys): string | undefined {
+  if (typeof element !== 'object' || element === null || Array.isArray(element)) return undefined;
+  const record = element as Record<string, unknown>;
+  const values: unknown[] = [];
+  for (const field of keys.fields) {
+    const value = record[field] ?? keys.defaults?.[field];
+    if (value === undefined || typeof value === 'object') {
+      // Only the first key is required; a missing secondary key without a default stays empty.
+      if (field === keys.fields[0]) return undefined;
+      values.push(null);
+    } else {
+      values.push(value);
+    }
+  }
+  return JSON.stringify(values);
+}
+
+/** The merge-key fields an element spells out itself, for the readable path. */
+export function declaredKeyFields(
+  element: Readonly<Record<string, unknown>>,
+  keys: MergeKeys,
+): Record<string, string | number | boolean> {
+  const fields: Record<string, string | number | boolean> = {};
+  for (const field of keys.fields) {
+    const value = element[field];
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+      fields[field] = value;
+    }
+  }
+  return fields;
+}

@@ -1,0 +1,52 @@
+// Loads the real Kubernetes data in test/fixtures (see its README for where it comes from).
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { load } from 'js-yaml';
+import type { KubeObject } from '../../src/kube/object.js';
+
+const root = fileURLToPath(new URL('../fixtures/', import.meta.url));
+
+export function fixturePath(relative: string): string {
+  return root + relative;
+}
+
+function readObject(relative: string): KubeObject {
+  const text = readFileSync(root + relative, 'utf8');
+  return (relative.endsWith('.json') ? JSON.parse(text) : load(text)) as KubeObject;
+}
+
+/** A manifest that was applied in the captured run: the Git side. */
+export function manifest(name: string): KubeObject {
+  return readObject(`captured/manifests/${name}.yaml`);
+}
+
+export interface AdmissionRequest {
+  readonly uid: string;
+  readonly operation: 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
+  readonly object: KubeObject | null;
+  readonly oldObject: KubeObject | null;
+  readonly [key: string]: unknown;
+}
+
+/** The request of a captured AdmissionReview, e.g. `review('20-set-image-deployment-by-alice')`. */
+export function review(
+  label: string,
+  stage: 'validating' | 'mutating' = 'validating',
+): AdmissionRequest {
+  const body = JSON.parse(
+    readFileSync(`${root}captured/reviews/${label}.${stage}.json`, 'utf8'),
+  ) as { request: AdmissionRequest };
+  return body.request;
+}
+
+/** An object from Argo CD's test data, by its path under test/fixtures/argo-cd. */
+export function argo(path: string): KubeObject {
+  return readObject(`argo-cd/${path}`);
+}
+
+/** A deep copy with one change made by `edit`, for mutating real objects in tests. */
+export function edited(object: KubeObject, edit: (copy: any) => void): KubeObject {
+  const copy = structuredClone(object);
+  edit(copy);
+  return copy;
+}
