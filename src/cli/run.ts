@@ -1,7 +1,13 @@
 // Subcommand dispatch for `driftgate`. Each subcommand lives in its own module.
+import { diffCommand } from './diff.js';
 import { exitCodes, UsageError, type CliIO, type Command } from './io.js';
 
-const commands: Readonly<Record<string, { summary: string; run: Command }>> = {};
+const commands: Readonly<Record<string, { summary: string; run: Command }>> = {
+  diff: {
+    summary: 'compare a desired manifest with a live object (exit 1 on drift)',
+    run: diffCommand,
+  },
+};
 
 function usage(): string {
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);

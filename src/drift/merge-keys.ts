@@ -84,23 +84,24 @@ export function mergeKeysFor(group: string, kind: string): ReadonlyMap<string, M
 
 /**
  * The identity of a list element under its merge keys, with defaults applied, as a string
- * (`["web"]`, `[8080,"TCP"]`); undefined when the element lacks a key field or is not an object.
+ * (`s:web`, `n:8080|s:TCP`); undefined when the element lacks its first key field or is not an
+ * object. Built by hand rather than with JSON.stringify: it runs for every list element.
  */
 export function elementIdentity(element: unknown, keys: MergeKeys): string | undefined {
   if (typeof element !== 'object' || element === null || Array.isArray(element)) return undefined;
   const record = element as Record<string, unknown>;
-  const values: unknown[] = [];
-  for (const field of keys.fields) {
+  let identity = '';
+  for (let i = 0; i < keys.fields.length; i++) {
+    const field = keys.fields[i] as string;
     const value = record[field] ?? keys.defaults?.[field];
-    if (value === undefined || typeof value === 'object') {
-      // Only the first key is required; a missing secondary key without a default stays empty.
-      if (field === keys.fields[0]) return undefined;
-      values.push(null);
-    } else {
-      values.push(value);
-    }
+    if (i > 0) identity += '|';
+    if (typeof value === 'string') identity += `s:${value}`;
+    else if (typeof value === 'number' || typeof value === 'boolean')
+      identity += `${typeof value}:${String(value)}`;
+    // Only the first key is required; a missing secondary key without a default stays empty.
+    else if (i === 0) return undefined;
   }
-  return JSON.stringify(values);
+  return identity;
 }
 
 /** The merge-key fields an element spells out itself, for the readable path. */

@@ -1,0 +1,56 @@
+// Reading the files a user names on the command line, with errors that name the file and
+// say what is wrong, never a stack trace.
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { isJsonObject, type KubeObject } from '../kube/object.js';
+import { ManifestParseError, parseDocuments } from '../kube/yaml.js';
+import { UsageError } from './io.js';
+
+export async function readDocuments(file: string, cwd: string): Promise<unknown[]> {
+  let text: string;
+  try {
+    text = await readFile(resolve(cwd, file), 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code;
+    throw new UsageError(`${file}: cannot read it (${reason ?? String(error)})`);
+  }
+  try {
+    return parseDocuments(text);
+  } catch (error) {
+    if (error instanceof ManifestParseError) {
+      const where = error.line === undefined ? '' : ` at line ${error.line}`;
+      throw new UsageError(`${file}: not valid YAML or JSON${where}: ${error.message}`);
+    }
+    throw error;
+  }
+}
+
+/** Exactly one Kubernetes object (apiVersion, kind, metadata.name) from a file. */
+export async function readObjectFile(file: string, cwd: string): Promise<KubeObject> {
+  const documents = await readDocuments(file, cwd);
+  if (documents.length !== 1) {
+    throw new UsageError(
+      `${file}: expected exactly one object, found ${documents.length} documents`,
+    );
+  }
+  const [object] = documents;
+  if (!isJsonObject(object)) throw new UsageError(`${file}: expected a Kubernetes object`);
+  if (object.kind === 'AdmissionReview') {
+    throw new UsageError(
+      `${file}: is an AdmissionReview; give the object itself (its request.object) in a file of its own`,
+    );
+  }
+  const metadata = object.metadata;
+  if (
+    typeof object.apiVersion !== 'string' ||
+    typeof object.kind !== 'string' ||
+    !isJsonObject(metadata) ||
+    typeof metadata.name !== 'string'
+  ) {
+    throw new UsageError(
+      `${file}: not a Kubernetes object (apiVersion, kind and metadata.name are required)`,
+    );
+  }
+  return object;
+}
