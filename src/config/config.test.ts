@@ -1,0 +1,366 @@
+import { describe, expect, it } from 'vitest';
+import { defaults, formatFieldErrors, validateConfig, type Config } from './config.js';
+
+const source = { name: 'shop', repoURL: 'https://git.example.com/ops.git' };
+
+function valid(value: unknown): Config {
+  const result = validateConfig(value);
+  if ('errors' in result) throw new Error(formatFieldErrors(result.errors));
+  return result.config;
+}
+
+function errorsOf(value: unknown): string[] {
+  const result = validateConfig(value);
+  return 'errors' in result ? result.errors.map((e) => `${e.path}: ${e.message}`) : [];
+}
+
+describe('validateConfig defaults', () => {
+  it('fills every default of DESIGN.md §3 and §6 around a minimal source', () => {
+    const config = valid({ sources: [source] });
+    expect(config.mode).toBe('enforce');
+    expect(config.fieldPolicy).toBe('declared');
+    expect(config.unmanaged).toBe('allow');
+    expect(config.failureMode).toBe('open');
+    expect(config.listen).toEqual({ port: 8443, certFile: null, keyFile: null });
+    expect(config.cacheDir).toBe('.driftgate-cache');
+    expect(config.namespaces.exclude).toEqual([
+      'kube-system',
+      'kube-public',
+      'kube-node-lease',
+      'argocd',
+      'flux-system',
+      'cert-manager',
+      'driftgate',
+    ]);
+    expect(config.syncIdentities.users).toContain(
+      'system:serviceaccount:argocd:argocd-application-controller',
+    );
+    expect(config.syncIdentities.users).toContain(
+      'system:serviceaccount:kube-system:argocd-manager',
+    );
+    expect(config.syncIdentities.users).toContain(
+      'system:serviceaccount:flux-system:kustomize-controller',
+    );
+    expect(config.syncIdentities.users).toContain(
+      'system:serviceaccount:flux-system:helm-controller',
+    );
+    expect(config.syncIdentities.users.some((user) => user.includes('argocd-server'))).toBe(false);
+    expect(config.exemptIdentities.users).toContain('system:kube-controller-manager');
+    expect(config.exemptIdentities.users).toContain(
+      'system:serviceaccount:kube-system:horizontal-pod-autoscaler',
+    );
+    expect(config.adminGroups).toEqual(['system:masters']);
+    expect(config.builtins).toEqual({ caBundles: true, rolloutRestart: true });
+    expect(config.breakGlass).toEqual({
+      groups: [],
+      users: [],
+      ttlMs: 4 * 3_600_000,
+      ticketPattern: null,
+    });
+    expect(config.hooks.git.secretFile).toBeNull();
+    expect(config.override.configMap).toBe('driftgate-override');
+    expect(config.sources[0]).toEqual({
+      name: 'shop',
+      repoURL: 'https://git.example.com/ops.git',
+      revision: null,
+      path: '.',
+      namespace: 'default',
+      render: 'plain',
+      command: [],
+      pollIntervalMs: defaults.pollIntervalMs,
+      include: [],
+      exclude: [],
+      auth: null,
+      syncIdentities: { users: [], groups: [] },
+    });
+  });
+
+  it('always excludes its own namespace, even from a replaced list', () => {
+    const config = valid({ sources: [source], namespaces: { exclude: ['legacy'] } });
+    expect(config.namespaces.exclude).toEqual(['legacy', 'driftgate']);
+    const elsewhere = validateConfig({ sources: [source] }, { ownNamespace: 'gatekeeping' });
+    expect('config' in elsewhere && elsewhere.config.namespaces.exclude).toContain('gatekeeping');
+  });
+
+  it('reads the full shape of DESIGN.md §6', () => {
+    const config = valid({
+      listen: { port: 9443, certFile: 'certs/tls.crt', keyFile: 'certs/tls.key' },
+      cacheDir: '/var/cache/driftgate',
+      sources: [
+        {
+          ...source,
+          revision: 'v1.2.0',
+          path: './apps//shop/',
+          namespace: 'shop',
+          render: 'command',
+          command: ['helm', 'template', '.'],
+          pollInterval: '1m30s',
+          include: ['**/*.yaml'],
+          exclude: ['**/test/**'],
+          auth: { usernameFile: '/secrets/user', passwordFile: '/secrets/token' },
+          syncIdentities: { users: ['system:serviceaccount:shop:deployer'] },
+        },
+        {
+          name: 'platform',
+          repoURL: 'git@github.com:example/platform.git',
+          revision: '0123456789abcdef0123456789abcdef01234567',
+          render: 'kustomize',
+          auth: { sshKeyFile: '/secrets/id_ed25519', knownHostsFile: '/secrets/known_hosts' },
+        },
+      ],
+      discovery: { argocd: { namespace: 'gitops' }, flux: {} },
+      mode: 'warn',
+      fieldPolicy: 'strict',
+      unmanaged: 'deny',
+      failureMode: 'closed',
+      kinds: { include: ['apps/Deployment'], exclude: [] },
+      namespaces: { exclude: [], overrides: { shop: { mode: 'audit', fieldPolicy: 'declared' } } },
+      syncIdentities: { users: ['system:serviceaccount:gitops:argocd-application-controller'] },
+      exemptIdentities: { groups: ['system:nodes'] },
+      adminGroups: ['platform-admins'],
+      allowances: [
+        {
+          users: ['system:serviceaccount:reloader:reloader'],
+          kind: 'Deployment',
+          group: 'apps',
+          jsonPointers: ['/spec/template/metadata/annotations'],
+        },
+      ],
+      ignoreDifferences: [
+        { group: 'apps', kind: 'Deployment', jsonPointers: ['/spec/replicas'] },
+        { kind: 'ConfigMap', name: 'ca', jqPathExpressions: ['.data.ca'] },
+      ],
+      builtins: { caBundles: false, rolloutRestart: true },
+      breakGlass: { groups: ['oncall'], ttl: '2h', ticketPattern: '^INC-[0-9]+' },
+      hooks: { git: { secretFile: '/secrets/hook' } },
+      override: { configMap: 'kill-switch' },
+    });
+    expect(config.sources[0]).toMatchObject({
+      revision: 'v1.2.0',
+      path: 'apps/shop',
+      render: 'command',
+      command: ['helm', 'template', '.'],
+      pollIntervalMs: 90_000,
+      auth: { kind: 'https', usernameFile: '/secrets/user', passwordFile: '/secrets/token' },
+    });
+    expect(config.sources[1]?.auth).toEqual({
+      kind: 'ssh',
+      sshKeyFile: '/secrets/id_ed25519',
+      knownHostsFile: '/secrets/known_hosts',
+    });
+    expect(config.discovery).toEqual({
+      argocd: { namespace: 'gitops' },
+      flux: { namespace: 'flux-system' },
+    });
+    expect(config.namespaces.overrides).toEqual({
+      shop: { mode: 'audit', fieldPolicy: 'declared' },
+    });
+    expect(config.exemptIdentities).toEqual({
+      users: defaults.exemptUsers,
+      groups: ['system:nodes'],
+    });
+    expect(config.breakGlass.ttlMs).toBe(7_200_000);
+    expect(config.ignoreDifferences[1]).toEqual({
+      group: '',
+      kind: 'ConfigMap',
+      name: 'ca',
+      namespace: null,
+      jsonPointers: [],
+      jqPathExpressions: ['.data.ca'],
+      managedFieldsManagers: [],
+    });
+  });
+
+  it('accepts discovery without sources', () => {
+    expect(valid({ discovery: { flux: {} } }).sources).toEqual([]);
+  });
+});
+
+describe('validateConfig errors name the key path', () => {
+  it.each([
+    { name: 'not a mapping', value: ['a'], expected: ['(root): must be a mapping'] },
+    {
+      name: 'nothing to compare with',
+      value: {},
+      expected: ['sources: required (or discovery): nothing to compare with'],
+    },
+    {
+      name: 'unknown top-level key',
+      value: { sources: [source], mdoe: 'warn' },
+      expected: ['mdoe: unknown key'],
+    },
+    {
+      name: 'unknown source key',
+      value: { sources: [{ ...source, branch: 'main' }] },
+      expected: ['sources[0].branch: unknown key'],
+    },
+    {
+      name: 'missing repoURL and name',
+      value: { sources: [source, { revision: 'main' }] },
+      expected: ['sources[1].name: required', 'sources[1].repoURL: required'],
+    },
+    {
+      name: 'empty revision',
+      value: { sources: [source, { ...source, name: 'b', revision: '' }] },
+      expected: ['sources[1].revision: must not be empty'],
+    },
+    {
+      name: 'revision read as an option',
+      value: { sources: [{ ...source, revision: '--upload-pack=touch /tmp/x' }] },
+      expected: ['sources[0].revision: must not start with "-"'],
+    },
+    {
+      name: 'revision with a range',
+      value: { sources: [{ ...source, revision: 'main..evil' }] },
+      expected: ['sources[0].revision: is not a valid branch, tag or commit name'],
+    },
+    {
+      name: 'ext transport',
+      value: { sources: [{ ...source, repoURL: 'ext::sh -c touch% /tmp/pwned' }] },
+      expected: ['sources[0].repoURL: must not contain spaces or control characters'],
+    },
+    {
+      name: 'transport helper',
+      value: { sources: [{ ...source, repoURL: 'fd::17' }] },
+      expected: ['sources[0].repoURL: transport helpers such as "ext::" are not allowed'],
+    },
+    {
+      name: 'http scheme',
+      value: { sources: [{ ...source, repoURL: 'http://git.example.com/ops.git' }] },
+      expected: [
+        'sources[0].repoURL: scheme "http" is not allowed (use one of https, ssh, git, file)',
+      ],
+    },
+    {
+      name: 'token in URL',
+      value: { sources: [{ ...source, repoURL: 'https://me:ghp_secret@github.com/o/r.git' }] },
+      expected: [
+        'sources[0].repoURL: must not carry a password or token; put it in auth.passwordFile',
+      ],
+    },
+    {
+      name: 'ssh host read as an option',
+      value: { sources: [{ ...source, repoURL: 'ssh://-oProxyCommand=x/repo' }] },
+      expected: ['sources[0].repoURL: host must not start with "-"'],
+    },
+    {
+      name: 'path escapes the repository',
+      value: { sources: [{ ...source, path: 'apps/../../etc' }] },
+      expected: ['sources[0].path: must not leave the repository (no ".." segments)'],
+    },
+    {
+      name: 'absolute path',
+      value: { sources: [{ ...source, path: '/etc' }] },
+      expected: ['sources[0].path: must be relative to the repository root'],
+    },
+    {
+      name: 'bad duration',
+      value: { sources: [{ ...source, pollInterval: '30' }] },
+      expected: ['sources[0].pollInterval: must be a duration such as 30s, 4h or 1m30s'],
+    },
+    {
+      name: 'poll too often',
+      value: { sources: [{ ...source, pollInterval: '100ms' }] },
+      expected: ['sources[0].pollInterval: must be at least 1s'],
+    },
+    {
+      name: 'command without argv',
+      value: { sources: [{ ...source, render: 'command' }] },
+      expected: [
+        'sources[0].command: required when render is command (an argv list such as [helm, template, .])',
+      ],
+    },
+    {
+      name: 'command with another renderer',
+      value: { sources: [{ ...source, command: ['helm'] }] },
+      expected: ['sources[0].command: only used when render is command'],
+    },
+    {
+      name: 'unknown renderer',
+      value: { sources: [{ ...source, render: 'helm' }] },
+      expected: ['sources[0].render: must be one of plain, kustomize, command'],
+    },
+    {
+      name: 'duplicate source names',
+      value: { sources: [source, source] },
+      expected: ['sources[1].name: "shop" is already used by sources[0]'],
+    },
+    {
+      name: 'ssh key for an https URL',
+      value: {
+        sources: [{ ...source, auth: { sshKeyFile: '/k', knownHostsFile: '/kh' } }],
+      },
+      expected: ['sources[0].auth: sshKeyFile needs an ssh:// or user@host:path repoURL'],
+    },
+    {
+      name: 'ssh key without known hosts',
+      value: {
+        sources: [{ ...source, repoURL: 'git@github.com:o/r.git', auth: { sshKeyFile: '/k' } }],
+      },
+      expected: ['sources[0].auth.knownHostsFile: required'],
+    },
+    {
+      name: 'empty auth',
+      value: { sources: [{ ...source, auth: {} }] },
+      expected: [
+        'sources[0].auth: needs {usernameFile, passwordFile} or {sshKeyFile, knownHostsFile}',
+      ],
+    },
+    {
+      name: 'bad mode and port',
+      value: { sources: [source], mode: 'off', listen: { port: 70000 } },
+      expected: [
+        'listen.port: must be a port number between 1 and 65535',
+        'mode: must be one of enforce, warn, audit',
+      ],
+    },
+    {
+      name: 'ignoreDifferences entry without kind or paths',
+      value: { sources: [source], ignoreDifferences: [{ group: 'apps', jsonPointer: ['/x'] }] },
+      expected: [
+        'ignoreDifferences[0].kind: required',
+        'ignoreDifferences[0]: needs jsonPointers, jqPathExpressions or managedFieldsManagers',
+        'ignoreDifferences[0].jsonPointer: unknown key',
+      ],
+    },
+    {
+      name: 'jsonPointers that are not pointers',
+      value: {
+        sources: [source],
+        ignoreDifferences: [{ kind: 'Deployment', jsonPointers: ['spec.replicas'] }],
+      },
+      expected: ['ignoreDifferences[0].jsonPointers[0]: must be a JSON pointer starting with "/"'],
+    },
+    {
+      name: 'override for an unknown field',
+      value: { sources: [source], namespaces: { overrides: { shop: { mode: 'off', foo: 1 } } } },
+      expected: [
+        'namespaces.overrides.shop.mode: must be one of enforce, warn, audit',
+        'namespaces.overrides.shop.foo: unknown key',
+      ],
+    },
+    {
+      name: 'break-glass pattern and ttl',
+      value: { sources: [source], breakGlass: { ttl: '4 hours', ticketPattern: '[' } },
+      expected: [
+        'breakGlass.ttl: must be a duration such as 30s, 4h or 1m30s',
+        'breakGlass.ticketPattern: is not a valid regular expression',
+      ],
+    },
+    {
+      name: 'allowance without writers',
+      value: {
+        sources: [source],
+        allowances: [{ kind: 'Service', jsonPointers: ['/spec/selector'] }],
+      },
+      expected: ['allowances[0]: needs users or groups (whose writes it allows)'],
+    },
+    {
+      name: 'list where a string belongs',
+      value: { sources: [source], adminGroups: ['a', 3] },
+      expected: ['adminGroups[1]: must be a string'],
+    },
+  ])('$name', ({ value, expected }) => {
+    expect(errorsOf(value)).toEqual(expected);
+  });
+});

@@ -1,0 +1,698 @@
+// driftgate's configuration: the typed struct every module reads, its defaults (DESIGN.md §3, §6)
+// and one pure validation that names each bad key path, so a typo fails at start, not at 3 a.m.
+import { checkRepoURL, checkRevision, checkSourcePath } from '../desired/repo-url.js';
+import { parseDuration } from './duration.js';
+
+export type Mode = 'enforce' | 'warn' | 'audit';
+export type FieldPolicy = 'declared' | 'strict';
+export type UnmanagedPolicy = 'allow' | 'warn' | 'deny';
+export type FailureMode = 'open' | 'closed';
+export type RenderKind = 'plain' | 'kustomize' | 'command';
+
+export interface FieldError {
+  /** Key path as a user would write it: `sources[1].revision`. */
+  readonly path: string;
+  readonly message: string;
+}
+
+export interface IdentitySet {
+  readonly users: readonly string[];
+  readonly groups: readonly string[];
+}
+
+export type SourceAuth =
+  | { readonly kind: 'https'; readonly usernameFile: string | null; readonly passwordFile: string }
+  | { readonly kind: 'ssh'; readonly sshKeyFile: string; readonly knownHostsFile: string };
+
+export interface SourceConfig {
+  readonly name: string;
+  readonly repoURL: string;
+  /** Branch, tag or commit SHA; null follows the remote's default branch (its HEAD). */
+  readonly revision: string | null;
+  /** Directory inside the repository, normalised (`.` for the root). */
+  readonly path: string;
+  /** Namespace of namespaced objects whose manifest names none. */
+  readonly namespace: string;
+  readonly render: RenderKind;
+  /** argv of the renderer when `render: command`, run in `path`. */
+  readonly command: readonly string[];
+  readonly pollIntervalMs: number;
+  readonly include: readonly string[];
+  readonly exclude: readonly string[];
+  readonly auth: SourceAuth | null;
+  readonly syncIdentities: IdentitySet;
+}
+
+export interface NamespaceOverride {
+  readonly mode?: Mode;
+  readonly fieldPolicy?: FieldPolicy;
+  readonly unmanaged?: UnmanagedPolicy;
+}
+
+export interface Allowance {
+  readonly users: readonly string[];
+  readonly groups: readonly string[];
+  readonly group: string;
+  readonly kind: string;
+  readonly jsonPointers: readonly string[];
+}
+
+/** One entry of Argo CD's `ignoreDifferences`, as users paste it. */
+export interface IgnoreDifference {
+  readonly group: string;
+  readonly kind: string;
+  readonly name: string | null;
+  readonly namespace: string | null;
+  readonly jsonPointers: readonly string[];
+  readonly jqPathExpressions: readonly string[];
+  readonly managedFieldsManagers: readonly string[];
+}
+
+export interface Config {
+  readonly listen: {
+    readonly port: number;
+    readonly certFile: string | null;
+    readonly keyFile: string | null;
+  };
+  /** Where Git clones and the last good snapshot live. */
+  readonly cacheDir: string;
+  readonly sources: readonly SourceConfig[];
+  readonly discovery: {
+    readonly argocd: { readonly namespace: string } | null;
+    readonly flux: { readonly namespace: string } | null;
+  };
+  readonly mode: Mode;
+  readonly fieldPolicy: FieldPolicy;
+  readonly unmanaged: UnmanagedPolicy;
+  readonly failureMode: FailureMode;
+  readonly kinds: { readonly include: readonly string[]; readonly exclude: readonly string[] };
+  readonly namespaces: {
+    readonly exclude: readonly string[];
+    readonly overrides: Readonly<Record<string, NamespaceOverride>>;
+  };
+  readonly syncIdentities: IdentitySet;
+  readonly exemptIdentities: IdentitySet;
+  readonly adminGroups: readonly string[];
+  readonly allowances: readonly Allowance[];
+  readonly ignoreDifferences: readonly IgnoreDifference[];
+  readonly builtins: { readonly caBundles: boolean; readonly rolloutRestart: boolean };
+  readonly breakGlass: {
+    readonly groups: readonly string[];
+    readonly users: readonly string[];
+    readonly ttlMs: number;
+    readonly ticketPattern: string | null;
+  };
+  readonly hooks: { readonly git: { readonly secretFile: string | null } };
+  readonly override: { readonly configMap: string };
+}
+
+/** What validation needs to know about where driftgate runs. */
+export interface ConfigContext {
+  /** driftgate's own namespace: always excluded, so the webhook can never lock itself out. */
+  readonly ownNamespace: string;
+}
+
+export const DEFAULT_CONTEXT: ConfigContext = { ownNamespace: 'driftgate' };
+
+export const defaults = {
+  listenPort: 8443,
+  cacheDir: '.driftgate-cache',
+  pollIntervalMs: 30_000,
+  sourceNamespace: 'default',
+  breakGlassTtlMs: 4 * 3_600_000,
+  overrideConfigMap: 'driftgate-override',
+  excludedNamespaces: [
+    'kube-system',
+    'kube-public',
+    'kube-node-lease',
+    'argocd',
+    'flux-system',
+    'cert-manager',
+  ],
+  // Never argocd-server: it carries out UI users' edits and deletes (DESIGN.md §3).
+  syncUsers: [
+    'system:serviceaccount:argocd:argocd-application-controller',
+    'system:serviceaccount:kube-system:argocd-manager',
+    'system:serviceaccount:flux-system:kustomize-controller',
+    'system:serviceaccount:flux-system:helm-controller',
+  ],
+  // Named, never "anything in kube-system" (DESIGN.md §3).
+  exemptUsers: [
+    'system:kube-controller-manager',
+    'system:kube-scheduler',
+    'system:node:*',
+    ...[
+      'horizontal-pod-autoscaler',
+      'generic-garbage-collector',
+      'namespace-controller',
+      'deployment-controller',
+      'replicaset-controller',
+      'statefulset-controller',
+      'daemon-set-controller',
+      'job-controller',
+      'cronjob-controller',
+      'endpoint-controller',
+      'endpointslice-controller',
+      'endpointslicemirroring-controller',
+      'replication-controller',
+      'resourcequota-controller',
+      'persistent-volume-binder',
+      'pvc-protection-controller',
+      'pv-protection-controller',
+      'disruption-controller',
+      'service-account-controller',
+      'root-ca-cert-publisher',
+      'ttl-after-finished-controller',
+    ].map((name) => `system:serviceaccount:kube-system:${name}`),
+  ],
+  adminGroups: ['system:masters'],
+} as const;
+
+export type ValidationResult =
+  { readonly config: Config } | { readonly errors: readonly FieldError[] };
+
+const SOURCE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const K8S_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * Reads one mapping of the file, recording an error for every key that is missing, mistyped or
+ * unknown. Readers of nested mappings share the error list and extend the path.
+ */
+class Fields {
+  private readonly seen = new Set<string>();
+
+  constructor(
+    readonly path: string,
+    private readonly value: Record<string, unknown>,
+    readonly errors: FieldError[],
+  ) {}
+
+  static of(path: string, value: unknown, errors: FieldError[]): Fields | undefined {
+    if (value === undefined || value === null) return new Fields(path, {}, errors);
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      errors.push({ path: path === '' ? '(root)' : path, message: 'must be a mapping' });
+      return undefined;
+    }
+    return new Fields(path, value as Record<string, unknown>, errors);
+  }
+
+  at(key: string): string {
+    return this.path === '' ? key : `${this.path}.${key}`;
+  }
+
+  has(key: string): boolean {
+    this.seen.add(key);
+    return Object.hasOwn(this.value, key) && this.value[key] !== null;
+  }
+
+  raw(key: string): unknown {
+    this.seen.add(key);
+    return Object.hasOwn(this.value, key) ? this.value[key] : undefined;
+  }
+
+  fail(key: string, message: string): void {
+    this.errors.push({ path: this.at(key), message });
+  }
+
+  string(key: string, fallback: string, check?: (value: string) => string | undefined): string {
+    const value = this.raw(key);
+    if (value === undefined || value === null) return fallback;
+    if (typeof value !== 'string') {
+      this.fail(key, 'must be a string');
+      return fallback;
+    }
+    const problem = check?.(value);
+    if (problem !== undefined) this.fail(key, problem);
+    return value;
+  }
+
+  requiredString(key: string, check?: (value: string) => string | undefined): string {
+    if (!this.has(key)) {
+      this.fail(key, 'required');
+      return '';
+    }
+    return this.string(key, '', check);
+  }
+
+  nullableString(key: string): string | null {
+    if (!this.has(key)) return null;
+    const value = this.string(key, '');
+    return value === '' ? null : value;
+  }
+
+  boolean(key: string, fallback: boolean): boolean {
+    const value = this.raw(key);
+    if (value === undefined || value === null) return fallback;
+    if (typeof value !== 'boolean') {
+      this.fail(key, 'must be true or false');
+      return fallback;
+    }
+    return value;
+  }
+
+  port(key: string, fallback: number): number {
+    const value = this.raw(key);
+    if (value === undefined || value === null) return fallback;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65_535) {
+      this.fail(key, 'must be a port number between 1 and 65535');
+      return fallback;
+    }
+    return value;
+  }
+
+  oneOf<T extends string>(key: string, choices: readonly T[], fallback: T): T {
+    const value = this.raw(key);
+    if (value === undefined || value === null) return fallback;
+    if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
+      this.fail(key, `must be one of ${choices.join(', ')}`);
+      return fallback;
+    }
+    return value as T;
+  }
+
+  optionalOneOf<T extends string>(key: string, choices: readonly T[]): T | undefined {
+    if (!this.has(key)) return undefined;
+    return this.oneOf(key, choices, choices[0] as T);
+  }
+
+  duration(key: string, fallbackMs: number, minimumMs: number): number {
+    const value = this.raw(key);
+    if (value === undefined || value === null) return fallbackMs;
+    const ms = typeof value === 'string' ? parseDuration(value) : undefined;
+    if (ms === undefined) {
+      this.fail(key, 'must be a duration such as 30s, 4h or 1m30s');
+      return fallbackMs;
+    }
+    if (ms < minimumMs) {
+      this.fail(key, `must be at least ${minimumMs / 1000}s`);
+      return fallbackMs;
+    }
+    return ms;
+  }
+
+  strings(
+    key: string,
+    fallback: readonly string[],
+    check?: (value: string) => string | undefined,
+  ): readonly string[] {
+    const value = this.raw(key);
+    if (value === undefined || value === null) return fallback;
+    if (!Array.isArray(value)) {
+      this.fail(key, 'must be a list of strings');
+      return fallback;
+    }
+    const result: string[] = [];
+    value.forEach((item: unknown, index) => {
+      if (typeof item !== 'string') {
+        this.errors.push({ path: `${this.at(key)}[${index}]`, message: 'must be a string' });
+        return;
+      }
+      const problem = check?.(item);
+      if (problem !== undefined) {
+        this.errors.push({ path: `${this.at(key)}[${index}]`, message: problem });
+      }
+      result.push(item);
+    });
+    return result;
+  }
+
+  list(key: string): { path: string; item: unknown }[] {
+    const value = this.raw(key);
+    if (value === undefined || value === null) return [];
+    if (!Array.isArray(value)) {
+      this.fail(key, 'must be a list');
+      return [];
+    }
+    return value.map((item: unknown, index) => ({ path: `${this.at(key)}[${index}]`, item }));
+  }
+
+  keys(): string[] {
+    const keys = Object.keys(this.value);
+    for (const key of keys) this.seen.add(key);
+    return keys;
+  }
+
+  nested(key: string): Fields | undefined {
+    return Fields.of(this.at(key), this.raw(key), this.errors);
+  }
+
+  /** Records every key of the mapping that no reader asked for. */
+  rejectUnknown(): void {
+    for (const key of Object.keys(this.value)) {
+      if (!this.seen.has(key)) this.fail(key, 'unknown key');
+    }
+  }
+}
+
+function identities(fields: Fields | undefined, fallback: IdentitySet): IdentitySet {
+  if (fields === undefined) return fallback;
+  const result = {
+    users: fields.strings('users', fallback.users, nonEmpty),
+    groups: fields.strings('groups', fallback.groups, nonEmpty),
+  };
+  fields.rejectUnknown();
+  return result;
+}
+
+function nonEmpty(value: string): string | undefined {
+  return value === '' ? 'must not be empty' : undefined;
+}
+
+function jsonPointer(value: string): string | undefined {
+  return value.startsWith('/') ? undefined : 'must be a JSON pointer starting with "/"';
+}
+
+function fromChecked(check: { ok: true } | { ok: false; message: string }): string | undefined {
+  return check.ok ? undefined : check.message;
+}
+
+function readSource(path: string, item: unknown, errors: FieldError[]): SourceConfig | undefined {
+  const fields = Fields.of(path, item, errors);
+  if (fields === undefined) return undefined;
+  const name = fields.requiredString('name', (value) =>
+    SOURCE_NAME.test(value) && value.length <= 63
+      ? undefined
+      : 'must be lowercase letters, digits and "-" (at most 63), like a Kubernetes name',
+  );
+  const repoURL = fields.requiredString('repoURL', (value) => fromChecked(checkRepoURL(value)));
+  const revision = fields.has('revision')
+    ? fields.string('revision', '', (value) => fromChecked(checkRevision(value)))
+    : null;
+  const rawPath = fields.string('path', '.', (value) => fromChecked(checkSourcePath(value)));
+  const normalisedPath = checkSourcePath(rawPath);
+  const namespace = fields.string('namespace', defaults.sourceNamespace, (value) =>
+    K8S_NAME.test(value) ? undefined : 'must be a valid namespace name',
+  );
+  const render = fields.oneOf('render', ['plain', 'kustomize', 'command'] as const, 'plain');
+  const command = fields.strings('command', []);
+  if (render === 'command' && command.length === 0) {
+    fields.fail(
+      'command',
+      'required when render is command (an argv list such as [helm, template, .])',
+    );
+  }
+  if (render !== 'command' && fields.has('command')) {
+    fields.fail('command', 'only used when render is command');
+  }
+  const pollIntervalMs = fields.duration('pollInterval', defaults.pollIntervalMs, 1_000);
+  const include = fields.strings('include', [], nonEmpty);
+  const exclude = fields.strings('exclude', [], nonEmpty);
+  const auth = readAuth(fields, repoURL);
+  const syncIdentities = identities(fields.nested('syncIdentities'), { users: [], groups: [] });
+  fields.rejectUnknown();
+  return {
+    name,
+    repoURL,
+    revision,
+    path: normalisedPath.ok ? normalisedPath.value : '.',
+    namespace,
+    render,
+    command,
+    pollIntervalMs,
+    include,
+    exclude,
+    auth,
+    syncIdentities,
+  };
+}
+
+function readAuth(source: Fields, repoURL: string): SourceAuth | null {
+  if (!source.has('auth')) return null;
+  const fields = source.nested('auth');
+  if (fields === undefined) return null;
+  const protocol = checkRepoURL(repoURL);
+  let auth: SourceAuth | null = null;
+  if (fields.has('sshKeyFile') || fields.has('knownHostsFile')) {
+    const sshKeyFile = fields.requiredString('sshKeyFile', nonEmpty);
+    // Host keys are always checked: a token or key must never be offered to an impostor.
+    const knownHostsFile = fields.requiredString('knownHostsFile', nonEmpty);
+    if (protocol.ok && protocol.value !== 'ssh') {
+      source.fail('auth', 'sshKeyFile needs an ssh:// or user@host:path repoURL');
+    }
+    auth = { kind: 'ssh', sshKeyFile, knownHostsFile };
+  } else if (fields.has('usernameFile') || fields.has('passwordFile')) {
+    const usernameFile = fields.nullableString('usernameFile');
+    const passwordFile = fields.requiredString('passwordFile', nonEmpty);
+    if (protocol.ok && protocol.value !== 'https') {
+      source.fail('auth', 'usernameFile/passwordFile need an https:// repoURL');
+    }
+    auth = { kind: 'https', usernameFile, passwordFile };
+  } else {
+    source.fail('auth', 'needs {usernameFile, passwordFile} or {sshKeyFile, knownHostsFile}');
+  }
+  fields.rejectUnknown();
+  return auth;
+}
+
+function readAllowance(path: string, item: unknown, errors: FieldError[]): Allowance | undefined {
+  const fields = Fields.of(path, item, errors);
+  if (fields === undefined) return undefined;
+  const allowance = {
+    users: fields.strings('users', [], nonEmpty),
+    groups: fields.strings('groups', [], nonEmpty),
+    group: fields.string('group', ''),
+    kind: fields.requiredString('kind', nonEmpty),
+    jsonPointers: fields.strings('jsonPointers', [], jsonPointer),
+  };
+  if (allowance.users.length === 0 && allowance.groups.length === 0) {
+    errors.push({ path, message: 'needs users or groups (whose writes it allows)' });
+  }
+  if (allowance.jsonPointers.length === 0) fields.fail('jsonPointers', 'required');
+  fields.rejectUnknown();
+  return allowance;
+}
+
+function readIgnoreDifference(
+  path: string,
+  item: unknown,
+  errors: FieldError[],
+): IgnoreDifference | undefined {
+  const fields = Fields.of(path, item, errors);
+  if (fields === undefined) return undefined;
+  const rule = {
+    group: fields.string('group', ''),
+    kind: fields.requiredString('kind', nonEmpty),
+    name: fields.nullableString('name'),
+    namespace: fields.nullableString('namespace'),
+    jsonPointers: fields.strings('jsonPointers', [], jsonPointer),
+    jqPathExpressions: fields.strings('jqPathExpressions', [], nonEmpty),
+    managedFieldsManagers: fields.strings('managedFieldsManagers', [], nonEmpty),
+  };
+  if (
+    rule.jsonPointers.length === 0 &&
+    rule.jqPathExpressions.length === 0 &&
+    rule.managedFieldsManagers.length === 0
+  ) {
+    errors.push({
+      path,
+      message: 'needs jsonPointers, jqPathExpressions or managedFieldsManagers',
+    });
+  }
+  fields.rejectUnknown();
+  return rule;
+}
+
+function readOverrides(fields: Fields | undefined): Record<string, NamespaceOverride> {
+  const overrides: Record<string, NamespaceOverride> = {};
+  if (fields === undefined) return overrides;
+  for (const namespace of fields.keys()) {
+    const entry = fields.nested(namespace);
+    if (entry === undefined) continue;
+    if (!K8S_NAME.test(namespace)) fields.fail(namespace, 'is not a valid namespace name');
+    const mode = entry.optionalOneOf('mode', ['enforce', 'warn', 'audit'] as const);
+    const fieldPolicy = entry.optionalOneOf('fieldPolicy', ['declared', 'strict'] as const);
+    const unmanaged = entry.optionalOneOf('unmanaged', ['allow', 'warn', 'deny'] as const);
+    entry.rejectUnknown();
+    overrides[namespace] = {
+      ...(mode === undefined ? {} : { mode }),
+      ...(fieldPolicy === undefined ? {} : { fieldPolicy }),
+      ...(unmanaged === undefined ? {} : { unmanaged }),
+    };
+  }
+  return overrides;
+}
+
+/**
+ * Checks a parsed config file and fills in defaults. Every problem is reported, not only the
+ * first, each naming its key path.
+ */
+export function validateConfig(
+  value: unknown,
+  context: ConfigContext = DEFAULT_CONTEXT,
+): ValidationResult {
+  const errors: FieldError[] = [];
+  const root = Fields.of('', value, errors);
+  if (root === undefined) return { errors };
+
+  const listenFields = root.nested('listen');
+  const listen = {
+    port: listenFields?.port('port', defaults.listenPort) ?? defaults.listenPort,
+    certFile: listenFields?.nullableString('certFile') ?? null,
+    keyFile: listenFields?.nullableString('keyFile') ?? null,
+  };
+  listenFields?.rejectUnknown();
+  if ((listen.certFile === null) !== (listen.keyFile === null)) {
+    errors.push({ path: 'listen', message: 'certFile and keyFile go together' });
+  }
+
+  const cacheDir = root.string('cacheDir', defaults.cacheDir, nonEmpty);
+
+  const sources: SourceConfig[] = [];
+  for (const { path, item } of root.list('sources')) {
+    const source = readSource(path, item, errors);
+    if (source !== undefined) sources.push(source);
+  }
+  const firstByName = new Map<string, number>();
+  sources.forEach((source, index) => {
+    const first = firstByName.get(source.name);
+    if (first === undefined) firstByName.set(source.name, index);
+    else if (source.name !== '') {
+      errors.push({
+        path: `sources[${index}].name`,
+        message: `"${source.name}" is already used by sources[${first}]`,
+      });
+    }
+  });
+
+  const discoveryFields = root.nested('discovery');
+  const discovery = { argocd: null, flux: null } as {
+    argocd: { namespace: string } | null;
+    flux: { namespace: string } | null;
+  };
+  if (discoveryFields !== undefined) {
+    for (const tool of ['argocd', 'flux'] as const) {
+      if (discoveryFields.raw(tool) === undefined) continue;
+      const toolFields = discoveryFields.nested(tool);
+      if (toolFields === undefined) continue;
+      discovery[tool] = {
+        namespace: toolFields.string('namespace', tool === 'argocd' ? 'argocd' : 'flux-system'),
+      };
+      toolFields.rejectUnknown();
+    }
+    discoveryFields.rejectUnknown();
+  }
+  if (sources.length === 0 && discovery.argocd === null && discovery.flux === null) {
+    if (!errors.some((error) => error.path.startsWith('sources'))) {
+      errors.push({ path: 'sources', message: 'required (or discovery): nothing to compare with' });
+    }
+  }
+
+  const mode = root.oneOf('mode', ['enforce', 'warn', 'audit'] as const, 'enforce');
+  const fieldPolicy = root.oneOf('fieldPolicy', ['declared', 'strict'] as const, 'declared');
+  const unmanaged = root.oneOf('unmanaged', ['allow', 'warn', 'deny'] as const, 'allow');
+  const failureMode = root.oneOf('failureMode', ['open', 'closed'] as const, 'open');
+
+  const kindsFields = root.nested('kinds');
+  const kinds = {
+    include: kindsFields?.strings('include', [], nonEmpty) ?? [],
+    exclude: kindsFields?.strings('exclude', [], nonEmpty) ?? [],
+  };
+  kindsFields?.rejectUnknown();
+
+  const namespacesFields = root.nested('namespaces');
+  const excluded = namespacesFields?.strings('exclude', defaults.excludedNamespaces, nonEmpty) ?? [
+    ...defaults.excludedNamespaces,
+  ];
+  const namespaces = {
+    exclude: excluded.includes(context.ownNamespace)
+      ? excluded
+      : [...excluded, context.ownNamespace],
+    overrides: readOverrides(namespacesFields?.nested('overrides')),
+  };
+  namespacesFields?.rejectUnknown();
+
+  const syncIdentities = identities(root.nested('syncIdentities'), {
+    users: defaults.syncUsers,
+    groups: [],
+  });
+  const exemptIdentities = identities(root.nested('exemptIdentities'), {
+    users: defaults.exemptUsers,
+    groups: [],
+  });
+  const adminGroups = root.strings('adminGroups', defaults.adminGroups, nonEmpty);
+
+  const allowances: Allowance[] = [];
+  for (const { path, item } of root.list('allowances')) {
+    const allowance = readAllowance(path, item, errors);
+    if (allowance !== undefined) allowances.push(allowance);
+  }
+  const ignoreDifferences: IgnoreDifference[] = [];
+  for (const { path, item } of root.list('ignoreDifferences')) {
+    const rule = readIgnoreDifference(path, item, errors);
+    if (rule !== undefined) ignoreDifferences.push(rule);
+  }
+
+  const builtinsFields = root.nested('builtins');
+  const builtins = {
+    caBundles: builtinsFields?.boolean('caBundles', true) ?? true,
+    rolloutRestart: builtinsFields?.boolean('rolloutRestart', true) ?? true,
+  };
+  builtinsFields?.rejectUnknown();
+
+  const breakGlassFields = root.nested('breakGlass');
+  const breakGlass = {
+    groups: breakGlassFields?.strings('groups', [], nonEmpty) ?? [],
+    users: breakGlassFields?.strings('users', [], nonEmpty) ?? [],
+    ttlMs:
+      breakGlassFields?.duration('ttl', defaults.breakGlassTtlMs, 60_000) ??
+      defaults.breakGlassTtlMs,
+    ticketPattern: breakGlassFields?.nullableString('ticketPattern') ?? null,
+  };
+  if (breakGlass.ticketPattern !== null) {
+    try {
+      new RegExp(breakGlass.ticketPattern, 'u');
+    } catch {
+      errors.push({
+        path: 'breakGlass.ticketPattern',
+        message: 'is not a valid regular expression',
+      });
+    }
+  }
+  breakGlassFields?.rejectUnknown();
+
+  const hooksFields = root.nested('hooks');
+  const gitHookFields = hooksFields?.nested('git');
+  const hooks = { git: { secretFile: gitHookFields?.nullableString('secretFile') ?? null } };
+  gitHookFields?.rejectUnknown();
+  hooksFields?.rejectUnknown();
+
+  const overrideFields = root.nested('override');
+  const override = {
+    configMap:
+      overrideFields?.string('configMap', defaults.overrideConfigMap, (value) =>
+        K8S_NAME.test(value) ? undefined : 'must be a valid ConfigMap name',
+      ) ?? defaults.overrideConfigMap,
+  };
+  overrideFields?.rejectUnknown();
+
+  root.rejectUnknown();
+  if (errors.length > 0) return { errors };
+  return {
+    config: {
+      listen,
+      cacheDir,
+      sources,
+      discovery,
+      mode,
+      fieldPolicy,
+      unmanaged,
+      failureMode,
+      kinds,
+      namespaces,
+      syncIdentities,
+      exemptIdentities,
+      adminGroups,
+      allowances,
+      ignoreDifferences,
+      builtins,
+      breakGlass,
+      hooks,
+      override,
+    },
+  };
+}
+
+/** `sources[1].revision: required`, one per line. */
+export function formatFieldErrors(errors: readonly FieldError[]): string {
+  return errors.map((error) => `${error.path}: ${error.message}`).join('\n');
+}

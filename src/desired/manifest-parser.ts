@@ -1,0 +1,262 @@
+// Manifest files and renderer output turned into Kubernetes objects, with the line each came from.
+// Imports only packages and node: built-ins, because the parse worker loads it without a bundler.
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { join, matchesGlob, relative, sep } from 'node:path';
+import {
+  constructFromEvents,
+  FAILSAFE_SCHEMA,
+  boolYaml11Tag,
+  floatYaml11Tag,
+  intYaml11Tag,
+  mergeTag,
+  nullYaml11Tag,
+  parseEvents,
+  Schema,
+  YAMLException,
+  EVENT_ID,
+} from 'js-yaml';
+
+/**
+ * The API server and kubectl read manifests with sigs.k8s.io/yaml over go-yaml v2, which
+ * resolves scalars the YAML 1.1 way: `yes`/`no`/`on`/`off` are booleans, `0755` is octal and
+ * `<<` merges. Reading them as YAML 1.2 would make `enabled: yes` a string here and a boolean in
+ * the cluster, a false drift. go-yaml leaves timestamps as strings when decoding into untyped
+ * values and knows no `!!set`/`!!omap`/`!!binary` conversion, so those YAML 1.1 tags are left out
+ * (a `Date` or `Set` could never equal the API server's JSON).
+ */
+export const KUBERNETES_YAML_SCHEMA = new Schema([
+  ...FAILSAFE_SCHEMA.tags,
+  nullYaml11Tag,
+  boolYaml11Tag,
+  intYaml11Tag,
+  floatYaml11Tag,
+  mergeTag,
+]);
+
+/** One Kubernetes object found in a file (or renderer output), with its 1-based line. */
+export interface ParsedDocument {
+  readonly file: string;
+  readonly line: number;
+  readonly object: Record<string, unknown>;
+}
+
+/** A problem in a manifest, located precisely enough to open the file at the line. */
+export interface ManifestProblem {
+  readonly file: string;
+  /** 1-based; 0 when the problem is not tied to a line (unreadable file). */
+  readonly line: number;
+  readonly message: string;
+}
+
+export class ManifestError extends Error {
+  override readonly name = 'ManifestError';
+  readonly problem: ManifestProblem;
+  // No parameter properties here: the worker loads this file with Node's type stripping.
+  constructor(problem: ManifestProblem) {
+    super(
+      problem.line > 0
+        ? `${problem.file}:${problem.line}: ${problem.message}`
+        : `${problem.file}: ${problem.message}`,
+    );
+    this.problem = problem;
+  }
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** 1-based line of each offset in ascending `offsets`, counted in one pass over `text`. */
+function linesOf(text: string, offsets: readonly number[]): number[] {
+  const lines: number[] = [];
+  let line = 1;
+  let position = 0;
+  for (const offset of offsets) {
+    if (offset < 0) {
+      lines.push(line);
+      continue;
+    }
+    while (position < offset) {
+      if (text.charCodeAt(position) === 10) line++;
+      position++;
+    }
+    lines.push(line);
+  }
+  return lines;
+}
+
+/**
+ * Every Kubernetes object in a multi-document YAML or JSON text. Empty documents are skipped,
+ * `List` kinds are flattened (as kubectl does). Throws ManifestError naming file and line.
+ */
+export function parseManifests(text: string, file: string): ParsedDocument[] {
+  let documents: unknown[];
+  const starts: number[] = [];
+  try {
+    const events = parseEvents(text, { filename: file });
+    for (let index = 0; index < events.length; index++) {
+      if (events[index]?.type !== EVENT_ID.DOCUMENT) continue;
+      const root = events[index + 1];
+      starts.push(
+        root === undefined
+          ? -1
+          : root.type === EVENT_ID.SCALAR
+            ? root.valueStart
+            : root.type === EVENT_ID.MAPPING || root.type === EVENT_ID.SEQUENCE
+              ? root.start
+              : -1,
+      );
+    }
+    documents = constructFromEvents(events, {
+      source: text,
+      filename: file,
+      schema: KUBERNETES_YAML_SCHEMA,
+    });
+  } catch (error) {
+    if (error instanceof YAMLException) {
+      throw new ManifestError({
+        file,
+        line: (error.mark?.line ?? -1) + 1,
+        message: `invalid YAML: ${error.reason}`,
+      });
+    }
+    throw new ManifestError({ file, line: 0, message: `invalid YAML: ${String(error)}` });
+  }
+  const lines = linesOf(text, starts);
+  const result: ParsedDocument[] = [];
+  documents.forEach((document, index) => {
+    if (document === null || document === undefined) return;
+    const line = lines[index] ?? 1;
+    if (!isMapping(document)) {
+      throw new ManifestError({ file, line, message: 'document is not a mapping' });
+    }
+    collectObjects(document, file, line, result);
+  });
+  return result;
+}
+
+function collectObjects(
+  document: Record<string, unknown>,
+  file: string,
+  line: number,
+  into: ParsedDocument[],
+): void {
+  const kind = document['kind'];
+  if (typeof kind === 'string' && kind.endsWith('List') && Array.isArray(document['items'])) {
+    for (const item of document['items'] as unknown[]) {
+      if (item === null) continue;
+      if (!isMapping(item)) {
+        throw new ManifestError({ file, line, message: `an item of ${kind} is not a mapping` });
+      }
+      collectObjects(item, file, line, into);
+    }
+    return;
+  }
+  const missing = objectProblem(document);
+  if (missing !== undefined) {
+    throw new ManifestError({
+      file,
+      line,
+      message: `not a Kubernetes object: ${missing} (exclude the file if it is not a manifest)`,
+    });
+  }
+  into.push({ file, line, object: document });
+}
+
+function objectProblem(document: Record<string, unknown>): string | undefined {
+  if (typeof document['apiVersion'] !== 'string' || document['apiVersion'] === '') {
+    return 'apiVersion is missing';
+  }
+  if (typeof document['kind'] !== 'string' || document['kind'] === '') return 'kind is missing';
+  const metadata = document['metadata'];
+  if (!isMapping(metadata)) return 'metadata is missing';
+  if (typeof metadata['name'] !== 'string' || metadata['name'] === '') {
+    return 'metadata.name is missing (objects named by generateName cannot be tracked)';
+  }
+  return undefined;
+}
+
+export interface ManifestFileOptions {
+  /** Real path of the repository checkout; nothing outside it is ever read. */
+  readonly root: string;
+  /** Directory inside `root` to walk. */
+  readonly directory: string;
+  /** Globs relative to `directory`; empty means every manifest file. */
+  readonly include: readonly string[];
+  readonly exclude: readonly string[];
+}
+
+const MANIFEST_FILE = /\.(ya?ml|json)$/i;
+
+/**
+ * Manifest files under `directory`, sorted, as paths relative to `root`. Symbolic links are
+ * followed only when their target stays inside `root`: a link to /etc or to the service account
+ * token is refused, not read.
+ */
+export function listManifestFiles(options: ManifestFileOptions): string[] {
+  const files: string[] = [];
+  const base = resolveInside(options.root, options.directory, options.directory);
+  const visited = new Set<string>();
+  const walk = (real: string, shown: string): void => {
+    if (visited.has(real)) return;
+    visited.add(real);
+    const entries = readdirSync(real, { withFileTypes: true }).sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    );
+    for (const entry of entries) {
+      if (entry.name === '.git') continue;
+      const shownPath = shown === '' ? entry.name : `${shown}/${entry.name}`;
+      let target = join(real, entry.name);
+      let isDirectory = entry.isDirectory();
+      if (entry.isSymbolicLink()) {
+        target = resolveInside(options.root, relative(options.root, target), shownPath);
+        isDirectory = statSync(target).isDirectory();
+      }
+      if (isDirectory) {
+        walk(target, shownPath);
+        continue;
+      }
+      if (!MANIFEST_FILE.test(entry.name)) continue;
+      if (!selected(shownPath, options)) continue;
+      files.push(relative(options.root, join(base, shownPath)).split(sep).join('/'));
+    }
+  };
+  walk(base, '');
+  return files;
+}
+
+function selected(path: string, options: ManifestFileOptions): boolean {
+  if (options.include.length > 0 && !options.include.some((glob) => matchesGlob(path, glob))) {
+    return false;
+  }
+  return !options.exclude.some((glob) => matchesGlob(path, glob));
+}
+
+/** Real path of `path` inside `root`, or a ManifestError when it leaves `root`. */
+export function resolveInside(root: string, path: string, shown: string): string {
+  let real: string;
+  try {
+    real = realpathSync(join(root, path));
+  } catch {
+    throw new ManifestError({ file: shown, line: 0, message: 'does not exist in the repository' });
+  }
+  const inside = relative(root, real);
+  if (inside.startsWith('..') || inside.startsWith(sep) || /^[A-Za-z]:/.test(inside)) {
+    throw new ManifestError({
+      file: shown,
+      line: 0,
+      message: 'leads outside the repository (symbolic link)',
+    });
+  }
+  return real;
+}
+
+/** Reads and parses one manifest file, with a size limit. */
+export function parseManifestFile(root: string, file: string, maxBytes: number): ParsedDocument[] {
+  const real = resolveInside(root, file, file);
+  const size = statSync(real).size;
+  if (size > maxBytes) {
+    throw new ManifestError({ file, line: 0, message: `is larger than ${maxBytes} bytes` });
+  }
+  return parseManifests(readFileSync(real, 'utf8'), file);
+}
