@@ -206,10 +206,11 @@ export function listManifestFiles(options: ManifestFileOptions): string[] {
     for (const entry of entries) {
       if (entry.name === '.git') continue;
       const shownPath = shown === '' ? entry.name : `${shown}/${entry.name}`;
+      const repoPath = options.directory === '.' ? shownPath : `${options.directory}/${shownPath}`;
       let target = join(real, entry.name);
       let isDirectory = entry.isDirectory();
       if (entry.isSymbolicLink()) {
-        target = resolveInside(options.root, relative(options.root, target), shownPath);
+        target = resolveInside(options.root, relative(options.root, target), repoPath);
         isDirectory = statSync(target).isDirectory();
       }
       if (isDirectory) {

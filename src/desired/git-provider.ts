@@ -1,0 +1,482 @@
+// The Git DesiredProvider: fetches and renders each source, swaps in a new snapshot whole, keeps
+// the last good one (in memory and on disk) when Git or a renderer fails, and reports staleness.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import type { SourceConfig } from '../config/config.js';
+import { DriftgateError, errorCodes, isDriftgateError, messageOf } from './errors.js';
+import { GitRepository } from './git-repository.js';
+import {
+  parsePush,
+  pushConcerns,
+  verifyPush,
+  type GitPushRequest,
+  type GitPushResult,
+} from './git-push.js';
+import type { ParsedDocument } from './manifest-parser.js';
+import { runParseTask } from './parse-task.js';
+import type { DesiredProvider, SourceStatus } from './provider.js';
+import { defaultRenderLimits, renderSource, type RenderLimits } from './render.js';
+import { redactURL } from './repo-url.js';
+import {
+  buildSnapshot,
+  emptySnapshot,
+  formatConflict,
+  type DesiredSnapshot,
+  type SourceRender,
+} from './snapshot.js';
+
+export interface GitProviderOptions {
+  readonly sources: readonly SourceConfig[];
+  /** Clones, checkouts and the persisted snapshot; relative paths resolve against the cwd. */
+  readonly cacheDir: string;
+  readonly limits?: Partial<RenderLimits>;
+  /** A git process silent for this long is killed (default 120 s). */
+  readonly gitTimeoutMs?: number;
+  /** refreshIfOlderThan starts at most one refresh per this interval (default 5 s). */
+  readonly minRefreshIntervalMs?: number;
+  /** refreshIfOlderThan waits at most this long (default 1 s). */
+  readonly refreshWaitMs?: number;
+  /** Poll every source at its pollInterval (default true). */
+  readonly poll?: boolean;
+  /** Write the last good render of each source to the cache (default true). */
+  readonly persist?: boolean;
+  /** Serve the persisted snapshot at start (default true). */
+  readonly restore?: boolean;
+}
+
+export interface GitProviderDeps {
+  readonly logger: Logger;
+  /** Milliseconds since the epoch; tests may pass their own clock. */
+  readonly now?: () => number;
+}
+
+interface SourceState {
+  readonly config: SourceConfig;
+  readonly repository: GitRepository;
+  render: SourceRender | undefined;
+  restored: boolean;
+  lastSuccessAt: number | undefined;
+  lastAttemptAt: number | undefined;
+  lastError: { code: string; message: string; at: number } | undefined;
+  /** Commit being rendered now: its checkout must survive pruning. */
+  checkoutInUse: string | undefined;
+  running: Promise<boolean> | undefined;
+  queued: Promise<boolean> | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** Settles with `promise` or after `ms`, whichever is first, without keeping the process up. */
+function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolvePromise) => {
+    const timer = setTimeout(resolvePromise, ms);
+    timer.unref();
+    void promise.finally(() => {
+      clearTimeout(timer);
+      resolvePromise();
+    });
+  });
+}
+
+/** What a persisted render must match to be served for a source (its config, not its name). */
+function fingerprintOf(source: SourceConfig): string {
+  const { repoURL, revision, path, namespace, render, command, include, exclude } = source;
+  return createHash('sha256')
+    .update(
+      JSON.stringify({ repoURL, revision, path, namespace, render, command, include, exclude }),
+    )
+    .digest('hex');
+}
+
+interface PersistedHeader {
+  readonly source: string;
+  readonly fingerprint: string;
+  readonly commit: string;
+  readonly renderedAt: number;
+}
+
+function isPersistedHeader(value: unknown): value is PersistedHeader {
+  if (typeof value !== 'object' || value === null) return false;
+  const header = value as Record<string, unknown>;
+  return (
+    typeof header['source'] === 'string' &&
+    typeof header['fingerprint'] === 'string' &&
+    typeof header['commit'] === 'string' &&
+    typeof header['renderedAt'] === 'number'
+  );
+}
+
+export class GitDesiredProvider implements DesiredProvider {
+  private snapshot: DesiredSnapshot;
+  private readonly states: SourceState[];
+  private readonly repositories = new Map<string, GitRepository>();
+  private readonly cacheDir: string;
+  private readonly limits: RenderLimits;
+  private readonly now: () => number;
+  private readonly logger: Logger;
+  private refreshingAll: Promise<void> | undefined;
+  private lastOnDemandRefreshAt = Number.NEGATIVE_INFINITY;
+  private lastConflicts = '';
+  private stopped = false;
+  private readonly pending = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly options: GitProviderOptions,
+    deps: GitProviderDeps,
+  ) {
+    this.logger = deps.logger;
+    this.now = deps.now ?? Date.now;
+    this.cacheDir = resolve(options.cacheDir);
+    this.limits = { ...defaultRenderLimits, ...options.limits };
+    this.snapshot = emptySnapshot(new Date(this.now()));
+    this.states = options.sources.map((config) => {
+      // One clone per repository URL, however many sources (paths, revisions) read it.
+      let repository = this.repositories.get(config.repoURL);
+      if (repository === undefined) {
+        repository = new GitRepository({
+          repoURL: config.repoURL,
+          cacheDir: this.cacheDir,
+          auth: config.auth,
+          logger: this.logger,
+          timeoutMs: options.gitTimeoutMs ?? 120_000,
+        });
+        this.repositories.set(config.repoURL, repository);
+      }
+      return {
+        config,
+        repository,
+        render: undefined,
+        restored: false,
+        lastSuccessAt: undefined,
+        lastAttemptAt: undefined,
+        lastError: undefined,
+        checkoutInUse: undefined,
+        running: undefined,
+        queued: undefined,
+        timer: undefined,
+      };
+    });
+  }
+
+  current(): DesiredSnapshot {
+    return this.snapshot;
+  }
+
+  async start(): Promise<void> {
+    if (this.options.restore ?? true) await this.restore();
+    const first = this.refreshAll();
+    // With a persisted snapshot, serve it now and let Git catch up; without one, the first
+    // render is all there is to serve.
+    if (this.snapshot.origin === 'empty') await first;
+    if (this.options.poll ?? true) {
+      for (const state of this.states) this.schedulePoll(state);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const state of this.states) {
+      clearTimeout(state.timer);
+      state.timer = undefined;
+    }
+    await Promise.allSettled([...this.pending]);
+  }
+
+  status(): readonly SourceStatus[] {
+    const now = this.now();
+    const iso = (ms: number | undefined): string | null =>
+      ms === undefined ? null : new Date(ms).toISOString();
+    return this.states.map((state) => ({
+      name: state.config.name,
+      repoURL: redactURL(state.config.repoURL),
+      revision: state.config.revision ?? 'HEAD',
+      commit: state.render?.commit ?? null,
+      objects: state.render?.documents.length ?? 0,
+      restored: state.restored,
+      stale: state.lastError !== undefined || state.restored || state.render === undefined,
+      lastSuccessAt: iso(state.lastSuccessAt),
+      lastAttemptAt: iso(state.lastAttemptAt),
+      ageMs: state.lastSuccessAt === undefined ? null : now - state.lastSuccessAt,
+      lastError:
+        state.lastError === undefined
+          ? null
+          : {
+              code: state.lastError.code,
+              message: state.lastError.message,
+              at: new Date(state.lastError.at).toISOString(),
+            },
+    }));
+  }
+
+  async refreshIfOlderThan(maxAgeMs: number): Promise<void> {
+    if (this.stopped || this.states.length === 0) return;
+    const now = this.now();
+    const oldest = Math.min(
+      ...this.states.map((state) => state.lastSuccessAt ?? Number.NEGATIVE_INFINITY),
+    );
+    if (now - oldest <= maxAgeMs) return;
+    let refresh = this.refreshingAll;
+    if (refresh === undefined) {
+      // Denials can come in bursts; a Git server must not see one fetch per denied request.
+      if (now - this.lastOnDemandRefreshAt < (this.options.minRefreshIntervalMs ?? 5_000)) return;
+      this.lastOnDemandRefreshAt = now;
+      refresh = this.refreshAll();
+    }
+    await within(refresh, this.options.refreshWaitMs ?? 1_000);
+  }
+
+  /** Fetches and renders every source now (shared by concurrent callers); never rejects. */
+  refreshAll(): Promise<void> {
+    if (this.refreshingAll !== undefined) return this.refreshingAll;
+    const refresh = this.track(
+      Promise.all(this.states.map((state) => this.refreshSource(state, false))).then((changed) => {
+        if (changed.some(Boolean)) this.rebuild();
+      }),
+    ).finally(() => {
+      this.refreshingAll = undefined;
+    });
+    this.refreshingAll = refresh;
+    return refresh;
+  }
+
+  /**
+   * Handles a push notification: verifies it against `secret` (null: not configured) and
+   * fetches the sources it concerns now. Returns before the fetch completes.
+   */
+  handleGitPush(request: GitPushRequest, secret: string | null): GitPushResult {
+    const verified = verifyPush(request, secret);
+    if (!verified.ok) {
+      this.logger.warn({ reason: verified.reason }, 'git push notification refused');
+      return { kind: 'unauthorized', reason: verified.reason };
+    }
+    const parsed = parsePush(request);
+    if ('invalid' in parsed) return { kind: 'bad-request', reason: parsed.invalid };
+    if ('ignored' in parsed) return { kind: 'ignored', reason: parsed.ignored };
+    const { push } = parsed;
+    const concerned = this.states.filter((state) => pushConcerns(push, state.config));
+    if (concerned.length === 0) {
+      return {
+        kind: 'ignored',
+        reason: `no source follows ${push.ref} of ${redactURL(push.repoURLs[0] ?? '')}`,
+      };
+    }
+    const sources = concerned.map((state) => state.config.name);
+    this.logger.info({ sources, ref: push.ref }, 'git push: fetching now');
+    // `force`: a fetch already running may have started before this push landed.
+    const completion = this.track(
+      Promise.all(concerned.map((state) => this.refreshSource(state, true))).then((changed) => {
+        if (changed.some(Boolean)) this.rebuild();
+      }),
+    );
+    return { kind: 'triggered', sources, ref: push.ref, completion };
+  }
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    this.pending.add(promise);
+    void promise.finally(() => this.pending.delete(promise));
+    return promise;
+  }
+
+  private schedulePoll(state: SourceState): void {
+    if (this.stopped) return;
+    state.timer = setTimeout(() => {
+      void this.track(
+        this.refreshSource(state, false).then((changed) => {
+          if (changed) this.rebuild();
+          this.schedulePoll(state);
+        }),
+      );
+    }, state.config.pollIntervalMs);
+    state.timer.unref();
+  }
+
+  /**
+   * One refresh of one source at a time. `force` queues a second one after a running one instead
+   * of sharing it. Resolves to whether the source's render changed.
+   */
+  private refreshSource(state: SourceState, force: boolean): Promise<boolean> {
+    if (state.running !== undefined) {
+      if (!force) return state.running;
+      state.queued ??= state.running.then(() => {
+        state.queued = undefined;
+        return this.refreshSource(state, false);
+      });
+      return state.queued;
+    }
+    const running = this.refreshSourceNow(state).finally(() => {
+      state.running = undefined;
+    });
+    state.running = running;
+    return running;
+  }
+
+  private async refreshSourceNow(state: SourceState): Promise<boolean> {
+    if (this.stopped) return false;
+    const { config, repository } = state;
+    state.lastAttemptAt = this.now();
+    let commit: string | undefined;
+    try {
+      commit = await repository.fetch(config.revision);
+      if (state.render?.commit === commit) {
+        const wasRestored = state.restored;
+        state.restored = false;
+        this.succeeded(state);
+        return wasRestored;
+      }
+      state.checkoutInUse = commit;
+      const checkout = await repository.checkout(commit);
+      const documents: ParsedDocument[] = [];
+      const header: PersistedHeader = {
+        source: config.name,
+        fingerprint: fingerprintOf(config),
+        commit,
+        renderedAt: this.now(),
+      };
+      await renderSource({
+        source: config,
+        checkout,
+        workDir: join(this.cacheDir, 'work', config.name),
+        limits: this.limits,
+        persist:
+          (this.options.persist ?? true) ? { file: this.snapshotFile(config), header } : null,
+        onDocuments: (chunk) => {
+          for (const document of chunk) documents.push(document);
+        },
+      });
+      state.render = { source: config.name, commit, namespace: config.namespace, documents };
+      state.restored = false;
+      this.succeeded(state);
+      this.logger.info(
+        { source: config.name, commit, objects: documents.length },
+        'source rendered',
+      );
+      return true;
+    } catch (error) {
+      const failure = isDriftgateError(error)
+        ? error
+        : new DriftgateError(errorCodes.render, `source ${config.name}: ${messageOf(error)}`, {
+            source: config.name,
+          });
+      const message = failure.message.startsWith(`source ${config.name}`)
+        ? failure.message
+        : `source ${config.name}: ${failure.message}`;
+      state.lastError = { code: failure.code, message, at: this.now() };
+      this.logger.error(
+        {
+          source: config.name,
+          code: failure.code,
+          commit,
+          servingCommit: state.render?.commit ?? null,
+        },
+        message,
+      );
+      return false;
+    } finally {
+      state.checkoutInUse = undefined;
+    }
+  }
+
+  private succeeded(state: SourceState): void {
+    state.lastSuccessAt = this.now();
+    state.lastError = undefined;
+  }
+
+  /** Assembles a new snapshot aside and swaps it in with one assignment. */
+  private rebuild(): void {
+    const renders = this.states
+      .map((state) => state.render)
+      .filter((render): render is SourceRender => render !== undefined);
+    if (renders.length === 0) return;
+    const origin = this.states.some((state) => state.restored) ? 'restored' : 'rendered';
+    const next = buildSnapshot(renders, origin, new Date(this.now()));
+    this.snapshot = next;
+    const conflicts = next.conflicts.map(formatConflict);
+    const joined = conflicts.join('\n');
+    if (joined !== this.lastConflicts) {
+      for (const conflict of conflicts) this.logger.warn({ conflict }, 'conflicting declarations');
+      this.lastConflicts = joined;
+    }
+    this.logger.info(
+      { objects: next.size, conflicts: conflicts.length, commits: next.commits, origin },
+      'desired snapshot swapped',
+    );
+    this.pruneCheckouts();
+  }
+
+  private pruneCheckouts(): void {
+    for (const repository of this.repositories.values()) {
+      const users = this.states.filter((state) => state.repository === repository);
+      void this.track(
+        repository
+          .removeCheckoutsExcept(() => {
+            const keep = new Set<string>();
+            for (const state of users) {
+              if (state.render !== undefined) keep.add(state.render.commit);
+              if (state.checkoutInUse !== undefined) keep.add(state.checkoutInUse);
+            }
+            return keep;
+          })
+          .catch((error: unknown) => {
+            this.logger.warn({ error: messageOf(error) }, 'cannot remove old checkouts');
+          }),
+      );
+    }
+  }
+
+  private snapshotFile(source: SourceConfig): string {
+    return join(this.cacheDir, 'snapshots', `${source.name}.json`);
+  }
+
+  /** Loads each source's persisted render when it was made with the same source config. */
+  private async restore(): Promise<void> {
+    await Promise.all(
+      this.states.map(async (state) => {
+        const file = this.snapshotFile(state.config);
+        if (!existsSync(file)) return;
+        const documents: ParsedDocument[] = [];
+        const outcome = await runParseTask(
+          { kind: 'restore', file },
+          (chunk) => {
+            for (const document of chunk) documents.push(document);
+          },
+          this.limits.timeoutMs,
+        );
+        if (!outcome.ok) {
+          this.logger.warn(
+            { source: state.config.name, code: errorCodes.cache, file },
+            `persisted snapshot unusable: ${outcome.problems.map((p) => p.message).join('; ')}`,
+          );
+          return;
+        }
+        const header = outcome.header;
+        if (!isPersistedHeader(header) || header.fingerprint !== fingerprintOf(state.config)) {
+          this.logger.info(
+            { source: state.config.name },
+            'persisted snapshot was made for another source config; not served',
+          );
+          return;
+        }
+        state.render = {
+          source: state.config.name,
+          commit: header.commit,
+          namespace: state.config.namespace,
+          documents,
+        };
+        state.restored = true;
+        state.lastSuccessAt = header.renderedAt;
+      }),
+    );
+    if (this.states.some((state) => state.restored)) {
+      this.rebuild();
+      this.logger.info({ objects: this.snapshot.size }, 'serving the persisted snapshot');
+    }
+  }
+}
+
+export function createGitProvider(
+  options: GitProviderOptions,
+  deps: GitProviderDeps,
+): GitDesiredProvider {
+  return new GitDesiredProvider(options, deps);
+}

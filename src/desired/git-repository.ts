@@ -1,0 +1,316 @@
+// One cached clone per repository URL: fetches a revision (shallow where the server allows),
+// resolves it to a commit and checks that commit out read-only for the renderers.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readdir, realpath, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import type { SourceAuth } from '../config/config.js';
+import { DriftgateError, errorCodes, messageOf } from './errors.js';
+import {
+  ALLOWED_PROTOCOLS,
+  checkRepoURL,
+  checkRevision,
+  isCommitSHA,
+  redactURL,
+} from './repo-url.js';
+
+export interface GitRepositoryOptions {
+  readonly repoURL: string;
+  readonly cacheDir: string;
+  readonly auth: SourceAuth | null;
+  readonly logger: Logger;
+  /** A git process that prints nothing for this long is killed. */
+  readonly timeoutMs: number;
+}
+
+// git asks GIT_ASKPASS for the username and then the password; the answers come from the files
+// named in the config, so tokens never appear in a URL, an argv, a log line or .git/config.
+const ASKPASS_SCRIPT = `#!/bin/sh
+case "$1" in
+  Username*)
+    if [ -n "$DRIFTGATE_GIT_USERNAME_FILE" ]; then cat -- "$DRIFTGATE_GIT_USERNAME_FILE"; else echo git; fi ;;
+  *) cat -- "$DRIFTGATE_GIT_PASSWORD_FILE" ;;
+esac
+`;
+
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+function hashOf(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+export class GitRepository {
+  readonly dir: string;
+  readonly displayURL: string;
+  private readonly treesDir: string;
+  private queue: Promise<unknown> = Promise.resolve();
+  private git: SimpleGit | undefined;
+
+  constructor(private readonly options: GitRepositoryOptions) {
+    const checked = checkRepoURL(options.repoURL);
+    this.displayURL = redactURL(options.repoURL);
+    if (!checked.ok) {
+      throw new DriftgateError(
+        errorCodes.unsafeSource,
+        `repository ${this.displayURL} is refused: ${checked.message}`,
+      );
+    }
+    const id = hashOf(options.repoURL);
+    this.dir = join(options.cacheDir, 'repos', `${id}.git`);
+    this.treesDir = join(options.cacheDir, 'trees', id);
+  }
+
+  /** Fetches `revision` (null: the remote's HEAD) and returns the commit SHA it names now. */
+  fetch(revision: string | null): Promise<string> {
+    if (revision !== null) {
+      const checked = checkRevision(revision);
+      if (!checked.ok) {
+        return Promise.reject(
+          new DriftgateError(errorCodes.unsafeSource, `revision is refused: ${checked.message}`),
+        );
+      }
+    }
+    return this.exclusive(() => this.fetchNow(revision));
+  }
+
+  /** A checkout of `commit` (real path), created once and reused while it is in use. */
+  checkout(commit: string): Promise<string> {
+    if (!isCommitSHA(commit)) {
+      return Promise.reject(new DriftgateError(errorCodes.gitCheckout, `not a commit: ${commit}`));
+    }
+    return this.exclusive(async () => {
+      const dir = join(this.treesDir, commit);
+      if (existsSync(join(dir, '.git'))) return realpath(dir);
+      const git = await this.client();
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(this.treesDir, { recursive: true });
+      try {
+        await git.raw(['worktree', 'prune']);
+        await git.raw(['worktree', 'add', '--detach', '--force', dir, commit]);
+      } catch (error) {
+        throw new DriftgateError(
+          errorCodes.gitCheckout,
+          `cannot check out ${commit} of ${this.displayURL}: ${this.clean(error)}`,
+          {},
+          { cause: error },
+        );
+      }
+      return realpath(dir);
+    });
+  }
+
+  /** Removes checkouts of commits no snapshot uses any more. */
+  removeCheckoutsExcept(inUse: () => ReadonlySet<string>): Promise<void> {
+    return this.exclusive(async () => {
+      if (!existsSync(this.treesDir)) return;
+      const git = await this.client();
+      // Asked only now, inside the queue, so a checkout made just before is seen as in use.
+      const keep = inUse();
+      for (const commit of await readdir(this.treesDir)) {
+        if (keep.has(commit)) continue;
+        await rm(join(this.treesDir, commit), { recursive: true, force: true });
+      }
+      await git.raw(['worktree', 'prune']);
+    });
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    // Fetches and checkouts of one clone run one at a time: git locks its refs and index, and two
+    // concurrent fetches into the same shallow clone can fail each other.
+    const result = this.queue.then(work, work);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async client(): Promise<SimpleGit> {
+    if (this.git !== undefined) return this.git;
+    const { cacheDir, auth, timeoutMs } = this.options;
+    const home = join(cacheDir, 'home');
+    await mkdir(home, { recursive: true });
+    const env: Record<string, string> = {
+      PATH: process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin',
+      HOME: home,
+      LANG: 'C',
+      LC_ALL: 'C',
+      GIT_TERMINAL_PROMPT: '0',
+      GIT_CONFIG_NOSYSTEM: '1',
+      // Transport helpers (ext::, fd::) run arbitrary programs: only these protocols may be used,
+      // also for redirects and submodules.
+      GIT_ALLOW_PROTOCOL: ALLOWED_PROTOCOLS.join(':'),
+    };
+    const allowEnvironment = [
+      'GIT_TERMINAL_PROMPT',
+      'GIT_CONFIG_NOSYSTEM',
+      'GIT_ALLOW_PROTOCOL',
+      'GIT_SSH_COMMAND',
+      'GIT_ASKPASS',
+    ];
+    if (auth?.kind === 'ssh') {
+      env['GIT_SSH_COMMAND'] = [
+        'ssh',
+        '-i',
+        shellQuote(auth.sshKeyFile),
+        '-o IdentitiesOnly=yes',
+        `-o UserKnownHostsFile=${shellQuote(auth.knownHostsFile)}`,
+        '-o StrictHostKeyChecking=yes',
+        '-o BatchMode=yes',
+      ].join(' ');
+    } else {
+      // Never an interactive prompt, never the agent or keys of whoever runs driftgate.
+      env['GIT_SSH_COMMAND'] = 'ssh -o BatchMode=yes -o IdentitiesOnly=yes -F /dev/null';
+    }
+    if (auth?.kind === 'https') {
+      const askpass = join(cacheDir, 'askpass.sh');
+      await writeFile(askpass, ASKPASS_SCRIPT, { mode: 0o700 });
+      await chmod(askpass, 0o700);
+      env['GIT_ASKPASS'] = askpass;
+      env['DRIFTGATE_GIT_PASSWORD_FILE'] = auth.passwordFile;
+      if (auth.usernameFile !== null) env['DRIFTGATE_GIT_USERNAME_FILE'] = auth.usernameFile;
+    }
+    await mkdir(this.dir, { recursive: true });
+    const git = simpleGit({
+      baseDir: this.dir,
+      timeout: { block: timeoutMs },
+      allowEnvironment,
+      // simple-git guards these because they can widen what git runs; here they only narrow it
+      // (protocol.allow=never plus the four transports) or point at our own files.
+      unsafe: {
+        allowUnsafeSshCommand: true,
+        allowUnsafeAskPass: true,
+        allowUnsafeProtocolOverride: true,
+      },
+      config: [
+        'protocol.allow=never',
+        ...ALLOWED_PROTOCOLS.map((protocol) => `protocol.${protocol}.allow=always`),
+        'core.symlinks=true',
+        'submodule.recurse=false',
+        'advice.detachedHead=false',
+      ],
+    }).env(env);
+    if (!existsSync(join(this.dir, 'HEAD'))) {
+      await git.raw(['init', '--bare', '--quiet']);
+      await git.raw(['remote', 'add', 'origin', this.options.repoURL]);
+    }
+    this.git = git;
+    return git;
+  }
+
+  private async fetchNow(revision: string | null): Promise<string> {
+    const git = await this.client();
+    const wanted = revision ?? 'HEAD';
+    // A private ref per revision keeps what was fetched reachable and independent of FETCH_HEAD,
+    // which concurrent fetches of other revisions would overwrite.
+    const ref = `refs/driftgate/${hashOf(wanted)}`;
+    const started = Date.now();
+    try {
+      await git.raw([
+        'fetch',
+        '--depth=1',
+        '--no-tags',
+        '--force',
+        '--no-write-fetch-head',
+        '--end-of-options',
+        'origin',
+        `+${wanted}:${ref}`,
+      ]);
+    } catch (error) {
+      if (!(revision !== null && isCommitSHA(revision) && !this.isAuthProblem(error))) {
+        throw this.fetchError(wanted, error);
+      }
+      // Servers that refuse to serve an unadvertised commit by SHA: fetch every branch and tag
+      // with full history, then look the commit up locally.
+      await this.fetchEverything(wanted);
+      try {
+        await git.raw(['cat-file', '-e', '--end-of-options', `${revision}^{commit}`]);
+      } catch (missing) {
+        throw new DriftgateError(
+          errorCodes.gitRevision,
+          `revision ${revision} not found in ${this.displayURL}: no branch or tag contains that commit`,
+          {},
+          { cause: missing },
+        );
+      }
+      await git.raw(['update-ref', ref, revision]);
+    }
+    let commit: string;
+    try {
+      commit = (
+        await git.raw(['rev-parse', '--verify', '--end-of-options', `${ref}^{commit}`])
+      ).trim();
+    } catch (error) {
+      throw this.fetchError(wanted, error);
+    }
+    this.options.logger.debug(
+      { repoURL: this.displayURL, revision: wanted, commit, ms: Date.now() - started },
+      'fetched',
+    );
+    return commit;
+  }
+
+  private async fetchEverything(wanted: string): Promise<void> {
+    const git = await this.client();
+    const args = ['fetch', '--no-tags', '--force', '--no-write-fetch-head'];
+    if (existsSync(join(this.dir, 'shallow'))) args.push('--unshallow');
+    args.push(
+      '--end-of-options',
+      'origin',
+      '+refs/heads/*:refs/remotes/origin/*',
+      '+refs/tags/*:refs/tags/*',
+    );
+    try {
+      await git.raw(args);
+    } catch (error) {
+      throw this.fetchError(wanted, error);
+    }
+  }
+
+  private isAuthProblem(error: unknown): boolean {
+    return /Authentication failed|could not read (Username|Password)|Permission denied|Host key verification failed|terminal prompts disabled|HTTP Basic: Access denied/i.test(
+      messageOf(error),
+    );
+  }
+
+  private fetchError(revision: string, error: unknown): DriftgateError {
+    const detail = this.clean(error);
+    if (this.isAuthProblem(error)) {
+      return new DriftgateError(
+        errorCodes.gitCredentials,
+        `cannot authenticate to ${this.displayURL}: ${detail} (check the source's auth files and, for ssh, known_hosts)`,
+        {},
+        { cause: error },
+      );
+    }
+    if (
+      /couldn't find remote ref|not our ref|unadvertised object|bad object|Needed a single revision|unknown revision/i.test(
+        detail,
+      )
+    ) {
+      return new DriftgateError(
+        errorCodes.gitRevision,
+        `revision ${revision} not found in ${this.displayURL}: ${detail}`,
+        {},
+        { cause: error },
+      );
+    }
+    return new DriftgateError(
+      errorCodes.gitFetch,
+      `cannot fetch ${revision} from ${this.displayURL}: ${detail}`,
+      {},
+      { cause: error },
+    );
+  }
+
+  /** git's own message, one line, without any credentials a server echoed back. */
+  private clean(error: unknown): string {
+    const text = messageOf(error)
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('hint:'))
+      .join('; ');
+    return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, '$1').slice(0, 500);
+  }
+}
