@@ -28,11 +28,11 @@ export interface AdmissionRequest {
   readonly [key: string]: unknown;
 }
 
-/** The request of a captured AdmissionReview, e.g. `review('20-set-image-deployment-by-alice')`. */
-export function review(
-  label: string,
-  stage: 'validating' | 'mutating' = 'validating',
-): AdmissionRequest {
+/**
+ * The request of a captured AdmissionReview, e.g. `review('20-set-image-deployment-by-alice')`.
+ * `stage` is `validating` or `mutating`, with a suffix (`validating.2`) for later requests.
+ */
+export function review(label: string, stage = 'validating'): AdmissionRequest {
   const body = JSON.parse(
     readFileSync(`${root}captured/reviews/${label}.${stage}.json`, 'utf8'),
   ) as { request: AdmissionRequest };

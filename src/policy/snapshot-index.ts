@@ -1,0 +1,73 @@
+// Facts derived from a desired snapshot once, not per request: which kinds Git manages, which
+// objects HPAs declared in Git scale, which namespaces hold managed objects.
+import type { DesiredSnapshot } from '../desired/snapshot.js';
+import { groupOf, isJsonObject, type ResourceKey } from '../kube/object.js';
+
+export interface SnapshotIndex {
+  /** `group/Kind` of every kind in the snapshot. */
+  readonly kinds: ReadonlySet<string>;
+  /** Lower-case plural resource name → kind, for `scale` writes that name only the resource. */
+  readonly kindByResource: ReadonlyMap<string, { group: string; kind: string }>;
+  /** Keys (as `group/Kind/namespace/name`) of scale targets of HPAs declared in Git. */
+  readonly hpaTargets: ReadonlySet<string>;
+  /** Managed objects per namespace. */
+  readonly objectsInNamespace: ReadonlyMap<string, readonly ResourceKey[]>;
+}
+
+export function keyString(key: ResourceKey): string {
+  return `${key.group}/${key.kind}/${key.namespace}/${key.name}`;
+}
+
+// English plurals as Kubernetes forms resource names for the kinds it ships.
+function pluralOf(kind: string): string {
+  const lower = kind.toLowerCase();
+  if (/(s|x|z|ch|sh)$/.test(lower)) return `${lower}es`;
+  if (/[^aeiou]y$/.test(lower)) return `${lower.slice(0, -1)}ies`;
+  return `${lower}s`;
+}
+
+const cache = new WeakMap<DesiredSnapshot, SnapshotIndex>();
+
+export function indexSnapshot(snapshot: DesiredSnapshot): SnapshotIndex {
+  const cached = cache.get(snapshot);
+  if (cached !== undefined) return cached;
+  const kinds = new Set<string>();
+  const kindByResource = new Map<string, { group: string; kind: string }>();
+  const hpaTargets = new Set<string>();
+  const objectsInNamespace = new Map<string, ResourceKey[]>();
+  for (const { key, object } of snapshot.entries()) {
+    kinds.add(`${key.group}/${key.kind}`);
+    kindByResource.set(`${key.group}/${pluralOf(key.kind)}`, { group: key.group, kind: key.kind });
+    if (key.namespace !== '') {
+      const list = objectsInNamespace.get(key.namespace) ?? [];
+      list.push(key);
+      objectsInNamespace.set(key.namespace, list);
+    }
+    const spec = object.spec;
+    if (
+      key.group === 'autoscaling' &&
+      key.kind === 'HorizontalPodAutoscaler' &&
+      isJsonObject(spec)
+    ) {
+      const target = spec.scaleTargetRef;
+      if (
+        isJsonObject(target) &&
+        typeof target.kind === 'string' &&
+        typeof target.name === 'string'
+      ) {
+        const apiVersion = typeof target.apiVersion === 'string' ? target.apiVersion : undefined;
+        hpaTargets.add(
+          keyString({
+            group: groupOf(apiVersion),
+            kind: target.kind,
+            namespace: key.namespace,
+            name: target.name,
+          }),
+        );
+      }
+    }
+  }
+  const index = { kinds, kindByResource, hpaTargets, objectsInNamespace };
+  cache.set(snapshot, index);
+  return index;
+}
