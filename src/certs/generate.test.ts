@@ -118,6 +118,10 @@ describe.each([
     expect(cert.signatureAlgorithm).toBe(signatureAlgorithm);
     expect(cert.publicKey).toMatchObject(key);
     expect(ca.publicKey).toMatchObject(key);
+    expect(pem.cert).toMatch(
+      /^-----BEGIN CERTIFICATE-----\n(.{64}\n)+.{1,64}\n-----END CERTIFICATE-----\n$/,
+    );
+    expect(pem.caCert).not.toContain('\r');
     expect(pem.key).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
     expect(pem.caKey).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
     expect(cert.checkPrivateKey(createPrivateKey(pem.key))).toBe(true);

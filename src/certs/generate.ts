@@ -229,10 +229,13 @@ function issue(spec: Issue): string {
     algorithm,
     asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, `\0${binary(signature)}`),
   ]);
-  return forge.pem.encode(
-    { type: 'CERTIFICATE', body: asn1.toDer(certificate).getBytes() },
-    { maxline: 64 },
-  );
+  return pem('CERTIFICATE', Buffer.from(asn1.toDer(certificate).getBytes(), 'binary'));
+}
+
+// RFC 7468 text with LF line ends (forge's encoder writes CRLF, which shows up in the caBundle).
+function pem(label: string, der: Buffer): string {
+  const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
 }
 
 const oids = {

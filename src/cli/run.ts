@@ -1,4 +1,5 @@
 // Subcommand dispatch for `driftgate`. Each subcommand lives in its own module.
+import { certsCommand } from './certs.js';
 import { diffCommand } from './diff.js';
 import { exitCodes, UsageError, type CliIO, type Command } from './io.js';
 
@@ -6,6 +7,10 @@ const commands: Readonly<Record<string, { summary: string; run: Command }>> = {
   diff: {
     summary: 'compare a desired manifest with a live object (exit 1 on drift)',
     run: diffCommand,
+  },
+  certs: {
+    summary: 'create the CA and serving certificate for the webhook, print its caBundle',
+    run: certsCommand,
   },
 };
 
