@@ -2,6 +2,7 @@
 import { certsCommand } from './certs.js';
 import { diffCommand } from './diff.js';
 import { exitCodes, UsageError, type CliIO, type Command } from './io.js';
+import { renderCommand } from './render.js';
 
 const commands: Readonly<Record<string, { summary: string; run: Command }>> = {
   diff: {
@@ -11,6 +12,10 @@ const commands: Readonly<Record<string, { summary: string; run: Command }>> = {
   certs: {
     summary: 'create the CA and serving certificate for the webhook, print its caBundle',
     run: certsCommand,
+  },
+  render: {
+    summary: 'print the desired objects rendered from Git (exit 1 if a source fails)',
+    run: renderCommand,
   },
 };
 
