@@ -7,7 +7,7 @@ import { argo, edited, manifest, review } from './support/fixtures.js';
 
 const live = (label: string, stage: 'validating' | 'mutating' = 'validating'): KubeObject => {
   const object = review(label, stage).object;
-  if (object === null) throw new Error(`${label} has no object`);
+  if (object == null) throw new Error(`${label} has no object`);
   return object;
 };
 

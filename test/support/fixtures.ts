@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { load } from 'js-yaml';
+import type { AdmissionRequest } from '../../src/kube/admission.js';
 import type { KubeObject } from '../../src/kube/object.js';
 
 const root = fileURLToPath(new URL('../fixtures/', import.meta.url));
@@ -20,13 +21,7 @@ export function manifest(name: string): KubeObject {
   return readObject(`captured/manifests/${name}.yaml`);
 }
 
-export interface AdmissionRequest {
-  readonly uid: string;
-  readonly operation: 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
-  readonly object: KubeObject | null;
-  readonly oldObject: KubeObject | null;
-  readonly [key: string]: unknown;
-}
+export type { AdmissionRequest };
 
 /**
  * The request of a captured AdmissionReview, e.g. `review('20-set-image-deployment-by-alice')`.

@@ -1,0 +1,113 @@
+// The two webhooks as functions from a request to a response: /validate decides, /mutate only
+// stamps and records. The HTTP layer around them is in app.ts.
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import type { DesiredProvider } from '../desired/provider.js';
+import type { AdmissionRequest, AdmissionResponse } from '../kube/admission.js';
+import { auditAnnotations, decisionLogLine } from '../audit/record.js';
+import { decide } from '../policy/decide.js';
+import type { Decision } from '../policy/decision.js';
+import type { ClusterFacts } from '../policy/facts.js';
+import { mutate } from '../policy/mutate.js';
+import type { Metrics } from './metrics.js';
+import { allowed, denied, patched } from './review.js';
+
+export interface WebhookDeps {
+  readonly config: Config;
+  readonly provider: Pick<DesiredProvider, 'current' | 'refreshIfOlderThan'>;
+  readonly facts: () => ClusterFacts;
+  readonly now: () => Date;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
+
+/** Thrown when no answer can be given; the HTTP layer turns it into a 500 so failurePolicy decides. */
+export class FailClosed extends Error {
+  override readonly name = 'FailClosed';
+}
+
+// A commit pushed seconds ago must be honoured before a write that matches it is denied.
+const REFRESH_BEFORE_DENY_MS = 5_000;
+
+export async function validate(
+  request: AdmissionRequest,
+  deps: WebhookDeps,
+): Promise<AdmissionResponse> {
+  const { config, provider, logger } = deps;
+  const facts = deps.facts();
+  let snapshot = provider.current();
+  if (snapshot.origin === 'empty')
+    return failure(request, deps, 'validate', new Error('no desired snapshot yet'));
+  let decision: Decision;
+  try {
+    decision = decide(request, snapshot, facts, config, deps.now());
+    if (
+      decision.kind === 'denied' &&
+      (decision.reason === 'drift' || decision.reason === 'delete')
+    ) {
+      await provider.refreshIfOlderThan(REFRESH_BEFORE_DENY_MS);
+      if (provider.current() !== snapshot) {
+        snapshot = provider.current();
+        decision = decide(request, snapshot, facts, config, deps.now());
+      }
+    }
+  } catch (error) {
+    return failure(request, deps, 'validate', error);
+  }
+  record(request, decision, deps, 'validate');
+  const extras = { warnings: decision.warnings, auditAnnotations: auditAnnotations(decision) };
+  if (!decision.silent) logger.debug({ uid: request.uid }, decision.message);
+  return decision.allowed
+    ? allowed(request.uid, extras)
+    : denied(request.uid, decision.message, extras);
+}
+
+export function mutateReview(request: AdmissionRequest, deps: WebhookDeps): AdmissionResponse {
+  const snapshot = deps.provider.current();
+  if (snapshot.origin === 'empty') return allowed(request.uid);
+  try {
+    return patched(request.uid, mutate(request, snapshot, deps.facts(), deps.config, deps.now()));
+  } catch (error) {
+    // Stamping and recording are never worth failing a user's write over: validation decides.
+    deps.metrics.errors.inc({ webhook: 'mutate' });
+    deps.logger.error(
+      { uid: request.uid, err: error },
+      'mutating webhook failed; answering without a patch',
+    );
+    return allowed(request.uid);
+  }
+}
+
+function record(
+  request: AdmissionRequest,
+  decision: Decision,
+  deps: WebhookDeps,
+  webhook: 'validate',
+): void {
+  if (decision.silent) return;
+  deps.metrics.decisions.inc({
+    decision: decision.kind,
+    operation: request.operation,
+    kind: decision.key?.kind ?? request.kind.kind,
+    webhook,
+  });
+  deps.logger.info(decisionLogLine(request, decision, webhook));
+}
+
+function failure(
+  request: AdmissionRequest,
+  deps: WebhookDeps,
+  webhook: 'validate',
+  error: unknown,
+): AdmissionResponse {
+  deps.metrics.errors.inc({ webhook });
+  deps.logger.error({ uid: request.uid, err: error }, 'could not decide');
+  // In audit or warn mode, or when configured to fail open, an error must not block anyone.
+  if (deps.config.failureMode === 'open' || deps.config.mode !== 'enforce') {
+    return allowed(request.uid, {
+      warnings: ['driftgate: could not judge this write (internal error); allowed'],
+      auditAnnotations: { decision: 'error' },
+    });
+  }
+  throw new FailClosed(error instanceof Error ? error.message : String(error));
+}

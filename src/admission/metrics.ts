@@ -1,0 +1,74 @@
+// Prometheus metrics, on a registry passed in (never the global one), so tests and several
+// servers in one process stay apart.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DesiredProvider } from '../desired/provider.js';
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly decisions: Counter<'decision' | 'operation' | 'kind' | 'webhook'>;
+  readonly reviewSeconds: Histogram<'webhook'>;
+  readonly badRequests: Counter<'webhook' | 'status'>;
+  readonly errors: Counter<'webhook'>;
+}
+
+export function createMetrics(provider: Pick<DesiredProvider, 'current' | 'status'>): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'driftgate_' });
+  const decisions = new Counter({
+    name: 'driftgate_decisions_total',
+    help: 'Admission decisions about managed objects, by decision, operation and kind.',
+    labelNames: ['decision', 'operation', 'kind', 'webhook'] as const,
+    registers: [registry],
+  });
+  const reviewSeconds = new Histogram({
+    name: 'driftgate_review_duration_seconds',
+    help: 'Time to answer one AdmissionReview, from body received to response written.',
+    labelNames: ['webhook'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  });
+  const badRequests = new Counter({
+    name: 'driftgate_bad_requests_total',
+    help: 'Requests refused before a decision (not a review, too large, wrong content type).',
+    labelNames: ['webhook', 'status'] as const,
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: 'driftgate_errors_total',
+    help: 'Internal errors while deciding (answered per failureMode).',
+    labelNames: ['webhook'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'driftgate_snapshot_objects',
+    help: 'Objects in the desired snapshot being served.',
+    registers: [registry],
+    collect() {
+      this.set(provider.current().size);
+    },
+  });
+  new Gauge({
+    name: 'driftgate_source_age_seconds',
+    help: 'Seconds since Git last confirmed each source; absent when it never did.',
+    labelNames: ['source'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const source of provider.status()) {
+        if (source.ageMs !== null) this.set({ source: source.name }, source.ageMs / 1000);
+      }
+    },
+  });
+  new Gauge({
+    name: 'driftgate_source_stale',
+    help: '1 when the last fetch or render of a source failed and its last good objects are served.',
+    labelNames: ['source'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const source of provider.status())
+        this.set({ source: source.name }, source.stale ? 1 : 0);
+    },
+  });
+  return { registry, decisions, reviewSeconds, badRequests, errors };
+}

@@ -1,0 +1,107 @@
+// Wiring only: builds the provider, the app and the HTTPS server from a validated config, and
+// hands back a handle to stop them. Nothing here decides anything.
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { createApp, type GitHookResult } from './admission/app.js';
+import { createMetrics } from './admission/metrics.js';
+import { startServer, type TlsSource } from './admission/server.js';
+import { selfSignedForDevelopment } from './certs/generate.js';
+import type { Config } from './config/config.js';
+import { createGitProvider, type GitDesiredProvider } from './desired/git-provider.js';
+import { noClusterFacts, type ClusterFacts } from './policy/facts.js';
+
+export interface DriftgateOptions {
+  readonly logger: Logger;
+  /** Where to listen; defaults to all interfaces. Tests use 127.0.0.1. */
+  readonly host?: string;
+  /** Overrides `listen.port` (tests pass 0 for a free port). */
+  readonly port?: number;
+  /** Overrides the certificate files of the config. */
+  readonly tls?: TlsSource;
+  readonly now?: () => Date;
+  readonly facts?: () => ClusterFacts;
+}
+
+export interface Driftgate {
+  readonly url: string;
+  /** The CA of the development certificate, when driftgate made one itself. */
+  readonly caCert: string | undefined;
+  readonly provider: GitDesiredProvider;
+  stop(): Promise<void>;
+}
+
+export async function startDriftgate(
+  config: Config,
+  options: DriftgateOptions,
+): Promise<Driftgate> {
+  const { logger } = options;
+  const provider = createGitProvider(
+    { sources: config.sources, cacheDir: config.cacheDir },
+    { logger },
+  );
+  await provider.start();
+
+  let caCert: string | undefined;
+  let tls = options.tls;
+  if (tls === undefined && config.listen.certFile !== null && config.listen.keyFile !== null) {
+    tls = { kind: 'files', certFile: config.listen.certFile, keyFile: config.listen.keyFile };
+  }
+  if (tls === undefined) {
+    logger.warn(
+      'no listen.certFile/keyFile configured: serving a self-signed development certificate',
+    );
+    const generated = selfSignedForDevelopment();
+    caCert = generated.caCert;
+    tls = { kind: 'memory', cert: generated.cert, key: generated.key };
+  }
+
+  const secretFile = config.hooks.git.secretFile;
+  const hookSecret = secretFile === null ? null : (await readFile(secretFile, 'utf8')).trim();
+  const gitHook = (input: {
+    headers: Record<string, string | undefined>;
+    rawBody: Buffer;
+  }): GitHookResult => {
+    const result = provider.handleGitPush(input, hookSecret);
+    switch (result.kind) {
+      case 'triggered':
+        return {
+          status: 202,
+          message: `refreshing ${result.sources.join(', ')} for ${result.ref}`,
+        };
+      case 'ignored':
+        return { status: 200, message: `ignored: ${result.reason}` };
+      case 'unauthorized':
+        return { status: 401, message: result.reason };
+      case 'bad-request':
+        return { status: 400, message: result.reason };
+    }
+  };
+
+  const metrics = createMetrics(provider);
+  const app = createApp({
+    config,
+    provider,
+    facts: options.facts ?? (() => noClusterFacts),
+    now: options.now ?? (() => new Date()),
+    logger,
+    metrics,
+    ready: () => provider.current().origin !== 'empty',
+    gitHook,
+  });
+  const server = await startServer(app, {
+    port: options.port ?? config.listen.port,
+    ...(options.host === undefined ? {} : { host: options.host }),
+    tls,
+    logger,
+  });
+  logger.info({ url: server.url, objects: provider.current().size }, 'driftgate is serving');
+  return {
+    url: server.url,
+    caCert,
+    provider,
+    async stop() {
+      await server.close();
+      await provider.stop();
+    },
+  };
+}

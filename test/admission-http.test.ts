@@ -1,0 +1,376 @@
+// The real server over TLS with a real Git repository: reviews go in as the API server sends
+// them, through /mutate then /validate with the patch applied in between.
+import { request as httpsRequest } from 'node:https';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateConfig } from '../src/config/config.js';
+import type { AdmissionRequest, AdmissionReview } from '../src/kube/admission.js';
+import { startDriftgate, type Driftgate } from '../src/main.js';
+import type { JsonPatchOperation } from '../src/policy/mutate.js';
+import {
+  capturedManifests,
+  captureLogger,
+  createTestRepo,
+  tempDir,
+  type TestRepo,
+} from './desired/git-fixture.js';
+import { edited, review } from './support/fixtures.js';
+import { applyPatch } from './support/json-patch.js';
+
+let repo: TestRepo;
+let cache: { path: string; cleanup: () => void };
+let driftgate: Driftgate;
+let commit: string;
+const log = captureLogger();
+
+const MANIFESTS = [
+  'ns-shop',
+  'sa-web',
+  'cm-web-config',
+  'secret-db-creds',
+  'svc-web',
+  'deploy-web',
+  'sts-db',
+];
+
+beforeAll(async () => {
+  repo = createTestRepo();
+  commit = repo.commit(
+    Object.fromEntries(
+      readdirSync(capturedManifests)
+        .filter((file) => MANIFESTS.includes(file.replace('.yaml', '')))
+        .map((file) => [`apps/shop/${file}`, readFileSync(join(capturedManifests, file), 'utf8')]),
+    ),
+    'shop manifests',
+  );
+  cache = tempDir('driftgate-cache-');
+  const result = validateConfig({
+    cacheDir: cache.path,
+    sources: [
+      {
+        name: 'shop',
+        repoURL: repo.fileURL,
+        revision: 'main',
+        path: 'apps/shop',
+        namespace: 'shop',
+      },
+    ],
+    breakGlass: { groups: ['oncall'], ttl: '4h' },
+  });
+  if ('errors' in result) throw new Error(JSON.stringify(result.errors));
+  driftgate = await startDriftgate(result.config, {
+    logger: log.logger,
+    host: '127.0.0.1',
+    port: 0,
+  });
+});
+
+afterAll(async () => {
+  await driftgate.stop();
+  cache.cleanup();
+  repo.cleanup();
+});
+
+interface Reply {
+  readonly status: number;
+  readonly body: string;
+  readonly headers: Record<string, string | string[] | undefined>;
+}
+
+function send(
+  path: string,
+  body: string | Buffer,
+  contentType = 'application/json',
+  method = 'POST',
+  extraHeaders: Record<string, string> = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      `${driftgate.url}${path}`,
+      {
+        method,
+        ca: driftgate.caCert,
+        headers: { 'content-type': contentType, ...extraHeaders },
+        timeout: 10_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString('utf8'),
+            headers: res.headers,
+          });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.end(method === 'GET' ? undefined : body);
+  });
+}
+
+const wrap = (request: AdmissionRequest) =>
+  JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request });
+
+async function post(
+  webhook: 'validate' | 'mutate',
+  request: AdmissionRequest,
+): Promise<NonNullable<AdmissionReview['response']>> {
+  const reply = await send(`/${webhook}?timeout=5s`, wrap(request));
+  expect(reply.status).toBe(200);
+  const parsed = JSON.parse(reply.body) as AdmissionReview;
+  expect(parsed.apiVersion).toBe('admission.k8s.io/v1');
+  expect(parsed.kind).toBe('AdmissionReview');
+  expect(parsed.response?.uid).toBe(request.uid);
+  return parsed.response!;
+}
+
+/** As the API server does it: mutate, apply the patch, then validate the result. */
+async function admit(mutating: AdmissionRequest, validating: AdmissionRequest) {
+  const mutation = await post('mutate', mutating);
+  const patch: JsonPatchOperation[] =
+    mutation.patch === undefined
+      ? []
+      : JSON.parse(Buffer.from(mutation.patch, 'base64').toString('utf8'));
+  if (mutation.patch !== undefined) expect(mutation.patchType).toBe('JSONPatch');
+  const object = validating.object == null ? null : applyPatch(validating.object, patch);
+  return { patch, response: await post('validate', { ...validating, object }) };
+}
+
+describe('the admission server', () => {
+  it('denies kubectl set image with a message naming field, values, file and commit', async () => {
+    const { response } = await admit(
+      review('20-set-image-deployment-by-alice', 'mutating'),
+      review('20-set-image-deployment-by-alice'),
+    );
+    expect(response.allowed).toBe(false);
+    expect(response.status?.code).toBe(403);
+    expect(response.status?.message).toContain(
+      'spec.template.spec.containers[name=app].image: Git has "registry.example.com/shop/web:1.4.2", the request has "registry.example.com/shop/web:1.5.0"',
+    );
+    expect(response.status?.message).toContain(`file apps/shop/deploy-web.yaml`);
+    expect(response.status?.message).toContain(`commit ${commit.slice(0, 12)}`);
+    expect(response.auditAnnotations).toEqual({
+      decision: 'denied',
+      drift: '["spec.template.spec.containers[name=app].image"]',
+      source: 'shop:apps/shop/deploy-web.yaml',
+      revision: commit,
+    });
+  });
+
+  it('lets the sync identity through and says so in the audit annotations', async () => {
+    const { response } = await admit(
+      review('10-apply-create-deployment-by-argocd', 'mutating'),
+      review('10-apply-create-deployment-by-argocd'),
+    );
+    expect(response).toMatchObject({ allowed: true, auditAnnotations: { decision: 'sync' } });
+  });
+
+  it('break-glass: bob sets the reason, driftgate stamps it, then bob’s change is allowed and recorded', async () => {
+    const setReason = await admit(
+      review('40-annotate-break-glass-deployment-by-bob', 'mutating'),
+      review('40-annotate-break-glass-deployment-by-bob'),
+    );
+    expect(setReason.response.allowed).toBe(true);
+    const stamps = Object.fromEntries(
+      setReason.patch
+        .filter((op) => op.op === 'add')
+        .map((op) => [
+          op.path.split('/').pop()!.replace('~1', '/'),
+          (op as { value: string }).value,
+        ]),
+    );
+    expect(Object.keys(stamps).sort()).toEqual([
+      'driftgate.io/break-glass-at',
+      'driftgate.io/break-glass-by',
+      'driftgate.io/break-glass-expires',
+    ]);
+    expect(stamps['driftgate.io/break-glass-by']).toBe('bob@example.com');
+
+    // Bob's next write carries the stamps the API server stored.
+    const stamped = (request: AdmissionRequest): AdmissionRequest => ({
+      ...request,
+      userInfo: { username: 'bob@example.com', groups: ['oncall', 'system:authenticated'] },
+      object: edited(request.object!, (o) =>
+        Object.assign(o.metadata.annotations, {
+          'driftgate.io/break-glass': 'INC-42 rollback',
+          ...stamps,
+        }),
+      ),
+      oldObject: edited(request.oldObject!, (o) =>
+        Object.assign(o.metadata.annotations, {
+          'driftgate.io/break-glass': 'INC-42 rollback',
+          ...stamps,
+        }),
+      ),
+    });
+    const change = await admit(
+      stamped(review('20-set-image-deployment-by-alice', 'mutating')),
+      stamped(review('20-set-image-deployment-by-alice')),
+    );
+    expect(change.response.allowed).toBe(true);
+    expect(change.response.auditAnnotations).toMatchObject({
+      decision: 'break-glass',
+      'break-glass-reason': 'INC-42 rollback',
+    });
+    expect(change.response.warnings?.[0]).toBe(
+      'driftgate: allowed under break-glass (INC-42 rollback); this change is recorded',
+    );
+    // The mutating webhook recorded the drift on the object.
+    expect(change.patch).toContainEqual({
+      op: 'add',
+      path: '/metadata/annotations/driftgate.io~1drift',
+      value: '["spec.template.spec.containers[name=app].image"]',
+    });
+  });
+
+  it('denies a DELETE and a scale, and decides dry-run requests the same way', async () => {
+    expect((await post('validate', review('58-delete-deployment-by-alice'))).allowed).toBe(false);
+    expect((await post('validate', review('27-scale-deployment-by-alice'))).allowed).toBe(false);
+    expect(
+      (await post('validate', review('55-delete-dryrun-server-deployment-by-alice'))).allowed,
+    ).toBe(false);
+  });
+
+  it('never shows a Secret value', async () => {
+    const response = await post('validate', review('62-patch-secret-data-by-alice'));
+    expect(response.allowed).toBe(false);
+    const text = JSON.stringify(response);
+    expect(text).toContain('data.password');
+    expect(text).not.toMatch(/s3cr3t|czNjcjN0/);
+  });
+
+  it('writes one decision log line per decision about a managed object', () => {
+    const decisions = log.lines().filter((line) => line.msg === 'decision');
+    const denial = decisions.find(
+      (line) => line.uid === review('20-set-image-deployment-by-alice').uid,
+    );
+    expect(denial).toMatchObject({
+      v: 1,
+      webhook: 'validate',
+      user: 'alice@example.com',
+      operation: 'UPDATE',
+      kind: 'Deployment',
+      namespace: 'shop',
+      name: 'web',
+      decision: 'denied',
+      drift: ['spec.template.spec.containers[name=app].image'],
+      commit,
+    });
+    expect(JSON.stringify(log.lines())).not.toMatch(/s3cr3t|czNjcjN0/);
+  });
+});
+
+describe('bad input gets a clear 4xx, never a crash and never an allow', () => {
+  const valid = review('20-set-image-deployment-by-alice');
+  it.each([
+    {
+      name: 'not JSON',
+      body: () => '{"apiVersion":',
+      type: 'application/json',
+      status: 400,
+      text: 'the body is not JSON',
+    },
+    {
+      name: 'a wrong content type',
+      body: () => wrap(valid),
+      type: 'text/plain',
+      status: 415,
+      text: 'expected Content-Type: application/json',
+    },
+    {
+      name: 'a v1beta1 review',
+      body: () =>
+        JSON.stringify({
+          apiVersion: 'admission.k8s.io/v1beta1',
+          kind: 'AdmissionReview',
+          request: valid,
+        }),
+      type: 'application/json',
+      status: 400,
+      text: 'expected apiVersion admission.k8s.io/v1 and kind AdmissionReview (set admissionReviewVersions: [v1])',
+    },
+    {
+      name: 'no uid',
+      body: () => wrap({ ...valid, uid: '' }),
+      type: 'application/json',
+      status: 400,
+      text: 'the review request has no uid',
+    },
+    {
+      name: 'no request',
+      body: () => JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }),
+      type: 'application/json',
+      status: 400,
+      text: 'the review has no request',
+    },
+    {
+      name: 'a body over 7 MiB',
+      body: () => Buffer.alloc(7 * 1024 * 1024 + 10, 0x20),
+      type: 'application/json',
+      status: 413,
+      text: 'the body is larger than 7340032 bytes',
+    },
+  ])('$name → $status', async ({ body, type, status, text }) => {
+    const reply = await send('/validate', body(), type);
+    expect(reply.status).toBe(status);
+    expect(reply.body).toBe(`${text}\n`);
+  });
+
+  it('a body just under 7 MiB is judged', async () => {
+    const big = edited(
+      valid.object!,
+      (o) => (o.metadata.annotations['example.com/padding'] = 'x'.repeat(6 * 1024 * 1024)),
+    );
+    const response = await post('validate', { ...valid, object: big });
+    expect(response.allowed).toBe(false);
+  });
+});
+
+describe('operations endpoints', () => {
+  it('healthz and readyz answer', async () => {
+    expect(await send('/healthz', '', '', 'GET')).toMatchObject({ status: 200, body: 'ok\n' });
+    expect(await send('/readyz', '', '', 'GET')).toMatchObject({ status: 200, body: 'ready\n' });
+  });
+
+  it('metrics count decisions and show the snapshot', async () => {
+    const reply = await send('/metrics', '', '', 'GET');
+    expect(reply.status).toBe(200);
+    expect(reply.body).toMatch(
+      /driftgate_decisions_total\{decision="denied",operation="UPDATE",kind="Deployment",webhook="validate"\} [1-9]/,
+    );
+    expect(reply.body).toMatch(/driftgate_snapshot_objects 7/);
+    expect(reply.body).toMatch(/driftgate_source_stale\{source="shop"\} 0/);
+  });
+
+  it('a Git push notification triggers a refresh, and the new commit decides', async () => {
+    const next = repo.commit(
+      {
+        'apps/shop/deploy-web.yaml': readFileSync(
+          join(capturedManifests, 'deploy-web.yaml'),
+          'utf8',
+        ).replace('web:1.4.2', 'web:1.5.0'),
+      },
+      'release 1.5.0',
+    );
+    const push = JSON.stringify({
+      ref: 'refs/heads/main',
+      repository: { clone_url: repo.fileURL, default_branch: 'main' },
+    });
+    const reply = await send('/hooks/git', push, 'application/json', 'POST', {
+      'x-github-event': 'push',
+    });
+    expect(reply.status).toBe(202);
+    const deadline = Date.now() + 15_000;
+    while (driftgate.provider.current().commits.shop !== next && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(driftgate.provider.current().commits.shop).toBe(next);
+    const response = await post('validate', review('20-set-image-deployment-by-alice'));
+    expect(response.allowed).toBe(true);
+    expect(response.auditAnnotations).toMatchObject({ decision: 'allowed', revision: next });
+  });
+});
