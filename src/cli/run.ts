@@ -3,8 +3,13 @@ import { certsCommand } from './certs.js';
 import { diffCommand } from './diff.js';
 import { exitCodes, UsageError, type CliIO, type Command } from './io.js';
 import { renderCommand } from './render.js';
+import { serveCommand } from './serve.js';
 
 const commands: Readonly<Record<string, { summary: string; run: Command }>> = {
+  serve: {
+    summary: 'serve the admission webhooks (without --config: the bundled example)',
+    run: serveCommand,
+  },
   diff: {
     summary: 'compare a desired manifest with a live object (exit 1 on drift)',
     run: diffCommand,

@@ -1,0 +1,84 @@
+// `driftgate serve` as a newcomer runs it: no config, the bundled example repository, a
+// development certificate; then SIGTERM drains and exits cleanly.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const cwd = mkdtempSync(join(tmpdir(), 'driftgate-serve-'));
+afterAll(() => {
+  rmSync(cwd, { recursive: true, force: true });
+});
+
+function post(url: string, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    // The development certificate's CA lives only in the server process.
+    const options = {
+      method: 'POST',
+      rejectUnauthorized: false,
+      headers: { 'content-type': 'application/json' },
+      timeout: 10_000,
+    };
+    const req = request(url, options, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, body: text });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('driftgate serve without a config', () => {
+  it(
+    'serves the example, denies the example review, drains on SIGTERM',
+    { timeout: 60_000 },
+    async () => {
+      const args = ['--import', import.meta.resolve('tsx'), join(root, 'src/cli.ts'), 'serve'];
+      args.push('--port', '0', '--host', '127.0.0.1', '--drain-seconds', '1');
+      const child = spawn(process.execPath, args, {
+        cwd,
+        env: { ...process.env, LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      try {
+        const deadline = Date.now() + 30_000;
+        while (!/on (https:\/\/\S+)/.test(stdout) && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        const url = /on (https:\/\/\S+)/.exec(stdout)?.[1];
+        expect(url, `no URL printed; stdout: ${stdout}; stderr: ${stderr}`).toBeDefined();
+        expect(stdout).toContain('--data @examples/reviews/set-image-by-alice.json');
+
+        const example = readFileSync(
+          join(root, 'examples/reviews/set-image-by-alice.json'),
+          'utf8',
+        );
+        const reply = await post(`${url!}/validate`, example);
+        expect(reply.status).toBe(200);
+        const response = JSON.parse(reply.body).response;
+        expect(response.allowed).toBe(false);
+        expect(response.status.message).toContain('spec.template.spec.containers[name=app].image');
+
+        child.kill('SIGTERM');
+        // Still answering during the drain delay.
+        const during = await post(`${url!}/validate`, example);
+        expect(during.status).toBe(200);
+        expect(await exited).toBe(0);
+      } finally {
+        child.kill('SIGKILL');
+      }
+    },
+  );
+});
