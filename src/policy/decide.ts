@@ -450,26 +450,28 @@ function driftOf(
   const namespace = key.namespace;
   const fieldPolicy = config.namespaces.overrides[namespace]?.fieldPolicy ?? config.fieldPolicy;
   const source = config.sources.find((s) => s.name === entry.source);
-  const ignore = ignoreRulesFor(request, key, entry.object, index, facts, config);
+  // Read once: a snapshot entry may hand out a fresh copy on every read.
+  const manifest = entry.object;
+  const ignore = ignoreRulesFor(request, key, manifest, index, facts, config);
   const options = {
     ignore,
     fieldPolicy,
     ...(source === undefined ? {} : { defaultNamespace: source.namespace }),
   };
-  let desired = entry.object;
+  let desired = manifest;
   let live = request.object ?? undefined;
   let old = request.oldObject ?? undefined;
   if (request.subResource === 'scale') {
     // A Scale carries only replicas: judge it as the parent's spec.replicas.
     const asParent = (replicas: unknown): KubeObject => ({
-      apiVersion: entry.object.apiVersion ?? `${key.group}/v1`,
+      apiVersion: manifest.apiVersion ?? `${key.group}/v1`,
       kind: key.kind,
       metadata: { name: key.name, namespace: key.namespace },
       spec: { replicas },
     });
     const spec = (o: KubeObject | undefined) =>
       isJsonObject(o?.spec) ? o.spec.replicas : undefined;
-    desired = asParent(spec(entry.object));
+    desired = asParent(spec(manifest));
     live = asParent(spec(live));
     old = old === undefined ? undefined : asParent(spec(old));
   }

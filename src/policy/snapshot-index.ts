@@ -26,6 +26,10 @@ function pluralOf(kind: string): string {
   return `${lower}s`;
 }
 
+function isHpa(key: ResourceKey): boolean {
+  return key.group === 'autoscaling' && key.kind === 'HorizontalPodAutoscaler';
+}
+
 const cache = new WeakMap<DesiredSnapshot, SnapshotIndex>();
 
 export function indexSnapshot(snapshot: DesiredSnapshot): SnapshotIndex {
@@ -35,7 +39,8 @@ export function indexSnapshot(snapshot: DesiredSnapshot): SnapshotIndex {
   const kindByResource = new Map<string, { group: string; kind: string }>();
   const hpaTargets = new Set<string>();
   const objectsInNamespace = new Map<string, ResourceKey[]>();
-  for (const { key, object } of snapshot.entries()) {
+  for (const entry of snapshot.entries()) {
+    const key = entry.key;
     kinds.add(`${key.group}/${key.kind}`);
     kindByResource.set(`${key.group}/${pluralOf(key.kind)}`, { group: key.group, kind: key.kind });
     if (key.namespace !== '') {
@@ -43,12 +48,9 @@ export function indexSnapshot(snapshot: DesiredSnapshot): SnapshotIndex {
       list.push(key);
       objectsInNamespace.set(key.namespace, list);
     }
-    const spec = object.spec;
-    if (
-      key.group === 'autoscaling' &&
-      key.kind === 'HorizontalPodAutoscaler' &&
-      isJsonObject(spec)
-    ) {
+    // Only HPAs are read in full: reading an entry's object may parse it.
+    const spec = isHpa(key) ? entry.object.spec : undefined;
+    if (isJsonObject(spec)) {
       const target = spec.scaleTargetRef;
       if (
         isJsonObject(target) &&
