@@ -55,8 +55,16 @@ export async function validate(
     return failure(request, deps, 'validate', error);
   }
   record(request, decision, deps, 'validate');
-  const extras = { warnings: decision.warnings, auditAnnotations: auditAnnotations(decision) };
   if (!decision.silent) logger.debug({ uid: request.uid }, decision.message);
+  return validationResponse(request, decision);
+}
+
+/** The response the validating webhook gives for a decision (also `driftgate check`'s output). */
+export function validationResponse(
+  request: AdmissionRequest,
+  decision: Decision,
+): AdmissionResponse {
+  const extras = { warnings: decision.warnings, auditAnnotations: auditAnnotations(decision) };
   return decision.allowed
     ? allowed(request.uid, extras)
     : denied(request.uid, decision.message, extras);

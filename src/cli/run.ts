@@ -1,5 +1,6 @@
 // Subcommand dispatch for `driftgate`. Each subcommand lives in its own module.
 import { certsCommand } from './certs.js';
+import { checkCommand } from './check.js';
 import { diffCommand } from './diff.js';
 import { exitCodes, UsageError, type CliIO, type Command } from './io.js';
 import { renderCommand } from './render.js';
@@ -9,6 +10,10 @@ const commands: Readonly<Record<string, { summary: string; run: Command }>> = {
   serve: {
     summary: 'serve the admission webhooks (without --config: the bundled example)',
     run: serveCommand,
+  },
+  check: {
+    summary: 'decide one AdmissionReview offline, print the response (exit 1 if denied)',
+    run: checkCommand,
   },
   diff: {
     summary: 'compare a desired manifest with a live object (exit 1 on drift)',
