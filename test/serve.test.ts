@@ -82,3 +82,34 @@ describe('driftgate serve without a config', () => {
     },
   );
 });
+
+describe('npm run demo', () => {
+  it('replays the example reviews and prints each decision', { timeout: 60_000 }, async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', import.meta.resolve('tsx'), join(root, 'examples/demo.ts')],
+      {
+        cwd,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(0);
+    const decisions = stdout
+      .split('\n')
+      .slice(2)
+      .filter((line) => line !== '')
+      .map((line) => line.split(/\s{2,}/).slice(0, 3));
+    expect(decisions).toEqual([
+      ['kubectl set image', 'alice', 'denied'],
+      ['HPA controller scales', 'horizontal-pod-autoscaler', 'exempt'],
+      ['Argo CD applies Git', 'argocd-application-controller', 'sync'],
+      ['kubectl edit configmap', 'alice', 'denied'],
+      ['kubectl delete deployment', 'alice', 'denied'],
+      ['kubectl annotate break-glass', 'bob (oncall)', 'allowed'],
+      ['kubectl set image (incident)', 'bob (oncall)', 'break-glass'],
+    ]);
+  });
+});
