@@ -14,8 +14,8 @@ import {
   type GitPushRequest,
   type GitPushResult,
 } from './git-push.js';
-import type { ParsedDocument } from './manifest-parser.js';
-import { runParseTask } from './parse-task.js';
+import type { RenderedDocument } from './manifest-parser.js';
+import { ParseWorkerPool } from './parse-task.js';
 import type { DesiredProvider, SourceStatus } from './provider.js';
 import { defaultRenderLimits, renderSource, type RenderLimits } from './render.js';
 import { redactURL } from './repo-url.js';
@@ -120,6 +120,8 @@ export class GitDesiredProvider implements DesiredProvider {
   private lastConflicts = '';
   private stopped = false;
   private readonly pending = new Set<Promise<unknown>>();
+  private readonly parser = new ParseWorkerPool();
+  private readonly shutdown = new AbortController();
 
   constructor(
     private readonly options: GitProviderOptions,
@@ -140,6 +142,7 @@ export class GitDesiredProvider implements DesiredProvider {
           auth: config.auth,
           logger: this.logger,
           timeoutMs: options.gitTimeoutMs ?? 120_000,
+          signal: this.shutdown.signal,
         });
         this.repositories.set(config.repoURL, repository);
       }
@@ -180,7 +183,10 @@ export class GitDesiredProvider implements DesiredProvider {
       clearTimeout(state.timer);
       state.timer = undefined;
     }
+    // A fetch from a hung server would otherwise hold shutdown for the whole git timeout.
+    this.shutdown.abort();
     await Promise.allSettled([...this.pending]);
+    await this.parser.close();
   }
 
   status(): readonly SourceStatus[] {
@@ -326,7 +332,7 @@ export class GitDesiredProvider implements DesiredProvider {
       }
       state.checkoutInUse = commit;
       const checkout = await repository.checkout(commit);
-      const documents: ParsedDocument[] = [];
+      const documents: RenderedDocument[] = [];
       const header: PersistedHeader = {
         source: config.name,
         fingerprint: fingerprintOf(config),
@@ -338,6 +344,7 @@ export class GitDesiredProvider implements DesiredProvider {
         checkout,
         workDir: join(this.cacheDir, 'work', config.name),
         limits: this.limits,
+        parser: this.parser,
         persist:
           (this.options.persist ?? true) ? { file: this.snapshotFile(config), header } : null,
         onDocuments: (chunk) => {
@@ -434,8 +441,8 @@ export class GitDesiredProvider implements DesiredProvider {
       this.states.map(async (state) => {
         const file = this.snapshotFile(state.config);
         if (!existsSync(file)) return;
-        const documents: ParsedDocument[] = [];
-        const outcome = await runParseTask(
+        const documents: RenderedDocument[] = [];
+        const outcome = await this.parser.run(
           { kind: 'restore', file },
           (chunk) => {
             for (const document of chunk) documents.push(document);

@@ -23,6 +23,8 @@ export interface GitRepositoryOptions {
   readonly logger: Logger;
   /** A git process that prints nothing for this long is killed. */
   readonly timeoutMs: number;
+  /** Aborting kills running git processes (shutdown). */
+  readonly signal?: AbortSignal;
 }
 
 // git asks GIT_ASKPASS for the username and then the password; the answers come from the files
@@ -175,6 +177,7 @@ export class GitRepository {
     const git = simpleGit({
       baseDir: this.dir,
       timeout: { block: timeoutMs },
+      ...(this.options.signal === undefined ? {} : { abort: this.options.signal }),
       allowEnvironment,
       // simple-git guards these because they can widen what git runs; here they only narrow it
       // (protocol.allow=never plus the four transports) or point at our own files.

@@ -40,6 +40,35 @@ export interface ParsedDocument {
   readonly object: Record<string, unknown>;
 }
 
+/**
+ * A parsed object as it travels from the parse worker and to disk: its identity, and its JSON
+ * text. Text, not an object graph, because the main thread would otherwise allocate tens of
+ * thousands of small objects per render and pay for them in garbage collection pauses.
+ */
+export interface RenderedDocument {
+  readonly file: string;
+  readonly line: number;
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace: string | null;
+  readonly json: string;
+}
+
+export function toRendered(document: ParsedDocument): RenderedDocument {
+  const metadata = document.object['metadata'] as Record<string, unknown>;
+  const namespace = metadata['namespace'];
+  return {
+    file: document.file,
+    line: document.line,
+    apiVersion: document.object['apiVersion'] as string,
+    kind: document.object['kind'] as string,
+    name: metadata['name'] as string,
+    namespace: typeof namespace === 'string' && namespace !== '' ? namespace : null,
+    json: JSON.stringify(document.object),
+  };
+}
+
 /** A problem in a manifest, located precisely enough to open the file at the line. */
 export interface ManifestProblem {
   readonly file: string;
@@ -188,13 +217,20 @@ export interface ManifestFileOptions {
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;
 
+/** A manifest file: how it is named (relative to the repository root) and where it really is. */
+export interface ManifestFile {
+  readonly file: string;
+  readonly real: string;
+}
+
 /**
- * Manifest files under `directory`, sorted, as paths relative to `root`. Symbolic links are
- * followed only when their target stays inside `root`: a link to /etc or to the service account
- * token is refused, not read.
+ * Manifest files under `directory`, sorted by path. Symbolic links are followed only when their
+ * target stays inside `root`: a link to /etc or to the service account token is refused, not
+ * read. Only links are resolved; other entries are inside by construction, which keeps a
+ * 10,000-file walk from costing a realpath per file.
  */
-export function listManifestFiles(options: ManifestFileOptions): string[] {
-  const files: string[] = [];
+export function listManifestFiles(options: ManifestFileOptions): ManifestFile[] {
+  const files: ManifestFile[] = [];
   const base = resolveInside(options.root, options.directory, options.directory);
   const visited = new Set<string>();
   const walk = (real: string, shown: string): void => {
@@ -212,6 +248,8 @@ export function listManifestFiles(options: ManifestFileOptions): string[] {
       if (entry.isSymbolicLink()) {
         target = resolveInside(options.root, relative(options.root, target), repoPath);
         isDirectory = statSync(target).isDirectory();
+      } else if (!isDirectory && !entry.isFile()) {
+        continue;
       }
       if (isDirectory) {
         walk(target, shownPath);
@@ -219,7 +257,7 @@ export function listManifestFiles(options: ManifestFileOptions): string[] {
       }
       if (!MANIFEST_FILE.test(entry.name)) continue;
       if (!selected(shownPath, options)) continue;
-      files.push(relative(options.root, join(base, shownPath)).split(sep).join('/'));
+      files.push({ file: repoPath, real: target });
     }
   };
   walk(base, '');
@@ -252,12 +290,15 @@ export function resolveInside(root: string, path: string, shown: string): string
   return real;
 }
 
-/** Reads and parses one manifest file, with a size limit. */
-export function parseManifestFile(root: string, file: string, maxBytes: number): ParsedDocument[] {
-  const real = resolveInside(root, file, file);
-  const size = statSync(real).size;
-  if (size > maxBytes) {
-    throw new ManifestError({ file, line: 0, message: `is larger than ${maxBytes} bytes` });
+/** Reads and parses one manifest file (as listed by listManifestFiles), with a size limit. */
+export function parseManifestFile(manifest: ManifestFile, maxBytes: number): ParsedDocument[] {
+  const content = readFileSync(manifest.real);
+  if (content.length > maxBytes) {
+    throw new ManifestError({
+      file: manifest.file,
+      line: 0,
+      message: `is larger than ${maxBytes} bytes`,
+    });
   }
-  return parseManifests(readFileSync(real, 'utf8'), file);
+  return parseManifests(content.toString('utf8'), manifest.file);
 }

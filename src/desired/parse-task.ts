@@ -1,7 +1,7 @@
 // Main-thread side of the parse worker: what a task asks for, and a runner that feeds the
 // streamed documents to a callback and settles with the outcome, with a time limit.
 import { Worker } from 'node:worker_threads';
-import type { ManifestProblem, ParsedDocument } from './manifest-parser.js';
+import type { ManifestProblem, RenderedDocument } from './manifest-parser.js';
 
 export interface PersistRequest {
   /** Snapshot file to write atomically when, and only when, parsing succeeded. */
@@ -30,7 +30,7 @@ export type ParseTask =
   | { readonly kind: 'restore'; readonly file: string };
 
 export type WorkerMessage =
-  | { readonly type: 'documents'; readonly documents: readonly ParsedDocument[] }
+  | { readonly type: 'documents'; readonly documents: readonly RenderedDocument[] }
   | { readonly type: 'done'; readonly header: unknown; readonly count: number }
   | { readonly type: 'failed'; readonly problems: readonly ManifestProblem[] };
 
@@ -43,45 +43,141 @@ const workerURL = new URL(
   import.meta.url,
 );
 
-/** Runs one task in a fresh worker; `onDocuments` sees every chunk before the promise settles. */
-export function runParseTask(
-  task: ParseTask,
-  onDocuments: (documents: readonly ParsedDocument[]) => void,
-  timeoutMs: number,
-): Promise<ParseOutcome> {
-  return new Promise((resolve) => {
-    const worker = new Worker(workerURL, { workerData: task });
-    let settled = false;
-    const settle = (outcome: ParseOutcome): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      void worker.terminate();
-      resolve(outcome);
-    };
-    const label =
-      task.kind === 'files' ? task.directory : task.kind === 'text' ? task.label : task.file;
-    const timer = setTimeout(() => {
-      settle({
+interface Job {
+  readonly id: number;
+  readonly task: ParseTask;
+  readonly onDocuments: (documents: readonly RenderedDocument[]) => void;
+  readonly timeoutMs: number;
+  readonly resolve: (outcome: ParseOutcome) => void;
+}
+
+function labelOf(task: ParseTask): string {
+  return task.kind === 'files' ? task.directory : task.kind === 'text' ? task.label : task.file;
+}
+
+/**
+ * One long-lived parse worker that runs tasks one after another. Long-lived on purpose: when a
+ * worker thread exits, the main thread waits for it to free its heap, a pause of hundreds of
+ * milliseconds after a large repository. The worker is only replaced after a timeout or crash,
+ * and ends with close().
+ */
+export class ParseWorkerPool {
+  private worker: Worker | undefined;
+  private readonly queue: Job[] = [];
+  private active: (Job & { timer: NodeJS.Timeout }) | undefined;
+  private nextId = 1;
+  private closed = false;
+
+  run(
+    task: ParseTask,
+    onDocuments: (documents: readonly RenderedDocument[]) => void,
+    timeoutMs: number,
+  ): Promise<ParseOutcome> {
+    if (this.closed) {
+      return Promise.resolve({
         ok: false,
-        problems: [{ file: label, line: 0, message: `parsing took longer than ${timeoutMs} ms` }],
+        problems: [{ file: labelOf(task), line: 0, message: 'driftgate is shutting down' }],
       });
-    }, timeoutMs);
-    worker.on('message', (message: WorkerMessage) => {
-      if (settled) return;
-      if (message.type === 'documents') onDocuments(message.documents);
-      else if (message.type === 'done')
-        settle({ ok: true, header: message.header, count: message.count });
-      else settle({ ok: false, problems: message.problems });
+    }
+    return new Promise((resolve) => {
+      this.queue.push({ id: this.nextId++, task, onDocuments, timeoutMs, resolve });
+      this.startNext();
     });
+  }
+
+  /** Ends the worker; queued tasks settle as failed. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const job of this.queue.splice(0)) {
+      job.resolve({
+        ok: false,
+        problems: [{ file: labelOf(job.task), line: 0, message: 'driftgate is shutting down' }],
+      });
+    }
+    this.finish({ ok: false, problems: [{ file: '', line: 0, message: 'shutting down' }] });
+    const worker = this.worker;
+    this.worker = undefined;
+    if (worker !== undefined) await worker.terminate();
+  }
+
+  private startNext(): void {
+    if (this.active !== undefined) return;
+    const job = this.queue.shift();
+    if (job === undefined) return;
+    const timer = setTimeout(() => {
+      this.discardWorker();
+      this.finish({
+        ok: false,
+        problems: [
+          {
+            file: labelOf(job.task),
+            line: 0,
+            message: `parsing took longer than ${job.timeoutMs} ms`,
+          },
+        ],
+      });
+    }, job.timeoutMs);
+    this.active = { ...job, timer };
+    const worker = this.ensureWorker();
+    worker.ref();
+    worker.postMessage({ id: job.id, task: job.task });
+  }
+
+  private finish(outcome: ParseOutcome): void {
+    const job = this.active;
+    if (job === undefined) return;
+    clearTimeout(job.timer);
+    this.active = undefined;
+    // Busy, the worker keeps the process alive like any pending I/O; idle, it must not.
+    if (this.queue.length === 0) this.worker?.unref();
+    job.resolve(outcome);
+    this.startNext();
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker !== undefined) return this.worker;
+    const inFlight = new Int32Array(new SharedArrayBuffer(4));
+    const worker = new Worker(workerURL, {
+      workerData: { inFlight: inFlight.buffer },
+      // A small young generation keeps the worker's footprint down; it only holds one file's
+      // parse at a time plus the chunk it is building.
+      resourceLimits: { maxYoungGenerationSizeMb: 8 },
+    });
+    worker.on('message', ({ id, message }: { id: number; message: WorkerMessage }) => {
+      if (message.type === 'documents') {
+        Atomics.sub(inFlight, 0, 1);
+        Atomics.notify(inFlight, 0);
+      }
+      const job = this.active;
+      if (job?.id !== id) return;
+      if (message.type === 'documents') job.onDocuments(message.documents);
+      else if (message.type === 'done') {
+        this.finish({ ok: true, header: message.header, count: message.count });
+      } else this.finish({ ok: false, problems: message.problems });
+    });
+    const fail = (message: string): void => {
+      if (this.worker === worker) this.worker = undefined;
+      const job = this.active;
+      if (job !== undefined) {
+        this.finish({ ok: false, problems: [{ file: labelOf(job.task), line: 0, message }] });
+      }
+    };
     worker.on('error', (error: Error) => {
-      settle({ ok: false, problems: [{ file: label, line: 0, message: error.message }] });
+      fail(error.message);
     });
     worker.on('exit', (code) => {
-      settle({
-        ok: false,
-        problems: [{ file: label, line: 0, message: `parser stopped unexpectedly (exit ${code})` }],
-      });
+      fail(`parser stopped unexpectedly (exit ${code})`);
     });
-  });
+    this.worker = worker;
+    return worker;
+  }
+
+  private discardWorker(): void {
+    const worker = this.worker;
+    this.worker = undefined;
+    if (worker !== undefined) {
+      worker.removeAllListeners();
+      void worker.terminate();
+    }
+  }
 }

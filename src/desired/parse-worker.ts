@@ -1,12 +1,20 @@
 // Worker thread that reads, parses and persists manifests, so a large repository never stalls
 // the event loop that answers admission reviews. Results stream back in small chunks.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type * as ParserModule from './manifest-parser.js';
-import type { ParsedDocument, ManifestProblem } from './manifest-parser.js';
-import type { ParseTask, WorkerMessage } from './parse-task.js';
+import type { ManifestProblem, RenderedDocument } from './manifest-parser.js';
+import type { ParseTask, PersistRequest, WorkerMessage } from './parse-task.js';
 
 // Under a TypeScript runner the sibling module is a .ts file; once built it is .js. The worker is
 // started by Node itself, so it picks the one that exists next to it.
@@ -18,30 +26,52 @@ const parser = (await import(
 )) as typeof ParserModule;
 
 // Small enough that deserialising one chunk on the main thread takes a few milliseconds.
-const CHUNK_DOCUMENTS = 200;
+const CHUNK_DOCUMENTS = 100;
+// Chunks posted but not yet handled by the main thread. Node hands every queued message to the
+// main thread in one go, so without this window a fast worker would pile up chunks that are then
+// deserialised back to back in one long pause; it also bounds memory held in the queue.
+const WINDOW = 2;
+const inFlight = new Int32Array((workerData as { inFlight: SharedArrayBuffer }).inFlight);
 const MAX_PROBLEMS = 20;
 const SNAPSHOT_FORMAT = 'driftgate.snapshot/v1';
 
-function post(message: WorkerMessage): void {
-  parentPort?.postMessage(message);
-}
+/**
+ * Writes the persisted snapshot document by document as parsing goes, so the worker never holds
+ * a whole repository as one string. temp file + rename: a restart sees the old file or the new
+ * one, never half of one.
+ */
+class SnapshotWriter {
+  private readonly request: PersistRequest;
+  private readonly temp: string;
+  private readonly fd: number;
+  private first = true;
 
-function stream(documents: readonly ParsedDocument[]): void {
-  for (let start = 0; start < documents.length; start += CHUNK_DOCUMENTS) {
-    post({ type: 'documents', documents: documents.slice(start, start + CHUNK_DOCUMENTS) });
+  // No parameter properties: Node's type stripping loads this file as it is.
+  constructor(request: PersistRequest) {
+    this.request = request;
+    mkdirSync(dirname(request.file), { recursive: true });
+    this.temp = `${request.file}.${randomBytes(6).toString('hex')}.tmp`;
+    this.fd = openSync(this.temp, 'w', 0o600);
+    writeSync(
+      this.fd,
+      `{"format":${JSON.stringify(SNAPSHOT_FORMAT)},"header":${JSON.stringify(request.header)},"documents":[`,
+    );
   }
-}
 
-/** temp file + rename: a reader (or a restart) sees the old file or the new one, never half. */
-function writeAtomically(file: string, content: string): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    writeFileSync(temp, content, { mode: 0o600 });
-    renameSync(temp, file);
-  } catch (error) {
-    rmSync(temp, { force: true });
-    throw error;
+  add(document: RenderedDocument): void {
+    writeSync(this.fd, `${this.first ? '' : ','}${JSON.stringify(document)}`);
+    this.first = false;
+  }
+
+  commit(): void {
+    writeSync(this.fd, ']}');
+    closeSync(this.fd);
+    renameSync(this.temp, this.request.file);
+  }
+
+  abandon(): void {
+    closeSync(this.fd);
+    rmSync(this.temp, { force: true });
   }
 }
 
@@ -50,86 +80,102 @@ function problemOf(error: unknown, file: string): ManifestProblem {
   return { file, line: 0, message: error instanceof Error ? error.message : String(error) };
 }
 
-function run(task: ParseTask): void {
-  if (task.kind === 'restore') {
-    const parsed = JSON.parse(readFileSync(task.file, 'utf8')) as {
-      format?: unknown;
-      header?: unknown;
-      documents?: unknown;
-    };
-    if (parsed.format !== SNAPSHOT_FORMAT || !Array.isArray(parsed.documents)) {
-      post({ type: 'failed', problems: [{ file: task.file, line: 0, message: 'unknown format' }] });
+function run(id: number, task: ParseTask): void {
+  const post = (message: WorkerMessage): void => {
+    parentPort?.postMessage({ id, message });
+  };
+  let chunk: RenderedDocument[] = [];
+  let count = 0;
+  const problems: ManifestProblem[] = [];
+  const flush = (): void => {
+    if (chunk.length > 0 && problems.length === 0) {
+      // Bounded wait: should the main thread stop reading, parsing goes on rather than hangs.
+      for (let tries = 0; tries < 100 && Atomics.load(inFlight, 0) >= WINDOW; tries++) {
+        Atomics.wait(inFlight, 0, Atomics.load(inFlight, 0), 100);
+      }
+      Atomics.add(inFlight, 0, 1);
+      post({ type: 'documents', documents: chunk });
+    }
+    chunk = [];
+  };
+  const writer =
+    task.kind !== 'restore' && task.persist !== null ? new SnapshotWriter(task.persist) : null;
+  const emit = (document: RenderedDocument): void => {
+    count += 1;
+    writer?.add(document);
+    chunk.push(document);
+    if (chunk.length >= CHUNK_DOCUMENTS) flush();
+  };
+
+  try {
+    if (task.kind === 'restore') {
+      const parsed = JSON.parse(readFileSync(task.file, 'utf8')) as {
+        format?: unknown;
+        header?: unknown;
+        documents?: unknown;
+      };
+      if (parsed.format !== SNAPSHOT_FORMAT || !Array.isArray(parsed.documents)) {
+        post({
+          type: 'failed',
+          problems: [{ file: task.file, line: 0, message: 'unknown format' }],
+        });
+        return;
+      }
+      for (const document of parsed.documents as RenderedDocument[]) emit(document);
+      flush();
+      post({ type: 'done', header: parsed.header ?? null, count });
       return;
     }
-    stream(parsed.documents as ParsedDocument[]);
-    post({ type: 'done', header: parsed.header ?? null, count: parsed.documents.length });
-    return;
-  }
-
-  const documents: ParsedDocument[] = [];
-  const problems: ManifestProblem[] = [];
-  if (task.kind === 'files') {
-    let files: string[] = [];
-    try {
-      files = parser.listManifestFiles(task);
-    } catch (error) {
-      problems.push(problemOf(error, task.directory));
-    }
-    let total = 0;
-    for (const file of files) {
-      if (problems.length >= MAX_PROBLEMS) break;
+    if (task.kind === 'files') {
+      let files: ParserModule.ManifestFile[] = [];
       try {
-        const found = parser.parseManifestFile(task.root, file, task.maxFileBytes);
-        for (const document of found) documents.push(document);
+        files = parser.listManifestFiles(task);
       } catch (error) {
-        problems.push(problemOf(error, file));
+        problems.push(problemOf(error, task.directory));
       }
-      total += 1;
-      if (total > task.maxFiles) {
+      if (files.length > task.maxFiles) {
         problems.push({
           file: task.directory,
           line: 0,
-          message: `holds more than ${task.maxFiles} manifest files`,
+          message: `holds ${files.length} manifest files, more than the limit of ${task.maxFiles}`,
         });
-        break;
+      }
+      for (const file of files) {
+        if (problems.length > 0 && problems.length >= MAX_PROBLEMS) break;
+        try {
+          for (const document of parser.parseManifestFile(file, task.maxFileBytes)) {
+            emit(parser.toRendered(document));
+          }
+        } catch (error) {
+          // Keep going: one render reports every broken file, up to MAX_PROBLEMS.
+          problems.push(problemOf(error, file.file));
+        }
+      }
+    } else {
+      try {
+        for (const document of parser.parseManifests(task.text, task.label)) {
+          emit(parser.toRendered(document));
+        }
+      } catch (error) {
+        problems.push(problemOf(error, task.label));
       }
     }
-  } else {
-    try {
-      for (const document of parser.parseManifests(task.text, task.label)) {
-        documents.push(document);
-      }
-    } catch (error) {
-      problems.push(problemOf(error, task.label));
+    if (problems.length > 0) {
+      writer?.abandon();
+      post({ type: 'failed', problems });
+      return;
     }
+    flush();
+    writer?.commit();
+    post({ type: 'done', header: null, count });
+  } catch (error) {
+    writer?.abandon();
+    const file = task.kind === 'restore' ? task.file : task.kind === 'text' ? task.label : '';
+    post({ type: 'failed', problems: [problemOf(error, file)] });
   }
-  if (problems.length > 0) {
-    post({ type: 'failed', problems });
-    return;
-  }
-  // Persisted before streaming so that a snapshot served from memory is always also on disk.
-  if (task.persist !== null) {
-    writeAtomically(
-      task.persist.file,
-      JSON.stringify({ format: SNAPSHOT_FORMAT, header: task.persist.header, documents }),
-    );
-  }
-  stream(documents);
-  post({ type: 'done', header: null, count: documents.length });
 }
 
-try {
-  run(workerData as ParseTask);
-} catch (error) {
-  post({
-    type: 'failed',
-    problems: [
-      {
-        file:
-          (workerData as ParseTask).kind === 'restore' ? (workerData as { file: string }).file : '',
-        line: 0,
-        message: error instanceof Error ? error.message : String(error),
-      },
-    ],
-  });
-}
+parentPort?.on('message', (request: { id: number; task: ParseTask }) => {
+  Atomics.store(inFlight, 0, 0);
+  run(request.id, request.task);
+});

@@ -6,8 +6,8 @@ import { mkdir } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import type { SourceConfig } from '../config/config.js';
 import { DriftgateError, errorCodes } from './errors.js';
-import { ManifestError, resolveInside, type ParsedDocument } from './manifest-parser.js';
-import { runParseTask, type PersistRequest } from './parse-task.js';
+import { ManifestError, resolveInside, type RenderedDocument } from './manifest-parser.js';
+import type { ParseWorkerPool, PersistRequest } from './parse-task.js';
 
 export interface RenderLimits {
   /** Renderer process and parsing each get this long. */
@@ -33,7 +33,9 @@ export interface RenderRequest {
   readonly workDir: string;
   readonly limits: RenderLimits;
   readonly persist: PersistRequest | null;
-  readonly onDocuments: (documents: readonly ParsedDocument[]) => void;
+  /** Where YAML is parsed: off the event loop. */
+  readonly parser: ParseWorkerPool;
+  readonly onDocuments: (documents: readonly RenderedDocument[]) => void;
 }
 
 /**
@@ -62,7 +64,7 @@ export async function renderSource(request: RenderRequest): Promise<void> {
   }
 
   if (source.render === 'plain') {
-    const outcome = await runParseTask(
+    const outcome = await request.parser.run(
       {
         kind: 'files',
         root: checkout,
@@ -83,7 +85,7 @@ export async function renderSource(request: RenderRequest): Promise<void> {
   const argv = source.render === 'kustomize' ? [...kustomizeCommand(), '.'] : [...source.command];
   const label = `output of ${argv.join(' ')} in ${source.path}`;
   const output = await runRenderer(argv, directory, source.name, request.workDir, request.limits);
-  const outcome = await runParseTask(
+  const outcome = await request.parser.run(
     { kind: 'text', text: output, label, persist: request.persist },
     request.onDocuments,
     request.limits.timeoutMs,

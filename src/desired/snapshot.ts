@@ -1,9 +1,15 @@
 // The desired state every admission decision reads: objects from Git keyed by ResourceKey,
 // immutable once built, replaced whole when a source changes.
 import { formatKey, keyOf, type KubeObject, type ResourceKey } from '../kube/object.js';
+import type { RenderedDocument } from './manifest-parser.js';
 
 export interface DesiredEntry {
   readonly key: ResourceKey;
+  /**
+   * The manifest as Git declares it. Parsed from its JSON on each access, so every caller gets
+   * its own copy (mutating it cannot change the snapshot); keep the reference when reading it
+   * more than once.
+   */
   readonly object: KubeObject;
   /** Name of the source that declares the object. */
   readonly source: string;
@@ -26,11 +32,7 @@ export interface SourceRender {
   readonly source: string;
   readonly commit: string;
   readonly namespace: string;
-  readonly documents: readonly {
-    readonly file: string;
-    readonly line: number;
-    readonly object: KubeObject;
-  }[];
+  readonly documents: readonly RenderedDocument[];
 }
 
 export interface DesiredSnapshot {
@@ -44,6 +46,27 @@ export interface DesiredSnapshot {
   readonly commits: Readonly<Record<string, string>>;
   get(key: ResourceKey): DesiredEntry | undefined;
   entries(): IterableIterator<DesiredEntry>;
+}
+
+class SnapshotEntry implements DesiredEntry {
+  constructor(
+    readonly key: ResourceKey,
+    private readonly json: string,
+    readonly source: string,
+    readonly file: string,
+    readonly line: number,
+    readonly commit: string,
+  ) {}
+
+  get object(): KubeObject {
+    return JSON.parse(this.json) as KubeObject;
+  }
+
+  /** Serialised as a plain record with the object, e.g. by `driftgate render --output json`. */
+  toJSON(): Omit<DesiredEntry, 'object'> & { object: KubeObject } {
+    const { key, source, file, line, commit } = this;
+    return { key, object: this.object, source, file, line, commit };
+  }
 }
 
 // Kubernetes names and kinds never contain NUL, so this key cannot collide.
@@ -92,7 +115,14 @@ export function buildSnapshot(
   for (const render of renders) {
     commits[render.source] = render.commit;
     for (const document of render.documents) {
-      const key = keyOf(document.object, render.namespace);
+      const metadata =
+        document.namespace === null
+          ? { name: document.name }
+          : { name: document.name, namespace: document.namespace };
+      const key = keyOf(
+        { apiVersion: document.apiVersion, kind: document.kind, metadata },
+        render.namespace,
+      );
       const id = mapKey(key);
       const existing = byKey.get(id);
       if (existing !== undefined) {
@@ -103,14 +133,17 @@ export function buildSnapshot(
         });
         continue;
       }
-      byKey.set(id, {
-        key,
-        object: document.object,
-        source: render.source,
-        file: document.file,
-        line: document.line,
-        commit: render.commit,
-      });
+      byKey.set(
+        id,
+        new SnapshotEntry(
+          key,
+          document.json,
+          render.source,
+          document.file,
+          document.line,
+          render.commit,
+        ),
+      );
     }
   }
   return new IndexedSnapshot(origin, builtAt, byKey, conflicts, commits);

@@ -589,6 +589,55 @@ describe('renderers', () => {
   });
 });
 
+describe('lifecycle', () => {
+  it('stops polling and ends a hung fetch on stop()', async () => {
+    const git = repo();
+    const first = git.commit({ 'deploy-web.yaml': fixture('deploy-web.yaml') });
+    const { provider: gitProvider } = provider({
+      poll: true,
+      sources: [sourceConfig({ repoURL: git.fileURL, pollIntervalMs: 100 })],
+    });
+    await gitProvider.start();
+    await gitProvider.stop();
+    git.commit({ 'deploy-web.yaml': deploymentV2 });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(gitProvider.current().commits['shop']).toBe(first);
+
+    const silent = await startSilentServer();
+    cleanups.push(() => silent.stop());
+    const { provider: hung } = provider({
+      gitTimeoutMs: 60_000,
+      sources: [sourceConfig({ repoURL: silent.url })],
+    });
+    void hung.refreshAll();
+    expect(await waitFor(() => silent.connections() > 0, 5_000)).toBe(true);
+    const stopping = Date.now();
+    await hung.stop();
+    expect(Date.now() - stopping).toBeLessThan(5_000);
+  });
+
+  it('never replaces the persisted snapshot with a failed render', async () => {
+    const git = repo();
+    const good = git.commit({ 'deploy-web.yaml': fixture('deploy-web.yaml') });
+    const cache = tempDir('driftgate-cache-');
+    cleanups.push(cache.cleanup);
+    const sources = [sourceConfig({ repoURL: git.fileURL })];
+    const first = provider({ sources, cacheDir: cache.path }).provider;
+    await first.start();
+    git.commit({ 'broken.yaml': 'kind: [\n' });
+    await first.refreshAll();
+    expect(first.status()[0]?.lastError?.code).toBe(errorCodes.manifest);
+    await first.stop();
+    expect(listDir(join(cache.path, 'snapshots'))).toEqual(['shop.json']);
+
+    const second = provider({ sources, cacheDir: cache.path, restore: true }).provider;
+    renameSync(git.bare, `${git.bare}.moved`);
+    await second.start();
+    expect(second.current()).toMatchObject({ origin: 'restored', size: 1 });
+    expect(second.current().get(deployment)?.commit).toBe(good);
+  });
+});
+
 describe('refreshIfOlderThan', () => {
   it('shares one fetch between concurrent callers and returns within about a second', async () => {
     const silent = await startSilentServer();
