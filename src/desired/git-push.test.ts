@@ -47,6 +47,7 @@ describe('verifyPush', () => {
     { name: 'wrong GitLab token', headers: { 'x-gitlab-token': 's4' }, secret: 's3', ok: false },
     { name: 'GitLab token prefix', headers: { 'x-gitlab-token': 's' }, secret: 's3', ok: false },
     { name: 'no credentials at all', headers: {}, secret: 's3', ok: false },
+    { name: 'empty secret', headers: { 'x-hub-signature-256': hmac('') }, secret: '', ok: false },
   ])('$name', ({ headers, secret, ok }) => {
     expect(verifyPush({ headers, rawBody: Buffer.from(body) }, secret).ok).toBe(ok);
   });

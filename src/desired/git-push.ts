@@ -55,6 +55,8 @@ export function verifyPush(
   secret: string | null,
 ): { readonly ok: true } | { readonly ok: false; readonly reason: string } {
   if (secret === null) return { ok: true };
+  // An empty secret file would make every HMAC computable by anyone: refuse rather than accept.
+  if (secret === '') return { ok: false, reason: 'the configured hook secret is empty' };
   const body = typeof request.rawBody === 'string' ? Buffer.from(request.rawBody) : request.rawBody;
   const signature = header(request, 'x-hub-signature-256');
   if (signature !== undefined) {
