@@ -11,6 +11,7 @@ import type {
   AdmissionResponse,
   AdmissionReview,
 } from '../src/kube/admission.js';
+import type { KubeObject } from '../src/kube/object.js';
 import { startDriftgate, type Driftgate } from '../src/main.js';
 
 const reviews = new URL('reviews/', import.meta.url);
@@ -133,9 +134,9 @@ try {
   // Bob's next write carries what the API server stored: the reason and driftgate's stamps.
   const underBreakGlass = (req: AdmissionRequest): AdmissionRequest => {
     const extra = { 'driftgate.io/break-glass': 'INC-42 rollback', ...breakGlass.stamped };
-    const withStamps = (o: AdmissionRequest['object']) =>
+    const withStamps = (o: AdmissionRequest['object']): KubeObject | null =>
       o == null
-        ? o
+        ? null
         : {
             ...o,
             metadata: { ...o.metadata, annotations: { ...o.metadata?.annotations, ...extra } },

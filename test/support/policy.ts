@@ -1,6 +1,7 @@
 // Builders for decision tests: a config as a user would write it, a snapshot of the captured
 // manifests, cluster facts, and requests changed the way the API server would change them.
 import { validateConfig, type Config } from '../../src/config/config.js';
+import { toRendered } from '../../src/desired/manifest-parser.js';
 import { buildSnapshot, type DesiredSnapshot } from '../../src/desired/snapshot.js';
 import type { KubeObject } from '../../src/kube/object.js';
 import { noClusterFacts, type ClusterFacts, type NamespaceFacts } from '../../src/policy/facts.js';
@@ -55,11 +56,9 @@ export function snapshot(
         source: 'shop',
         commit: COMMIT,
         namespace: 'shop',
-        documents: documents.map(({ name, object }) => ({
-          file: `apps/shop/${name}.yaml`,
-          line: 1,
-          object,
-        })),
+        documents: documents.map(({ name, object }) =>
+          toRendered({ file: `apps/shop/${name}.yaml`, line: 1, object }),
+        ),
       },
     ],
     'rendered',
