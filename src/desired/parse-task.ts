@@ -1,5 +1,5 @@
-// Main-thread side of the parse worker: what a task asks for, and a runner that feeds the
-// streamed documents to a callback and settles with the outcome, with a time limit.
+// Main-thread side of the parse worker: what a task asks for, and the pool that runs tasks in
+// one long-lived worker, feeding streamed documents to a callback, with a time limit per task.
 import { Worker } from 'node:worker_threads';
 import type { ManifestProblem, RenderedDocument } from './manifest-parser.js';
 

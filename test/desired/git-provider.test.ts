@@ -1,4 +1,5 @@
-// The Git DesiredProvider against real repositories: file:// and git daemon on 127.0.0.1.
+// The Git DesiredProvider against real repositories, over file:// and over git daemon on
+// 127.0.0.1: what admission would serve after each push, failure and restart.
 import { createHmac } from 'node:crypto';
 import { readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
