@@ -31,7 +31,9 @@ function handshake(ca: string, options: ConnectionOptions = {}): Promise<string>
         socket.end();
       },
     );
-    socket.on('error', (error: NodeJS.ErrnoException) => { resolve(error.code ?? error.message); });
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      resolve(error.code ?? error.message);
+    });
   });
 }
 
