@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { diff, diffWrite } from '../src/drift/diff.js';
 import type { KubeObject } from '../src/kube/object.js';
-import { parseDocuments } from '../src/kube/yaml.js';
+import { parseDocuments } from '../src/cli/files.js';
 import { measure, type BenchResult } from './measure.js';
 
 const fixtures = new URL('../test/fixtures/captured/', import.meta.url);

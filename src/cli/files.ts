@@ -3,8 +3,38 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { isJsonObject, type KubeObject } from '../kube/object.js';
-import { ManifestParseError, parseDocuments } from '../kube/yaml.js';
+import { loadAll, YAMLException } from 'js-yaml';
+import { KUBERNETES_YAML_SCHEMA } from '../desired/manifest-parser.js';
 import { UsageError } from './io.js';
+
+export class ManifestParseError extends Error {
+  override readonly name = 'ManifestParseError';
+  constructor(
+    message: string,
+    /** 1-based line of the problem, when the parser knows it. */
+    readonly line: number | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Every non-empty document of a YAML (or JSON) text, read as Kubernetes tooling reads
+ * manifests (YAML 1.1 scalars, merge keys). Throws ManifestParseError.
+ */
+export function parseDocuments(text: string): unknown[] {
+  try {
+    return loadAll(text, { schema: KUBERNETES_YAML_SCHEMA }).filter(
+      (document) => document !== null && document !== undefined,
+    );
+  } catch (error) {
+    if (error instanceof YAMLException) {
+      const line = error.mark === undefined ? undefined : error.mark.line + 1;
+      throw new ManifestParseError(error.reason, line);
+    }
+    throw error;
+  }
+}
 
 export async function readDocuments(file: string, cwd: string): Promise<unknown[]> {
   let text: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ManifestParseError, parseDocuments } from './yaml.js';
+import { ManifestParseError, parseDocuments } from './files.js';
 
 describe('parseDocuments', () => {
   it('reads scalars as Kubernetes tooling does (YAML 1.1)', () => {
