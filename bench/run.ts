@@ -1,6 +1,8 @@
 // `npm run bench`: every benchmark, each beside its baseline in the same run.
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { benchDiff } from './diff.js';
+import { benchHttp, formatHttp } from './http.js';
 import { formatResults } from './measure.js';
 
 console.log(
@@ -8,3 +10,18 @@ console.log(
 );
 console.log('\nDrift engine (ratio to the baseline)');
 console.log(formatResults(benchDiff(), 'baseline: structuredClone(live Deployment)'));
+
+console.log('\nHTTP: /validate, 16 connections, keep-alive TLS, 10 s each');
+console.log('A Deployment UPDATE that is denied (kubectl set image by a person):');
+console.log(formatHttp(await benchHttp(10_000, 10, '20-set-image-deployment-by-alice')));
+console.log('A Deployment UPDATE that is allowed (the sync identity re-applying Git):');
+console.log(formatHttp(await benchHttp(10_000, 10, '11-apply-unchanged-deployment-by-argocd')));
+
+console.log('\nRendering 10,000 manifests from Git (its own process, for a clean RSS)');
+execFileSync(
+  process.execPath,
+  ['--import', import.meta.resolve('tsx'), new URL('render.ts', import.meta.url).pathname],
+  {
+    stdio: 'inherit',
+  },
+);

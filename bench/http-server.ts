@@ -1,0 +1,85 @@
+// A server for the HTTP benchmark, in its own process: `driftgate` (the real webhook on a Git
+// repository of N generated manifests plus the captured Deployment) or `noop` (express over
+// HTTPS answering allowed: true with the review's uid). Prints its URL, runs until killed.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import express from 'express';
+import pino from 'pino';
+import { selfSignedForDevelopment } from '../src/certs/generate.js';
+import { validateConfig } from '../src/config/config.js';
+import { startDriftgate } from '../src/main.js';
+
+const [mode = 'noop', countText = '10000'] = process.argv.slice(2);
+const tls = selfSignedForDevelopment();
+
+if (mode === 'noop') {
+  const app = express();
+  app.post('/validate', express.raw({ type: () => true, limit: 7 * 1024 * 1024 }), (req, res) => {
+    const review = JSON.parse((req.body as Buffer).toString('utf8')) as {
+      request: { uid: string };
+    };
+    res.json({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid: review.request.uid, allowed: true },
+    });
+  });
+  const server = createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, app);
+  server.listen(0, '127.0.0.1', () => {
+    console.log(`https://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  });
+} else {
+  const root = mkdtempSync(join(tmpdir(), 'driftgate-bench-http-'));
+  const work = join(root, 'repo');
+  mkdirSync(join(work, 'apps'), { recursive: true });
+  const deployment = readFileSync(
+    new URL('../test/fixtures/captured/manifests/deploy-web.yaml', import.meta.url),
+    'utf8',
+  );
+  writeFileSync(join(work, 'apps', 'deploy-web.yaml'), deployment);
+  const count = Number(countText);
+  for (let i = 0; i < count; i++) {
+    writeFileSync(
+      join(work, 'apps', `cm-${i}.yaml`),
+      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-${i}\n  namespace: bench\ndata:\n  index: "${i}"\n`,
+    );
+  }
+  const git = (...args: string[]) =>
+    execFileSync('git', args, {
+      cwd: work,
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: 'b',
+        GIT_AUTHOR_EMAIL: 'b@b',
+        GIT_COMMITTER_NAME: 'b',
+        GIT_COMMITTER_EMAIL: 'b@b',
+      },
+    });
+  git('init', '--quiet', '--initial-branch=main');
+  git('add', '-A');
+  git('commit', '--quiet', '-m', 'bench');
+  const result = validateConfig({
+    cacheDir: join(root, 'cache'),
+    sources: [
+      {
+        name: 'shop',
+        repoURL: `file://${work}`,
+        revision: 'main',
+        path: 'apps',
+        namespace: 'shop',
+      },
+    ],
+  });
+  if ('errors' in result) throw new Error(JSON.stringify(result.errors));
+  const driftgate = await startDriftgate(result.config, {
+    logger: pino({ level: 'warn' }),
+    host: '127.0.0.1',
+    port: 0,
+    tls: { kind: 'memory', cert: tls.cert, key: tls.key },
+  });
+  console.log(`${driftgate.url} objects=${driftgate.provider.current().size}`);
+}
