@@ -2,7 +2,6 @@
 // directory and print the caBundle for the webhook configurations. Exit 0 written, 2 bad input.
 import { isIP } from 'node:net';
 import { basename, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   defaultCaValidityDays,
   defaultIpAddresses,
@@ -13,7 +12,7 @@ import {
   type KeyType,
 } from '../certs/generate.js';
 import { CertificateFilesExistError, writeCertificates } from '../certs/write.js';
-import { exitCodes, UsageError, type Command } from './io.js';
+import { exitCodes, UsageError, type Command, parseCommandArgs } from './io.js';
 
 const HELP = `Usage: driftgate certs [options]
 
@@ -39,28 +38,21 @@ Exit status: 0 written, 2 bad input or files already there.
 const MAX_DAYS = 36_500;
 
 export const certsCommand: Command = async (argv, io) => {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        out: { type: 'string', default: 'certs' },
-        service: { type: 'string', default: 'driftgate' },
-        namespace: { type: 'string', default: 'driftgate' },
-        dns: { type: 'string', multiple: true, default: [] },
-        ip: { type: 'string', multiple: true, default: [] },
-        days: { type: 'string', default: String(defaultValidityDays) },
-        'ca-days': { type: 'string', default: String(defaultCaValidityDays) },
-        'key-type': { type: 'string', default: 'rsa' },
-        force: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${HELP}`);
-  }
+  const values = parseCommandArgs(
+    argv,
+    {
+      out: { type: 'string', default: 'certs' },
+      service: { type: 'string', default: 'driftgate' },
+      namespace: { type: 'string', default: 'driftgate' },
+      dns: { type: 'string', multiple: true, default: [] },
+      ip: { type: 'string', multiple: true, default: [] },
+      days: { type: 'string', default: String(defaultValidityDays) },
+      'ca-days': { type: 'string', default: String(defaultCaValidityDays) },
+      'key-type': { type: 'string', default: 'rsa' },
+      force: { type: 'boolean', default: false },
+    },
+    HELP,
+  );
   if (values.help === true) {
     io.stdout(HELP);
     return exitCodes.ok;

@@ -2,7 +2,6 @@
 // and print the response the validating webhook would give. Exit 0 allowed, 1 denied, 2 bad input.
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { review as reviewOf, parseReview } from '../admission/review.js';
 import { validationResponse } from '../admission/handlers.js';
@@ -11,7 +10,7 @@ import { isDriftgateError } from '../desired/errors.js';
 import { createGitProvider } from '../desired/git-provider.js';
 import { decide } from '../policy/decide.js';
 import { noClusterFacts } from '../policy/facts.js';
-import { exitCodes, UsageError, type Command } from './io.js';
+import { exitCodes, UsageError, type Command, parseCommandArgs } from './io.js';
 
 const HELP = `Usage: driftgate check --config FILE --review FILE [--now TIME]
 
@@ -28,22 +27,15 @@ Exit status: 0 allowed, 1 denied, 2 bad input.
 `;
 
 export const checkCommand: Command = async (argv, io) => {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        config: { type: 'string' },
-        review: { type: 'string' },
-        now: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${HELP}`);
-  }
+  const values = parseCommandArgs(
+    argv,
+    {
+      config: { type: 'string' },
+      review: { type: 'string' },
+      now: { type: 'string' },
+    },
+    HELP,
+  );
   if (values.help === true) {
     io.stdout(HELP);
     return exitCodes.ok;

@@ -1,6 +1,5 @@
 // `driftgate diff`: compare a desired manifest with a live object, offline, with the same
 // engine the webhook uses. Exit 0 when in sync, 1 on drift, 2 on bad input.
-import { parseArgs } from 'node:util';
 import {
   diff,
   diffWrite,
@@ -11,7 +10,7 @@ import {
 import { validateIgnoreRules, type IgnoreRule } from '../drift/ignore.js';
 import { formatKey, keyOf, sameKey, type KubeObject } from '../kube/object.js';
 import { readDocuments, readObjectFile } from './files.js';
-import { exitCodes, UsageError, type Command } from './io.js';
+import { exitCodes, UsageError, type Command, parseCommandArgs } from './io.js';
 
 const HELP = `Usage: driftgate diff --desired FILE --live FILE [options]
 
@@ -32,26 +31,19 @@ Exit status: 0 no drift, 1 drift, 2 bad input.
 `;
 
 export const diffCommand: Command = async (argv, io) => {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        desired: { type: 'string' },
-        live: { type: 'string' },
-        old: { type: 'string' },
-        'field-policy': { type: 'string', default: 'declared' },
-        ignore: { type: 'string' },
-        namespace: { type: 'string' },
-        output: { type: 'string', default: 'text' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${HELP}`);
-  }
+  const values = parseCommandArgs(
+    argv,
+    {
+      desired: { type: 'string' },
+      live: { type: 'string' },
+      old: { type: 'string' },
+      'field-policy': { type: 'string', default: 'declared' },
+      ignore: { type: 'string' },
+      namespace: { type: 'string' },
+      output: { type: 'string', default: 'text' },
+    },
+    HELP,
+  );
   if (values.help === true) {
     io.stdout(HELP);
     return exitCodes.ok;

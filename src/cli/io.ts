@@ -1,5 +1,6 @@
 // What a CLI command may touch of the outside world, passed in so tests can run commands
 // in-process and read exactly what a user would see.
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 
 export interface CliIO {
   readonly stdout: (text: string) => void;
@@ -22,4 +23,25 @@ export const exitCodes = {
 /** An error whose message is meant for the user as it is: printed without a stack trace. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
+}
+
+/**
+ * Parses a subcommand's options strictly (unknown options and stray arguments are errors that
+ * show the help), always with `-h/--help`.
+ */
+export function parseCommandArgs<const O extends ParseArgsOptionsConfig>(
+  argv: readonly string[],
+  options: O,
+  help: string,
+) {
+  try {
+    return parseArgs({
+      args: [...argv],
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${help}`);
+  }
 }

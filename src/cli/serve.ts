@@ -1,12 +1,11 @@
 // `driftgate serve`: run the admission webhook until SIGTERM, then drain and stop. Without
 // --config it serves the example repository shipped with driftgate, on a development certificate.
-import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { loadConfig } from '../config/load-config.js';
 import { isDriftgateError } from '../desired/errors.js';
 import { exampleConfig } from '../example.js';
 import { startDriftgate } from '../main.js';
-import { exitCodes, UsageError, type Command } from './io.js';
+import { exitCodes, UsageError, type Command, parseCommandArgs } from './io.js';
 
 const HELP = `Usage: driftgate serve [--config FILE] [--port N] [--host ADDRESS]
 
@@ -24,23 +23,16 @@ Options:
 `;
 
 export const serveCommand: Command = async (argv, io) => {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        config: { type: 'string' },
-        port: { type: 'string' },
-        host: { type: 'string' },
-        'drain-seconds': { type: 'string', default: '5' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${HELP}`);
-  }
+  const values = parseCommandArgs(
+    argv,
+    {
+      config: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'drain-seconds': { type: 'string', default: '5' },
+    },
+    HELP,
+  );
   if (values.help === true) {
     io.stdout(HELP);
     return exitCodes.ok;
