@@ -14,6 +14,8 @@ import { validateConfig } from '../src/config/config.js';
 import { startDriftgate } from '../src/main.js';
 
 const [mode = 'noop', countText = '10000'] = process.argv.slice(2);
+// Exit cleanly on SIGINT so that `node --cpu-prof` can write its profile.
+process.on('SIGINT', () => process.exit(0));
 const tls = selfSignedForDevelopment();
 
 if (mode === 'noop') {
