@@ -131,12 +131,40 @@ export function applyIgnoreRules<T extends readonly (KubeObject | undefined)[]>(
     if (object === undefined) return undefined;
     let result: unknown = object;
     for (const pointer of pointers) {
-      const tokens = parsePointer(pointer);
-      if (tokens !== undefined && tokens.length > 0) result = removeAtPointer(result, tokens, 0);
+      const tokens = pointerTokens(pointer);
+      // Copy only when there is something to remove: most rules name fields most objects lack.
+      if (tokens !== undefined && tokens.length > 0 && existsAt(result, tokens)) {
+        result = removeAtPointer(result, tokens, 0);
+      }
     }
     for (const trie of owned) result = removeOwned(result, trie, '', listKeys);
     return result as KubeObject;
   }) as unknown as T;
+}
+
+// Rules are few and fixed; their pointers are parsed once, not on every request.
+const parsedPointers = new Map<string, string[] | undefined>();
+function pointerTokens(pointer: string): string[] | undefined {
+  if (!parsedPointers.has(pointer)) {
+    if (parsedPointers.size > 10_000) parsedPointers.clear();
+    parsedPointers.set(pointer, parsePointer(pointer));
+  }
+  return parsedPointers.get(pointer);
+}
+
+function existsAt(value: unknown, tokens: readonly string[]): boolean {
+  let current = value;
+  for (const token of tokens) {
+    if (Array.isArray(current)) {
+      if (!/^\d+$/.test(token) || Number(token) >= current.length) return false;
+      current = current[Number(token)];
+    } else if (isJsonObject(current) && Object.hasOwn(current, token)) {
+      current = current[token];
+    } else {
+      return false;
+    }
+  }
+  return true;
 }
 
 function removeAtPointer(value: unknown, tokens: readonly string[], at: number): unknown {

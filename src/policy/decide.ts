@@ -384,6 +384,26 @@ function configuredIgnoreRules(config: Config): IgnoreRule[] {
 
 const RESTARTED_AT = 'kubectl.kubernetes.io~1restartedAt';
 
+// A snapshot entry parses its manifest on every read (the snapshot keeps text, not object
+// graphs, for memory). The objects written to most often are few: keep the latest parsed.
+// Safe to share: nothing in the decision mutates a manifest.
+const MANIFEST_CACHE_SIZE = 512;
+const manifestCache = new Map<DesiredEntry, KubeObject>();
+function manifestOf(entry: DesiredEntry): KubeObject {
+  let manifest = manifestCache.get(entry);
+  if (manifest === undefined) {
+    manifest = entry.object;
+    if (manifestCache.size >= MANIFEST_CACHE_SIZE) {
+      const oldest = manifestCache.keys().next().value;
+      if (oldest !== undefined) manifestCache.delete(oldest);
+    }
+  } else {
+    manifestCache.delete(entry);
+  }
+  manifestCache.set(entry, manifest);
+  return manifest;
+}
+
 /** Paths removed before judging this write: ignore rules, allowances, HPAs, built-ins. */
 function ignoreRulesFor(
   request: AdmissionRequest,
@@ -450,8 +470,7 @@ function driftOf(
   const namespace = key.namespace;
   const fieldPolicy = config.namespaces.overrides[namespace]?.fieldPolicy ?? config.fieldPolicy;
   const source = config.sources.find((s) => s.name === entry.source);
-  // Read once: a snapshot entry may hand out a fresh copy on every read.
-  const manifest = entry.object;
+  const manifest = manifestOf(entry);
   const ignore = ignoreRulesFor(request, key, manifest, index, facts, config);
   const options = {
     ignore,
