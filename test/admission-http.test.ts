@@ -17,6 +17,7 @@ import {
 } from './desired/git-fixture.js';
 import { edited, review } from './support/fixtures.js';
 import { applyPatch } from './support/json-patch.js';
+import { SHOP_MANIFESTS } from './support/policy.js';
 
 let repo: TestRepo;
 let cache: { path: string; cleanup: () => void };
@@ -24,15 +25,7 @@ let driftgate: Driftgate;
 let commit: string;
 const log = captureLogger();
 
-const MANIFESTS = [
-  'ns-shop',
-  'sa-web',
-  'cm-web-config',
-  'secret-db-creds',
-  'svc-web',
-  'deploy-web',
-  'sts-db',
-];
+const MANIFESTS = SHOP_MANIFESTS;
 
 beforeAll(async () => {
   repo = createTestRepo();
@@ -264,6 +257,64 @@ describe('the admission server', () => {
   });
 });
 
+describe('every captured write, through /mutate then /validate', () => {
+  // The same expectations as the decision tables, now over HTTPS with a real Git repository.
+  it.each([
+    { label: '00-apply-create-namespace-shop-by-admin', decision: 'allowed' },
+    { label: '10-apply-create-deployment-by-argocd', decision: 'sync' },
+    { label: '21-edit-deployment-by-alice', decision: 'denied' },
+    { label: '22-patch-merge-deployment-by-alice', decision: 'allowed' },
+    { label: '23-patch-json-deployment-by-alice', decision: 'denied' },
+    { label: '24-patch-strategic-deployment-by-alice', decision: 'denied' },
+    { label: '25-label-deployment-by-alice', decision: 'allowed' },
+    { label: '26-annotate-deployment-by-alice', decision: 'allowed' },
+    { label: '27-scale-deployment-by-alice', decision: 'denied' },
+    { label: '28-rollout-restart-deployment-by-alice', decision: 'allowed' },
+    { label: '29-replace-deployment-by-alice', decision: 'denied' },
+    { label: '30-apply-edited-deployment-by-alice', decision: 'denied' },
+    { label: '31-apply-dryrun-server-deployment-by-alice', decision: 'denied' },
+    { label: '41-set-image-deployment-by-bob', decision: 'allowed' },
+    {
+      label: '45-apply-serverside-create-configmap-by-flux',
+      decision: 'allowed, not in Git: no record',
+    },
+    {
+      label: '46-apply-serverside-update-configmap-by-flux',
+      decision: 'allowed, not in Git: no record',
+    },
+    { label: '55-delete-dryrun-server-deployment-by-alice', decision: 'denied' },
+    { label: '56-delete-orphan-deployment-by-alice', decision: 'denied' },
+    { label: '57-apply-recreate-deployment-by-argocd', decision: 'sync' },
+    { label: '60-edit-configmap-data-by-alice', decision: 'denied' },
+    { label: '61-delete-configmap-by-alice', decision: 'denied' },
+    { label: '63-edit-service-port-by-alice', decision: 'denied' },
+    { label: '71-scale-statefulset-by-alice', decision: 'denied' },
+    { label: '75-patch-widget-size-by-alice', decision: 'denied' },
+    { label: '77-label-clusterrole-by-alice', decision: 'allowed' },
+    { label: '78-label-namespace-by-alice', decision: 'allowed' },
+    { label: '79-delete-hpa-by-argocd', decision: 'allowed, not in Git: no record' },
+  ])('$label → $decision', async ({ label, decision }) => {
+    const { response } = await admit(review(label, 'mutating'), review(label));
+    expect(response.allowed).toBe(decision !== 'denied');
+    if (decision.includes('no record')) expect(response.auditAnnotations).toBeUndefined();
+    else expect(response.auditAnnotations?.decision).toBe(decision);
+    if (decision === 'denied')
+      expect(response.status).toMatchObject({ code: 403, reason: 'Forbidden' });
+  });
+
+  it.each([
+    { label: 'controller-50-horizontal-pod-autoscaler-deployments-scale-update', stage: '' },
+    { label: 'controller-10-deployment-controller-deployments-status-update', stage: '.2' },
+    { label: 'controller-56-generic-garbage-collector-deployments-update', stage: '.2' },
+  ])('the control plane passes: $label', async ({ label, stage }) => {
+    const { response } = await admit(
+      review(label, `mutating${stage}`),
+      review(label, `validating${stage}`),
+    );
+    expect(response.allowed).toBe(true);
+  });
+});
+
 describe('bad input gets a clear 4xx, never a crash and never an allow', () => {
   const valid = review('20-set-image-deployment-by-alice');
   it.each([
@@ -342,7 +393,7 @@ describe('operations endpoints', () => {
     expect(reply.body).toMatch(
       /driftgate_decisions_total\{decision="denied",operation="UPDATE",kind="Deployment",webhook="validate"\} [1-9]/,
     );
-    expect(reply.body).toMatch(/driftgate_snapshot_objects 7/);
+    expect(reply.body).toMatch(/driftgate_snapshot_objects 11/);
     expect(reply.body).toMatch(/driftgate_source_stale\{source="shop"\} 0/);
   });
 
