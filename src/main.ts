@@ -18,6 +18,7 @@ export interface DriftgateOptions {
   readonly port?: number;
   /** Overrides the certificate files of the config. */
   readonly tls?: TlsSource;
+  /** The clock of decisions and of the snapshot's age (tests move it forward). */
   readonly now?: () => Date;
   readonly facts?: () => ClusterFacts;
 }
@@ -35,9 +36,10 @@ export async function startDriftgate(
   options: DriftgateOptions,
 ): Promise<Driftgate> {
   const { logger } = options;
+  const now = options.now ?? (() => new Date());
   const provider = createGitProvider(
     { sources: config.sources, cacheDir: config.cacheDir },
-    { logger },
+    { logger, now: () => now().getTime() },
   );
   await provider.start();
 
@@ -82,7 +84,7 @@ export async function startDriftgate(
     config,
     provider,
     facts: options.facts ?? (() => noClusterFacts),
-    now: options.now ?? (() => new Date()),
+    now,
     logger,
     metrics,
     ready: () => provider.current().origin !== 'empty',

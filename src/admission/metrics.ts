@@ -70,5 +70,22 @@ export function createMetrics(provider: Pick<DesiredProvider, 'current' | 'statu
         this.set({ source: source.name }, source.stale ? 1 : 0);
     },
   });
+  new Gauge({
+    name: 'driftgate_source_last_error_timestamp_seconds',
+    help: 'When the last fetch or render of each source failed (Unix time); absent when none did.',
+    labelNames: ['source', 'code'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const source of provider.status()) {
+        if (source.lastError !== null) {
+          this.set(
+            { source: source.name, code: source.lastError.code },
+            Date.parse(source.lastError.at) / 1000,
+          );
+        }
+      }
+    },
+  });
   return { registry, decisions, reviewSeconds, badRequests, errors };
 }
