@@ -6,26 +6,17 @@ import { createServer, request, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runDriftgate } from './support/cli.js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { generateCertificates } from '../src/certs/generate.js';
-import { runCli } from '../src/cli/run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'driftgate-certs-'));
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function driftgate(...argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: (text) => (stdout += text),
-    stderr: (text) => (stderr += text),
-    cwd: dir,
-    env: {},
-    version: '0.0.0-test',
-  });
-  return { code, stdout, stderr };
+function driftgate(...argv: string[]) {
+  return runDriftgate(dir, ...argv);
 }
 
 let outputs = 0;

@@ -2,13 +2,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli/run.js';
 import {
   capturedManifests,
   createTestRepo,
   tempDir,
   type TestRepo,
 } from './desired/git-fixture.js';
+import { runDriftgate } from './support/cli.js';
 import { fixturePath } from './support/fixtures.js';
 
 let repo: TestRepo;
@@ -39,17 +39,8 @@ afterAll(() => {
   repo.cleanup();
 });
 
-async function check(...argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(['check', ...argv], {
-    stdout: (text) => (stdout += text),
-    stderr: (text) => (stderr += text),
-    cwd: dir.path,
-    env: {},
-    version: '0.0.0-test',
-  });
-  return { code, stdout, stderr };
+function check(...argv: string[]) {
+  return runDriftgate(dir.path, 'check', ...argv);
 }
 
 const reviewFile = (label: string) => fixturePath(`captured/reviews/${label}.validating.json`);

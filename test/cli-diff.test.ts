@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { runDriftgate } from './support/cli.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli/run.js';
 import { edited, fixturePath, review } from './support/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'driftgate-cli-'));
@@ -19,17 +19,8 @@ function file(name: string, content: unknown): string {
   return path;
 }
 
-async function driftgate(...argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: (text) => (stdout += text),
-    stderr: (text) => (stderr += text),
-    cwd: dir,
-    env: {},
-    version: '0.0.0-test',
-  });
-  return { code, stdout, stderr };
+function driftgate(...argv: string[]) {
+  return runDriftgate(dir, ...argv);
 }
 
 const desired = fixturePath('captured/manifests/deploy-web.yaml');

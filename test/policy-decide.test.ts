@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { AdmissionRequest } from '../src/kube/admission.js';
 import { decide } from '../src/policy/decide.js';
 import { edited, manifest, review } from './support/fixtures.js';
-import { config, facts, snapshot } from './support/policy.js';
+import { asUser, config, facts, snapshot } from './support/policy.js';
 
 const NOW = new Date('2026-11-22T03:00:00Z');
 const git = snapshot();
@@ -24,15 +24,6 @@ const judge = (
     options.cfg ?? config(),
     options.now ?? NOW,
   );
-
-const asUser = (
-  request: AdmissionRequest,
-  username: string,
-  groups: string[],
-): AdmissionRequest => ({
-  ...request,
-  userInfo: { username, groups: [...groups, 'system:authenticated'] },
-});
 
 describe('every captured write, judged in enforce mode', () => {
   it.each([

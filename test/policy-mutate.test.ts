@@ -6,18 +6,10 @@ import { decide } from '../src/policy/decide.js';
 import { mutate } from '../src/policy/mutate.js';
 import { edited, review } from './support/fixtures.js';
 import { applyPatch } from './support/json-patch.js';
-import { COMMIT, config, facts, snapshot } from './support/policy.js';
+import { asUser, COMMIT, config, facts, snapshot } from './support/policy.js';
 
 const NOW = new Date('2026-11-22T03:00:00Z');
 const git = snapshot();
-const asUser = (
-  request: AdmissionRequest,
-  username: string,
-  groups: string[],
-): AdmissionRequest => ({
-  ...request,
-  userInfo: { username, groups: [...groups, 'system:authenticated'] },
-});
 const annotationsOf = (request: AdmissionRequest) => request.object?.metadata?.annotations ?? {};
 
 /** What the API server does: run the mutating webhook, apply its patch, hand the result on. */

@@ -2,14 +2,11 @@
 // and print the response the validating webhook would give. Exit 0 allowed, 1 denied, 2 bad input.
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import pino from 'pino';
 import { review as reviewOf, parseReview } from '../admission/review.js';
 import { validationResponse } from '../admission/handlers.js';
-import { loadConfig } from '../config/load-config.js';
-import { isDriftgateError } from '../desired/errors.js';
-import { createGitProvider } from '../desired/git-provider.js';
 import { decide } from '../policy/decide.js';
 import { noClusterFacts } from '../policy/facts.js';
+import { readConfig, renderOnce } from './one-shot.js';
 import { exitCodes, UsageError, type Command, parseCommandArgs } from './io.js';
 
 const HELP = `Usage: driftgate check --config FILE --review FILE [--now TIME]
@@ -58,31 +55,14 @@ export const checkCommand: Command = async (argv, io) => {
   const parsed = parseReview(body);
   if (!parsed.ok) throw new UsageError(`${values.review}: ${parsed.message}`);
 
-  let config;
-  try {
-    config = await loadConfig(resolve(io.cwd, values.config));
-  } catch (error) {
-    if (isDriftgateError(error)) throw new UsageError(error.message);
-    throw error;
-  }
-  const provider = createGitProvider(
-    {
-      sources: config.sources,
-      cacheDir: resolve(io.cwd, config.cacheDir),
-      poll: false,
-      persist: false,
-      restore: false,
-    },
-    { logger: pino({ level: 'silent' }) },
-  );
-  await provider.start();
-  await provider.stop();
-  const failed = provider.status().filter((source) => source.lastError !== null);
+  const config = await readConfig(values.config, io.cwd);
+  const { snapshot, status } = await renderOnce(config, io.cwd);
+  const failed = status.filter((source) => source.lastError !== null);
   if (failed.length > 0) {
     const lines = failed.map((source) => `  ${source.name}: ${source.lastError?.message ?? ''}`);
     throw new UsageError(`could not render every source:\n${lines.join('\n')}`);
   }
-  const decision = decide(parsed.request, provider.current(), noClusterFacts, config, now);
+  const decision = decide(parsed.request, snapshot, noClusterFacts, config, now);
   io.stdout(`${JSON.stringify(reviewOf(validationResponse(parsed.request, decision)), null, 2)}\n`);
   return decision.allowed ? exitCodes.ok : exitCodes.finding;
 };

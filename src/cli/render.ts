@@ -1,15 +1,11 @@
 // `driftgate render`: fetch and render every configured Git source once and print the desired
 // objects (key, source, file, commit), conflicts and errors. Exit 0 ok, 1 a source failed, 2 bad input.
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { dump } from 'js-yaml';
-import pino from 'pino';
-import { loadConfig } from '../config/load-config.js';
-import { isDriftgateError } from '../desired/errors.js';
-import { createGitProvider } from '../desired/git-provider.js';
 import type { SourceStatus } from '../desired/provider.js';
 import { formatConflict, type DesiredSnapshot } from '../desired/snapshot.js';
 import { formatKey } from '../kube/object.js';
+import { readConfig, renderOnce } from './one-shot.js';
 import { exitCodes, UsageError, type Command } from './io.js';
 
 const HELP = `Usage: driftgate render --config FILE [--output table|json|yaml]
@@ -129,35 +125,13 @@ export const renderCommand: Command = async (argv, io) => {
     io.stdout(HELP);
     return exitCodes.ok;
   }
-  const file = resolve(io.cwd, args.config);
-  let config;
-  try {
-    config = await loadConfig(file);
-  } catch (error) {
-    if (isDriftgateError(error)) throw new UsageError(error.message);
-    throw error;
-  }
+  const config = await readConfig(args.config, io.cwd);
   if (config.sources.length === 0) {
     io.stderr('driftgate render: the config has no Git sources to render\n');
     return exitCodes.ok;
   }
-  const provider = createGitProvider(
-    {
-      sources: config.sources,
-      cacheDir: resolve(io.cwd, config.cacheDir),
-      poll: false,
-      persist: false,
-      restore: false,
-    },
-    // Problems are part of the report below; the log would only repeat them.
-    { logger: pino({ level: 'silent' }) },
-  );
-  try {
-    await provider.start();
-  } finally {
-    await provider.stop();
-  }
-  const result = report(provider.current(), provider.status());
+  const { snapshot, status } = await renderOnce(config, io.cwd);
+  const result = report(snapshot, status);
   if (args.output === 'json') io.stdout(`${JSON.stringify(result, null, 2)}\n`);
   else if (args.output === 'yaml') io.stdout(dump(result, { noRefs: true }));
   else io.stdout(formatTable(result));

@@ -3,6 +3,7 @@
 import { validateConfig, type Config } from '../../src/config/config.js';
 import { toRendered } from '../../src/desired/manifest-parser.js';
 import { buildSnapshot, type DesiredSnapshot } from '../../src/desired/snapshot.js';
+import type { AdmissionRequest } from '../../src/kube/admission.js';
 import type { KubeObject } from '../../src/kube/object.js';
 import { noClusterFacts, type ClusterFacts, type NamespaceFacts } from '../../src/policy/facts.js';
 import { manifest } from './fixtures.js';
@@ -84,4 +85,13 @@ export function facts(
     parentAnnotations: (key) => overrides.parents?.[`${key.kind}/${key.name}`],
     override: overrides.override ?? noClusterFacts.override,
   };
+}
+
+/** The same request, made by someone else (userInfo is all the API server says about who). */
+export function asUser(
+  request: AdmissionRequest,
+  username: string,
+  groups: string[],
+): AdmissionRequest {
+  return { ...request, userInfo: { username, groups: [...groups, 'system:authenticated'] } };
 }
