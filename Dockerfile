@@ -19,4 +19,4 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 USER 65532:65532
 ENTRYPOINT ["node", "dist/cli.js"]
-CMD ["--help"]
+CMD ["serve", "--config", "/etc/driftgate/config.yaml"]
