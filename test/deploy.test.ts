@@ -265,7 +265,9 @@ describe.each(OVERLAYS)('deploy/overlays/%s', (overlay) => {
     for (const webhook of cluster) {
       // A namespaceSelector does not filter cluster-scoped kinds: these need a webhook of their own.
       for (const rule of webhook.rules as Manifest[]) expect(rule.scope).toBe('Cluster');
-      // It does filter Namespace objects, by their own labels.
+      // Opt-in per object: an unready driftgate must not block every CRD or Namespace write.
+      expect(webhook.objectSelector).toEqual({ matchLabels: { 'driftgate.io/enforce': 'true' } });
+      // A namespaceSelector does filter Namespace objects, by their own labels.
       expect(excludedBy(webhook.namespaceSelector)).toEqual(
         expect.arrayContaining(EXCLUDED_NAMESPACES),
       );
