@@ -395,6 +395,8 @@ describe('operations endpoints', () => {
     );
     expect(reply.body).toMatch(/driftgate_snapshot_objects 11/);
     expect(reply.body).toMatch(/driftgate_source_stale\{source="shop"\} 0/);
+    expect(reply.body).toMatch(/driftgate_event_loop_delay_seconds\{quantile="0.99"\} [0-9.e-]+/);
+    expect(reply.body).toMatch(/driftgate_process_resident_memory_bytes [1-9]/);
   });
 
   it('a Git push notification triggers a refresh, and the new commit decides', async () => {

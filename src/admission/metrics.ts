@@ -1,6 +1,7 @@
 // Prometheus metrics, on a registry passed in (never the global one), so tests and several
 // servers in one process stay apart.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DesiredProvider } from '../desired/provider.js';
 
 export interface Metrics {
@@ -13,7 +14,43 @@ export interface Metrics {
 
 export function createMetrics(provider: Pick<DesiredProvider, 'current' | 'status'>): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'driftgate_' });
+  // A few process metrics of our own rather than prom-client's default set: under load its
+  // collectors cost this webhook a fifth of its throughput (measured side by side).
+  const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  loopDelay.enable();
+  new Gauge({
+    name: 'driftgate_event_loop_delay_seconds',
+    help: 'Event-loop delay since the last scrape, by quantile; a slow loop delays every review.',
+    labelNames: ['quantile'] as const,
+    registers: [registry],
+    collect() {
+      for (const [quantile, value] of [
+        ['0.5', loopDelay.percentile(50)],
+        ['0.99', loopDelay.percentile(99)],
+        ['1', loopDelay.max],
+      ] as const) {
+        this.set({ quantile }, value / 1e9);
+      }
+      loopDelay.reset();
+    },
+  });
+  new Gauge({
+    name: 'driftgate_process_resident_memory_bytes',
+    help: 'Resident memory of the process.',
+    registers: [registry],
+    collect() {
+      this.set(process.memoryUsage.rss());
+    },
+  });
+  new Gauge({
+    name: 'driftgate_process_cpu_seconds_total',
+    help: 'User and system CPU time the process has used.',
+    registers: [registry],
+    collect() {
+      const { user, system } = process.cpuUsage();
+      this.set((user + system) / 1e6);
+    },
+  });
   const decisions = new Counter({
     name: 'driftgate_decisions_total',
     help: 'Admission decisions about managed objects, by decision, operation and kind.',
