@@ -1,5 +1,6 @@
 // Subcommand dispatch for `driftgate`. Each subcommand lives in its own module.
 import { certsCommand } from './certs.js';
+import { auditCommand } from './audit.js';
 import { checkCommand } from './check.js';
 import { diffCommand } from './diff.js';
 import { exitCodes, UsageError, type CliIO, type Command } from './io.js';
@@ -26,6 +27,10 @@ const commands: Readonly<Record<string, { summary: string; run: Command }>> = {
   render: {
     summary: 'print the desired objects rendered from Git (exit 1 if a source fails)',
     run: renderCommand,
+  },
+  audit: {
+    summary: 'review decision logs and API server audit logs: denials, break-glass, drift',
+    run: auditCommand,
   },
 };
 

@@ -1,0 +1,214 @@
+// `driftgate audit`: review driftgate's decision log and the API server's audit log — who was
+// denied, what was allowed under break-glass, what is still drifted. Exit 0, or 2 on bad input.
+import { createReadStream } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { DEFAULT_WEBHOOK_NAME, type AuditEntry } from '../audit/review/entry.js';
+import { formatSummary, skippedLine, tableHeader, tableRow } from '../audit/review/format.js';
+import { renderHtml, TimelineCollector } from '../audit/review/html.js';
+import { emptyCounts, entriesOf, matchRequests, mergeByTime } from '../audit/review/read.js';
+import { SummaryBuilder } from '../audit/review/summary.js';
+import { exitCodes, UsageError, type Command } from './io.js';
+
+const HELP = `Usage: driftgate audit [FILE ...] [options]
+
+Reads driftgate decision logs (JSON lines with "msg":"decision") and kube-apiserver audit logs
+(audit.k8s.io/v1 Events, JSON lines), in any mix, from the files or from standard input. The
+decision log line and the audit event of one request are paired, which shows whether an
+allowed write was stored. Other lines are skipped and counted.
+
+Options:
+  --since TIME         only writes at or after TIME: a duration back from now (24h, 30m, 7d,
+                       1h30m) or an RFC 3339 time (2026-11-22T03:00:00Z)
+  --until TIME         only writes before TIME, same forms
+  --user USER          only writes by USER (the impersonated identity when there is one)
+  --namespace NS       only writes in namespace NS
+  --kind KIND          only writes to objects of KIND (Deployment or deployments)
+  --decision D[,D]     only these decisions: denied, allowed, warned, audited, break-glass,
+                       exempt, sync, error
+  --break-glass        only writes allowed under break-glass
+  --webhook-name NAME  the validating webhook's name in the audit log annotations
+                       (default ${DEFAULT_WEBHOOK_NAME})
+  --output FORMAT      table (default), json, or html (one self-contained page)
+
+Exit status: 0 reviewed, 2 bad input.
+`;
+
+const OPTIONS = {
+  since: { type: 'string' },
+  until: { type: 'string' },
+  user: { type: 'string' },
+  namespace: { type: 'string' },
+  kind: { type: 'string' },
+  decision: { type: 'string' },
+  'break-glass': { type: 'boolean' },
+  'webhook-name': { type: 'string', default: DEFAULT_WEBHOOK_NAME },
+  output: { type: 'string', default: 'table' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export interface AuditCommandDeps {
+  readonly now: () => Date;
+  readonly stdin: () => Readable;
+}
+
+export function createAuditCommand(
+  deps: AuditCommandDeps = { now: () => new Date(), stdin: () => process.stdin },
+): Command {
+  return async (argv, io) => {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: [...argv],
+        options: OPTIONS,
+        strict: true,
+        allowPositionals: true,
+      });
+    } catch (error) {
+      throw new UsageError(`${(error as Error).message}\n\n${HELP}`);
+    }
+    const { values, positionals: files } = parsed;
+    if (values.help === true) {
+      io.stdout(HELP);
+      return exitCodes.ok;
+    }
+    const output = values.output;
+    if (output !== 'table' && output !== 'json' && output !== 'html') {
+      throw new UsageError(`--output must be table, json or html, not '${output}'`);
+    }
+    const now = deps.now();
+    const keep = entryFilter({
+      since: values.since === undefined ? undefined : parseTime('--since', values.since, now),
+      until: values.until === undefined ? undefined : parseTime('--until', values.until, now),
+      user: values.user,
+      namespace: values.namespace,
+      kind: values.kind,
+      decisions: values.decision === undefined ? undefined : parseDecisions(values.decision),
+      breakGlass: values['break-glass'] === true,
+    });
+    for (const file of files) {
+      try {
+        await access(resolve(io.cwd, file));
+      } catch (error) {
+        throw new UsageError(`${file}: cannot read it (${(error as NodeJS.ErrnoException).code})`);
+      }
+    }
+
+    const counts = emptyCounts();
+    const webhookName = values['webhook-name'];
+    const inputs =
+      files.length === 0
+        ? [entriesOf(deps.stdin(), counts, webhookName)]
+        : files.map((file) =>
+            entriesOf(createReadStream(resolve(io.cwd, file)), counts, webhookName),
+          );
+    const summary = new SummaryBuilder();
+    const timeline = output === 'html' ? new TimelineCollector() : undefined;
+    let shown = 0;
+    if (output === 'table') io.stdout(tableHeader());
+    if (output === 'json') io.stdout('{"entries":[');
+    for await (const entry of matchRequests(mergeByTime(inputs))) {
+      summary.observeAny(entry);
+      if (!keep(entry)) continue;
+      summary.observe(entry);
+      timeline?.observe(entry);
+      if (output === 'table') io.stdout(tableRow(entry));
+      if (output === 'json') io.stdout(`${shown === 0 ? '\n' : ',\n'}${JSON.stringify(entry)}`);
+      shown += 1;
+    }
+    const report = summary.report();
+    if (output === 'table') io.stdout(formatSummary(report, counts));
+    if (output === 'json') {
+      const skipped = { notJson: counts.notJson, notDecisionOrAuditEvent: counts.other };
+      io.stdout(`\n],"summary":${JSON.stringify({ ...report, skipped })}}\n`);
+    }
+    if (timeline !== undefined) {
+      io.stdout(renderHtml(report, timeline.report(), skippedLine(counts), now));
+    }
+    return exitCodes.ok;
+  };
+}
+
+export const auditCommand: Command = createAuditCommand();
+
+interface Filters {
+  readonly since: number | undefined;
+  readonly until: number | undefined;
+  readonly user: string | undefined;
+  readonly namespace: string | undefined;
+  readonly kind: string | undefined;
+  readonly decisions: ReadonlySet<string> | undefined;
+  readonly breakGlass: boolean;
+}
+
+function entryFilter(filters: Filters): (entry: AuditEntry) => boolean {
+  const kind = filters.kind?.toLowerCase();
+  return (entry) => {
+    const time = Date.parse(entry.time);
+    if (filters.since !== undefined && time < filters.since) return false;
+    if (filters.until !== undefined && time >= filters.until) return false;
+    if (filters.user !== undefined && entry.user !== filters.user) return false;
+    if (filters.namespace !== undefined && entry.namespace !== filters.namespace) return false;
+    if (filters.decisions?.has(entry.decision) === false) return false;
+    if (filters.breakGlass && entry.decision !== 'break-glass') return false;
+    if (kind !== undefined) {
+      const names = [entry.kind, entry.resource].map((n) => n?.toLowerCase());
+      // `deployment`, `Deployment` and `deployments` all name the resource `deployments`.
+      if (
+        !names.some((n) => n !== undefined && (n === kind || n === `${kind}s` || n === `${kind}es`))
+      )
+        return false;
+    }
+    return true;
+  };
+}
+
+const DECISIONS = new Set([
+  'denied',
+  'allowed',
+  'warned',
+  'audited',
+  'break-glass',
+  'exempt',
+  'sync',
+  'error',
+]);
+
+function parseDecisions(text: string): Set<string> {
+  const decisions = text.split(',').map((d) => d.trim());
+  const unknown = decisions.filter((d) => !DECISIONS.has(d));
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `--decision: unknown decision '${unknown.join("', '")}' (one of ${[...DECISIONS].join(', ')})`,
+    );
+  }
+  return new Set(decisions);
+}
+
+const UNIT_MS: Readonly<Record<string, number>> = {
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** A duration back from `now` (`24h`, `1h30m`) or an RFC 3339 time, as epoch milliseconds. */
+export function parseTime(option: string, text: string, now: Date): number {
+  if (/^(\d+[smhd])+$/.test(text)) {
+    let ms = 0;
+    for (const [, count, unit] of text.matchAll(/(\d+)([smhd])/g)) {
+      ms += Number(count) * (UNIT_MS[unit ?? ''] ?? 0);
+    }
+    return now.getTime() - ms;
+  }
+  const rfc3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+  const time = Date.parse(text);
+  if (!rfc3339.test(text) || Number.isNaN(time)) {
+    throw new UsageError(
+      `${option} must be a duration such as 24h or 1h30m, or an RFC 3339 time such as 2026-11-22T03:00:00Z, not '${text}'`,
+    );
+  }
+  return time;
+}
