@@ -148,11 +148,16 @@ describe('a real kube-apiserver audit log', () => {
     });
     expect(deleted?.message).toMatch(/^driftgate: DELETE ConfigMap shop\/web-config by alice/);
     expect(summary.dryRunDenials).toBe(1);
-    expect(summary.skipped).toEqual({ notJson: 0, notDecisionOrAuditEvent: 0 });
+    expect(summary.skipped).toEqual({
+      notJson: 0,
+      notDecisionOrAuditEvent: 0,
+      auditEventsWithoutDecision: 139,
+    });
   });
 
   it.each([
     { name: '--user', argv: ['--user', ALICE], count: 7 },
+    { name: '--user, nobody', argv: ['--user', 'mallory@example.com'], count: 0 },
     { name: '--decision', argv: ['--decision', 'denied'], count: 4 },
     { name: '--decision, two', argv: ['--decision', 'denied,warned'], count: 6 },
     { name: '--break-glass', argv: ['--break-glass'], count: 3 },
@@ -191,12 +196,30 @@ describe('a real kube-apiserver audit log', () => {
     expect(stdout).toContain('<td>alice@example.com</td><td>3</td>');
   });
 
+  it('--output html escapes every value', async () => {
+    // The real break-glass event, with a reason someone typed to break the page.
+    const hostile = '<img src=x onerror="alert(1)"> & co';
+    const lines = readFileSync(AUDIT_LOG, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('break-glass-reason'))
+      .map((line) => {
+        const event = JSON.parse(line);
+        event.annotations['validate.driftgate.io/break-glass-reason'] = hostile;
+        return JSON.stringify(event);
+      });
+    writeFileSync(join(dir, 'hostile.log'), lines.join('\n'));
+    const { stdout } = await audit(['hostile.log', '--output', 'html']);
+    expect(stdout).not.toContain('<img');
+    expect(stdout).toContain('&lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; co');
+  });
+
   it.each([
     { argv: ['--output', 'yaml'], message: "--output must be table, json or html, not 'yaml'" },
     { argv: ['--since', 'yesterday'], message: '--since must be a duration such as 24h' },
     { argv: ['--decision', 'rejected'], message: "--decision: unknown decision 'rejected'" },
     { argv: ['--colour'], message: "Unknown option '--colour'" },
     { argv: ['missing.log'], message: 'missing.log: cannot read it (ENOENT)' },
+    { argv: ['.'], message: '.: is a directory, not a log file' },
   ])('bad input $argv → exit 2', async ({ argv, message }) => {
     let stderr = '';
     const code = await runCli(['audit', ...argv], {

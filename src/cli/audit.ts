@@ -1,11 +1,12 @@
 // `driftgate audit`: review driftgate's decision log and the API server's audit log — who was
 // denied, what was allowed under break-glass, what is still drifted. Exit 0, or 2 on bad input.
 import { createReadStream } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { DEFAULT_WEBHOOK_NAME, type AuditEntry } from '../audit/review/entry.js';
+import { DEFAULT_WEBHOOK_NAME, resourceOf, type AuditEntry } from '../audit/review/entry.js';
 import { formatSummary, skippedLine, tableHeader, tableRow } from '../audit/review/format.js';
 import { renderHtml, TimelineCollector } from '../audit/review/html.js';
 import { emptyCounts, entriesOf, matchRequests, mergeByTime } from '../audit/review/read.js';
@@ -89,11 +90,14 @@ export function createAuditCommand(
       breakGlass: values['break-glass'] === true,
     });
     for (const file of files) {
+      let isDirectory;
       try {
-        await access(resolve(io.cwd, file));
+        await access(resolve(io.cwd, file), constants.R_OK);
+        isDirectory = (await stat(resolve(io.cwd, file))).isDirectory();
       } catch (error) {
         throw new UsageError(`${file}: cannot read it (${(error as NodeJS.ErrnoException).code})`);
       }
+      if (isDirectory) throw new UsageError(`${file}: is a directory, not a log file`);
     }
 
     const counts = emptyCounts();
@@ -121,7 +125,11 @@ export function createAuditCommand(
     const report = summary.report();
     if (output === 'table') io.stdout(formatSummary(report, counts));
     if (output === 'json') {
-      const skipped = { notJson: counts.notJson, notDecisionOrAuditEvent: counts.other };
+      const skipped = {
+        notJson: counts.notJson,
+        notDecisionOrAuditEvent: counts.other,
+        auditEventsWithoutDecision: counts.unrelatedAuditEvents,
+      };
       io.stdout(`\n],"summary":${JSON.stringify({ ...report, skipped })}}\n`);
     }
     if (timeline !== undefined) {
@@ -154,12 +162,9 @@ function entryFilter(filters: Filters): (entry: AuditEntry) => boolean {
     if (filters.decisions?.has(entry.decision) === false) return false;
     if (filters.breakGlass && entry.decision !== 'break-glass') return false;
     if (kind !== undefined) {
-      const names = [entry.kind, entry.resource].map((n) => n?.toLowerCase());
-      // `deployment`, `Deployment` and `deployments` all name the resource `deployments`.
-      if (
-        !names.some((n) => n !== undefined && (n === kind || n === `${kind}s` || n === `${kind}es`))
-      )
-        return false;
+      // `Deployment`, `deployment` and `deployments` all name the resource `deployments`.
+      const type = entry.resource?.toLowerCase() ?? resourceOf(entry.kind ?? '');
+      if (type !== kind && type !== resourceOf(kind)) return false;
     }
     return true;
   };

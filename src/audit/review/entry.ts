@@ -218,14 +218,16 @@ export function objectKey(entry: AuditEntry): string {
 
 /** `Deployment` and `deployments` name the same type; the audit log only has the resource. */
 export function sameType(a: AuditEntry, b: AuditEntry): boolean {
-  const plural = (kind: string) => {
-    const lower = kind.toLowerCase();
-    if (/(s|x|z|ch|sh)$/.test(lower)) return `${lower}es`;
-    if (/[^aeiou]y$/.test(lower)) return `${lower.slice(0, -1)}ies`;
-    return `${lower}s`;
-  };
   const typeOf = (e: AuditEntry) =>
-    e.resource?.toLowerCase() ?? (e.kind === undefined ? undefined : plural(e.kind));
+    e.resource?.toLowerCase() ?? (e.kind === undefined ? undefined : resourceOf(e.kind));
   const [ta, tb] = [typeOf(a), typeOf(b)];
   return ta === undefined || tb === undefined || ta === tb;
+}
+
+/** The resource name the API server uses for a kind, by the English plural it follows. */
+export function resourceOf(kind: string): string {
+  const lower = kind.toLowerCase();
+  if (/(s|x|z|ch|sh)$/.test(lower)) return `${lower}es`;
+  if (/[^aeiou]y$/.test(lower)) return `${lower.slice(0, -1)}ies`;
+  return `${lower}s`;
 }
