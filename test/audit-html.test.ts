@@ -1,0 +1,129 @@
+// The `driftgate audit --output html` page of a real kube-apiserver audit log, opened in headless
+// Chromium: it renders, writes nothing to the console, and its screenshot is kept for a look.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { consoleMessages, findOrInstallChromium, runChromium } from './support/chromium.js';
+import { runDriftgate } from './support/cli.js';
+import { fixturePath } from './support/fixtures.js';
+
+const AUDIT_LOG = fixturePath('audit/audit-driftgate-events.jsonl');
+const OUTPUT_DIR = new URL('../test-output/', import.meta.url).pathname;
+const SCREENSHOT = join(OUTPUT_DIR, 'audit-report.png');
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+const WINDOW = ['--window-size=1280,2000'];
+
+const dir = mkdtempSync(join(tmpdir(), 'driftgate-audit-html-'));
+let chromium: string | undefined;
+let missing = '';
+let page = '';
+let html = '';
+
+beforeAll(async () => {
+  const found = findOrInstallChromium();
+  if ('path' in found) {
+    chromium = found.path;
+  } else {
+    missing = `skipped: ${found.missing}`;
+    console.warn(`audit-html: ${missing}`);
+  }
+  const { code, stdout } = await runDriftgate(dir, 'audit', AUDIT_LOG, '--output', 'html');
+  expect(code).toBe(0);
+  html = stdout;
+  page = join(dir, 'audit-report.html');
+  writeFileSync(page, html);
+}, 300_000);
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Writes a page of its own into the temp directory and returns its file: URL. */
+function controlPage(name: string, body: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, `<!doctype html>\n<html lang="en"><body>${body}</body></html>\n`);
+  return pathToFileURL(file).href;
+}
+
+function pngSize(file: string): { width: number; height: number; bytes: number } {
+  const png = readFileSync(file);
+  expect(png.subarray(0, 8)).toEqual(PNG_SIGNATURE);
+  // The IHDR chunk comes first: width and height, big-endian, at bytes 16 and 20.
+  return { width: png.readUInt32BE(16), height: png.readUInt32BE(20), bytes: png.length };
+}
+
+describe('the audit review page in headless Chromium', () => {
+  it('the console check sees what a page writes to the console', async ({ skip }) => {
+    if (chromium === undefined) return skip(missing);
+    const url = controlPage('console-error.html', `<p>x</p><script>console.error('boom')</script>`);
+    const run = await runChromium(chromium, url, ['--dump-dom']);
+    expect(run.timedOut).toBe(false);
+    const messages = consoleMessages(run.stderr);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toContain('"boom"');
+    expect(messages[0]).toContain(url);
+
+    const thrown = controlPage('uncaught.html', `<script>throw new Error('kaboom')</script>`);
+    const uncaught = consoleMessages((await runChromium(chromium, thrown, ['--dump-dom'])).stderr);
+    expect(uncaught).toHaveLength(1);
+    expect(uncaught[0]).toContain('Uncaught Error: kaboom');
+  }, 120_000);
+
+  it('renders the report without a console message, and a screenshot shows it', async ({
+    skip,
+  }) => {
+    if (chromium === undefined) return skip(missing);
+    mkdirSync(OUTPUT_DIR, { recursive: true });
+    rmSync(SCREENSHOT, { force: true });
+    const run = await runChromium(chromium, pathToFileURL(page).href, [
+      `--screenshot=${SCREENSHOT}`,
+      ...WINDOW,
+    ]);
+    expect(run.timedOut).toBe(false);
+    expect(run.code).toBe(0);
+    expect(consoleMessages(run.stderr)).toEqual([]);
+
+    const shot = pngSize(SCREENSHOT);
+    expect(shot).toMatchObject({ width: 1280, height: 2000 });
+    expect(shot.bytes).toBeGreaterThan(10 * 1024);
+    // A blank page of the same size is already about 11 KB: the report must show much more.
+    const blankFile = join(dir, 'blank.png');
+    await runChromium(chromium, controlPage('blank.html', ''), [
+      `--screenshot=${blankFile}`,
+      ...WINDOW,
+    ]);
+    const blank = pngSize(blankFile);
+    expect(shot.bytes).toBeGreaterThan(blank.bytes * 2);
+  }, 120_000);
+
+  it('the rendered DOM holds the headings and the rows of the review', async ({ skip }) => {
+    if (chromium === undefined) return skip(missing);
+    const run = await runChromium(chromium, pathToFileURL(page).href, ['--dump-dom']);
+    expect(run.timedOut).toBe(false);
+    expect(consoleMessages(run.stderr)).toEqual([]);
+    const dom = run.stdout;
+    expect(dom).toContain('<title>driftgate audit review</title>');
+    expect(dom).toContain('<h1>driftgate audit review</h1>');
+    for (const heading of [
+      'Timeline of denials and break-glass writes',
+      'Top users by denials',
+      'Top objects by denials',
+      'Break-glass sessions',
+    ]) {
+      expect(dom).toContain(`<h2>${heading}</h2>`);
+    }
+    expect(dom).toContain('<h3>shop</h3>');
+    // The parser put every row into a table body: the markup was well formed enough for it.
+    const tables = html.match(/<table>/g)?.length ?? 0;
+    expect(tables).toBeGreaterThan(3);
+    expect(dom.match(/<table><tbody>/g)?.length).toBe(tables);
+    expect(dom.match(/<tr/g)?.length).toBe(html.match(/<tr/g)?.length);
+    expect(dom).toContain('<td>alice@example.com</td><td>3</td>');
+    expect(dom).toContain('<td>INC-4711 roll back bad release</td>');
+    expect(dom).toContain('<td>spec.template.spec.containers[name=app].image</td>');
+    expect(dom).toMatch(/<tr class="denied">/);
+    expect(dom).toMatch(/<tr class="break-glass">/);
+  }, 120_000);
+});
