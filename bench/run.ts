@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark, each beside its baseline in the same run.
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
+import { benchAudit, formatAudit } from './audit.js';
 import { benchDiff } from './diff.js';
 import { benchHttp, formatHttp } from './http.js';
 import { formatResults } from './measure.js';
@@ -18,6 +19,11 @@ console.log('A Deployment UPDATE that is denied (kubectl set image by a person):
 console.log(formatHttp(await benchHttp(10_000, 5, '20-set-image-deployment-by-alice')));
 console.log('A Deployment UPDATE that is allowed (the sync identity re-applying Git):');
 console.log(formatHttp(await benchHttp(10_000, 5, '11-apply-unchanged-deployment-by-argocd')));
+
+console.log(
+  '\ndriftgate audit --output json on a 1 GB kube-apiserver audit log (its own process each)',
+);
+console.log(formatAudit(await benchAudit()));
 
 console.log('\nRendering 10,000 manifests from Git (its own process, for a clean RSS)');
 // It prints its own figures and which targets it missed; a missed target is reported, not fatal.
