@@ -1,68 +1,29 @@
 // The real server over TLS with a real Git repository: reviews go in as the API server sends
 // them, through /mutate then /validate with the patch applied in between.
 import { request as httpsRequest } from 'node:https';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateConfig } from '../src/config/config.js';
 import type { AdmissionRequest, AdmissionReview } from '../src/kube/admission.js';
-import { startDriftgate, type Driftgate } from '../src/main.js';
+import type { Driftgate } from '../src/main.js';
 import type { JsonPatchOperation } from '../src/policy/mutate.js';
-import {
-  capturedManifests,
-  captureLogger,
-  createTestRepo,
-  tempDir,
-  type TestRepo,
-} from './desired/git-fixture.js';
+import { capturedManifests, type TestRepo } from './desired/git-fixture.js';
 import { edited, review } from './support/fixtures.js';
 import { applyPatch } from './support/json-patch.js';
-import { SHOP_MANIFESTS } from './support/policy.js';
+import { startTestServer, type TestServer } from './support/server.js';
 
-let repo: TestRepo;
-let cache: { path: string; cleanup: () => void };
+let server: TestServer;
 let driftgate: Driftgate;
+let repo: TestRepo;
 let commit: string;
-const log = captureLogger();
-
-const MANIFESTS = SHOP_MANIFESTS;
 
 beforeAll(async () => {
-  repo = createTestRepo();
-  commit = repo.commit(
-    Object.fromEntries(
-      readdirSync(capturedManifests)
-        .filter((file) => MANIFESTS.includes(file.replace('.yaml', '')))
-        .map((file) => [`apps/shop/${file}`, readFileSync(join(capturedManifests, file), 'utf8')]),
-    ),
-    'shop manifests',
-  );
-  cache = tempDir('driftgate-cache-');
-  const result = validateConfig({
-    cacheDir: cache.path,
-    sources: [
-      {
-        name: 'shop',
-        repoURL: repo.fileURL,
-        revision: 'main',
-        path: 'apps/shop',
-        namespace: 'shop',
-      },
-    ],
-    breakGlass: { groups: ['oncall'], ttl: '4h' },
-  });
-  if ('errors' in result) throw new Error(JSON.stringify(result.errors));
-  driftgate = await startDriftgate(result.config, {
-    logger: log.logger,
-    host: '127.0.0.1',
-    port: 0,
-  });
+  server = await startTestServer();
+  ({ driftgate, repo, commit } = server);
 });
 
 afterAll(async () => {
-  await driftgate.stop();
-  cache.cleanup();
-  repo.cleanup();
+  await server.stop();
 });
 
 interface Reply {
@@ -237,7 +198,7 @@ describe('the admission server', () => {
   });
 
   it('writes one decision log line per decision about a managed object', () => {
-    const decisions = log.lines().filter((line) => line.msg === 'decision');
+    const decisions = server.logLines().filter((line) => line.msg === 'decision');
     const denial = decisions.find(
       (line) => line.uid === review('20-set-image-deployment-by-alice').uid,
     );
@@ -253,7 +214,7 @@ describe('the admission server', () => {
       drift: ['spec.template.spec.containers[name=app].image'],
       commit,
     });
-    expect(JSON.stringify(log.lines())).not.toMatch(/s3cr3t|czNjcjN0/);
+    expect(JSON.stringify(server.logLines())).not.toMatch(/s3cr3t|czNjcjN0/);
   });
 });
 

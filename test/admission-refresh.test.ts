@@ -4,55 +4,30 @@ import { readFileSync, renameSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateConfig } from '../src/config/config.js';
 import type { AdmissionResponse, AdmissionReview } from '../src/kube/admission.js';
-import { startDriftgate, type Driftgate } from '../src/main.js';
-import {
-  capturedManifests,
-  captureLogger,
-  createTestRepo,
-  tempDir,
-  type TestRepo,
-} from './desired/git-fixture.js';
+import type { Driftgate } from '../src/main.js';
+import { capturedManifests, type TestRepo } from './desired/git-fixture.js';
 import { review } from './support/fixtures.js';
+import { startTestServer, type TestServer } from './support/server.js';
 
+let server: TestServer;
 let repo: TestRepo;
-let cache: { path: string; cleanup: () => void };
 let driftgate: Driftgate;
 let offsetMs = 0;
 const deployment = readFileSync(join(capturedManifests, 'deploy-web.yaml'), 'utf8');
 
 beforeAll(async () => {
-  repo = createTestRepo();
-  repo.commit({ 'apps/shop/deploy-web.yaml': deployment });
-  cache = tempDir('driftgate-cache-');
-  const result = validateConfig({
-    cacheDir: cache.path,
+  server = await startTestServer({
+    manifests: ['deploy-web'],
     // Polling would pick the commit up by itself: make it rare, so only the refresh can.
-    sources: [
-      {
-        name: 'shop',
-        repoURL: repo.fileURL,
-        revision: 'main',
-        path: 'apps/shop',
-        namespace: 'shop',
-        pollInterval: '1h',
-      },
-    ],
-  });
-  if ('errors' in result) throw new Error(JSON.stringify(result.errors));
-  driftgate = await startDriftgate(result.config, {
-    logger: captureLogger().logger,
-    host: '127.0.0.1',
-    port: 0,
+    source: { pollInterval: '1h' },
     now: () => new Date(Date.now() + offsetMs),
   });
+  ({ driftgate, repo } = server);
 });
 
 afterAll(async () => {
-  await driftgate.stop();
-  cache.cleanup();
-  repo.cleanup();
+  await server.stop();
 });
 
 function validate(label = '20-set-image-deployment-by-alice'): Promise<AdmissionResponse> {

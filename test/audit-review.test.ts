@@ -1,26 +1,18 @@
 // `driftgate audit` as a reviewer runs it: on a real kube-apiserver audit log, on decision logs
 // written by the real server, and on both together, paired request by request.
 import { request as httpsRequest } from 'node:https';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createAuditCommand } from '../src/cli/audit.js';
 import { runCli } from '../src/cli/run.js';
-import { validateConfig } from '../src/config/config.js';
 import type { AdmissionRequest, AdmissionReview } from '../src/kube/admission.js';
-import { startDriftgate, type Driftgate } from '../src/main.js';
+import type { Driftgate } from '../src/main.js';
 import type { JsonPatchOperation } from '../src/policy/mutate.js';
-import {
-  capturedManifests,
-  captureLogger,
-  createTestRepo,
-  tempDir,
-  type TestRepo,
-} from './desired/git-fixture.js';
 import { edited, fixturePath, review } from './support/fixtures.js';
-import { SHOP_MANIFESTS } from './support/policy.js';
+import { startTestServer, type TestServer } from './support/server.js';
 
 const AUDIT_LOG = fixturePath('audit/audit-driftgate-events.jsonl');
 const ALICE = 'alice@example.com';
@@ -236,10 +228,8 @@ describe('a real kube-apiserver audit log', () => {
 
 // The real server decides captured reviews; its clock is set to when the API server received
 // the same requests in the audit log, so that the two logs describe one incident.
-let repo: TestRepo;
-let cache: { path: string; cleanup: () => void };
+let server: TestServer;
 let driftgate: Driftgate;
-const log = captureLogger();
 
 async function post(webhook: 'validate' | 'mutate', request: AdmissionRequest, at: string) {
   vi.setSystemTime(new Date(at));
@@ -268,42 +258,15 @@ async function post(webhook: 'validate' | 'mutate', request: AdmissionRequest, a
 
 /** The decision log as the server wrote it, each line as pino wrote it. */
 function decisionLog(): string {
-  return log
-    .lines()
+  return server
+    .logLines()
     .map((line) => JSON.stringify(line))
     .join('\n');
 }
 
 beforeAll(async () => {
-  repo = createTestRepo();
-  repo.commit(
-    Object.fromEntries(
-      readdirSync(capturedManifests)
-        .filter((file) => SHOP_MANIFESTS.includes(file.replace('.yaml', '')))
-        .map((file) => [`apps/shop/${file}`, readFileSync(join(capturedManifests, file), 'utf8')]),
-    ),
-    'shop manifests',
-  );
-  cache = tempDir('driftgate-cache-');
-  const result = validateConfig({
-    cacheDir: cache.path,
-    sources: [
-      {
-        name: 'shop',
-        repoURL: repo.fileURL,
-        revision: 'main',
-        path: 'apps/shop',
-        namespace: 'shop',
-      },
-    ],
-    breakGlass: { groups: ['oncall'], ttl: '4h' },
-  });
-  if ('errors' in result) throw new Error(JSON.stringify(result.errors));
-  driftgate = await startDriftgate(result.config, {
-    logger: log.logger,
-    host: '127.0.0.1',
-    port: 0,
-  });
+  server = await startTestServer();
+  driftgate = server.driftgate;
 
   vi.useFakeTimers({ toFake: ['Date'] });
   try {
@@ -371,9 +334,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await driftgate.stop();
-  cache.cleanup();
-  repo.cleanup();
+  await server.stop();
 });
 
 describe('a decision log written by the server', () => {
@@ -406,7 +367,7 @@ describe('a decision log written by the server', () => {
         '    back in line with Git: synced at 2026-11-22T03:17:46Z\n',
     );
     expect(stdout).not.toContain('Still drifted');
-    const other = log.lines().filter((line) => line.msg !== 'decision').length;
+    const other = server.logLines().filter((line) => line.msg !== 'decision').length;
     expect(other).toBeGreaterThan(0);
     expect(stdout).toContain(
       `1 line skipped: not JSON; ${other} lines skipped: not a decision or audit event\n`,
