@@ -12,6 +12,7 @@ import type { RenderedDocument } from '../src/desired/manifest-parser.js';
 import { ParseWorkerPool } from '../src/desired/parse-task.js';
 import { renderSource, defaultRenderLimits } from '../src/desired/render.js';
 import { buildSnapshot } from '../src/desired/snapshot.js';
+import { sourceConfig } from '../test/desired/git-fixture.js';
 
 const count = Number(process.argv[2] ?? 10_000);
 const fixtures = join(import.meta.dirname, '..', 'test', 'fixtures', 'captured', 'manifests');
@@ -62,27 +63,13 @@ try {
 
   // 1. The provider end to end: clone over file://, check out, render in the worker, index.
   const cacheDir = join(root, 'cache');
+  const source = sourceConfig({ name: 'bench', repoURL: `file://${work}`, namespace: 'bench' });
   const provider = createGitProvider(
     {
       cacheDir,
       poll: false,
       persist: true,
-      sources: [
-        {
-          name: 'bench',
-          repoURL: `file://${work}`,
-          revision: null,
-          path: '.',
-          namespace: 'bench',
-          render: 'plain',
-          command: [],
-          pollIntervalMs: 30_000,
-          include: [],
-          exclude: [],
-          auth: null,
-          syncIdentities: { users: [], groups: [] },
-        },
-      ],
+      sources: [source],
     },
     { logger: pino({ level: 'silent' }) },
   );
@@ -100,20 +87,7 @@ try {
   const parser = new ParseWorkerPool();
   started = performance.now();
   await renderSource({
-    source: {
-      name: 'bench',
-      repoURL: `file://${work}`,
-      revision: null,
-      path: '.',
-      namespace: 'bench',
-      render: 'plain',
-      command: [],
-      pollIntervalMs: 30_000,
-      include: [],
-      exclude: [],
-      auth: null,
-      syncIdentities: { users: [], groups: [] },
-    },
+    source,
     checkout: join(checkout, commit),
     workDir: join(root, 'render-work'),
     limits: defaultRenderLimits,

@@ -1,10 +1,11 @@
 // driftgate's configuration: the typed struct every module reads, its defaults (DESIGN.md §3, §6)
 // and one pure validation that names each bad key path, so a typo fails at start, not at 3 a.m.
 import { checkRepoURL, checkRevision, checkSourcePath } from '../desired/repo-url.js';
+import type { FieldPolicy } from '../drift/diff.js';
 import { parseDuration } from './duration.js';
 
+export type { FieldPolicy };
 export type Mode = 'enforce' | 'warn' | 'audit';
-export type FieldPolicy = 'declared' | 'strict';
 export type UnmanagedPolicy = 'allow' | 'warn' | 'deny';
 export type FailureMode = 'open' | 'closed';
 export type RenderKind = 'plain' | 'kustomize' | 'command';

@@ -20,6 +20,4 @@ export const annotations = {
 
 export const labels = {
   mode: 'driftgate.io/mode',
-  /** Argo CD's default tracking label, when an installation tracks resources by label. */
-  argocdInstance: 'app.kubernetes.io/instance',
 } as const;
