@@ -166,6 +166,7 @@ describe('HPA ownership of spec.replicas', () => {
   it('an HPA declared in Git makes its target’s replicas free, for scale and for the object', () => {
     expect(judge(review('27-scale-deployment-by-alice'), { desired: withHpa })).toMatchObject({
       kind: 'allowed',
+      message: expect.stringContaining('spec.replicas is left to HorizontalPodAutoscaler shop/'),
     });
     const scaledByEdit = review('30-apply-edited-deployment-by-alice');
     const decision = judge(scaledByEdit, { desired: withHpa });
@@ -178,7 +179,10 @@ describe('HPA ownership of spec.replicas', () => {
       judge(review('27-scale-deployment-by-alice'), {
         cluster: facts({ hpaTargets: ['Deployment/web'] }),
       }),
-    ).toMatchObject({ kind: 'allowed' });
+    ).toMatchObject({
+      kind: 'allowed',
+      message: expect.stringContaining('left to HorizontalPodAutoscaler shop/web'),
+    });
   });
 
   it('the HPA does not free another object', () => {

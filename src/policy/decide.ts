@@ -210,17 +210,33 @@ export function decide(
     return outcome('allowed', 'deleting', 'the object is being deleted', common);
   }
 
-  const { drift, preexisting } = driftOf(request, entry, key, index, facts, config);
+  const { drift, preexisting, replicasLeftToHpa } = driftOf(
+    request,
+    entry,
+    key,
+    index,
+    facts,
+    config,
+  );
   const warningsForPreexisting = driftWarnings(
     'driftgate: already drifted, sync will restore it: ',
     preexisting,
   );
   if (drift.length === 0) {
-    return outcome('allowed', 'no-drift', 'the write moves no declared field away from Git', {
-      ...common,
-      preexisting,
-      warnings: warningsForPreexisting,
-    });
+    const hpaNote =
+      replicasLeftToHpa === undefined
+        ? ''
+        : `; spec.replicas is left to HorizontalPodAutoscaler ${replicasLeftToHpa}`;
+    return outcome(
+      'allowed',
+      'no-drift',
+      `the write moves no declared field away from Git${hpaNote}`,
+      {
+        ...common,
+        preexisting,
+        warnings: warningsForPreexisting,
+      },
+    );
   }
   const evidence = { ...common, drift, preexisting, breakGlassReason: activeBreakGlass?.reason };
   if (activeBreakGlass !== undefined && authorised) {
@@ -428,8 +444,7 @@ function ignoreRulesFor(
       });
     }
   }
-  if (index.hpaTargets.has(keyString(key)) || facts.isHpaTarget(key))
-    rules.push(only(['/spec/replicas']));
+  if (hpaScaling(key, index, facts) !== undefined) rules.push(only(['/spec/replicas']));
   if (config.builtins.rolloutRestart) {
     rules.push(
       only([
@@ -466,7 +481,7 @@ function driftOf(
   index: SnapshotIndex,
   facts: ClusterFacts,
   config: Config,
-): { drift: FieldDrift[]; preexisting: FieldDrift[] } {
+): { drift: FieldDrift[]; preexisting: FieldDrift[]; replicasLeftToHpa?: string } {
   const namespace = key.namespace;
   const fieldPolicy = config.namespaces.overrides[namespace]?.fieldPolicy ?? config.fieldPolicy;
   const source = config.sources.find((s) => s.name === entry.source);
@@ -495,9 +510,29 @@ function driftOf(
     old = old === undefined ? undefined : asParent(spec(old));
   }
   if (live === undefined) return { drift: [], preexisting: [] };
+  // Say so when the HPA is why a replica count other than Git's passes: the audit trail must
+  // explain every allowed difference.
+  const hpa = hpaScaling(key, index, facts);
+  const replicasOf = (o: KubeObject) => (isJsonObject(o.spec) ? o.spec.replicas : undefined);
+  const leftToHpa =
+    hpa !== undefined &&
+    replicasOf(desired) !== undefined &&
+    replicasOf(live) !== undefined &&
+    replicasOf(desired) !== replicasOf(live)
+      ? { replicasLeftToHpa: hpa }
+      : {};
   if (request.operation === 'CREATE' || old === undefined) {
-    return { drift: diff(desired, live, options), preexisting: [] };
+    return { drift: diff(desired, live, options), preexisting: [], ...leftToHpa };
   }
   const result = diffWrite(desired, old, live, options);
-  return { drift: result.introduced, preexisting: result.preexisting };
+  return { drift: result.introduced, preexisting: result.preexisting, ...leftToHpa };
+}
+
+/** The HPA, declared in Git or found in the cluster, that owns this object's replicas. */
+function hpaScaling(
+  key: ResourceKey,
+  index: SnapshotIndex,
+  facts: ClusterFacts,
+): string | undefined {
+  return index.hpaTargets.get(keyString(key)) ?? facts.hpaOf(key);
 }

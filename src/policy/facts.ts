@@ -11,8 +11,8 @@ export type OverrideMode = 'off' | 'audit' | 'warn';
 
 export interface ClusterFacts {
   namespace(name: string): NamespaceFacts | undefined;
-  /** Is this object the scale target of an HPA that exists in the cluster? */
-  isHpaTarget(key: ResourceKey): boolean;
+  /** The HPA (`namespace/name`) in the cluster that scales this object, if any. */
+  hpaOf(key: ResourceKey): string | undefined;
   /** Annotations of a managed parent (for `scale` writes, which carry none of their own). */
   parentAnnotations(key: ResourceKey): Readonly<Record<string, string>> | undefined;
   /** The kill switch: the override ConfigMap's mode, when set. */
@@ -22,7 +22,7 @@ export interface ClusterFacts {
 /** Facts when nothing is known of the cluster: decisions rest on Git alone. */
 export const noClusterFacts: ClusterFacts = {
   namespace: () => undefined,
-  isHpaTarget: () => false,
+  hpaOf: () => undefined,
   parentAnnotations: () => undefined,
   override: undefined,
 };

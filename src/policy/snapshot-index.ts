@@ -9,7 +9,8 @@ export interface SnapshotIndex {
   /** Lower-case plural resource name → kind, for `scale` writes that name only the resource. */
   readonly kindByResource: ReadonlyMap<string, { group: string; kind: string }>;
   /** Keys (as `group/Kind/namespace/name`) of scale targets of HPAs declared in Git. */
-  readonly hpaTargets: ReadonlySet<string>;
+  /** Scale target (`keyString`) → the HPA declared in Git that scales it (`namespace/name`). */
+  readonly hpaTargets: ReadonlyMap<string, string>;
   /** Managed objects per namespace. */
   readonly objectsInNamespace: ReadonlyMap<string, readonly ResourceKey[]>;
 }
@@ -37,7 +38,7 @@ export function indexSnapshot(snapshot: DesiredSnapshot): SnapshotIndex {
   if (cached !== undefined) return cached;
   const kinds = new Set<string>();
   const kindByResource = new Map<string, { group: string; kind: string }>();
-  const hpaTargets = new Set<string>();
+  const hpaTargets = new Map<string, string>();
   const objectsInNamespace = new Map<string, ResourceKey[]>();
   for (const entry of snapshot.entries()) {
     const key = entry.key;
@@ -58,13 +59,14 @@ export function indexSnapshot(snapshot: DesiredSnapshot): SnapshotIndex {
         typeof target.name === 'string'
       ) {
         const apiVersion = typeof target.apiVersion === 'string' ? target.apiVersion : undefined;
-        hpaTargets.add(
+        hpaTargets.set(
           keyString({
             group: groupOf(apiVersion),
             kind: target.kind,
             namespace: key.namespace,
             name: target.name,
           }),
+          `${key.namespace}/${key.name}`,
         );
       }
     }

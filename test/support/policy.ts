@@ -81,7 +81,10 @@ export function facts(
         ? undefined
         : { labels: ns.labels ?? {}, annotations: ns.annotations ?? {} };
     },
-    isHpaTarget: (key) => overrides.hpaTargets?.includes(`${key.kind}/${key.name}`) ?? false,
+    hpaOf: (key) =>
+      overrides.hpaTargets?.includes(`${key.kind}/${key.name}`) === true
+        ? `${key.namespace}/${key.name}`
+        : undefined,
     parentAnnotations: (key) => overrides.parents?.[`${key.kind}/${key.name}`],
     override: overrides.override ?? noClusterFacts.override,
   };
