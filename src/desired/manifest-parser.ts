@@ -290,8 +290,8 @@ export function resolveInside(root: string, path: string, shown: string): string
   return real;
 }
 
-/** Reads and parses one manifest file (as listed by listManifestFiles), with a size limit. */
-export function parseManifestFile(manifest: ManifestFile, maxBytes: number): ParsedDocument[] {
+/** The bytes of one manifest file (as listed by listManifestFiles), with a size limit. */
+export function readManifestFile(manifest: ManifestFile, maxBytes: number): Buffer {
   const content = readFileSync(manifest.real);
   if (content.length > maxBytes) {
     throw new ManifestError({
@@ -300,5 +300,10 @@ export function parseManifestFile(manifest: ManifestFile, maxBytes: number): Par
       message: `is larger than ${maxBytes} bytes`,
     });
   }
-  return parseManifests(content.toString('utf8'), manifest.file);
+  return content;
+}
+
+/** Reads and parses one manifest file (as listed by listManifestFiles), with a size limit. */
+export function parseManifestFile(manifest: ManifestFile, maxBytes: number): ParsedDocument[] {
+  return parseManifests(readManifestFile(manifest, maxBytes).toString('utf8'), manifest.file);
 }

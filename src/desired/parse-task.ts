@@ -19,6 +19,11 @@ export type ParseTask =
       readonly maxFileBytes: number;
       readonly maxFiles: number;
       readonly persist: PersistRequest | null;
+      /**
+       * Names a cache of this task's last parse (a source name): files whose path and content
+       * are unchanged since then are not parsed again. null: parse everything, keep nothing.
+       */
+      readonly cache: string | null;
     }
   | {
       readonly kind: 'text';
@@ -31,11 +36,27 @@ export type ParseTask =
 
 export type WorkerMessage =
   | { readonly type: 'documents'; readonly documents: readonly RenderedDocument[] }
-  | { readonly type: 'done'; readonly header: unknown; readonly count: number }
+  | {
+      readonly type: 'done';
+      readonly header: unknown;
+      readonly count: number;
+      readonly files: FileCounts;
+    }
   | { readonly type: 'failed'; readonly problems: readonly ManifestProblem[] };
 
+/** Of the manifest files a task read: how many were parsed, how many came from its cache. */
+export interface FileCounts {
+  readonly parsed: number;
+  readonly reused: number;
+}
+
 export type ParseOutcome =
-  | { readonly ok: true; readonly header: unknown; readonly count: number }
+  | {
+      readonly ok: true;
+      readonly header: unknown;
+      readonly count: number;
+      readonly files: FileCounts;
+    }
   | { readonly ok: false; readonly problems: readonly ManifestProblem[] };
 
 const workerURL = new URL(
@@ -152,7 +173,12 @@ export class ParseWorkerPool {
       if (job?.id !== id) return;
       if (message.type === 'documents') job.onDocuments(message.documents);
       else if (message.type === 'done') {
-        this.finish({ ok: true, header: message.header, count: message.count });
+        this.finish({
+          ok: true,
+          header: message.header,
+          count: message.count,
+          files: message.files,
+        });
       } else this.finish({ ok: false, problems: message.problems });
     });
     const fail = (message: string): void => {

@@ -1,6 +1,6 @@
 // Worker thread that reads, parses and persists manifests, so a large repository never stalls
 // the event loop that answers admission reviews. Results stream back in small chunks.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
   mkdirSync,
@@ -14,7 +14,7 @@ import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type * as ParserModule from './manifest-parser.js';
 import type { ManifestProblem, RenderedDocument } from './manifest-parser.js';
-import type { ParseTask, PersistRequest, WorkerMessage } from './parse-task.js';
+import type { FileCounts, ParseTask, PersistRequest, WorkerMessage } from './parse-task.js';
 
 // Under a TypeScript runner the sibling module is a .ts file; once built it is .js. The worker is
 // started by Node itself, so it picks the one that exists next to it.
@@ -34,6 +34,18 @@ const WINDOW = 2;
 const inFlight = new Int32Array((workerData as { inFlight: SharedArrayBuffer }).inFlight);
 const MAX_PROBLEMS = 20;
 const SNAPSHOT_FORMAT = 'driftgate.snapshot/v1';
+
+/**
+ * The documents of each file of a task's last successful parse, by repository path, with the
+ * SHA-256 of the bytes they were parsed from. A commit that changes one file of 10,000 then
+ * costs one YAML parse, not 10,000: reading and hashing a file is far cheaper than parsing it.
+ * Each new parse replaces its task's cache whole, so it holds one render's documents at most.
+ */
+interface ParsedFile {
+  readonly sha256: string;
+  readonly documents: readonly RenderedDocument[];
+}
+const parseCaches = new Map<string, Map<string, ParsedFile>>();
 
 /**
  * Writes the persisted snapshot document by document as parsing goes, so the worker never holds
@@ -86,6 +98,7 @@ function run(id: number, task: ParseTask): void {
   };
   let chunk: RenderedDocument[] = [];
   let count = 0;
+  let files: FileCounts = { parsed: 0, reused: 0 };
   const problems: ManifestProblem[] = [];
   const flush = (): void => {
     if (chunk.length > 0 && problems.length === 0) {
@@ -123,34 +136,50 @@ function run(id: number, task: ParseTask): void {
       }
       for (const document of parsed.documents as RenderedDocument[]) emit(document);
       flush();
-      post({ type: 'done', header: parsed.header ?? null, count });
+      post({ type: 'done', header: parsed.header ?? null, count, files });
       return;
     }
     if (task.kind === 'files') {
-      let files: ParserModule.ManifestFile[] = [];
+      let manifests: ParserModule.ManifestFile[] = [];
       try {
-        files = parser.listManifestFiles(task);
+        manifests = parser.listManifestFiles(task);
       } catch (error) {
         problems.push(problemOf(error, task.directory));
       }
-      if (files.length > task.maxFiles) {
+      if (manifests.length > task.maxFiles) {
         problems.push({
           file: task.directory,
           line: 0,
-          message: `holds ${files.length} manifest files, more than the limit of ${task.maxFiles}`,
+          message: `holds ${manifests.length} manifest files, more than the limit of ${task.maxFiles}`,
         });
       }
-      for (const file of files) {
+      const previous = task.cache === null ? undefined : parseCaches.get(task.cache);
+      const next = new Map<string, ParsedFile>();
+      let parsed = 0;
+      for (const file of manifests) {
         if (problems.length > 0 && problems.length >= MAX_PROBLEMS) break;
         try {
-          for (const document of parser.parseManifestFile(file, task.maxFileBytes)) {
-            emit(parser.toRendered(document));
+          const content = parser.readManifestFile(file, task.maxFileBytes);
+          const sha256 = createHash('sha256').update(content).digest('hex');
+          const known = previous?.get(file.file);
+          let documents: readonly RenderedDocument[];
+          if (known?.sha256 === sha256) documents = known.documents;
+          else {
+            parsed += 1;
+            documents = parser
+              .parseManifests(content.toString('utf8'), file.file)
+              .map((document) => parser.toRendered(document));
           }
+          if (task.cache !== null) next.set(file.file, { sha256, documents });
+          for (const document of documents) emit(document);
         } catch (error) {
           // Keep going: one render reports every broken file, up to MAX_PROBLEMS.
           problems.push(problemOf(error, file.file));
         }
       }
+      files = { parsed, reused: manifests.length - parsed };
+      // Only a parse that succeeded becomes the base of the next one.
+      if (task.cache !== null && problems.length === 0) parseCaches.set(task.cache, next);
     } else {
       try {
         for (const document of parser.parseManifests(task.text, task.label)) {
@@ -167,7 +196,7 @@ function run(id: number, task: ParseTask): void {
     }
     flush();
     writer?.commit();
-    post({ type: 'done', header: null, count });
+    post({ type: 'done', header: null, count, files });
   } catch (error) {
     writer?.abandon();
     const file = task.kind === 'restore' ? task.file : task.kind === 'text' ? task.label : '';

@@ -7,7 +7,7 @@ import { delimiter, join } from 'node:path';
 import type { SourceConfig } from '../config/config.js';
 import { DriftgateError, errorCodes } from './errors.js';
 import { ManifestError, resolveInside, type RenderedDocument } from './manifest-parser.js';
-import type { ParseWorkerPool, PersistRequest } from './parse-task.js';
+import type { FileCounts, ParseWorkerPool, PersistRequest } from './parse-task.js';
 
 export interface RenderLimits {
   /** Renderer process and parsing each get this long. */
@@ -41,9 +41,11 @@ export interface RenderRequest {
 /**
  * Renders one source. Documents stream to `onDocuments`; the promise rejects with a
  * DriftgateError naming the source, the file and the line when anything is wrong, in which case
- * the documents seen so far must be thrown away.
+ * the documents seen so far must be thrown away. Resolves to how many manifest files were parsed
+ * and how many were unchanged since the source's last render (plain sources; renderer output
+ * is one text, parsed whole).
  */
-export async function renderSource(request: RenderRequest): Promise<void> {
+export async function renderSource(request: RenderRequest): Promise<FileCounts> {
   const { source, checkout } = request;
   let directory: string;
   try {
@@ -74,12 +76,13 @@ export async function renderSource(request: RenderRequest): Promise<void> {
         maxFileBytes: request.limits.maxFileBytes,
         maxFiles: request.limits.maxFiles,
         persist: request.persist,
+        cache: source.name,
       },
       request.onDocuments,
       request.limits.timeoutMs,
     );
     if (!outcome.ok) throw manifestFailure(source.name, outcome.problems);
-    return;
+    return outcome.files;
   }
 
   const argv = source.render === 'kustomize' ? [...kustomizeCommand(), '.'] : [...source.command];
@@ -91,6 +94,7 @@ export async function renderSource(request: RenderRequest): Promise<void> {
     request.limits.timeoutMs,
   );
   if (!outcome.ok) throw manifestFailure(source.name, outcome.problems);
+  return outcome.files;
 }
 
 function manifestFailure(
