@@ -1,0 +1,124 @@
+// Benchmark: `decide` per request on captured reviews, with snapshots of 100, 10,000 and 100,000
+// objects, beside the cost of a Map lookup of the same key in a snapshot of the same size.
+// Run alone: npx tsx bench/decide.ts
+import { pathToFileURL } from 'node:url';
+import type { AdmissionRequest } from '../src/kube/admission.js';
+import type { KubeObject } from '../src/kube/object.js';
+import { decide } from '../src/policy/decide.js';
+import { review } from '../test/support/fixtures.js';
+import { config, facts, SHOP_MANIFESTS, snapshot } from '../test/support/policy.js';
+import { measure, type BenchResult } from './measure.js';
+
+export const SNAPSHOT_SIZES = [100, 10_000, 100_000] as const;
+
+/** Generated ConfigMaps that fill a snapshot up to `size` beside the captured manifests. */
+function filler(size: number): KubeObject[] {
+  const objects: KubeObject[] = [];
+  for (let i = SHOP_MANIFESTS.length; i < size; i++) {
+    objects.push({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: `filler-${i}`, namespace: `team-${i % 100}` },
+      data: { index: String(i) },
+    });
+  }
+  return objects;
+}
+
+/** The reviews a busy cluster sends most, each with the outcome it must have. */
+function reviews(): { name: string; request: AdmissionRequest; allowed: boolean }[] {
+  const create = review('02-apply-create-configmap-by-argocd');
+  const unmanagedObject = structuredClone(create.object) as KubeObject & {
+    metadata: { name: string };
+  };
+  unmanagedObject.metadata.name = 'not-in-git';
+  return [
+    {
+      name: 'Deployment UPDATE by a person (denied)',
+      request: review('20-set-image-deployment-by-alice'),
+      allowed: false,
+    },
+    {
+      name: 'Deployment UPDATE by the sync identity',
+      request: review('11-apply-unchanged-deployment-by-argocd'),
+      allowed: true,
+    },
+    {
+      name: 'scale by the HPA controller',
+      request: review('controller-50-horizontal-pod-autoscaler-deployments-scale-update'),
+      allowed: true,
+    },
+    {
+      name: 'unmanaged ConfigMap CREATE by a person',
+      request: {
+        ...create,
+        name: 'not-in-git',
+        object: unmanagedObject,
+        userInfo: { username: 'alice@example.com', groups: ['system:authenticated'] },
+      },
+      allowed: true,
+    },
+  ];
+}
+
+export interface DecideResults {
+  readonly size: number;
+  readonly results: readonly BenchResult[];
+}
+
+export function benchDecide(sizes: readonly number[] = SNAPSHOT_SIZES): DecideResults[] {
+  const cfg = config();
+  const clusterFacts = facts();
+  const now = new Date('2026-01-01T00:00:00Z');
+  const cases = reviews();
+  return sizes.map((size) => {
+    const desired = snapshot(SHOP_MANIFESTS, filler(size));
+    const deploymentKey = { group: 'apps', kind: 'Deployment', namespace: 'shop', name: 'web' };
+    const results: BenchResult[] = [
+      // The floor: finding the object in the snapshot, and nothing else.
+      measure('baseline: snapshot.get(key)', () => desired.get(deploymentKey)),
+    ];
+    for (const { name, request, allowed } of cases) {
+      const decision = decide(request, desired, clusterFacts, cfg, now);
+      const decidedAllowed = decision.kind !== 'denied';
+      if (decidedAllowed !== allowed) {
+        throw new Error(`${name}: decided ${decision.kind}, expected allowed=${String(allowed)}`);
+      }
+      results.push(
+        measure(name, () => decide(request, desired, clusterFacts, cfg, now), {
+          batches: 200,
+          batchSize: 20,
+          warmup: 500,
+        }),
+      );
+    }
+    return { size, results };
+  });
+}
+
+export function formatDecide(all: readonly DecideResults[]): string {
+  const rows: string[] = [];
+  for (const { size, results } of all) {
+    rows.push(`  snapshot of ${size.toLocaleString('en')} objects`);
+    for (const r of results) {
+      rows.push(
+        `    ${r.name.padEnd(44)} median ${r.medianMicros.toFixed(2).padStart(8)} µs  p99 ${r.p99Micros.toFixed(2).padStart(8)} µs`,
+      );
+    }
+  }
+  const medianOf = (size: number | undefined, name: string) =>
+    all.find((r) => r.size === size)?.results.find((r) => r.name === name)?.medianMicros ?? NaN;
+  const first = all[0]?.size;
+  const last = all.at(-1)?.size;
+  const name = 'Deployment UPDATE by a person (denied)';
+  const small = medianOf(first, name);
+  const large = medianOf(last, name);
+  rows.push(
+    `  Deployment UPDATE: ${large.toFixed(1)} µs median at ${String(last)} objects (target < 50 µs: ${large < 50 ? 'met' : 'MISSED'}); ${String(last)} / ${String(first)} objects: ${(large / small).toFixed(2)}×`,
+  );
+  return rows.join('\n');
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.log(formatDecide(benchDecide()));
+}
