@@ -56,6 +56,19 @@ function requestProblem(request: Record<string, unknown>): string | undefined {
     }
   }
   if (!isJsonObject(request.userInfo)) return 'request.userInfo is required';
+  // Who asks decides a lot (sync identity, break-glass): a mistyped identity is refused here
+  // rather than becoming an internal error, which fails open.
+  const { username, groups } = request.userInfo;
+  if (username !== undefined && typeof username !== 'string')
+    return 'request.userInfo.username must be a string';
+  if (
+    groups !== undefined &&
+    groups !== null &&
+    !(Array.isArray(groups) && groups.every((group) => typeof group === 'string'))
+  )
+    return 'request.userInfo.groups must be a list of strings';
+  if (request.dryRun !== undefined && typeof request.dryRun !== 'boolean')
+    return 'request.dryRun must be true or false';
   for (const field of ['object', 'oldObject'] as const) {
     const value = request[field];
     if (value !== undefined && value !== null && !isJsonObject(value))

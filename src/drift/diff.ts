@@ -315,21 +315,33 @@ function resolve(
   return value;
 }
 
-/** Equality of two stored values, where a missing field, null and an empty map or list agree. */
-function sameValue(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  const emptyA = a !== '' && isEmpty(a);
-  const emptyB = b !== '' && isEmpty(b);
-  if (emptyA || emptyB) return emptyA && emptyB;
-  if (Array.isArray(a)) {
-    return Array.isArray(b) && a.length === b.length && a.every((item, i) => sameValue(item, b[i]));
+/**
+ * Equality of two stored values, where a missing field, null and an empty map or list agree.
+ * With a stack of pairs rather than recursion: objects may nest 10,000 levels deep, and a stack
+ * overflow here would be an internal error, which fails open.
+ */
+function sameValue(first: unknown, second: unknown): boolean {
+  const pending: [unknown, unknown][] = [[first, second]];
+  for (let pair = pending.pop(); pair !== undefined; pair = pending.pop()) {
+    const [a, b] = pair;
+    if (a === b) continue;
+    const emptyA = a !== '' && isEmpty(a);
+    const emptyB = b !== '' && isEmpty(b);
+    if (emptyA || emptyB) {
+      if (emptyA && emptyB) continue;
+      return false;
+    }
+    if (Array.isArray(a)) {
+      if (!Array.isArray(b) || a.length !== b.length) return false;
+      for (let index = 0; index < a.length; index++) pending.push([a[index], b[index]]);
+      continue;
+    }
+    if (!isJsonObject(a) || !isJsonObject(b)) return false;
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      pending.push([a[key], b[key]]);
+    }
   }
-  if (isJsonObject(a) && isJsonObject(b)) {
-    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-    for (const key of keys) if (!sameValue(a[key], b[key])) return false;
-    return true;
-  }
-  return false;
+  return true;
 }
 
 /**

@@ -10,8 +10,43 @@ const WARNINGS_TOTAL_LIMIT = 4000;
 
 export function formatValue(value: unknown, limit = VALUE_LIMIT): string {
   if (value === undefined) return '(absent)';
-  const text = JSON.stringify(value);
+  const text = boundedJson(value, limit);
   return text.length > limit ? `${text.slice(0, limit - 1)}…` : text;
+}
+
+/**
+ * JSON text of `value`, cut off soon after `limit` characters. Unlike JSON.stringify it never
+ * walks more than it prints, so a value nested 10,000 levels deep (the API server accepts that
+ * much) cannot overflow the stack and turn a denial into an internal error.
+ */
+function boundedJson(value: unknown, limit: number): string {
+  let text = '';
+  const emit = (part: string): boolean => {
+    text += part;
+    return text.length <= limit;
+  };
+  const walk = (item: unknown): boolean => {
+    if (typeof item === 'string') return emit(JSON.stringify(item.slice(0, limit + 1)));
+    if (typeof item === 'number' || typeof item === 'boolean') return emit(JSON.stringify(item));
+    if (item === null || typeof item !== 'object') return emit('null');
+    if (Array.isArray(item)) {
+      if (!emit('[')) return false;
+      for (let index = 0; index < item.length; index++) {
+        if ((index > 0 && !emit(',')) || !walk(item[index])) return false;
+      }
+      return emit(']');
+    }
+    if (!emit('{')) return false;
+    let first = true;
+    for (const [key, member] of Object.entries(item)) {
+      if (member === undefined) continue;
+      if ((!first && !emit(',')) || !emit(`${JSON.stringify(key)}:`) || !walk(member)) return false;
+      first = false;
+    }
+    return emit('}');
+  };
+  walk(value);
+  return text;
 }
 
 export function describeOrigin(origin: DesiredOrigin): string {
