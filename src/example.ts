@@ -33,6 +33,8 @@ export async function exampleConfig(cacheDir: string): Promise<Config> {
       },
     ],
     breakGlass: { groups: ['oncall'], ttl: '4h' },
+    // The example repository describes no cluster this machine may point at.
+    cluster: { watch: false },
   });
   if ('errors' in result)
     throw new Error(`the embedded example config is invalid: ${JSON.stringify(result.errors)}`);

@@ -1,11 +1,17 @@
 // Wiring only: builds the provider, the app and the HTTPS server from a validated config, and
 // hands back a handle to stop them. Nothing here decides anything.
 import { readFile } from 'node:fs/promises';
+import type { Registry } from 'prom-client';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { createApp, type GitHookResult } from './admission/app.js';
 import { createMetrics } from './admission/metrics.js';
 import { startServer, type TlsSource } from './admission/server.js';
 import { selfSignedForDevelopment } from './certs/generate.js';
+import { watchCluster, type ClusterWatch } from './cluster/cluster-facts.js';
+import type { WatchTiming } from './cluster/watch.js';
+import { resolveKubeConfig } from './cluster/kubeconfig.js';
+import { watchMetrics } from './cluster/metrics.js';
 import type { Config } from './config/config.js';
 import { createGitProvider, type GitDesiredProvider } from './desired/git-provider.js';
 import { noClusterFacts, type ClusterFacts } from './policy/facts.js';
@@ -21,6 +27,13 @@ export interface DriftgateOptions {
   /** The clock of decisions and of the snapshot's age (tests move it forward). */
   readonly now?: () => Date;
   readonly facts?: () => ClusterFacts;
+  /**
+   * The cluster to watch; null watches none. Defaults to what `cluster.watch` finds: in-cluster
+   * credentials or a kubeconfig.
+   */
+  readonly kubeConfig?: KubeConfig | null;
+  /** Backoff of the cluster watches (tests shorten it). */
+  readonly watchTiming?: WatchTiming;
 }
 
 export interface Driftgate {
@@ -80,10 +93,11 @@ export async function startDriftgate(
   };
 
   const metrics = createMetrics(provider);
+  const cluster = startClusterWatch(config, options, metrics.registry);
   const app = createApp({
     config,
     provider,
-    facts: options.facts ?? (() => noClusterFacts),
+    facts: options.facts ?? (cluster === undefined ? () => noClusterFacts : () => cluster.facts()),
     now,
     logger,
     metrics,
@@ -103,7 +117,38 @@ export async function startDriftgate(
     provider,
     async stop() {
       await server.close();
+      await cluster?.stop();
       await provider.stop();
     },
   };
+}
+
+/** Watches the cluster unless told not to; never waits for the watches to sync. */
+function startClusterWatch(
+  config: Config,
+  options: DriftgateOptions,
+  registry: Registry,
+): ClusterWatch | undefined {
+  const { logger } = options;
+  const kubeConfig =
+    options.kubeConfig === undefined ? resolveKubeConfig(config.cluster.watch) : options.kubeConfig;
+  if (kubeConfig === null || kubeConfig === undefined) {
+    logger.info(
+      'not watching a cluster (no kubeconfig or in-cluster credentials, or cluster.watch: false): HPAs, namespace labels and the kill switch are not seen',
+    );
+    return undefined;
+  }
+  logger.info(
+    { server: kubeConfig.getCurrentCluster()?.server },
+    'watching the cluster; until each watch has listed, decisions rest on Git alone',
+  );
+  return watchCluster(
+    kubeConfig,
+    { namespace: config.cluster.namespace, overrideConfigMap: config.override.configMap },
+    {
+      logger,
+      events: watchMetrics(registry),
+      ...(options.watchTiming === undefined ? {} : { timing: options.watchTiming }),
+    },
+  );
 }

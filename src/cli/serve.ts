@@ -54,7 +54,8 @@ export const serveCommand: Command = async (argv, io) => {
     config =
       values.config === undefined
         ? await exampleConfig('.driftgate-cache')
-        : await loadConfig(values.config);
+        : // In a pod, the downward API says which namespace driftgate (and its kill switch) is in.
+          await loadConfig(values.config, { ownNamespace: io.env.POD_NAMESPACE ?? 'driftgate' });
   } catch (error) {
     if (isDriftgateError(error)) throw new UsageError(error.message);
     throw error;
@@ -68,6 +69,9 @@ export const serveCommand: Command = async (argv, io) => {
     logger,
     ...(port === undefined ? {} : { port }),
     ...(values.host === undefined ? {} : { host: values.host }),
+  }).catch((error: unknown) => {
+    if (isDriftgateError(error)) throw new UsageError(error.message);
+    throw error;
   });
   if (values.config === undefined) {
     io.stdout(

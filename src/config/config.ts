@@ -105,6 +105,17 @@ export interface Config {
   };
   readonly hooks: { readonly git: { readonly secretFile: string | null } };
   readonly override: { readonly configMap: string };
+  readonly cluster: {
+    /**
+     * Watch the cluster (HPAs, Namespaces, scale parents, the kill switch): `auto` when
+     * in-cluster credentials or a kubeconfig are found.
+     */
+    readonly watch: 'auto' | boolean;
+    /** Post Events for denials and break-glass uses. */
+    readonly events: boolean;
+    /** driftgate's own namespace, where the override ConfigMap lives. */
+    readonly namespace: string;
+  };
 }
 
 /** What validation needs to know about where driftgate runs. */
@@ -666,6 +677,14 @@ export function validateConfig(
   };
   overrideFields?.rejectUnknown();
 
+  const clusterFields = root.nested('cluster');
+  const cluster = {
+    watch: readClusterWatch(clusterFields),
+    events: clusterFields?.boolean('events', true) ?? true,
+    namespace: context.ownNamespace,
+  };
+  clusterFields?.rejectUnknown();
+
   root.rejectUnknown();
   if (errors.length > 0) return { errors };
   return {
@@ -689,8 +708,17 @@ export function validateConfig(
       breakGlass,
       hooks,
       override,
+      cluster,
     },
   };
+}
+
+/** `true`, `false` or `auto`: a plain boolean, since YAML 1.1 reads `on` and `off` as booleans. */
+function readClusterWatch(fields: Fields | undefined): 'auto' | boolean {
+  const value = fields?.raw('watch');
+  if (value === undefined || value === 'auto' || typeof value === 'boolean') return value ?? 'auto';
+  fields?.fail('watch', 'must be true, false or auto');
+  return 'auto';
 }
 
 /** `sources[1].revision: required`, one per line. */

@@ -1,6 +1,9 @@
 // A real driftgate for tests: the captured manifests committed to a real Git repository,
 // served over HTTPS on 127.0.0.1 with a development certificate. Returns what a test needs.
 import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { AdmissionRequest, AdmissionReview } from '../../src/kube/admission.js';
 import { join } from 'node:path';
 import { validateConfig } from '../../src/config/config.js';
 import { startDriftgate, type Driftgate } from '../../src/main.js';
@@ -30,6 +33,8 @@ export async function startTestServer(
     /** Extra keys of the `shop` source. */
     readonly source?: Record<string, unknown>;
     readonly now?: () => Date;
+    /** The cluster to watch (a fake API server's); none by default. */
+    readonly kubeConfig?: KubeConfig;
   } = {},
 ): Promise<TestServer> {
   const repo = createTestRepo();
@@ -65,6 +70,8 @@ export async function startTestServer(
     host: '127.0.0.1',
     port: 0,
     ...(options.now === undefined ? {} : { now: options.now }),
+    kubeConfig: options.kubeConfig ?? null,
+    watchTiming: { initialBackoffMs: 50, maxBackoffMs: 200 },
   });
   return {
     driftgate,
@@ -77,4 +84,66 @@ export async function startTestServer(
       repo.cleanup();
     },
   };
+}
+
+/** POSTs one AdmissionReview to a webhook of a running driftgate and returns its response. */
+export async function postReview(
+  driftgate: Driftgate,
+  webhook: 'validate' | 'mutate',
+  request: AdmissionRequest,
+): Promise<NonNullable<AdmissionReview['response']>> {
+  const body = JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request,
+  });
+  const reply = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = httpsRequest(
+      `${driftgate.url}/${webhook}?timeout=10s`,
+      {
+        method: 'POST',
+        ca: driftgate.caCert,
+        headers: { 'content-type': 'application/json' },
+        timeout: 10_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.end(body);
+  });
+  if (reply.status !== 200)
+    throw new Error(`/${webhook} answered ${String(reply.status)}: ${reply.body}`);
+  const review = JSON.parse(reply.body) as AdmissionReview;
+  if (review.response?.uid !== request.uid) throw new Error(`/${webhook} answered another uid`);
+  return review.response;
+}
+
+/** GETs a path of a running driftgate (metrics, health). */
+export async function getText(
+  driftgate: Driftgate,
+  path: string,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      `${driftgate.url}${path}`,
+      { ca: driftgate.caCert, timeout: 10_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.end();
+  });
 }

@@ -1,0 +1,38 @@
+// Metrics of the cluster watches: whether each has listed, how often it relisted and failed.
+// Readiness never waits for them; these and the logs are how an admin sees them.
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { WatchEvents } from './watch.js';
+
+export function watchMetrics(registry: Registry): WatchEvents {
+  const synced = new Gauge({
+    name: 'driftgate_cluster_watch_synced',
+    help: 'Whether a cluster watch has listed once (1) or decisions lack what it knows (0).',
+    labelNames: ['watch'] as const,
+    registers: [registry],
+  });
+  const relists = new Counter({
+    name: 'driftgate_cluster_watch_relists_total',
+    help: 'Full relists of a cluster watch after the first (410 Gone, reconnects).',
+    labelNames: ['watch'] as const,
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: 'driftgate_cluster_watch_errors_total',
+    help: 'Failed lists and watches; each is retried with backoff.',
+    labelNames: ['watch'] as const,
+    registers: [registry],
+  });
+  const changes = new Counter({
+    name: 'driftgate_cluster_watch_changes_total',
+    help: 'Objects added, changed or deleted as seen by a cluster watch.',
+    labelNames: ['watch'] as const,
+    registers: [registry],
+  });
+  return {
+    started: (watch) => { synced.set({ watch }, 0); },
+    synced: (watch) => { synced.set({ watch }, 1); },
+    changed: (watch) => { changes.inc({ watch }); },
+    relisted: (watch) => { relists.inc({ watch }); },
+    failed: (watch) => { errors.inc({ watch }); },
+  };
+}

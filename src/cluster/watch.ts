@@ -1,0 +1,206 @@
+// One list-and-watch of one kind of object, kept in memory (client-node's ListWatch), that
+// never gives up: client-node relists after 410 Gone and reconnects after a quiet watch times
+// out, but on any other error (API server down, 403, a dropped list) it stops; here it starts
+// again after a backoff. The admission path reads the cache and never waits for the API server.
+import { request as httpsRequest, type RequestOptions } from 'node:https';
+import {
+  KubeConfig,
+  ListWatch,
+  Watch,
+  type KubernetesListObject,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { RequestContext } from '@kubernetes/client-node';
+
+/** The Accept header of a metadata-only watch; the list asks for the list kind. */
+const METADATA_WATCH = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+const METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+
+export interface WatchSpec {
+  /** Short name for logs and metrics: `hpas`, `namespaces`… */
+  readonly name: string;
+  /** Collection path: `/apis/autoscaling/v2/horizontalpodautoscalers`. */
+  readonly path: string;
+  readonly fieldSelector?: string;
+  /** Only metadata (PartialObjectMetadata): for kinds whose annotations are all we need. */
+  readonly metadataOnly?: boolean;
+}
+
+export interface WatchEvents {
+  /** The watch exists and has not listed yet. */
+  started(name: string): void;
+  /** The cache has listed once: what it holds is the cluster's state, not a blank. */
+  synced(name: string): void;
+  /** Anything in the cache changed (after the first list too). */
+  changed(name: string): void;
+  relisted(name: string): void;
+  failed(name: string, error: unknown): void;
+}
+
+export interface WatchedCollection<T extends KubernetesObject> {
+  readonly name: string;
+  get(name: string, namespace?: string): T | undefined;
+  list(): T[];
+  /** True once the first list succeeded; stays true through reconnects (the cache is kept). */
+  isSynced(): boolean;
+  stop(): Promise<void>;
+}
+
+export interface WatchTiming {
+  readonly initialBackoffMs: number;
+  readonly maxBackoffMs: number;
+}
+
+const defaultTiming: WatchTiming = { initialBackoffMs: 1_000, maxBackoffMs: 30_000 };
+
+export function watchCollection<T extends KubernetesObject>(
+  kubeConfig: KubeConfig,
+  spec: WatchSpec,
+  deps: { readonly logger: Logger; readonly events: WatchEvents; readonly timing?: WatchTiming },
+): WatchedCollection<T> {
+  const { logger, events } = deps;
+  const timing = deps.timing ?? defaultTiming;
+  let synced = false;
+  let stopped = false;
+  let backoffMs = timing.initialBackoffMs;
+  let retry: NodeJS.Timeout | undefined;
+  let lists = 0;
+
+  const list = async (): Promise<KubernetesListObject<T>> => {
+    const result = await listObjects<T>(kubeConfig, spec);
+    lists += 1;
+    if (lists > 1) events.relisted(spec.name);
+    if (!synced) {
+      synced = true;
+      events.synced(spec.name);
+      logger.info({ watch: spec.name, objects: result.items.length }, 'cluster watch synced');
+    }
+    backoffMs = timing.initialBackoffMs;
+    return result;
+  };
+  const watchConfig =
+    spec.metadataOnly === true ? withAccept(kubeConfig, METADATA_WATCH) : kubeConfig;
+  const informer = new ListWatch<T>(
+    spec.path,
+    new Watch(watchConfig),
+    list,
+    false,
+    undefined,
+    spec.fieldSelector,
+  );
+  const changed = () => {
+    events.changed(spec.name);
+  };
+  informer.on('add', changed);
+  informer.on('update', changed);
+  informer.on('delete', changed);
+  informer.on('error', (error: unknown) => {
+    events.failed(spec.name, error);
+    if (stopped) return;
+    logger.warn(
+      { watch: spec.name, err: describeError(error), retryInMs: backoffMs },
+      synced
+        ? 'cluster watch failed: serving from the cache and retrying'
+        : 'cluster watch failed before its first list: deciding on Git alone and retrying',
+    );
+    scheduleRestart();
+  });
+
+  function scheduleRestart(): void {
+    const delay = backoffMs;
+    backoffMs = Math.min(backoffMs * 2, timing.maxBackoffMs);
+    retry = setTimeout(() => {
+      retry = undefined;
+      if (!stopped) void informer.start();
+    }, delay);
+    retry.unref();
+  }
+
+  events.started(spec.name);
+  void informer.start();
+
+  return {
+    name: spec.name,
+    get: (name, namespace) => informer.get(name, namespace),
+    list: () => [...informer.list()],
+    isSynced: () => synced,
+    async stop() {
+      stopped = true;
+      if (retry !== undefined) clearTimeout(retry);
+      await informer.stop();
+    },
+  };
+}
+
+/** A KubeConfig that also sets the Accept header on every request it authenticates. */
+function withAccept(kubeConfig: KubeConfig, accept: string): KubeConfig {
+  const wrapped = Object.create(kubeConfig) as KubeConfig;
+  wrapped.applySecurityAuthentication = async (context: RequestContext) => {
+    await kubeConfig.applySecurityAuthentication(context);
+    context.setHeaderParam('Accept', accept);
+  };
+  return wrapped;
+}
+
+/** One LIST, over node:https with the KubeConfig's TLS and credentials. */
+async function listObjects<T extends KubernetesObject>(
+  kubeConfig: KubeConfig,
+  spec: WatchSpec,
+): Promise<KubernetesListObject<T>> {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (cluster === null) throw new Error('the kubeconfig has no current cluster');
+  const url = new URL(cluster.server + spec.path);
+  if (spec.fieldSelector !== undefined) url.searchParams.set('fieldSelector', spec.fieldSelector);
+  const options: RequestOptions = {
+    method: 'GET',
+    headers: { Accept: spec.metadataOnly === true ? METADATA_LIST : 'application/json' },
+  };
+  await kubeConfig.applyToHTTPSOptions(options);
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest(url, options, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('error', reject);
+      response.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        if (response.statusCode !== 200) {
+          const error = new Error(
+            `LIST ${spec.path}: HTTP ${String(response.statusCode)}: ${statusMessage(body)}`,
+          ) as Error & { statusCode?: number | undefined };
+          error.statusCode = response.statusCode;
+          reject(error);
+          return;
+        }
+        try {
+          resolve(JSON.parse(body) as KubernetesListObject<T>);
+        } catch (error) {
+          reject(error instanceof Error ? error : new Error(String(error)));
+        }
+      });
+    });
+    request.setTimeout(30_000, () => request.destroy(new Error(`LIST ${spec.path}: timed out`)));
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+function statusMessage(body: string): string {
+  try {
+    const status = JSON.parse(body) as { message?: unknown };
+    if (typeof status.message === 'string') return status.message;
+  } catch {
+    // Not a Status: an unknown API group answers text/plain.
+  }
+  return body.slice(0, 200).trim();
+}
+
+export function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { statusCode?: unknown }).statusCode;
+    return typeof code === 'number' && !error.message.includes(String(code))
+      ? `HTTP ${String(code)}: ${error.message}`
+      : error.message;
+  }
+  return String(error);
+}

@@ -1,0 +1,511 @@
+// A loopback stand-in for kube-apiserver's list and watch, for the real @kubernetes/client-node
+// to talk to. It follows what a real v1.26 API server was recorded doing (fixtures
+// captured/apiserver): one global resourceVersion; lists whose built-in items carry no
+// kind/apiVersion; watches as a 200 chunked stream of one JSON event per line; a too-old
+// resourceVersion on a watch as 200 + one ERROR event with a 410 Status, then the end of the
+// response; BOOKMARKs carrying only a resourceVersion; `as=PartialObjectMetadata` for
+// metadata-only lists and watches; fieldSelector on metadata.name; a plain 403 for a forbidden
+// watch; 401 for a bad token; a text/plain 404 for an unknown group.
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { generateCertificates } from '../../src/certs/generate.js';
+import type { JsonObject } from '../../src/kube/object.js';
+
+export interface ResourceType {
+  /** '' for the core group. */
+  readonly group: string;
+  readonly version: string;
+  /** Plural, as in the URL. */
+  readonly resource: string;
+  readonly kind: string;
+  readonly namespaced: boolean;
+  /** Custom resources keep kind/apiVersion in list items and sort their keys. */
+  readonly custom?: boolean;
+}
+
+export const resourceTypes = {
+  namespaces: {
+    group: '',
+    version: 'v1',
+    resource: 'namespaces',
+    kind: 'Namespace',
+    namespaced: false,
+  },
+  configmaps: {
+    group: '',
+    version: 'v1',
+    resource: 'configmaps',
+    kind: 'ConfigMap',
+    namespaced: true,
+  },
+  hpas: {
+    group: 'autoscaling',
+    version: 'v2',
+    resource: 'horizontalpodautoscalers',
+    kind: 'HorizontalPodAutoscaler',
+    namespaced: true,
+  },
+  deployments: {
+    group: 'apps',
+    version: 'v1',
+    resource: 'deployments',
+    kind: 'Deployment',
+    namespaced: true,
+  },
+  statefulsets: {
+    group: 'apps',
+    version: 'v1',
+    resource: 'statefulsets',
+    kind: 'StatefulSet',
+    namespaced: true,
+  },
+  replicasets: {
+    group: 'apps',
+    version: 'v1',
+    resource: 'replicasets',
+    kind: 'ReplicaSet',
+    namespaced: true,
+  },
+  applications: {
+    group: 'argoproj.io',
+    version: 'v1alpha1',
+    resource: 'applications',
+    kind: 'Application',
+    namespaced: true,
+    custom: true,
+  },
+} satisfies Record<string, ResourceType>;
+
+interface StoredEvent {
+  readonly rv: number;
+  readonly type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  readonly resourceType: ResourceType;
+  readonly object: JsonObject;
+}
+
+interface OpenWatch {
+  readonly resourceType: ResourceType;
+  readonly namespace: string | undefined;
+  readonly name: string | undefined;
+  readonly metadataOnly: boolean;
+  readonly response: ServerResponse;
+}
+
+export interface RecordedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly accept: string;
+}
+
+export interface FakeApiServer {
+  readonly url: string;
+  /** A KubeConfig for this server with a valid token and its CA. */
+  kubeConfig(options?: { token?: string }): KubeConfig;
+  /** Creates or replaces an object (ADDED or MODIFIED to watchers); returns it as stored. */
+  put(type: ResourceType, object: JsonObject): JsonObject;
+  remove(type: ResourceType, namespace: string, name: string): void;
+  /** Sends a BOOKMARK on every open watch that asked for them. */
+  bookmark(): void;
+  /** Forgets the history: watches from an older resourceVersion get 410 Expired. */
+  compact(): void;
+  /** Ends every open watch as the server does at `timeoutSeconds`. */
+  endWatches(): void;
+  /** Resource types for which list and watch answer 403, as without RBAC. */
+  forbid(type: ResourceType): void;
+  /** Stops accepting connections and drops open ones: the API server is down. */
+  goDown(): Promise<void>;
+  /** Listens again on the same port. */
+  comeBack(): Promise<void>;
+  readonly requests: readonly RecordedRequest[];
+  openWatches(type?: ResourceType): number;
+  stop(): Promise<void>;
+}
+
+const TOKEN = 'test-token-for-the-fake-api-server';
+// One key pair for every fake server of a test file: RSA generation is slow.
+let certificates: ReturnType<typeof generateCertificates> | undefined;
+
+export async function startFakeApiServer(): Promise<FakeApiServer> {
+  certificates ??= generateCertificates({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+  const { cert, key, caCert } = certificates;
+  let resourceVersion = 1000;
+  let oldestRetained = resourceVersion;
+  const objects = new Map<string, { type: ResourceType; object: JsonObject }>();
+  const history: StoredEvent[] = [];
+  const watches = new Set<OpenWatch>();
+  const forbidden = new Set<ResourceType>();
+  const requests: RecordedRequest[] = [];
+  const sockets = new Set<Socket>();
+
+  const storeKey = (type: ResourceType, namespace: string, name: string) =>
+    `${type.group}/${type.resource}/${namespace}/${name}`;
+
+  function handle(request: IncomingMessage, response: ServerResponse): void {
+    const url = new URL(request.url ?? '/', 'https://127.0.0.1');
+    const accept = request.headers.accept ?? '';
+    requests.push({
+      method: request.method ?? '',
+      path: url.pathname,
+      query: url.searchParams,
+      accept,
+    });
+    if (request.headers.authorization !== `Bearer ${TOKEN}`) {
+      sendStatus(response, 401, 'Unauthorized', 'Unauthorized');
+      return;
+    }
+    const route = parsePath(url.pathname);
+    if (route === undefined) {
+      response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+      response.end('404 page not found\n');
+      return;
+    }
+    if (request.method !== 'GET' || route.name !== undefined) {
+      sendStatus(response, 405, 'MethodNotAllowed', 'the fake API server only lists and watches');
+      return;
+    }
+    const { resourceType, namespace } = route;
+    const watching =
+      url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
+    if (forbidden.has(resourceType)) {
+      const verb = watching ? 'watch' : 'list';
+      const scope =
+        namespace === undefined ? 'at the cluster scope' : `in the namespace "${namespace}"`;
+      sendStatus(
+        response,
+        403,
+        'Forbidden',
+        `${resourceType.resource}${resourceType.group === '' ? '' : `.${resourceType.group}`} is forbidden: User "system:serviceaccount:driftgate:driftgate" cannot ${verb} resource "${resourceType.resource}" in API group "${resourceType.group}" ${scope}`,
+        { group: resourceType.group, kind: resourceType.resource },
+      );
+      return;
+    }
+    const name = fieldSelectorName(url.searchParams.get('fieldSelector'));
+    const metadataOnly = accept.includes('as=PartialObjectMetadata');
+    if (watching) {
+      startWatch(response, url.searchParams, { resourceType, namespace, name, metadataOnly });
+    } else {
+      const items = [...objects.values()]
+        .filter((entry) => entry.type === resourceType)
+        .map((entry) => entry.object)
+        .filter((object) => matches(object, namespace, name))
+        .sort((a, b) => objectPath(a).localeCompare(objectPath(b)))
+        .map((object) => present(resourceType, object, metadataOnly, true));
+      const list = metadataOnly
+        ? { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1' }
+        : { kind: `${resourceType.kind}List`, apiVersion: apiVersionOf(resourceType) };
+      sendJson(response, 200, {
+        ...list,
+        metadata: { resourceVersion: String(resourceVersion) },
+        items,
+      });
+    }
+  }
+
+  function startWatch(
+    response: ServerResponse,
+    query: URLSearchParams,
+    watch: Omit<OpenWatch, 'response'>,
+  ): void {
+    response.writeHead(200, {
+      'Content-Type': 'application/json',
+      'Cache-Control': 'no-cache, private',
+    });
+    response.flushHeaders();
+    const from = query.get('resourceVersion') ?? '';
+    const open: OpenWatch = { ...watch, response };
+    if (from === '' || from === '0') {
+      // No resourceVersion: a synthetic ADDED for every existing object, then changes.
+      for (const entry of objects.values()) {
+        if (
+          entry.type === watch.resourceType &&
+          matches(entry.object, watch.namespace, watch.name)
+        ) {
+          writeEvent(open, 'ADDED', entry.object);
+        }
+      }
+    } else {
+      const since = Number(from);
+      if (!Number.isInteger(since) || since < oldestRetained - 1) {
+        response.end(
+          `${JSON.stringify({
+            type: 'ERROR',
+            object: {
+              kind: 'Status',
+              apiVersion: 'v1',
+              metadata: {},
+              status: 'Failure',
+              message: `too old resource version: ${from} (${oldestRetained - 1})`,
+              reason: 'Expired',
+              code: 410,
+            },
+          })}\n`,
+        );
+        return;
+      }
+      for (const event of history) {
+        if (event.rv > since && event.resourceType === watch.resourceType) {
+          if (matches(event.object, watch.namespace, watch.name))
+            writeEvent(open, event.type, event.object);
+        }
+      }
+    }
+    watches.add(open);
+    const timeoutSeconds = Number(query.get('timeoutSeconds') ?? '0');
+    const timer =
+      timeoutSeconds > 0 ? setTimeout(() => response.end(), timeoutSeconds * 1000) : undefined;
+    timer?.unref();
+    response.on('close', () => {
+      if (timer !== undefined) clearTimeout(timer);
+      watches.delete(open);
+    });
+    if (query.get('allowWatchBookmarks') === 'true') bookmarkWanted.add(open);
+  }
+
+  const bookmarkWanted = new WeakSet<OpenWatch>();
+
+  function writeEvent(watch: OpenWatch, type: string, object: JsonObject): void {
+    if (watch.response.writableEnded) return;
+    const shown = present(watch.resourceType, object, watch.metadataOnly, false);
+    watch.response.write(`${JSON.stringify({ type, object: shown })}\n`);
+  }
+
+  function record(
+    type: 'ADDED' | 'MODIFIED' | 'DELETED',
+    resourceType: ResourceType,
+    object: JsonObject,
+  ) {
+    history.push({ rv: resourceVersion, type, resourceType, object });
+    for (const watch of watches) {
+      if (watch.resourceType === resourceType && matches(object, watch.namespace, watch.name)) {
+        writeEvent(watch, type, object);
+      }
+    }
+  }
+
+  let server: Server = createServer({ cert, key }, handle);
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  };
+  server.on('connection', track);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const url = `https://127.0.0.1:${port}`;
+
+  async function closeServer(): Promise<void> {
+    for (const watch of watches) watch.response.destroy();
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) =>
+      server.close(() => {
+        resolve();
+      }),
+    );
+  }
+
+  return {
+    url,
+    requests,
+    kubeConfig(options = {}) {
+      const config = new KubeConfig();
+      config.loadFromOptions({
+        clusters: [
+          {
+            name: 'fake',
+            server: url,
+            caData: Buffer.from(caCert).toString('base64'),
+          },
+        ],
+        users: [{ name: 'driftgate', token: options.token ?? TOKEN }],
+        contexts: [{ name: 'fake', cluster: 'fake', user: 'driftgate' }],
+        currentContext: 'fake',
+      });
+      return config;
+    },
+    put(type, object) {
+      const metadata = (object.metadata ?? {}) as { namespace?: string; name: string };
+      const namespace = type.namespaced ? (metadata.namespace ?? 'default') : '';
+      const name = metadata.name;
+      const key = storeKey(type, namespace, name);
+      const existing = objects.get(key);
+      resourceVersion += 1;
+      const stored: JsonObject = {
+        ...object,
+        metadata: {
+          ...metadata,
+          ...(type.namespaced ? { namespace } : {}),
+          uid: (existing?.object.metadata as JsonObject | undefined)?.uid ?? `uid-${key}`,
+          resourceVersion: String(resourceVersion),
+        },
+      };
+      objects.set(key, { type, object: stored });
+      record(existing === undefined ? 'ADDED' : 'MODIFIED', type, stored);
+      return stored;
+    },
+    remove(type, namespace, name) {
+      const key = storeKey(type, type.namespaced ? namespace : '', name);
+      const existing = objects.get(key);
+      if (existing === undefined) return;
+      objects.delete(key);
+      resourceVersion += 1;
+      // DELETED carries the last state with the deletion's resourceVersion.
+      const last = {
+        ...existing.object,
+        metadata: {
+          ...(existing.object.metadata as JsonObject),
+          resourceVersion: String(resourceVersion),
+        },
+      };
+      record('DELETED', type, last);
+    },
+    bookmark() {
+      for (const watch of watches) {
+        if (!bookmarkWanted.has(watch)) continue;
+        const kind = watch.metadataOnly ? 'PartialObjectMetadata' : watch.resourceType.kind;
+        const apiVersion = watch.metadataOnly ? 'meta.k8s.io/v1' : apiVersionOf(watch.resourceType);
+        watch.response.write(
+          `${JSON.stringify({
+            type: 'BOOKMARK',
+            object: {
+              kind,
+              apiVersion,
+              metadata: { resourceVersion: String(resourceVersion), creationTimestamp: null },
+            },
+          })}\n`,
+        );
+      }
+    },
+    compact() {
+      history.length = 0;
+      oldestRetained = resourceVersion + 1;
+    },
+    endWatches() {
+      for (const watch of watches) {
+        watches.delete(watch);
+        watch.response.end();
+      }
+    },
+    forbid(type) {
+      forbidden.add(type);
+    },
+    async goDown() {
+      await closeServer();
+    },
+    async comeBack() {
+      server = createServer({ cert, key }, handle);
+      server.on('connection', track);
+      await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    },
+    openWatches(type) {
+      return [...watches].filter((watch) => type === undefined || watch.resourceType === type)
+        .length;
+    },
+    async stop() {
+      if (server.listening) await closeServer();
+    },
+  };
+}
+
+const allTypes: readonly ResourceType[] = Object.values(resourceTypes);
+
+function parsePath(
+  path: string,
+):
+  | { resourceType: ResourceType; namespace: string | undefined; name: string | undefined }
+  | undefined {
+  const parts = path.split('/').filter((part) => part !== '');
+  let group: string;
+  let rest: string[];
+  if (parts[0] === 'api' && parts[1] === 'v1') {
+    group = '';
+    rest = parts.slice(2);
+  } else if (parts[0] === 'apis' && parts.length >= 3) {
+    group = parts[1] ?? '';
+    rest = parts.slice(3);
+  } else {
+    return undefined;
+  }
+  const inGroup = allTypes.filter((type) => type.group === group);
+  if (inGroup.length === 0) return undefined;
+  let namespace: string | undefined;
+  if (rest[0] === 'namespaces' && rest.length >= 3) {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  }
+  const resourceType = inGroup.find((type) => type.resource === rest[0]);
+  if (resourceType === undefined) return undefined;
+  return { resourceType, namespace, name: rest[1] };
+}
+
+function fieldSelectorName(selector: string | null): string | undefined {
+  if (selector === null) return undefined;
+  const match = /^metadata\.name=(.+)$/.exec(selector);
+  return match?.[1];
+}
+
+function matches(
+  object: JsonObject,
+  namespace: string | undefined,
+  name: string | undefined,
+): boolean {
+  const metadata = object.metadata as JsonObject;
+  if (namespace !== undefined && metadata.namespace !== namespace) return false;
+  return name === undefined || metadata.name === name;
+}
+
+function objectPath(object: JsonObject): string {
+  const metadata = object.metadata as { namespace?: string; name: string };
+  return `${metadata.namespace ?? ''}/${metadata.name}`;
+}
+
+function apiVersionOf(type: ResourceType): string {
+  return type.group === '' ? type.version : `${type.group}/${type.version}`;
+}
+
+function present(
+  type: ResourceType,
+  object: JsonObject,
+  metadataOnly: boolean,
+  inList: boolean,
+): JsonObject {
+  if (metadataOnly) {
+    return {
+      kind: 'PartialObjectMetadata',
+      apiVersion: 'meta.k8s.io/v1',
+      metadata: object.metadata ?? {},
+    };
+  }
+  const { kind: _kind, apiVersion: _apiVersion, ...body } = object;
+  if (type.custom === true) {
+    const withType: JsonObject = { ...body, kind: type.kind, apiVersion: apiVersionOf(type) };
+    return Object.fromEntries(Object.entries(withType).sort(([a], [b]) => a.localeCompare(b)));
+  }
+  // Items of built-in lists carry no kind/apiVersion; watch events do, first.
+  return inList ? body : { kind: type.kind, apiVersion: apiVersionOf(type), ...body };
+}
+
+function sendJson(response: ServerResponse, code: number, body: unknown): void {
+  response.writeHead(code, { 'Content-Type': 'application/json' });
+  response.end(JSON.stringify(body));
+}
+
+function sendStatus(
+  response: ServerResponse,
+  code: number,
+  reason: string,
+  message: string,
+  details?: JsonObject,
+): void {
+  sendJson(response, code, {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    ...(details === undefined ? {} : { details }),
+    code,
+  });
+}

@@ -1,0 +1,93 @@
+// Reads deploy/base/rbac.yaml and answers whether its rules allow one request, the way the
+// API server's RBAC authorizer does for the requests driftgate makes (list, watch, create,
+// patch; resourceNames on list/watch only with a metadata.name field selector).
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { loadAll } from 'js-yaml';
+
+export interface PolicyRule {
+  readonly apiGroups: readonly string[];
+  readonly resources: readonly string[];
+  readonly verbs: readonly string[];
+  readonly resourceNames?: readonly string[];
+}
+
+export interface ApiRequest {
+  readonly verb: string;
+  readonly group: string;
+  readonly resource: string;
+  /** Undefined for a request across all namespaces or on a cluster-scoped resource. */
+  readonly namespace: string | undefined;
+  /** The object name, from the path or a `metadata.name=` field selector. */
+  readonly name: string | undefined;
+}
+
+interface RbacObject {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  rules?: PolicyRule[];
+}
+
+const rbacFile = fileURLToPath(new URL('../../deploy/base/rbac.yaml', import.meta.url));
+
+export function deployedRoles(): {
+  clusterRules: PolicyRule[];
+  namespacedRules: Map<string, PolicyRule[]>;
+} {
+  const objects = loadAll(readFileSync(rbacFile, 'utf8')) as RbacObject[];
+  const clusterRules = objects
+    .filter((o) => o.kind === 'ClusterRole')
+    .flatMap((o) => o.rules ?? []);
+  const namespacedRules = new Map<string, PolicyRule[]>();
+  for (const role of objects.filter((o) => o.kind === 'Role')) {
+    const namespace = role.metadata.namespace ?? '';
+    namespacedRules.set(namespace, [
+      ...(namespacedRules.get(namespace) ?? []),
+      ...(role.rules ?? []),
+    ]);
+  }
+  return { clusterRules, namespacedRules };
+}
+
+export function ruleAllows(rule: PolicyRule, request: ApiRequest): boolean {
+  if (!rule.apiGroups.includes(request.group) || !rule.resources.includes(request.resource))
+    return false;
+  if (!rule.verbs.includes(request.verb)) return false;
+  if (rule.resourceNames === undefined || rule.resourceNames.length === 0) return true;
+  return request.name !== undefined && rule.resourceNames.includes(request.name);
+}
+
+export function allowedByDeploy(request: ApiRequest): boolean {
+  const { clusterRules, namespacedRules } = deployedRoles();
+  if (clusterRules.some((rule) => ruleAllows(rule, request))) return true;
+  if (request.namespace === undefined) return false;
+  return (namespacedRules.get(request.namespace) ?? []).some((rule) => ruleAllows(rule, request));
+}
+
+/** An API path and query as the API server's request-info resolver reads them. */
+export function apiRequestOf(method: string, path: string, query: URLSearchParams): ApiRequest {
+  const parts = path.split('/').filter((part) => part !== '');
+  const [group, rest] =
+    parts[0] === 'api' ? ['', parts.slice(2)] : [parts[1] ?? '', parts.slice(3)];
+  let namespace: string | undefined;
+  let remaining = rest;
+  if (remaining[0] === 'namespaces' && remaining.length >= 3) {
+    namespace = remaining[1];
+    remaining = remaining.slice(2);
+  }
+  const resource = remaining[0] ?? '';
+  const pathName = remaining[1];
+  const selected = /^metadata\.name=(.+)$/.exec(query.get('fieldSelector') ?? '')?.[1];
+  const watching = query.get('watch') === 'true' || query.get('watch') === '1';
+  const verb =
+    method === 'POST'
+      ? 'create'
+      : method === 'PATCH'
+        ? 'patch'
+        : pathName !== undefined
+          ? 'get'
+          : watching
+            ? 'watch'
+            : 'list';
+  return { verb, group, resource, namespace, name: pathName ?? selected };
+}
