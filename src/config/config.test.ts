@@ -149,7 +149,13 @@ describe('validateConfig defaults', () => {
       knownHostsFile: '/secrets/known_hosts',
     });
     expect(config.discovery).toEqual({
-      argocd: { namespace: 'gitops' },
+      argocd: {
+        namespace: 'gitops',
+        controller: 'system:serviceaccount:gitops:argocd-application-controller',
+        repoCredentials: false,
+        trackingMethod: 'annotation',
+        instanceLabelKey: 'app.kubernetes.io/instance',
+      },
       flux: { namespace: 'flux-system' },
     });
     expect(config.namespaces.overrides).toEqual({

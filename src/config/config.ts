@@ -8,7 +8,11 @@ export type { FieldPolicy };
 export type Mode = 'enforce' | 'warn' | 'audit';
 export type UnmanagedPolicy = 'allow' | 'warn' | 'deny';
 export type FailureMode = 'open' | 'closed';
-export type RenderKind = 'plain' | 'kustomize' | 'command';
+/**
+ * `helm` and `auto` (decide by the files at the path, as Argo CD does: Chart.yaml → helm,
+ * kustomization.yaml → kustomize, else plain) are made by discovery only.
+ */
+export type RenderKind = 'plain' | 'kustomize' | 'command' | 'helm' | 'auto';
 
 export interface FieldError {
   /** Key path as a user would write it: `sources[1].revision`. */
@@ -42,6 +46,66 @@ export interface SourceConfig {
   readonly exclude: readonly string[];
   readonly auth: SourceAuth | null;
   readonly syncIdentities: IdentitySet;
+  /** Ignore rules for this source's objects only, added to the global ones. */
+  readonly ignoreDifferences?: readonly IgnoreDifference[];
+  /** A label the sync tool overwrites on every object (Argo CD label tracking): not compared. */
+  readonly trackingLabel?: string | null;
+  /** Options of `render: helm`. */
+  readonly helm?: HelmOptions;
+  /** Changes the sync tool makes to the kustomization before `kustomize build`. */
+  readonly kustomize?: KustomizeOptions;
+  /** `${name}` variables replaced in the rendered manifests (Flux `postBuild.substitute`). */
+  readonly substitute?: Readonly<Record<string, string>>;
+  /**
+   * Honour Flux's per-object annotations in Git: `kustomize.toolkit.fluxcd.io/ssa: Ignore` or
+   * `IfNotPresent` and `kustomize.toolkit.fluxcd.io/reconcile: disabled` leave the object unmanaged.
+   */
+  readonly fluxAnnotations?: boolean;
+  /** Where the source came from: the config file or a sync tool's object. */
+  readonly origin?: SourceOrigin;
+}
+
+export type SourceOrigin =
+  | { readonly kind: 'config' }
+  | {
+      readonly kind: 'argocd' | 'flux';
+      /** The Application or Kustomization: `namespace/name`. */
+      readonly object: string;
+    };
+
+export interface HelmParameter {
+  readonly name: string;
+  readonly value: string;
+  /** `--set-string` instead of `--set`. */
+  readonly forceString: boolean;
+}
+
+/** `helm template` as Argo CD runs it for a Git-hosted chart. */
+export interface HelmOptions {
+  readonly releaseName: string;
+  /** `--namespace`: the release namespace templates see. */
+  readonly namespace: string;
+  /** Relative to the chart directory (`path`); a value file of another repository is refused. */
+  readonly valueFiles: readonly string[];
+  readonly ignoreMissingValueFiles: boolean;
+  /** Inline values (YAML), passed after the value files. */
+  readonly values: string | null;
+  readonly parameters: readonly HelmParameter[];
+  readonly skipCrds: boolean;
+  readonly skipSchemaValidation: boolean;
+  readonly kubeVersion: string | null;
+  readonly apiVersions: readonly string[];
+}
+
+/** Argo CD's `kustomize edit` changes, run in a scratch copy of the checkout. */
+export interface KustomizeOptions {
+  /** `kustomize edit set image` arguments: `nginx=nginx:1.25`, `nginx:1.25`, `nginx@sha256:...`. */
+  readonly images: readonly string[];
+  readonly namePrefix: string | null;
+  readonly nameSuffix: string | null;
+  readonly namespace: string | null;
+  /** `name=count` for `kustomize edit set replicas`. */
+  readonly replicas: readonly string[];
 }
 
 export interface NamespaceOverride {
@@ -69,6 +133,29 @@ export interface IgnoreDifference {
   readonly managedFieldsManagers: readonly string[];
 }
 
+/** Argo CD `resourceTrackingMethod` (argocd-cm); `annotation` is the default since Argo CD 3.0. */
+export type ArgoCDTrackingMethod = 'annotation' | 'label' | 'annotation+label';
+
+export interface ArgoCDDiscovery {
+  /** Where Applications (and AppProjects) live. */
+  readonly namespace: string;
+  /**
+   * The application controller's username, a sync identity for the objects of discovered
+   * Applications; default `system:serviceaccount:<namespace>:argocd-application-controller`.
+   */
+  readonly controller: string;
+  /** Use Argo CD's repository credentials for the clones (off: public or config-auth URLs only). */
+  readonly repoCredentials: boolean;
+  readonly trackingMethod: ArgoCDTrackingMethod;
+  /** argocd-cm `application.instanceLabelKey`. */
+  readonly instanceLabelKey: string;
+}
+
+export interface FluxDiscovery {
+  /** Only GitRepositories and Kustomizations in this namespace; null (`*`): every namespace. */
+  readonly namespace: string | null;
+}
+
 export interface Config {
   readonly listen: {
     readonly port: number;
@@ -79,8 +166,8 @@ export interface Config {
   readonly cacheDir: string;
   readonly sources: readonly SourceConfig[];
   readonly discovery: {
-    readonly argocd: { readonly namespace: string } | null;
-    readonly flux: { readonly namespace: string } | null;
+    readonly argocd: ArgoCDDiscovery | null;
+    readonly flux: FluxDiscovery | null;
   };
   readonly mode: Mode;
   readonly fieldPolicy: FieldPolicy;
@@ -411,8 +498,14 @@ function readSource(path: string, item: unknown, errors: FieldError[]): SourceCo
   const exclude = fields.strings('exclude', [], nonEmpty);
   const auth = readAuth(fields, repoURL);
   const syncIdentities = identities(fields.nested('syncIdentities'), { users: [], groups: [] });
+  const ignoreDifferences: IgnoreDifference[] = [];
+  for (const rule of fields.list('ignoreDifferences')) {
+    const read = readIgnoreDifference(rule.path, rule.item, errors);
+    if (read !== undefined) ignoreDifferences.push(read);
+  }
   fields.rejectUnknown();
   return {
+    ...(ignoreDifferences.length === 0 ? {} : { ignoreDifferences }),
     name,
     repoURL,
     revision,
@@ -426,6 +519,62 @@ function readSource(path: string, item: unknown, errors: FieldError[]): SourceCo
     auth,
     syncIdentities,
   };
+}
+
+function namespaceName(value: string): string | undefined {
+  return K8S_NAME.test(value) && value.length <= 63 ? undefined : 'must be a valid namespace name';
+}
+
+function readArgoCDDiscovery(discovery: Fields): ArgoCDDiscovery | null {
+  if (discovery.raw('argocd') === undefined) return null;
+  const fields = discovery.nested('argocd');
+  if (fields === undefined) return null;
+  const namespace = fields.string('namespace', 'argocd', namespaceName);
+  const result = {
+    namespace,
+    controller: fields.string(
+      'controller',
+      `system:serviceaccount:${namespace}:argocd-application-controller`,
+      nonEmpty,
+    ),
+    repoCredentials: fields.boolean('repoCredentials', false),
+    trackingMethod: fields.oneOf(
+      'trackingMethod',
+      ['annotation', 'label', 'annotation+label'] as const,
+      'annotation',
+    ),
+    instanceLabelKey: fields.string('instanceLabelKey', 'app.kubernetes.io/instance', nonEmpty),
+  };
+  fields.rejectUnknown();
+  return result;
+}
+
+function readFluxDiscovery(discovery: Fields): FluxDiscovery | null {
+  if (discovery.raw('flux') === undefined) return null;
+  const fields = discovery.nested('flux');
+  if (fields === undefined) return null;
+  const namespace = fields.string('namespace', 'flux-system', (value) =>
+    value === '*' ? undefined : namespaceName(value),
+  );
+  fields.rejectUnknown();
+  return { namespace: namespace === '*' ? null : namespace };
+}
+
+// Discovered sources are named after their object, with a `:` no configured name can hold, so
+// the two never collide: `argocd:argocd/shop`, `argocd:argocd/shop#1`, `flux:flux-system/apps`.
+const DISCOVERED_SOURCE_NAME =
+  /^(argocd|flux):[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?(#[0-9]+)?$/;
+
+/** Why `name` cannot name a source, or undefined; discovered names have their own shape. */
+export function sourceNameProblem(name: string): string | undefined {
+  if (name.includes(':')) {
+    return DISCOVERED_SOURCE_NAME.test(name) && name.length <= 330
+      ? undefined
+      : 'a discovered source is named <argocd|flux>:<namespace>/<name>[#index]';
+  }
+  return SOURCE_NAME.test(name) && name.length <= 63
+    ? undefined
+    : 'must be lowercase letters, digits and "-" (at most 63), like a Kubernetes name';
 }
 
 function readAuth(source: Fields, repoURL: string): SourceAuth | null {
@@ -568,19 +717,12 @@ export function validateConfig(
 
   const discoveryFields = root.nested('discovery');
   const discovery = { argocd: null, flux: null } as {
-    argocd: { namespace: string } | null;
-    flux: { namespace: string } | null;
+    argocd: ArgoCDDiscovery | null;
+    flux: FluxDiscovery | null;
   };
   if (discoveryFields !== undefined) {
-    for (const tool of ['argocd', 'flux'] as const) {
-      if (discoveryFields.raw(tool) === undefined) continue;
-      const toolFields = discoveryFields.nested(tool);
-      if (toolFields === undefined) continue;
-      discovery[tool] = {
-        namespace: toolFields.string('namespace', tool === 'argocd' ? 'argocd' : 'flux-system'),
-      };
-      toolFields.rejectUnknown();
-    }
+    discovery.argocd = readArgoCDDiscovery(discoveryFields);
+    discovery.flux = readFluxDiscovery(discoveryFields);
     discoveryFields.rejectUnknown();
   }
   if (sources.length === 0 && discovery.argocd === null && discovery.flux === null) {
