@@ -76,6 +76,22 @@ export const resourceTypes = {
     namespaced: true,
     custom: true,
   },
+  gitrepositories: {
+    group: 'source.toolkit.fluxcd.io',
+    version: 'v1',
+    resource: 'gitrepositories',
+    kind: 'GitRepository',
+    namespaced: true,
+    custom: true,
+  },
+  kustomizations: {
+    group: 'kustomize.toolkit.fluxcd.io',
+    version: 'v1',
+    resource: 'kustomizations',
+    kind: 'Kustomization',
+    namespaced: true,
+    custom: true,
+  },
 } satisfies Record<string, ResourceType>;
 
 interface StoredEvent {

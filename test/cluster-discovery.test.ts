@@ -1,0 +1,182 @@
+// Discovery through the real client library: Applications, GitRepositories and Kustomizations
+// served by the loopback API server become sources, and follow every change to them.
+import { readFileSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { watchDiscovery, type DiscoveryWatch } from '../src/cluster/discovery-watch.js';
+import type { WatchEvents } from '../src/cluster/watch.js';
+import type { DiscoveryResult } from '../src/discovery/result.js';
+import type { JsonObject } from '../src/kube/object.js';
+import { captureLogger, waitFor } from './desired/git-fixture.js';
+import { resourceTypes, startFakeApiServer, type FakeApiServer } from './support/fake-apiserver.js';
+import { fixturePath } from './support/fixtures.js';
+
+const quiet: WatchEvents = {
+  started: () => undefined,
+  synced: () => undefined,
+  changed: () => undefined,
+  relisted: () => undefined,
+  failed: () => undefined,
+};
+const argocd = {
+  namespace: 'argocd',
+  controller: 'system:serviceaccount:argocd:argocd-application-controller',
+  repoCredentials: false,
+  trackingMethod: 'annotation' as const,
+  instanceLabelKey: 'app.kubernetes.io/instance',
+};
+
+/** The captured guestbook Application (no status yet), moved into the argocd namespace. */
+function guestbook(status?: JsonObject): JsonObject {
+  const list = JSON.parse(
+    readFileSync(fixturePath('apiserver/07d-application-list-all.json'), 'utf8'),
+  ) as { items: (JsonObject & { metadata: JsonObject })[] };
+  const app = list.items[0]!;
+  const { resourceVersion: _rv, uid: _uid, ...metadata } = app.metadata;
+  return {
+    ...app,
+    metadata: { ...metadata, namespace: 'argocd' },
+    ...(status === undefined ? {} : { status }),
+  };
+}
+
+let api: FakeApiServer;
+let discovery: DiscoveryWatch | undefined;
+let published: DiscoveryResult[];
+
+beforeEach(async () => {
+  api = await startFakeApiServer();
+  published = [];
+});
+afterEach(async () => {
+  await discovery?.stop();
+  discovery = undefined;
+  await api.stop();
+});
+
+function start(settings: {
+  argocd?: typeof argocd | null;
+  flux?: { namespace: string | null } | null;
+}) {
+  discovery = watchDiscovery(
+    api.kubeConfig(),
+    { argocd: settings.argocd ?? null, flux: settings.flux ?? null, pollIntervalMs: 60_000 },
+    {
+      logger: captureLogger().logger,
+      events: quiet,
+      publish: (result) => published.push(result),
+      timing: { initialBackoffMs: 50, maxBackoffMs: 200 },
+      debounceMs: 20,
+    },
+  );
+  return discovery!;
+}
+const last = () => published.at(-1);
+const sourceNamed = (name: string) => last()?.sources.find((source) => source.name === name);
+
+describe('Argo CD Applications', () => {
+  it('become sources at targetRevision before the first sync, then at the synced revision', async () => {
+    start({ argocd });
+    expect(await waitFor(() => published.length > 0, 5_000)).toBe(true);
+    expect(last()?.sources).toEqual([]);
+
+    api.put(resourceTypes.applications, guestbook());
+    expect(await waitFor(() => sourceNamed('argocd:argocd/guestbook') !== undefined, 5_000)).toBe(
+      true,
+    );
+    expect(sourceNamed('argocd:argocd/guestbook')).toMatchObject({
+      repoURL: 'https://github.com/argoproj/argocd-example-apps.git',
+      revision: null, // targetRevision HEAD: the remote's default branch
+      path: 'guestbook',
+      namespace: 'cap',
+      syncIdentities: { users: [argocd.controller] },
+    });
+
+    const revision = '53e28ff20cc530b9ada2173fbbd64d48338583ba';
+    api.put(resourceTypes.applications, guestbook({ sync: { status: 'Synced', revision } }));
+    expect(
+      await waitFor(() => sourceNamed('argocd:argocd/guestbook')?.revision === revision, 5_000),
+    ).toBe(true);
+    // Its ignoreDifferences travel with it: jsonPointers kept, jq turned into pointers where exact.
+    expect(sourceNamed('argocd:argocd/guestbook')?.ignoreDifferences?.[0]).toMatchObject({
+      group: 'apps',
+      kind: 'Deployment',
+      jsonPointers: ['/spec/replicas'],
+    });
+
+    api.remove(resourceTypes.applications, 'argocd', 'guestbook');
+    expect(await waitFor(() => sourceNamed('argocd:argocd/guestbook') === undefined, 5_000)).toBe(
+      true,
+    );
+  });
+
+  it('only Applications in the configured namespace count', async () => {
+    start({ argocd });
+    api.put(resourceTypes.applications, {
+      ...guestbook(),
+      metadata: { ...(guestbook().metadata as JsonObject), namespace: 'team-a' },
+    });
+    api.put(resourceTypes.applications, guestbook());
+    expect(await waitFor(() => last()?.sources.length === 1, 5_000)).toBe(true);
+    expect(last()?.sources.map((source) => source.name)).toEqual(['argocd:argocd/guestbook']);
+  });
+
+  it('publishes nothing before its watch has listed: a slow API server never empties the sources', async () => {
+    await api.goDown();
+    start({ argocd });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(published).toEqual([]);
+    api.put(resourceTypes.applications, guestbook());
+    await api.comeBack();
+    expect(await waitFor(() => published.length > 0, 5_000)).toBe(true);
+    expect(published[0]?.sources.map((source) => source.name)).toEqual(['argocd:argocd/guestbook']);
+  });
+});
+
+describe('Flux', () => {
+  const commit = '2f4c8a1e9b7d6c5a4f3e2d1c0b9a8f7e6d5c4b3a';
+  const gitRepository: JsonObject = {
+    apiVersion: 'source.toolkit.fluxcd.io/v1',
+    kind: 'GitRepository',
+    metadata: { name: 'podinfo', namespace: 'flux-system' },
+    spec: {
+      interval: '1m',
+      url: 'https://github.com/stefanprodan/podinfo',
+      ref: { branch: 'master' },
+    },
+    status: { artifact: { revision: `master@sha1:${commit}` } },
+  };
+  const kustomization = (lastAppliedRevision?: string): JsonObject => ({
+    apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+    kind: 'Kustomization',
+    metadata: { name: 'podinfo', namespace: 'flux-system' },
+    spec: {
+      interval: '10m',
+      path: './kustomize',
+      prune: true,
+      sourceRef: { kind: 'GitRepository', name: 'podinfo' },
+      targetNamespace: 'podinfo',
+      postBuild: { substitute: { cluster_env: 'prod' } },
+    },
+    ...(lastAppliedRevision === undefined ? {} : { status: { lastAppliedRevision } }),
+  });
+
+  it('a Kustomization of a GitRepository becomes a source at the revision Flux last applied', async () => {
+    start({ flux: { namespace: null } });
+    api.put(resourceTypes.gitrepositories, gitRepository);
+    api.put(resourceTypes.kustomizations, kustomization(`master@sha1:${commit}`));
+    expect(await waitFor(() => sourceNamed('flux:flux-system/podinfo') !== undefined, 5_000)).toBe(
+      true,
+    );
+    expect(sourceNamed('flux:flux-system/podinfo')).toMatchObject({
+      repoURL: 'https://github.com/stefanprodan/podinfo',
+      revision: commit,
+      path: 'kustomize',
+      namespace: 'podinfo',
+      substitute: { cluster_env: 'prod' },
+    });
+    api.remove(resourceTypes.kustomizations, 'flux-system', 'podinfo');
+    expect(await waitFor(() => sourceNamed('flux:flux-system/podinfo') === undefined, 5_000)).toBe(
+      true,
+    );
+  });
+});
