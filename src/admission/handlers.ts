@@ -5,6 +5,8 @@ import type { Config } from '../config/config.js';
 import type { DesiredProvider } from '../desired/provider.js';
 import type { AdmissionRequest, AdmissionResponse } from '../kube/admission.js';
 import { auditAnnotations, decisionLogLine } from '../audit/record.js';
+import { decisionEvent } from '../audit/event.js';
+import type { EventRecorder } from '../cluster/events.js';
 import { decide } from '../policy/decide.js';
 import type { Decision } from '../policy/decision.js';
 import type { ClusterFacts } from '../policy/facts.js';
@@ -19,6 +21,8 @@ export interface WebhookDeps {
   readonly now: () => Date;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** Kubernetes Events for denials and break-glass uses; none when absent. */
+  readonly events?: EventRecorder;
 }
 
 /** Thrown when no answer can be given; the HTTP layer turns it into a 500 so failurePolicy decides. */
@@ -100,6 +104,12 @@ function record(
     webhook,
   });
   deps.logger.info(decisionLogLine(request, decision, webhook));
+  // Only the validating webhook records Events: the mutating one sees writes that may never
+  // happen. decisionEvent() leaves out dry-runs and everything but denials and break-glass.
+  if (deps.events !== undefined) {
+    const event = decisionEvent(request, decision);
+    if (event !== undefined) deps.events.record(event);
+  }
 }
 
 function failure(
