@@ -256,6 +256,18 @@ describe('repeats are one Event with a series', () => {
     expect(await counter('driftgate_events_recorded_total', { reason: 'DriftDenied' })).toBe(50);
   });
 
+  it('many distinct objects are rate-limited: a burst, then writes wait their turn', async () => {
+    // One write per 10 s after a burst of 3: the fourth cannot start within this test.
+    start({ writesPerSecond: 0.1, writeBurst: 3 });
+    for (let i = 0; i < 10; i++) recorder?.record(denial(`web-${i}`));
+    expect(await waitFor(() => posts().length === 3, 5_000)).toBe(true);
+    expect(posts().map((r) => r.status)).toEqual([201, 201, 201]);
+    expect(await counter('driftgate_events_queue_length')).toBe(6);
+    await recorder?.stop(100);
+    expect(posts()).toHaveLength(3);
+    expect(await counter('driftgate_events_dropped_total', { reason: 'stopped' })).toBe(7);
+  });
+
   it('distinct objects get distinct Events', async () => {
     start();
     recorder?.record(denial('web'));

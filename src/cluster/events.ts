@@ -251,6 +251,7 @@ export function createEventRecorder(options: EventRecorderOptions): EventRecorde
 
   const takeToken = async (): Promise<void> => {
     for (;;) {
+      if (abort.signal.aborted) throw new Error('the Event recorder stopped');
       const at = performance.now();
       tokens = Math.min(writeBurst, tokens + ((at - tokensAtMs) / 1000) * writesPerSecond);
       tokensAtMs = at;
