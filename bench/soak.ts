@@ -110,7 +110,9 @@ const rssMb = () => Math.round(process.memoryUsage.rss() / 1048576);
 const heapMb = () => Math.round(process.memoryUsage().heapUsed / 1048576);
 
 async function one(index: number): Promise<void> {
-  const { webhook, request } = REVIEWS[index % REVIEWS.length]!;
+  const chosen = REVIEWS[index % REVIEWS.length];
+  if (chosen === undefined) return;
+  const { webhook, request } = chosen;
   const before = commits.indexOf(servedCommit());
   counts.sent += 1;
   const reply = await post(webhook, { ...request, uid: `soak-${index}` });
