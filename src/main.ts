@@ -11,6 +11,7 @@ import { selfSignedForDevelopment } from './certs/generate.js';
 import { watchCluster, type ClusterWatch } from './cluster/cluster-facts.js';
 import type { WatchTiming } from './cluster/watch.js';
 import { resolveKubeConfig } from './cluster/kubeconfig.js';
+import { createEventRecorder } from './cluster/events.js';
 import { watchMetrics } from './cluster/metrics.js';
 import type { Config } from './config/config.js';
 import { createGitProvider, type GitDesiredProvider } from './desired/git-provider.js';
@@ -93,11 +94,26 @@ export async function startDriftgate(
   };
 
   const metrics = createMetrics(provider);
-  const cluster = startClusterWatch(config, options, metrics.registry);
+  const kubeConfig =
+    options.kubeConfig === undefined ? resolveKubeConfig(config.cluster.watch) : options.kubeConfig;
+  const cluster =
+    kubeConfig === null || kubeConfig === undefined
+      ? undefined
+      : startClusterWatch(kubeConfig, config, options, metrics.registry);
+  if (cluster === undefined) {
+    logger.info(
+      'not watching a cluster (no kubeconfig or in-cluster credentials, or cluster.watch: false): HPAs, namespace labels and the kill switch are not seen, no Events are sent',
+    );
+  }
+  const events =
+    kubeConfig === null || kubeConfig === undefined || !config.cluster.events
+      ? undefined
+      : createEventRecorder({ kubeConfig, registry: metrics.registry, logger, now });
   const app = createApp({
     config,
     provider,
     facts: options.facts ?? (cluster === undefined ? () => noClusterFacts : () => cluster.facts()),
+    ...(events === undefined ? {} : { events }),
     now,
     logger,
     metrics,
@@ -117,27 +133,21 @@ export async function startDriftgate(
     provider,
     async stop() {
       await server.close();
+      await events?.stop(5_000);
       await cluster?.stop();
       await provider.stop();
     },
   };
 }
 
-/** Watches the cluster unless told not to; never waits for the watches to sync. */
+/** Watches the cluster; never waits for the watches to sync. */
 function startClusterWatch(
+  kubeConfig: KubeConfig,
   config: Config,
   options: DriftgateOptions,
   registry: Registry,
-): ClusterWatch | undefined {
+): ClusterWatch {
   const { logger } = options;
-  const kubeConfig =
-    options.kubeConfig === undefined ? resolveKubeConfig(config.cluster.watch) : options.kubeConfig;
-  if (kubeConfig === null || kubeConfig === undefined) {
-    logger.info(
-      'not watching a cluster (no kubeconfig or in-cluster credentials, or cluster.watch: false): HPAs, namespace labels and the kill switch are not seen',
-    );
-    return undefined;
-  }
   logger.info(
     { server: kubeConfig.getCurrentCluster()?.server },
     'watching the cluster; until each watch has listed, decisions rest on Git alone',

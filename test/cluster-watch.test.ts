@@ -430,3 +430,27 @@ describe('the RBAC in deploy/', () => {
     }
   });
 });
+
+describe('Events', () => {
+  it('a denial through the webhook leaves one Event on the object; a dry run leaves none', async () => {
+    const server = await startTestServer({ kubeConfig: api.kubeConfig() });
+    try {
+      const setImage = review('20-set-image-deployment-by-alice');
+      expect(
+        (await postReview(server.driftgate, 'validate', { ...setImage, dryRun: true })).allowed,
+      ).toBe(false);
+      expect((await postReview(server.driftgate, 'validate', setImage)).allowed).toBe(false);
+      expect(await waitFor(() => api.events.length > 0, 5_000)).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(api.events).toHaveLength(1);
+      expect(api.events[0]).toMatchObject({
+        reason: 'DriftDenied',
+        type: 'Warning',
+        regarding: { kind: 'Deployment', namespace: 'shop', name: 'web' },
+        reportingController: 'driftgate.io/driftgate',
+      });
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -136,6 +136,8 @@ export interface FakeApiServer {
   /** Listens again on the same port. */
   comeBack(): Promise<void>;
   readonly requests: readonly RecordedRequest[];
+  /** Events created through `events.k8s.io/v1`, series updates applied. */
+  readonly events: readonly JsonObject[];
   openWatches(type?: ResourceType): number;
   stop(): Promise<void>;
 }
@@ -155,6 +157,62 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
   const forbidden = new Set<ResourceType>();
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
+
+  const storedEvents = new Map<string, JsonObject>();
+
+  // POST creates, PATCH (strategic merge of `series`, as client-go sends) updates. eventTime
+  // must carry exactly six fractional digits, as a real API server insists (400 otherwise).
+  function storeKubernetesEvent(
+    request: IncomingMessage,
+    response: ServerResponse,
+    namespace: string,
+    name: string | undefined,
+  ): void {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as JsonObject;
+      if (request.method === 'POST') {
+        const eventTime = body.eventTime;
+        if (typeof eventTime !== 'string' || !/\.\d{6}Z$/.test(eventTime)) {
+          sendStatus(response, 400, 'BadRequest', `parsing time ${JSON.stringify(eventTime)}`);
+          return;
+        }
+        const eventName = (body.metadata as { name: string }).name;
+        const key = `${namespace}/${eventName}`;
+        if (storedEvents.has(key)) {
+          sendStatus(
+            response,
+            409,
+            'AlreadyExists',
+            `events.events.k8s.io "${eventName}" already exists`,
+          );
+          return;
+        }
+        resourceVersion += 1;
+        const stored = {
+          ...body,
+          metadata: {
+            ...(body.metadata as JsonObject),
+            namespace,
+            resourceVersion: String(resourceVersion),
+          },
+        };
+        storedEvents.set(key, stored);
+        sendJson(response, 201, stored);
+        return;
+      }
+      const key = `${namespace}/${name ?? ''}`;
+      const existing = storedEvents.get(key);
+      if (existing === undefined) {
+        sendStatus(response, 404, 'NotFound', `events.events.k8s.io "${name ?? ''}" not found`);
+        return;
+      }
+      const updated = { ...existing, ...body };
+      storedEvents.set(key, updated);
+      sendJson(response, 200, updated);
+    });
+  }
 
   const storeKey = (type: ResourceType, namespace: string, name: string) =>
     `${type.group}/${type.resource}/${namespace}/${name}`;
@@ -176,6 +234,10 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
     if (route === undefined) {
       response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
       response.end('404 page not found\n');
+      return;
+    }
+    if (route.resourceType === eventType && request.method !== 'GET') {
+      storeKubernetesEvent(request, response, route.namespace ?? '', route.name);
       return;
     }
     if (request.method !== 'GET' || route.name !== undefined) {
@@ -324,6 +386,9 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
   return {
     url,
     requests,
+    get events() {
+      return [...storedEvents.values()];
+    },
     kubeConfig(options = {}) {
       const config = new KubeConfig();
       config.loadFromOptions({
@@ -424,7 +489,14 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
   };
 }
 
-const allTypes: readonly ResourceType[] = Object.values(resourceTypes);
+const eventType: ResourceType = {
+  group: 'events.k8s.io',
+  version: 'v1',
+  resource: 'events',
+  kind: 'Event',
+  namespaced: true,
+};
+const allTypes: readonly ResourceType[] = [...Object.values(resourceTypes), eventType];
 
 function parsePath(
   path: string,
