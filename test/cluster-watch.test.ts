@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { watchCluster, type ClusterWatch } from '../src/cluster/cluster-facts.js';
+import { watchDiscovery } from '../src/cluster/discovery-watch.js';
 import type { WatchEvents } from '../src/cluster/watch.js';
 import type { JsonObject } from '../src/kube/object.js';
 import { decide } from '../src/policy/decide.js';
@@ -396,13 +397,31 @@ describe('through the webhook', () => {
 });
 
 describe('the RBAC in deploy/', () => {
-  it('grants every request the cluster watches make, and the watches use every read it grants', async () => {
+  it('grants every request the cluster and discovery watches make, and they use every read it grants', async () => {
     const { cluster } = start();
     expect(await waitFor(() => allSynced(cluster), 5_000)).toBe(true);
     api.endWatches(); // and once more, so reconnects are checked too
     api.put(resourceTypes.hpas, webHpa());
     const key = { group: 'apps', kind: 'Deployment', namespace: 'shop', name: 'web' };
     expect(await waitFor(() => cluster.facts().hpaOf(key) !== undefined, 5_000)).toBe(true);
+
+    const discovery = watchDiscovery(
+      api.kubeConfig(),
+      {
+        argocd: {
+          namespace: 'argocd',
+          controller: 'system:serviceaccount:argocd:argocd-application-controller',
+          repoCredentials: false,
+          trackingMethod: 'annotation',
+          instanceLabelKey: 'app.kubernetes.io/instance',
+        },
+        flux: { namespace: null },
+        pollIntervalMs: 60_000,
+      },
+      { logger: log.logger, events: counting(), publish: () => undefined, timing: fast },
+    );
+    expect(await waitFor(() => discovery?.isSynced() === true, 5_000)).toBe(true);
+    await discovery?.stop();
 
     const made = api.requests.map((r) => apiRequestOf(r.method, r.path, r.query));
     expect(made.length).toBeGreaterThanOrEqual(12);
@@ -413,12 +432,7 @@ describe('the RBAC in deploy/', () => {
     const reads = [...clusterRules, ...[...namespacedRules.values()].flat()].filter((rule) =>
       rule.verbs.some((verb) => ['get', 'list', 'watch'].includes(verb)),
     );
-    const discoveryGroups = [
-      'argoproj.io',
-      'source.toolkit.fluxcd.io',
-      'kustomize.toolkit.fluxcd.io',
-    ];
-    for (const rule of reads.filter((r) => !r.apiGroups.some((g) => discoveryGroups.includes(g)))) {
+    for (const rule of reads) {
       for (const resource of rule.resources) {
         expect(
           made.some(
