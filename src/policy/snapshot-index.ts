@@ -42,8 +42,15 @@ export function indexSnapshot(snapshot: DesiredSnapshot): SnapshotIndex {
   const objectsInNamespace = new Map<string, ResourceKey[]>();
   for (const entry of snapshot.entries()) {
     const key = entry.key;
-    kinds.add(`${key.group}/${key.kind}`);
-    kindByResource.set(`${key.group}/${pluralOf(key.kind)}`, { group: key.group, kind: key.kind });
+    // A snapshot holds few kinds and many objects: the plural is worked out once per kind.
+    const kind = `${key.group}/${key.kind}`;
+    if (!kinds.has(kind)) {
+      kinds.add(kind);
+      kindByResource.set(`${key.group}/${pluralOf(key.kind)}`, {
+        group: key.group,
+        kind: key.kind,
+      });
+    }
     if (key.namespace !== '') {
       const list = objectsInNamespace.get(key.namespace) ?? [];
       list.push(key);
