@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_WEBHOOK_NAME, resourceOf, type AuditEntry } from '../audit/review/entry.js';
 import { formatSummary, skippedLine, tableHeader, tableRow } from '../audit/review/format.js';
 import { renderHtml, TimelineCollector } from '../audit/review/html.js';
+import { boundYoungGeneration } from '../audit/review/memory.js';
 import { emptyCounts, entriesOf, matchRequests, mergeByTime } from '../audit/review/read.js';
 import { SummaryBuilder } from '../audit/review/summary.js';
 import { exitCodes, UsageError, type Command } from './io.js';
@@ -111,9 +112,11 @@ export function createAuditCommand(
     const summary = new SummaryBuilder();
     const timeline = output === 'html' ? new TimelineCollector() : undefined;
     let shown = 0;
+    const keepMemoryBounded = boundYoungGeneration();
     if (output === 'table') io.stdout(tableHeader());
     if (output === 'json') io.stdout('{"entries":[');
     for await (const entry of matchRequests(mergeByTime(inputs))) {
+      keepMemoryBounded();
       summary.observeAny(entry);
       if (!keep(entry)) continue;
       summary.observe(entry);
