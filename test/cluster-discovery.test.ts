@@ -180,3 +180,41 @@ describe('Flux', () => {
     );
   });
 });
+
+describe('Argo CD sync impersonation', () => {
+  const project = {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'AppProject',
+    metadata: { name: 'default', namespace: 'argocd' },
+    spec: {
+      destinations: [{ namespace: '*', server: '*' }],
+      destinationServiceAccounts: [
+        {
+          server: 'https://kubernetes.default.svc',
+          namespace: 'cap',
+          defaultServiceAccount: 'deployer',
+        },
+      ],
+    },
+  };
+  const argocdCm = (enabled: string) => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'argocd-cm', namespace: 'argocd' },
+    data: { 'application.sync.impersonation.enabled': enabled },
+  });
+
+  it('when argocd-cm turns it on, the project’s destination service account syncs too', async () => {
+    start({ argocd });
+    api.put(resourceTypes.applications, guestbook());
+    api.put(resourceTypes.appprojects, project);
+    api.put(resourceTypes.configmaps, argocdCm('false'));
+    const users = () => sourceNamed('argocd:argocd/guestbook')?.syncIdentities.users ?? [];
+    expect(await waitFor(() => users().length === 1, 5_000)).toBe(true);
+    expect(users()).toEqual([argocd.controller]);
+
+    api.put(resourceTypes.configmaps, argocdCm('true'));
+    expect(await waitFor(() => users().length === 2, 5_000)).toBe(true);
+    expect(users()).toEqual([argocd.controller, 'system:serviceaccount:cap:deployer']);
+  });
+});

@@ -85,6 +85,36 @@ export function watchDiscovery(
           },
           watchDeps,
         );
+  // Sync impersonation (Argo CD 2.13+): argocd-cm turns it on, each AppProject's
+  // destinationServiceAccounts says as whom Argo CD syncs; that account is a sync identity too.
+  const projects =
+    settings.argocd === null
+      ? undefined
+      : watchCollection<KubernetesObject>(
+          kubeConfig,
+          {
+            name: 'argocd-appprojects',
+            path: collectionPath(
+              'argoproj.io',
+              'v1alpha1',
+              'appprojects',
+              settings.argocd.namespace,
+            ),
+          },
+          watchDeps,
+        );
+  const argocdSettings =
+    settings.argocd === null
+      ? undefined
+      : watchCollection<KubernetesObject & { data?: Record<string, string> }>(
+          kubeConfig,
+          {
+            name: 'argocd-cm',
+            path: `/api/v1/namespaces/${settings.argocd.namespace}/configmaps`,
+            fieldSelector: 'metadata.name=argocd-cm',
+          },
+          watchDeps,
+        );
   const fluxNamespace = settings.flux?.namespace ?? null;
   const gitRepositories =
     settings.flux === null
@@ -118,7 +148,7 @@ export function watchDiscovery(
           },
           watchDeps,
         );
-  const all = [applications, gitRepositories, kustomizations].filter(
+  const all = [applications, projects, argocdSettings, gitRepositories, kustomizations].filter(
     (collection): collection is WatchedCollection<KubernetesObject> => collection !== undefined,
   );
   const isSynced = () => all.every((collection) => collection.isSynced());
@@ -141,6 +171,13 @@ export function watchDiscovery(
         trackingMethod: settings.argocd.trackingMethod,
         instanceLabelKey: settings.argocd.instanceLabelKey,
         pollIntervalMs: settings.pollIntervalMs,
+        impersonation: {
+          enabled:
+            argocdSettings?.get('argocd-cm', settings.argocd.namespace)?.data?.[
+              'application.sync.impersonation.enabled'
+            ] === 'true',
+          projects: projects?.list() ?? [],
+        },
       });
       sources.push(...result.sources);
       problems.push(...result.problems);

@@ -76,6 +76,14 @@ export const resourceTypes = {
     namespaced: true,
     custom: true,
   },
+  appprojects: {
+    group: 'argoproj.io',
+    version: 'v1alpha1',
+    resource: 'appprojects',
+    kind: 'AppProject',
+    namespaced: true,
+    custom: true,
+  },
   gitrepositories: {
     group: 'source.toolkit.fluxcd.io',
     version: 'v1',
