@@ -13,14 +13,14 @@ import { selfSignedForDevelopment } from '../src/certs/generate.js';
 import { validateConfig } from '../src/config/config.js';
 import { startDriftgate } from '../src/main.js';
 
-const [mode = 'noop', countText = '10000'] = process.argv.slice(2);
+const [mode = 'noop', countText = '10000', extraManifests] = process.argv.slice(2);
 // Exit cleanly on SIGINT so that `node --cpu-prof` can write its profile.
 process.on('SIGINT', () => process.exit(0));
 const tls = selfSignedForDevelopment();
 
 if (mode === 'noop') {
   const app = express();
-  app.post('/validate', express.raw({ type: () => true, limit: 7 * 1024 * 1024 }), (req, res) => {
+  const answer = (req: express.Request, res: express.Response): void => {
     const review = JSON.parse((req.body as Buffer).toString('utf8')) as {
       request: { uid: string };
     };
@@ -29,7 +29,10 @@ if (mode === 'noop') {
       kind: 'AdmissionReview',
       response: { uid: review.request.uid, allowed: true },
     });
-  });
+  };
+  const body = express.raw({ type: () => true, limit: 7 * 1024 * 1024 });
+  app.post('/validate', body, answer);
+  app.post('/mutate', body, answer);
   const server = createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, app);
   server.listen(0, '127.0.0.1', () => {
     console.log(`https://127.0.0.1:${(server.address() as AddressInfo).port}`);
@@ -43,6 +46,12 @@ if (mode === 'noop') {
     'utf8',
   );
   writeFileSync(join(work, 'apps', 'deploy-web.yaml'), deployment);
+  if (extraManifests !== undefined) {
+    const manifests = JSON.parse(readFileSync(extraManifests, 'utf8')) as Record<string, string>;
+    for (const [name, text] of Object.entries(manifests)) {
+      writeFileSync(join(work, 'apps', name), text);
+    }
+  }
   const count = Number(countText);
   for (let i = 0; i < count; i++) {
     writeFileSync(
@@ -78,7 +87,8 @@ if (mode === 'noop') {
   });
   if ('errors' in result) throw new Error(JSON.stringify(result.errors));
   const driftgate = await startDriftgate(result.config, {
-    logger: pino({ level: 'warn' }),
+    // As `driftgate serve` logs: a line per decision, written synchronously, here to /dev/null.
+    logger: pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: true })),
     host: '127.0.0.1',
     port: 0,
     tls: { kind: 'memory', cert: tls.cert, key: tls.key },

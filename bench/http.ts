@@ -1,28 +1,51 @@
-// Benchmark: /validate of the real webhook (10,000 objects in its snapshot) against a no-op
-// express HTTPS server answering allowed: true, under the same load, side by side in one run.
-// Each server and the load generator (autocannon) run in processes of their own.
+// Benchmark: /validate and /mutate of the real webhook (10,000 objects in its snapshot) against a
+// no-op express HTTPS server answering allowed: true, under the same load, side by side in one
+// run. Each server and the load generator (autocannon) run in processes of their own.
+// Run alone: npx tsx bench/http.ts [seconds]
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 
 export interface HttpResult {
   readonly name: string;
   readonly requestsPerSecond: number;
+  readonly meanMs: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly non2xx: number;
   readonly errors: number;
+  /**
+   * CPU time the server spent per request (user + system, from /proc): far steadier than
+   * throughput on a machine whose other users come and go. NaN where /proc is missing.
+   */
+  readonly cpuMicrosPerRequest: number;
+}
+
+/** User + system CPU seconds of a process so far, from /proc/<pid>/stat. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
+    // Fields after the command name, which may hold spaces, in parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 a second).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
 }
 
 const here = new URL('.', import.meta.url);
 const autocannon = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
 
-async function startServer(
+/** `extra`: files of manifests the driftgate server adds to its repository (JSON, under apps/). */
+export async function startServer(
   mode: 'noop' | 'driftgate',
   objects: number,
+  extra?: string,
 ): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(
     process.execPath,
@@ -32,6 +55,7 @@ async function startServer(
       new URL('http-server.ts', here).pathname,
       mode,
       String(objects),
+      ...(extra === undefined ? [] : [extra]),
     ],
     {
       stdio: ['ignore', 'pipe', 'inherit'] as const,
@@ -57,19 +81,58 @@ async function startServer(
   return { url, child };
 }
 
-async function load(
+export type Webhook = 'validate' | 'mutate';
+
+export interface HttpScenario {
+  /** What the numbers are of, e.g. `/validate, denied`. */
+  readonly title: string;
+  /** A captured review, e.g. `20-set-image-deployment-by-alice`. */
+  readonly review: string;
+  readonly webhook: Webhook;
+}
+
+export interface HttpScenarioResult {
+  readonly scenario: HttpScenario;
+  /** The no-op server first, then driftgate. */
+  readonly results: readonly HttpResult[];
+}
+
+/** A Deployment UPDATE denied (kubectl set image by a person) and one allowed (Argo CD). */
+export const HTTP_SCENARIOS: readonly HttpScenario[] = [
+  {
+    title: '/validate, a Deployment UPDATE that is denied (kubectl set image by a person)',
+    review: '20-set-image-deployment-by-alice',
+    webhook: 'validate',
+  },
+  {
+    title: '/validate, a Deployment UPDATE that is allowed (the sync identity re-applying Git)',
+    review: '11-apply-unchanged-deployment-by-argocd',
+    webhook: 'validate',
+  },
+  {
+    title: '/mutate, the same denied write (mutation stamps nothing)',
+    review: '20-set-image-deployment-by-alice',
+    webhook: 'mutate',
+  },
+];
+
+export async function load(
   name: string,
   url: string,
   bodyFile: string,
   seconds: number,
+  webhook: Webhook = 'validate',
+  pid?: number,
+  connections = 16,
 ): Promise<HttpResult> {
+  const cpuBefore = cpuSeconds(pid);
   const { stdout } = await promisify(execFile)(
     process.execPath,
     [
       autocannon,
       '--json',
       '-c',
-      '16',
+      String(connections),
       '-d',
       String(seconds),
       '-m',
@@ -78,57 +141,77 @@ async function load(
       'content-type=application/json',
       '-i',
       bodyFile,
-      `${url}/validate`,
+      `${url}/${webhook}`,
     ],
     { env: { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: '0' }, maxBuffer: 64 * 1024 * 1024 },
   );
   const result = JSON.parse(stdout) as {
-    requests: { average: number };
-    latency: { p50: number; p99: number };
+    requests: { average: number; total: number };
+    latency: { average: number; p50: number; p99: number };
     non2xx: number;
     errors: number;
   };
   return {
     name,
     requestsPerSecond: result.requests.average,
+    meanMs: result.latency.average,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors,
+    cpuMicrosPerRequest: ((cpuSeconds(pid) - cpuBefore) * 1e6) / result.requests.total,
   };
 }
 
-/** `review` names a captured review: a denied `kubectl set image` by default. */
+/**
+ * Each scenario against both servers, started once for all of them: three alternating rounds of
+ * `seconds` after a warm-up, the median round of each.
+ */
 export async function benchHttp(
   objects = 10_000,
   seconds = 10,
-  review = '20-set-image-deployment-by-alice',
-): Promise<HttpResult[]> {
+  scenarios: readonly HttpScenario[] = HTTP_SCENARIOS,
+): Promise<HttpScenarioResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'driftgate-bench-'));
-  const bodyFile = join(dir, 'review.json');
-  writeFileSync(
-    bodyFile,
-    readFileSync(new URL(`../test/fixtures/captured/reviews/${review}.validating.json`, here)),
-  );
   // Both servers run at once and take turns under load, round after round: this machine's
   // speed drifts during a run, and alternating exposes both to the same drift.
   const servers = [await startServer('noop', objects), await startServer('driftgate', objects)];
-  const names = ['no-op express HTTPS', `driftgate /validate (${objects} objects)`];
-  const rounds: HttpResult[][] = [[], []];
+  const all: HttpScenarioResult[] = [];
   try {
-    for (const [i, server] of servers.entries())
-      await load(`warm-up ${i}`, server.url, bodyFile, 2);
-    for (let round = 0; round < 3; round++) {
-      for (const [i, server] of servers.entries()) {
-        rounds[i]?.push(await load(names[i] ?? '', server.url, bodyFile, seconds));
+    for (const [index, scenario] of scenarios.entries()) {
+      const bodyFile = join(dir, `review-${index}.json`);
+      const stage = scenario.webhook === 'validate' ? 'validating' : 'mutating';
+      writeFileSync(
+        bodyFile,
+        readFileSync(
+          new URL(`../test/fixtures/captured/reviews/${scenario.review}.${stage}.json`, here),
+        ),
+      );
+      const names = ['no-op express HTTPS', `driftgate /${scenario.webhook} (${objects} objects)`];
+      const rounds: HttpResult[][] = [[], []];
+      for (const [i, server] of servers.entries())
+        await load(`warm-up ${i}`, server.url, bodyFile, 2, scenario.webhook);
+      for (let round = 0; round < 3; round++) {
+        for (const [i, server] of servers.entries()) {
+          rounds[i]?.push(
+            await load(
+              names[i] ?? '',
+              server.url,
+              bodyFile,
+              seconds,
+              scenario.webhook,
+              server.child.pid,
+            ),
+          );
+        }
       }
+      all.push({ scenario, results: rounds.map((runs) => medianOf(runs)) });
     }
   } finally {
     for (const server of servers) server.child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
-  const results = rounds.map((runs) => medianOf(runs));
-  return results;
+  return all;
 }
 
 /** The round with the median throughput, so its latencies are those of one real round. */
@@ -143,12 +226,19 @@ export function formatHttp(results: readonly HttpResult[]): string {
   const [base, driftgate] = results;
   const rows = results.map(
     (r) =>
-      `  ${r.name.padEnd(40)} ${r.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${r.p50Ms.toFixed(1).padStart(6)} ms  p99 ${r.p99Ms.toFixed(1).padStart(6)} ms  non-2xx ${r.non2xx}  errors ${r.errors}`,
+      `  ${r.name.padEnd(40)} ${r.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${r.p50Ms.toFixed(1).padStart(6)} ms  p99 ${r.p99Ms.toFixed(1).padStart(6)} ms  CPU ${r.cpuMicrosPerRequest.toFixed(0).padStart(5)} µs/req  non-2xx ${r.non2xx}  errors ${r.errors}`,
   );
   if (base !== undefined && driftgate !== undefined) {
     rows.push(
-      `  driftgate / no-op: throughput ${((driftgate.requestsPerSecond / base.requestsPerSecond) * 100).toFixed(0)}%, p99 ${(driftgate.p99Ms / base.p99Ms).toFixed(2)}×`,
+      `  driftgate / no-op: throughput ${((driftgate.requestsPerSecond / base.requestsPerSecond) * 100).toFixed(0)}%, p99 ${(driftgate.p99Ms / base.p99Ms).toFixed(2)}×, CPU per request ${(driftgate.cpuMicrosPerRequest / base.cpuMicrosPerRequest).toFixed(2)}×`,
     );
   }
   return rows.join('\n');
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  for (const { scenario, results } of await benchHttp(10_000, Number(process.argv[2] ?? 5))) {
+    console.log(scenario.title);
+    console.log(formatHttp(results));
+  }
 }
