@@ -1,6 +1,6 @@
 // The decision (DESIGN.md §3): one pure function from a request, the desired snapshot, what the
 // cluster says and the config to an allow or a denial with its reasons. No I/O, no clock.
-import type { Config } from '../config/config.js';
+import type { Config, IgnoreDifference, SourceConfig } from '../config/config.js';
 import type { DesiredEntry, DesiredSnapshot } from '../desired/snapshot.js';
 import { diff, diffWrite, type FieldDrift } from '../drift/diff.js';
 import type { IgnoreRule } from '../drift/ignore.js';
@@ -34,12 +34,18 @@ const SCALE_KINDS: Readonly<Record<string, string>> = {
   '/replicationcontrollers': 'ReplicationController',
 };
 
+/**
+ * `sources` are every source the snapshot's objects come from: the configured ones and, with
+ * discovery, those found in the cluster (the provider's `sources()`). A source's sync identities,
+ * ignore rules, tracking label and namespace apply to its own objects only.
+ */
 export function decide(
   request: AdmissionRequest,
   snapshot: DesiredSnapshot,
   facts: ClusterFacts,
   config: Config,
   now: Date,
+  sources: readonly SourceConfig[] = config.sources,
 ): Decision {
   const dryRun = request.dryRun === true;
   const outcome = (
@@ -85,7 +91,7 @@ export function decide(
   const mode = resolveMode(namespace, facts, config);
   const common = { key, origin, mode } as const;
 
-  const source = entry && config.sources.find((s) => s.name === entry.source);
+  const source = entry && sourceNamed(sources, entry.source);
   if (
     isOneOf(user, config.syncIdentities) ||
     (source !== undefined && isOneOf(user, source.syncIdentities))
@@ -217,6 +223,7 @@ export function decide(
     index,
     facts,
     config,
+    source,
   );
   const warningsForPreexisting = driftWarnings(
     'driftgate: already drifted, sync will restore it: ',
@@ -380,20 +387,48 @@ function changedDriftgateLabels(
   return [...keys].filter((k) => k.startsWith(DRIFTGATE_PREFIX) && now[k] !== before[k]).sort();
 }
 
+const sourceIndexCache = new WeakMap<readonly SourceConfig[], Map<string, SourceConfig>>();
+
+/** The source named so; discovery can make thousands, so they are indexed once per list. */
+function sourceNamed(sources: readonly SourceConfig[], name: string): SourceConfig | undefined {
+  let byName = sourceIndexCache.get(sources);
+  if (byName === undefined) {
+    byName = new Map(sources.map((source) => [source.name, source]));
+    sourceIndexCache.set(sources, byName);
+  }
+  return byName.get(name);
+}
+
 const ignoreRulesCache = new WeakMap<Config, IgnoreRule[]>();
+const sourceIgnoreRulesCache = new WeakMap<SourceConfig, IgnoreRule[]>();
+
+function toIgnoreRule(rule: IgnoreDifference): IgnoreRule {
+  return {
+    group: rule.group,
+    kind: rule.kind,
+    ...(rule.name === null ? {} : { name: rule.name }),
+    ...(rule.namespace === null ? {} : { namespace: rule.namespace }),
+    jsonPointers: rule.jsonPointers,
+    managedFieldsManagers: rule.managedFieldsManagers,
+  };
+}
 
 function configuredIgnoreRules(config: Config): IgnoreRule[] {
   let rules = ignoreRulesCache.get(config);
   if (rules === undefined) {
-    rules = config.ignoreDifferences.map((rule) => ({
-      group: rule.group,
-      kind: rule.kind,
-      ...(rule.name === null ? {} : { name: rule.name }),
-      ...(rule.namespace === null ? {} : { namespace: rule.namespace }),
-      jsonPointers: rule.jsonPointers,
-      managedFieldsManagers: rule.managedFieldsManagers,
-    }));
+    rules = config.ignoreDifferences.map(toIgnoreRule);
     ignoreRulesCache.set(config, rules);
+  }
+  return rules;
+}
+
+/** The source's own rules (an Argo CD Application's ignoreDifferences): for its objects only. */
+function sourceIgnoreRules(source: SourceConfig | undefined): readonly IgnoreRule[] {
+  if (source?.ignoreDifferences === undefined) return [];
+  let rules = sourceIgnoreRulesCache.get(source);
+  if (rules === undefined) {
+    rules = source.ignoreDifferences.map(toIgnoreRule);
+    sourceIgnoreRulesCache.set(source, rules);
   }
   return rules;
 }
@@ -428,8 +463,9 @@ function ignoreRulesFor(
   index: SnapshotIndex,
   facts: ClusterFacts,
   config: Config,
+  source: SourceConfig | undefined,
 ): IgnoreRule[] {
-  const rules = [...configuredIgnoreRules(config)];
+  const rules = [...configuredIgnoreRules(config), ...sourceIgnoreRules(source)];
   const only = (jsonPointers: string[]): IgnoreRule => ({
     group: key.group,
     kind: key.kind,
@@ -481,16 +517,18 @@ function driftOf(
   index: SnapshotIndex,
   facts: ClusterFacts,
   config: Config,
+  source: SourceConfig | undefined,
 ): { drift: FieldDrift[]; preexisting: FieldDrift[]; replicasLeftToHpa?: string } {
   const namespace = key.namespace;
   const fieldPolicy = config.namespaces.overrides[namespace]?.fieldPolicy ?? config.fieldPolicy;
-  const source = config.sources.find((s) => s.name === entry.source);
   const manifest = manifestOf(entry);
-  const ignore = ignoreRulesFor(request, key, manifest, index, facts, config);
+  const ignore = ignoreRulesFor(request, key, manifest, index, facts, config, source);
+  const trackingLabel = source?.trackingLabel ?? undefined;
   const options = {
     ignore,
     fieldPolicy,
     ...(source === undefined ? {} : { defaultNamespace: source.namespace }),
+    ...(trackingLabel === undefined ? {} : { trackingLabel }),
   };
   let desired = manifest;
   let live = request.object ?? undefined;
