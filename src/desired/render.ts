@@ -1,13 +1,26 @@
 // Renderers: turn a checked-out source into manifests (plain files, kustomize, or any command
 // that prints YAML), running untrusted tools as child processes with nothing worth stealing.
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { delimiter, join, relative } from 'node:path';
 import type { SourceConfig } from '../config/config.js';
 import { DriftgateError, errorCodes } from './errors.js';
-import { ManifestError, resolveInside, type RenderedDocument } from './manifest-parser.js';
+import {
+  listManifestFiles,
+  ManifestError,
+  resolveInside,
+  type RenderedDocument,
+} from './manifest-parser.js';
 import type { FileCounts, ParseWorkerPool, PersistRequest } from './parse-task.js';
+import {
+  hasKustomizeEdits,
+  helmTemplateArgv,
+  isLeftAloneByFlux,
+  kustomizeEditArgvs,
+  substituteVariables,
+} from './render-options.js';
 
 export interface RenderLimits {
   /** Renderer process and parsing each get this long. */
@@ -65,7 +78,25 @@ export async function renderSource(request: RenderRequest): Promise<FileCounts> 
     );
   }
 
-  if (source.render === 'plain') {
+  const kind = renderKindAt(source, directory);
+  // Objects Flux never applies or corrects are not Flux's desired state (see isLeftAloneByFlux).
+  const onDocuments =
+    source.fluxAnnotations === true
+      ? (documents: readonly RenderedDocument[]) => {
+          request.onDocuments(documents.filter((document) => !isLeftAloneByFlux(document)));
+        }
+      : request.onDocuments;
+  const edits = source.kustomize;
+  if (kind === 'plain' && edits !== undefined && hasKustomizeEdits({ ...edits, namespace: null })) {
+    // Flux would generate a kustomization here; images, prefixes and suffixes need one.
+    throw new DriftgateError(
+      errorCodes.render,
+      `source ${source.name}: images, namePrefix and nameSuffix need a kustomization.yaml in ${source.path}`,
+      { source: source.name, file: source.path },
+    );
+  }
+
+  if (kind === 'plain' && source.substitute === undefined) {
     const outcome = await request.parser.run(
       {
         kind: 'files',
@@ -78,23 +109,191 @@ export async function renderSource(request: RenderRequest): Promise<FileCounts> 
         persist: request.persist,
         cache: source.name,
       },
-      request.onDocuments,
+      onDocuments,
       request.limits.timeoutMs,
     );
     if (!outcome.ok) throw manifestFailure(source.name, outcome.problems);
     return outcome.files;
   }
 
-  const argv = source.render === 'kustomize' ? [...kustomizeCommand(), '.'] : [...source.command];
-  const label = `output of ${argv.join(' ')} in ${source.path}`;
-  const output = await runRenderer(argv, directory, source.name, request.workDir, request.limits);
+  let rendered: { output: string; label: string };
+  if (kind === 'plain') {
+    rendered = await readManifests(request);
+  } else if (kind === 'helm') {
+    rendered = await renderHelm(request, directory);
+  } else if (kind === 'kustomize' && hasKustomizeEdits(edits)) {
+    rendered = await renderEditedKustomization(request);
+  } else {
+    const argv = kind === 'kustomize' ? [...kustomizeCommand(), '.'] : [...source.command];
+    rendered = {
+      label: `output of ${argv.join(' ')} in ${source.path}`,
+      output: await runRenderer(argv, directory, source.name, request.workDir, request.limits),
+    };
+  }
+  const text =
+    source.substitute === undefined
+      ? rendered.output
+      : substituteVariables(rendered.output, source.substitute);
   const outcome = await request.parser.run(
-    { kind: 'text', text: output, label, persist: request.persist },
-    request.onDocuments,
+    { kind: 'text', text, label: rendered.label, persist: request.persist },
+    onDocuments,
     request.limits.timeoutMs,
   );
   if (!outcome.ok) throw manifestFailure(source.name, outcome.problems);
   return outcome.files;
+}
+
+const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+
+/**
+ * What renders the source. `auto` decides by the files at the path as Argo CD does: a chart
+ * (when the source has Helm options: Flux sources have none), then a kustomization, else plain
+ * manifests.
+ */
+export function renderKindAt(
+  source: SourceConfig,
+  directory: string,
+): Exclude<SourceConfig['render'], 'auto'> {
+  if (source.render !== 'auto') return source.render;
+  if (source.helm !== undefined && existsSync(join(directory, 'Chart.yaml'))) return 'helm';
+  if (KUSTOMIZATION_FILES.some((file) => existsSync(join(directory, file)))) return 'kustomize';
+  return 'plain';
+}
+
+function needBinary(binary: string, source: string, why: string): void {
+  if (!onPath(binary, process.env['PATH'] ?? '')) {
+    throw new DriftgateError(
+      errorCodes.render,
+      `source ${source}: ${why} needs the ${binary} binary on PATH, which is not installed`,
+      { source },
+    );
+  }
+}
+
+/** `helm template` of the chart at the path, with the source's value files and values. */
+async function renderHelm(
+  request: RenderRequest,
+  directory: string,
+): Promise<{ output: string; label: string }> {
+  const { source, checkout } = request;
+  const helm = source.helm;
+  if (helm === undefined) {
+    throw new DriftgateError(errorCodes.render, `source ${source.name}: no Helm options`, {
+      source: source.name,
+    });
+  }
+  needBinary('helm', source.name, 'a Helm chart');
+  const valueFiles: string[] = [];
+  for (const file of helm.valueFiles) {
+    const shown = join(source.path, file);
+    let real: string;
+    try {
+      // Inside the checkout only: a value file may not read the pod's files.
+      real = resolveInside(checkout, relative(checkout, join(directory, file)), shown);
+    } catch (error) {
+      if (helm.ignoreMissingValueFiles && !existsSync(join(directory, file))) continue;
+      throw new DriftgateError(
+        errorCodes.unsafeSource,
+        `source ${source.name}: value file ${shown} ${error instanceof ManifestError ? error.problem.message : 'is not usable'}`,
+        { source: source.name, file: shown },
+      );
+    }
+    valueFiles.push(real);
+  }
+  await mkdir(request.workDir, { recursive: true });
+  const inline = helm.values === null ? null : join(request.workDir, `values-${randomUUID()}.yaml`);
+  try {
+    if (inline !== null && helm.values !== null)
+      await writeFile(inline, helm.values, { mode: 0o600 });
+    const argv = helmTemplateArgv(helm, valueFiles, inline);
+    return {
+      label: `output of helm template in ${source.path}`,
+      output: await runRenderer(argv, directory, source.name, request.workDir, request.limits),
+    };
+  } finally {
+    if (inline !== null) await rm(inline, { force: true });
+  }
+}
+
+/**
+ * Argo CD runs `kustomize edit` in its checkout before building; the checkout here is shared and
+ * read-only, so the edits and the build run in a scratch copy of it (without .git).
+ */
+async function renderEditedKustomization(
+  request: RenderRequest,
+): Promise<{ output: string; label: string }> {
+  const { source, checkout } = request;
+  needBinary('kustomize', source.name, 'kustomize images, prefixes, replicas and namespaces');
+  const copy = join(request.workDir, `kustomize-${randomUUID()}`);
+  try {
+    await mkdir(request.workDir, { recursive: true });
+    await cp(checkout, copy, {
+      recursive: true,
+      verbatimSymlinks: true,
+      filter: (from) => !from.split('/').includes('.git'),
+    });
+    const directory = join(copy, source.path);
+    for (const argv of kustomizeEditArgvs(source.kustomize ?? emptyEdits)) {
+      await runRenderer(argv, directory, source.name, request.workDir, request.limits);
+    }
+    return {
+      label: `output of kustomize build in ${source.path}`,
+      output: await runRenderer(
+        ['kustomize', 'build', '.'],
+        directory,
+        source.name,
+        request.workDir,
+        request.limits,
+      ),
+    };
+  } finally {
+    await rm(copy, { recursive: true, force: true });
+  }
+}
+
+const emptyEdits = {
+  images: [],
+  namePrefix: null,
+  nameSuffix: null,
+  namespace: null,
+  replicas: [],
+};
+
+/** The plain manifests as one YAML stream, for substitution before parsing. */
+async function readManifests(request: RenderRequest): Promise<{ output: string; label: string }> {
+  const { source, checkout, limits } = request;
+  const files = listManifestFiles({
+    root: checkout,
+    directory: source.path,
+    include: source.include,
+    exclude: source.exclude,
+  });
+  if (files.length > limits.maxFiles) {
+    throw new DriftgateError(
+      errorCodes.renderOutputLimit,
+      `source ${source.name}: more than ${limits.maxFiles} manifest files`,
+      { source: source.name },
+    );
+  }
+  const parts: string[] = [];
+  let bytes = 0;
+  for (const file of files) {
+    const content = await readFile(file.real, 'utf8');
+    bytes += content.length;
+    if (content.length > limits.maxFileBytes || bytes > limits.maxOutputBytes) {
+      throw new DriftgateError(
+        errorCodes.renderOutputLimit,
+        `source ${source.name}: ${file.file} is over the size limit`,
+        { source: source.name, file: file.file },
+      );
+    }
+    // JSON manifests are YAML too; each file starts a new document.
+    parts.push(`---\n${content}\n`);
+  }
+  return {
+    output: parts.join(''),
+    label: `manifests in ${source.path} after postBuild substitution`,
+  };
 }
 
 function manifestFailure(

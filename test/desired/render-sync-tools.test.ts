@@ -1,0 +1,269 @@
+// Rendering discovered sources: the helm and kustomize command lines Argo CD and Flux run, Flux
+// substitution and opt-out annotations on real files, and a clear error where a binary is missing.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { HelmOptions, SourceConfig } from '../../src/config/config.js';
+import { errorCodes } from '../../src/desired/errors.js';
+import type { RenderedDocument } from '../../src/desired/manifest-parser.js';
+import { ParseWorkerPool } from '../../src/desired/parse-task.js';
+import {
+  escapeHelmValue,
+  helmTemplateArgv,
+  kustomizeEditArgvs,
+  substituteVariables,
+} from '../../src/desired/render-options.js';
+import { defaultRenderLimits, renderKindAt, renderSource } from '../../src/desired/render.js';
+import { sourceConfig, tempDir } from './git-fixture.js';
+
+const helm: HelmOptions = {
+  releaseName: 'shop-prod',
+  namespace: 'shop',
+  valueFiles: [],
+  ignoreMissingValueFiles: false,
+  values: null,
+  parameters: [],
+  skipCrds: false,
+  skipSchemaValidation: false,
+  kubeVersion: null,
+  apiVersions: [],
+};
+
+describe('helm template as Argo CD runs it', () => {
+  it('puts value files, inline values, parameters and flags where Argo CD does', () => {
+    expect(
+      helmTemplateArgv(
+        {
+          ...helm,
+          kubeVersion: '1.30.0',
+          parameters: [
+            { name: 'image.tag', value: '1.4.2', forceString: false },
+            { name: 'hosts', value: 'a.example.com,b.example.com', forceString: true },
+          ],
+          apiVersions: ['monitoring.coreos.com/v1/ServiceMonitor'],
+          skipSchemaValidation: true,
+        },
+        ['/checkout/charts/shop/values-prod.yaml'],
+        '/work/values-1.yaml',
+      ),
+    ).toEqual([
+      'helm',
+      'template',
+      '.',
+      '--name-template',
+      'shop-prod',
+      '--namespace',
+      'shop',
+      '--kube-version',
+      '1.30.0',
+      '--set',
+      'image.tag=1.4.2',
+      '--set-string',
+      'hosts=a.example.com\\,b.example.com',
+      '--values',
+      '/checkout/charts/shop/values-prod.yaml',
+      '--values',
+      '/work/values-1.yaml',
+      '--api-versions',
+      'monitoring.coreos.com/v1/ServiceMonitor',
+      '--include-crds',
+      '--skip-schema-validation',
+    ]);
+    expect(helmTemplateArgv({ ...helm, skipCrds: true }, [], null)).toEqual([
+      'helm',
+      'template',
+      '.',
+      '--name-template',
+      'shop-prod',
+      '--namespace',
+      'shop',
+    ]);
+  });
+
+  it.each([
+    ['a,b', 'a\\,b'],
+    ['a\\,b', 'a\\,b'],
+    ['{a,b}', '{a,b}'],
+    ['plain', 'plain'],
+  ])('escapes %s as %s', (value, expected) => {
+    expect(escapeHelmValue(value)).toBe(expected);
+  });
+});
+
+describe('kustomize edit as Argo CD runs it', () => {
+  it('sets prefix, suffix, images, replicas and namespace', () => {
+    expect(
+      kustomizeEditArgvs({
+        images: ['nginx=registry.example.com/nginx:1.25'],
+        namePrefix: 'prod-',
+        nameSuffix: '-v2',
+        namespace: 'shop',
+        replicas: ['web=3'],
+      }),
+    ).toEqual([
+      ['kustomize', 'edit', 'set', 'nameprefix', '--', 'prod-'],
+      ['kustomize', 'edit', 'set', 'namesuffix', '--', '-v2'],
+      ['kustomize', 'edit', 'set', 'image', 'nginx=registry.example.com/nginx:1.25'],
+      ['kustomize', 'edit', 'set', 'replicas', 'web=3'],
+      ['kustomize', 'edit', 'set', 'namespace', '--', 'shop'],
+    ]);
+  });
+});
+
+describe('Flux postBuild substitution', () => {
+  it.each([
+    { name: 'set', yaml: 'replicas: ${replicas}\n', expected: 'replicas: 3\n' },
+    { name: 'unset', yaml: 'a: "${missing}"\n', expected: 'a: ""\n' },
+    { name: 'default', yaml: 'a: ${missing:=blue}\n', expected: 'a: blue\n' },
+    { name: 'escaped', yaml: 'a: $${replicas}\n', expected: 'a: ${replicas}\n' },
+    { name: 'bare dollar kept', yaml: 'a: $replicas\n', expected: 'a: $replicas\n' },
+    {
+      name: 'disabled per document',
+      yaml: 'a: ${replicas}\n---\nmetadata:\n  annotations:\n    kustomize.toolkit.fluxcd.io/substitute: disabled\nb: ${replicas}\n',
+      expected:
+        'a: 3\n---\nmetadata:\n  annotations:\n    kustomize.toolkit.fluxcd.io/substitute: disabled\nb: ${replicas}\n',
+    },
+  ])('$name', ({ yaml, expected }) => {
+    expect(substituteVariables(yaml, { replicas: '3' })).toBe(expected);
+  });
+});
+
+const pool = new ParseWorkerPool();
+afterAll(() => pool.close());
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
+
+function checkout(files: Record<string, string>): string {
+  const dir = tempDir('driftgate-render-');
+  cleanups.push(dir.cleanup);
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(join(dir.path, path, '..'), { recursive: true });
+    writeFileSync(join(dir.path, path), content);
+  }
+  return dir.path;
+}
+
+async function render(source: SourceConfig, root: string): Promise<RenderedDocument[]> {
+  const documents: RenderedDocument[] = [];
+  const work = tempDir('driftgate-work-');
+  cleanups.push(work.cleanup);
+  await renderSource({
+    source,
+    checkout: root,
+    workDir: work.path,
+    limits: defaultRenderLimits,
+    persist: null,
+    parser: pool,
+    onDocuments: (chunk) => documents.push(...chunk),
+  });
+  return documents;
+}
+
+const deployment = (replicas: string, annotations = '') =>
+  `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web${annotations}\nspec:\n  replicas: ${replicas}\n`;
+
+describe('rendering discovered sources', () => {
+  it('applies Flux substitution to plain manifests before parsing, numbers stay numbers', async () => {
+    const root = checkout({ 'apps/web.yaml': deployment('${replicas}') });
+    const documents = await render(
+      sourceConfig({
+        repoURL: 'file:///unused',
+        name: 'flux:flux-system/apps',
+        path: 'apps',
+        render: 'auto',
+        substitute: { replicas: '3' },
+      }),
+      root,
+    );
+    expect(documents.map((d) => JSON.parse(d.json) as unknown)).toEqual([
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'web' },
+        spec: { replicas: 3 },
+      },
+    ]);
+  });
+
+  it('leaves out objects Flux never applies or corrects, by their annotations in Git', async () => {
+    const annotated = (key: string, value: string) =>
+      `\n  annotations:\n    kustomize.toolkit.fluxcd.io/${key}: ${value}`;
+    const root = checkout({
+      'apps/a.yaml': deployment('1'),
+      'apps/b.yaml': deployment('1', annotated('ssa', 'Ignore')).replace('name: web', 'name: b'),
+      'apps/c.yaml': deployment('1', annotated('ssa', 'IfNotPresent')).replace(
+        'name: web',
+        'name: c',
+      ),
+      'apps/d.yaml': deployment('1', annotated('reconcile', 'disabled')).replace(
+        'name: web',
+        'name: d',
+      ),
+      'apps/e.yaml': deployment('1', annotated('ssa', 'Merge')).replace('name: web', 'name: e'),
+    });
+    const source = sourceConfig({ repoURL: 'file:///unused', path: 'apps', render: 'auto' });
+    expect((await render({ ...source, fluxAnnotations: true }, root)).map((d) => d.name)).toEqual([
+      'web',
+      'e',
+    ]);
+    // Configured sources are not Flux's: every object counts.
+    expect(await render(source, root)).toHaveLength(5);
+  });
+
+  it('auto decides by the files at the path, as Argo CD does', () => {
+    const root = checkout({
+      'chart/Chart.yaml': 'name: shop\n',
+      'overlay/kustomization.yaml': 'resources: []\n',
+      'plain/a.yaml': deployment('1'),
+    });
+    const auto = sourceConfig({ repoURL: 'file:///unused', render: 'auto' });
+    expect(renderKindAt({ ...auto, helm }, join(root, 'chart'))).toBe('helm');
+    // Flux sources have no Helm options: a Chart.yaml is just a file to them.
+    expect(renderKindAt(auto, join(root, 'chart'))).toBe('plain');
+    expect(renderKindAt(auto, join(root, 'overlay'))).toBe('kustomize');
+    expect(renderKindAt(auto, join(root, 'plain'))).toBe('plain');
+  });
+
+  it('a missing helm or kustomize binary is a clear render error, not a crash', async () => {
+    const root = checkout({
+      'chart/Chart.yaml': 'apiVersion: v2\nname: shop\nversion: 0.1.0\n',
+      'overlay/kustomization.yaml': 'resources: []\n',
+    });
+    const path = process.env['PATH'];
+    process.env['PATH'] = '/nonexistent';
+    try {
+      const base = sourceConfig({ repoURL: 'file:///unused', name: 'argocd:argocd/shop' });
+      await expect(
+        render({ ...base, path: 'chart', render: 'helm', helm }, root),
+      ).rejects.toMatchObject({
+        code: errorCodes.render,
+        message:
+          'source argocd:argocd/shop: a Helm chart needs the helm binary on PATH, which is not installed',
+      });
+      await expect(
+        render(
+          {
+            ...base,
+            path: 'overlay',
+            render: 'kustomize',
+            kustomize: {
+              images: ['web:2'],
+              namePrefix: null,
+              nameSuffix: null,
+              namespace: null,
+              replicas: [],
+            },
+          },
+          root,
+        ),
+      ).rejects.toMatchObject({
+        code: errorCodes.render,
+        message: expect.stringContaining('needs the kustomize binary on PATH') as unknown,
+      });
+    } finally {
+      process.env['PATH'] = path;
+    }
+  });
+});
