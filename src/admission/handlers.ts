@@ -1,7 +1,7 @@
 // The two webhooks as functions from a request to a response: /validate decides, /mutate only
 // stamps and records. The HTTP layer around them is in app.ts.
 import type { Logger } from 'pino';
-import type { Config } from '../config/config.js';
+import type { Config, SourceConfig } from '../config/config.js';
 import type { DesiredProvider } from '../desired/provider.js';
 import type { AdmissionRequest, AdmissionResponse } from '../kube/admission.js';
 import { auditAnnotations, decisionLogLine } from '../audit/record.js';
@@ -23,6 +23,8 @@ export interface WebhookDeps {
   readonly metrics: Metrics;
   /** Kubernetes Events for denials and break-glass uses; none when absent. */
   readonly events?: EventRecorder;
+  /** Every source, discovered ones included; the config's when absent. */
+  readonly sources?: () => readonly SourceConfig[];
 }
 
 /** Thrown when no answer can be given; the HTTP layer turns it into a 500 so failurePolicy decides. */
@@ -44,7 +46,8 @@ export async function validate(
     return failure(request, deps, 'validate', new Error('no desired snapshot yet'));
   let decision: Decision;
   try {
-    decision = decide(request, snapshot, facts, config, deps.now());
+    const sources = deps.sources?.() ?? config.sources;
+    decision = decide(request, snapshot, facts, config, deps.now(), sources);
     if (
       decision.kind === 'denied' &&
       (decision.reason === 'drift' || decision.reason === 'delete')
@@ -52,7 +55,7 @@ export async function validate(
       await provider.refreshIfOlderThan(REFRESH_BEFORE_DENY_MS);
       if (provider.current() !== snapshot) {
         snapshot = provider.current();
-        decision = decide(request, snapshot, facts, config, deps.now());
+        decision = decide(request, snapshot, facts, config, deps.now(), sources);
       }
     }
   } catch (error) {
@@ -78,7 +81,11 @@ export function mutateReview(request: AdmissionRequest, deps: WebhookDeps): Admi
   const snapshot = deps.provider.current();
   if (snapshot.origin === 'empty') return allowed(request.uid);
   try {
-    return patched(request.uid, mutate(request, snapshot, deps.facts(), deps.config, deps.now()));
+    const sources = deps.sources?.() ?? deps.config.sources;
+    return patched(
+      request.uid,
+      mutate(request, snapshot, deps.facts(), deps.config, deps.now(), sources),
+    );
   } catch (error) {
     // Stamping and recording are never worth failing a user's write over: validation decides.
     deps.metrics.errors.inc({ webhook: 'mutate' });

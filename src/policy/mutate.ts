@@ -1,7 +1,7 @@
 // The mutating webhook's work (DESIGN.md §4): stamp a break-glass, keep stamps honest, and
 // record drift that was allowed. It never decides drift and has no side effects: it may see
 // writes that never happen (409 conflicts after mutation) and may be called again (IfNeeded).
-import type { Config } from '../config/config.js';
+import type { Config, SourceConfig } from '../config/config.js';
 import type { DesiredSnapshot } from '../desired/snapshot.js';
 import type { AdmissionRequest } from '../kube/admission.js';
 import type { KubeObject } from '../kube/object.js';
@@ -34,6 +34,8 @@ export function mutate(
   facts: ClusterFacts,
   config: Config,
   now: Date,
+  /** Every source, discovered ones included (see `decide`). */
+  sources: readonly SourceConfig[] = config.sources,
 ): JsonPatchOperation[] {
   const object = request.object;
   if (
@@ -67,7 +69,7 @@ export function mutate(
 
   // The drift record: judged on the object as it will be once stamped.
   const stamped = withAnnotations(object, wanted);
-  const decision = decide({ ...request, object: stamped }, snapshot, facts, config, now);
+  const decision = decide({ ...request, object: stamped }, snapshot, facts, config, now, sources);
   if (decision.kind === 'sync') {
     for (const key of DRIFT_RECORD) wanted[key] = undefined;
   } else if (
