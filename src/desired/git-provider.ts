@@ -53,8 +53,12 @@ export interface GitProviderDeps {
 }
 
 interface SourceState {
-  readonly config: SourceConfig;
-  readonly repository: GitRepository;
+  /** Replaced when discovery changes the source (see setDiscoveredSources). */
+  config: SourceConfig;
+  repository: GitRepository;
+  /** The config changed how the source renders: the next refresh renders even an unchanged commit. */
+  rerender: boolean;
+  discovered: boolean;
   render: SourceRender | undefined;
   restored: boolean;
   lastSuccessAt: number | undefined;
@@ -82,11 +86,33 @@ function within(promise: Promise<unknown>, ms: number): Promise<void> {
 /** What a persisted render must match to be served for a source (its config, not its name). */
 function fingerprintOf(source: SourceConfig): string {
   const { repoURL, revision, path, namespace, render, command, include, exclude } = source;
+  // Options only discovered sources carry: absent ones leave a configured source's print as it was.
+  const { helm, kustomize, substitute, fluxAnnotations } = source;
   return createHash('sha256')
     .update(
-      JSON.stringify({ repoURL, revision, path, namespace, render, command, include, exclude }),
+      JSON.stringify({
+        repoURL,
+        revision,
+        path,
+        namespace,
+        render,
+        command,
+        include,
+        exclude,
+        helm,
+        kustomize,
+        substitute,
+        fluxAnnotations,
+      }),
     )
     .digest('hex');
+}
+
+/** A file or directory name for a source: discovered names hold `:` and `/`. */
+function fileNameOf(source: string): string {
+  if (/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(source)) return source;
+  const hash = createHash('sha256').update(source).digest('hex').slice(0, 12);
+  return `${source.replace(/[^a-z0-9.-]+/g, '_')}-${hash}`;
 }
 
 interface PersistedHeader {
@@ -109,7 +135,10 @@ function isPersistedHeader(value: unknown): value is PersistedHeader {
 
 export class GitDesiredProvider implements DesiredProvider {
   private snapshot: DesiredSnapshot;
-  private readonly states: SourceState[];
+  private states: SourceState[];
+  /** Configured and discovered sources, one list per change (decide caches by its identity). */
+  private allSources: readonly SourceConfig[];
+  private started = false;
   private readonly repositories = new Map<string, GitRepository>();
   private readonly cacheDir: string;
   private readonly limits: RenderLimits;
@@ -132,34 +161,111 @@ export class GitDesiredProvider implements DesiredProvider {
     this.cacheDir = resolve(options.cacheDir);
     this.limits = { ...defaultRenderLimits, ...options.limits };
     this.snapshot = emptySnapshot(new Date(this.now()));
-    this.states = options.sources.map((config) => {
-      // One clone per repository URL, however many sources (paths, revisions) read it.
-      let repository = this.repositories.get(config.repoURL);
-      if (repository === undefined) {
-        repository = new GitRepository({
-          repoURL: config.repoURL,
-          cacheDir: this.cacheDir,
-          auth: config.auth,
-          logger: this.logger,
-          timeoutMs: options.gitTimeoutMs ?? 120_000,
-          signal: this.shutdown.signal,
-        });
-        this.repositories.set(config.repoURL, repository);
+    this.allSources = options.sources;
+    this.states = options.sources.map((config) => this.newState(config, false));
+  }
+
+  /** One clone per repository URL, however many sources (paths, revisions, Applications) read it. */
+  private repositoryFor(config: SourceConfig): GitRepository {
+    let repository = this.repositories.get(config.repoURL);
+    if (repository === undefined) {
+      repository = new GitRepository({
+        repoURL: config.repoURL,
+        cacheDir: this.cacheDir,
+        auth: config.auth,
+        logger: this.logger,
+        timeoutMs: this.options.gitTimeoutMs ?? 120_000,
+        signal: this.shutdown.signal,
+      });
+      this.repositories.set(config.repoURL, repository);
+    }
+    return repository;
+  }
+
+  private newState(config: SourceConfig, discovered: boolean): SourceState {
+    return {
+      config,
+      repository: this.repositoryFor(config),
+      rerender: false,
+      discovered,
+      render: undefined,
+      restored: false,
+      lastSuccessAt: undefined,
+      lastAttemptAt: undefined,
+      lastError: undefined,
+      checkoutInUse: undefined,
+      running: undefined,
+      queued: undefined,
+      timer: undefined,
+    };
+  }
+
+  /** Every source objects come from: configured, then discovered. Pass it to decide. */
+  sources(): readonly SourceConfig[] {
+    return this.allSources;
+  }
+
+  /**
+   * Replaces the discovered sources (Argo CD Applications, Flux Kustomizations) with `sources`:
+   * a new one is fetched and rendered, a changed one (a new synced revision, other options) is
+   * rendered again while its last render is served, a removed one's objects leave. Resolves once
+   * the new snapshot, built from all of that, is swapped in whole. A name that a configured
+   * source already uses, or that repeats, is ignored and logged.
+   */
+  async setDiscoveredSources(sources: readonly SourceConfig[]): Promise<void> {
+    if (this.stopped) return;
+    const configured = new Set(this.options.sources.map((source) => source.name));
+    const wanted = new Map<string, SourceConfig>();
+    for (const source of sources) {
+      if (configured.has(source.name) || wanted.has(source.name)) {
+        this.logger.warn({ source: source.name }, 'discovered source name already used; ignored');
+        continue;
       }
-      return {
-        config,
-        repository,
-        render: undefined,
-        restored: false,
-        lastSuccessAt: undefined,
-        lastAttemptAt: undefined,
-        lastError: undefined,
-        checkoutInUse: undefined,
-        running: undefined,
-        queued: undefined,
-        timer: undefined,
-      };
-    });
+      wanted.set(source.name, source);
+    }
+    const byName = new Map(this.states.map((state) => [state.config.name, state]));
+    const refresh: SourceState[] = [];
+    let removed = false;
+    const next: SourceState[] = [];
+    for (const state of this.states) {
+      if (!state.discovered || wanted.has(state.config.name)) {
+        next.push(state);
+        continue;
+      }
+      clearTimeout(state.timer);
+      state.timer = undefined;
+      removed = true;
+      this.logger.info({ source: state.config.name }, 'discovered source removed');
+    }
+    for (const [name, config] of wanted) {
+      const existing = byName.get(name);
+      if (existing === undefined) {
+        const state = this.newState(config, true);
+        next.push(state);
+        refresh.push(state);
+        if (this.started && (this.options.poll ?? true)) this.schedulePoll(state);
+        this.logger.info({ source: name, revision: config.revision }, 'discovered source added');
+        continue;
+      }
+      if (existing.config === config) continue;
+      const rendersDifferently = fingerprintOf(existing.config) !== fingerprintOf(config);
+      existing.config = config;
+      existing.repository = this.repositoryFor(config);
+      if (rendersDifferently) {
+        existing.rerender = true;
+        refresh.push(existing);
+        this.logger.info({ source: name, revision: config.revision }, 'discovered source changed');
+      }
+    }
+    this.states = next;
+    this.allSources = [
+      ...this.options.sources,
+      ...next.filter((state) => state.discovered).map((state) => state.config),
+    ];
+    const changed = await this.track(
+      Promise.all(refresh.map((state) => this.refreshSource(state, true))),
+    );
+    if (removed || changed.some(Boolean)) this.rebuild(true);
   }
 
   current(): DesiredSnapshot {
@@ -167,6 +273,7 @@ export class GitDesiredProvider implements DesiredProvider {
   }
 
   async start(): Promise<void> {
+    this.started = true;
     if (this.options.restore ?? true) await this.restore();
     const first = this.refreshAll();
     // With a persisted snapshot, serve it now and let Git catch up; without one, the first
@@ -324,7 +431,7 @@ export class GitDesiredProvider implements DesiredProvider {
     let commit: string | undefined;
     try {
       commit = await repository.fetch(config.revision);
-      if (state.render?.commit === commit) {
+      if (state.render?.commit === commit && !state.rerender) {
         const wasRestored = state.restored;
         state.restored = false;
         this.succeeded(state);
@@ -342,7 +449,7 @@ export class GitDesiredProvider implements DesiredProvider {
       await renderSource({
         source: config,
         checkout,
-        workDir: join(this.cacheDir, 'work', config.name),
+        workDir: join(this.cacheDir, 'work', fileNameOf(config.name)),
         limits: this.limits,
         parser: this.parser,
         persist:
@@ -352,6 +459,7 @@ export class GitDesiredProvider implements DesiredProvider {
         },
       });
       state.render = { source: config.name, commit, namespace: config.namespace, documents };
+      state.rerender = false;
       state.restored = false;
       this.succeeded(state);
       this.logger.info(
@@ -390,11 +498,12 @@ export class GitDesiredProvider implements DesiredProvider {
   }
 
   /** Assembles a new snapshot aside and swaps it in with one assignment. */
-  private rebuild(): void {
+  private rebuild(allowEmpty = false): void {
     const renders = this.states
       .map((state) => state.render)
       .filter((render): render is SourceRender => render !== undefined);
-    if (renders.length === 0) return;
+    // Empty only when discovery removed the last source: before any render there is none to serve.
+    if (renders.length === 0 && !allowEmpty) return;
     const origin = this.states.some((state) => state.restored) ? 'restored' : 'rendered';
     const next = buildSnapshot(renders, origin, new Date(this.now()));
     this.snapshot = next;
@@ -432,7 +541,7 @@ export class GitDesiredProvider implements DesiredProvider {
   }
 
   private snapshotFile(source: SourceConfig): string {
-    return join(this.cacheDir, 'snapshots', `${source.name}.json`);
+    return join(this.cacheDir, 'snapshots', `${fileNameOf(source.name)}.json`);
   }
 
   /** Loads each source's persisted render when it was made with the same source config. */
