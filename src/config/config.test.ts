@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { defaults, formatFieldErrors, validateConfig, type Config } from './config.js';
+import {
+  defaults,
+  formatFieldErrors,
+  sourceNameProblem,
+  validateConfig,
+  type Config,
+} from './config.js';
 
 const source = { name: 'shop', repoURL: 'https://git.example.com/ops.git' };
 
@@ -179,6 +185,66 @@ describe('validateConfig defaults', () => {
 
   it('accepts discovery without sources', () => {
     expect(valid({ discovery: { flux: {} } }).sources).toEqual([]);
+  });
+
+  it('reads the discovery options and a source of its own ignore rules', () => {
+    const config = valid({
+      sources: [
+        {
+          ...source,
+          ignoreDifferences: [
+            { group: 'apps', kind: 'Deployment', jsonPointers: ['/spec/replicas'] },
+          ],
+        },
+      ],
+      discovery: {
+        argocd: {
+          namespace: 'gitops',
+          controller: 'system:serviceaccount:gitops:controller',
+          repoCredentials: true,
+          trackingMethod: 'label',
+          instanceLabelKey: 'argocd.argoproj.io/instance',
+        },
+        flux: { namespace: '*' },
+      },
+    });
+    expect(config.discovery).toEqual({
+      argocd: {
+        namespace: 'gitops',
+        controller: 'system:serviceaccount:gitops:controller',
+        repoCredentials: true,
+        trackingMethod: 'label',
+        instanceLabelKey: 'argocd.argoproj.io/instance',
+      },
+      flux: { namespace: null },
+    });
+    expect(config.sources[0]?.ignoreDifferences).toEqual([
+      {
+        group: 'apps',
+        kind: 'Deployment',
+        name: null,
+        namespace: null,
+        jsonPointers: ['/spec/replicas'],
+        jqPathExpressions: [],
+        managedFieldsManagers: [],
+      },
+    ]);
+    expect(errorsOf({ discovery: { argocd: { trackingMethod: 'labels', colour: 1 } } })).toEqual([
+      'discovery.argocd.trackingMethod: must be one of annotation, label, annotation+label',
+      'discovery.argocd.colour: unknown key',
+    ]);
+  });
+
+  it.each([
+    ['shop', undefined],
+    ['argocd:argocd/shop', undefined],
+    ['argocd:argocd/guestbook.v2#1', undefined],
+    ['flux:flux-system/apps', undefined],
+    ['argocd:argocd', 'a discovered source is named <argocd|flux>:<namespace>/<name>[#index]'],
+    ['jenkins:ci/shop', 'a discovered source is named <argocd|flux>:<namespace>/<name>[#index]'],
+    ['Shop', 'must be lowercase letters, digits and "-" (at most 63), like a Kubernetes name'],
+  ])('source name %s', (name, problem) => {
+    expect(sourceNameProblem(name)).toBe(problem);
   });
 });
 
