@@ -14,9 +14,22 @@ const COLUMNS = [
   { title: 'DETAIL', width: 0 },
 ] as const;
 
+// User names, object names and reasons come from requests: a newline or an escape sequence in
+// one must not print a second row or repaint the terminal. Shown escaped, as JSON would.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+export function printable(text: string): string {
+  return text.replace(CONTROL, (c) => {
+    const short: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+    return short[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
+}
+
 function row(cells: readonly string[]): string {
   return `${cells
-    .map((cell, i) => {
+    .map((raw, i) => {
+      const cell = printable(raw);
       const width = COLUMNS[i]?.width ?? 0;
       return width === 0 ? cell : cell.padEnd(width);
     })
@@ -103,7 +116,7 @@ export function formatSummary(report: SummaryReport, counts: LineCounts): string
       `${plural(counts.unrelatedAuditEvents, 'audit event')} without a driftgate decision (other requests, RequestReceived stages)`,
     );
   }
-  return `${lines.join('\n')}\n`;
+  return `${lines.map(printable).join('\n')}\n`;
 }
 
 export function skippedLine(counts: LineCounts): string {

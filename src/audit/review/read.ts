@@ -1,6 +1,6 @@
 // Reads decision logs and audit logs line by line, merges them in time order and pairs the
 // decision log line and the audit event of one request. Memory stays bounded by a time window.
-import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import { objectKey, parseLine, sameType, type AuditEntry } from './entry.js';
 
@@ -21,14 +21,35 @@ export function emptyCounts(): LineCounts {
   return { lines: 0, notJson: 0, other: 0, unrelatedAuditEvents: 0, entries: 0 };
 }
 
+/**
+ * Lines split at "\n" (a trailing "\r" dropped). Not readline: it also splits at U+2028 and
+ * U+2029, which JSON keeps unescaped inside strings, so a user named with one would break their
+ * own decision line in two and drop out of the review.
+ */
+async function* linesOf(input: Readable): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  const line = (text: string) => (text.endsWith('\r') ? text.slice(0, -1) : text);
+  for await (const chunk of input as AsyncIterable<Buffer | string>) {
+    rest += typeof chunk === 'string' ? chunk : decoder.write(chunk);
+    let start = 0;
+    for (let end = rest.indexOf('\n'); end !== -1; end = rest.indexOf('\n', start)) {
+      yield line(rest.slice(start, end));
+      start = end + 1;
+    }
+    rest = rest.slice(start);
+  }
+  rest += decoder.end();
+  if (rest !== '') yield line(rest);
+}
+
 /** The entries of one input, in file order; every line is counted in `counts`. */
 export async function* entriesOf(
   input: Readable,
   counts: LineCounts,
   webhookName?: string,
 ): AsyncGenerator<AuditEntry> {
-  const lines = createInterface({ input, crlfDelay: Infinity });
-  for await (const line of lines) {
+  for await (const line of linesOf(input)) {
     if (line.trim() === '') continue;
     counts.lines += 1;
     const parsed = parseLine(line, webhookName);
