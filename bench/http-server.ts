@@ -9,9 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
 import pino from 'pino';
-import { selfSignedForDevelopment } from '../src/certs/generate.js';
-import { validateConfig } from '../src/config/config.js';
-import { startDriftgate } from '../src/main.js';
+import { importCompiled } from './compiled.js';
+
+// The webhook as `npm run build` compiles it: what is measured is what ships, not tsx.
+const { selfSignedForDevelopment } =
+  await importCompiled<typeof import('../src/certs/generate.js')>('certs/generate.js');
+const { validateConfig } =
+  await importCompiled<typeof import('../src/config/config.js')>('config/config.js');
+const { startDriftgate } = await importCompiled<typeof import('../src/main.js')>('main.js');
 
 const [mode = 'noop', countText = '10000', extraManifests] = process.argv.slice(2);
 // Exit cleanly on SIGINT so that `node --cpu-prof` can write its profile.

@@ -12,9 +12,14 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import pino from 'pino';
-import { validateConfig } from '../src/config/config.js';
 import type { AdmissionReview } from '../src/kube/admission.js';
-import { startDriftgate, type Driftgate } from '../src/main.js';
+import type { Driftgate } from '../src/main.js';
+import { importCompiled } from './compiled.js';
+
+// The webhook as `npm run build` compiles it: what is measured is what ships, not tsx.
+const { validateConfig } =
+  await importCompiled<typeof import('../src/config/config.js')>('config/config.js');
+const { startDriftgate } = await importCompiled<typeof import('../src/main.js')>('main.js');
 
 export interface RefreshBenchResult {
   readonly objects: number;

@@ -6,7 +6,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { createApp, type GitHookResult } from './admission/app.js';
 import { createMetrics } from './admission/metrics.js';
-import { startServer, type TlsSource } from './admission/server.js';
+import { startServer, type ServerTimeouts, type TlsSource } from './admission/server.js';
 import { selfSignedForDevelopment } from './certs/generate.js';
 import { watchCluster, type ClusterWatch } from './cluster/cluster-facts.js';
 import type { WatchTiming } from './cluster/watch.js';
@@ -14,6 +14,7 @@ import { resolveKubeConfig } from './cluster/kubeconfig.js';
 import { createEventRecorder } from './cluster/events.js';
 import { watchMetrics } from './cluster/metrics.js';
 import type { Config } from './config/config.js';
+import { configCoverageWarnings, snapshotCoverageWarnings } from './config/coverage.js';
 import { createGitProvider, type GitDesiredProvider } from './desired/git-provider.js';
 import { noClusterFacts, type ClusterFacts } from './policy/facts.js';
 
@@ -28,6 +29,8 @@ export interface DriftgateOptions {
   /** The clock of decisions and of the snapshot's age (tests move it forward). */
   readonly now?: () => Date;
   readonly facts?: () => ClusterFacts;
+  /** Shorter limits on slow clients (tests). */
+  readonly serverTimeouts?: Partial<ServerTimeouts>;
   /**
    * The cluster to watch; null watches none. Defaults to what `cluster.watch` finds: in-cluster
    * credentials or a kubeconfig.
@@ -52,10 +55,20 @@ export async function startDriftgate(
   const { logger } = options;
   const now = options.now ?? (() => new Date());
   const provider = createGitProvider(
-    { sources: config.sources, cacheDir: config.cacheDir },
+    { sources: config.sources, cacheDir: config.cacheDir, safety: config.safety },
     { logger, now: () => now().getTime() },
   );
   await provider.start();
+  // A config that reviews nothing looks exactly like one that works: say so, naming the key.
+  for (const warning of [
+    ...configCoverageWarnings(config),
+    ...snapshotCoverageWarnings(
+      config,
+      [...provider.current().entries()].map((e) => e.key),
+    ),
+  ]) {
+    logger.warn({ key: warning.path }, `config ${warning.path}: ${warning.message}`);
+  }
 
   let caCert: string | undefined;
   let tls = options.tls;
@@ -119,11 +132,14 @@ export async function startDriftgate(
     metrics,
     ready: () => provider.current().origin !== 'empty',
     gitHook,
+    requireClientCertificate: config.listen.clientCAFile !== null,
   });
   const server = await startServer(app, {
     port: options.port ?? config.listen.port,
     ...(options.host === undefined ? {} : { host: options.host }),
     tls,
+    clientCAFile: config.listen.clientCAFile,
+    ...(options.serverTimeouts === undefined ? {} : { timeouts: options.serverTimeouts }),
     logger,
   });
   logger.info({ url: server.url, objects: provider.current().size }, 'driftgate is serving');

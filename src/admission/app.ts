@@ -1,6 +1,7 @@
 // The HTTP surface (DESIGN.md §5): where a request enters and its answer leaves. Every review
 // with a uid gets a well-formed AdmissionReview; anything else gets a plain 4xx; an internal
 // error a 500, so the webhook's failurePolicy decides.
+import type { TLSSocket } from 'node:tls';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { AdmissionRequest, AdmissionResponse } from '../kube/admission.js';
@@ -16,6 +17,11 @@ export interface GitHookResult {
 export interface AppDeps extends WebhookDeps {
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /**
+   * Answer reviews only from clients with a verified certificate (`listen.clientCAFile`): the
+   * TLS layer asks for one and checks it against that CA, this refuses requests without one.
+   */
+  readonly requireClientCertificate?: boolean;
   /** Readiness: TLS loaded and a snapshot (fresh or restored) present. */
   readonly ready: () => boolean;
   /** Push notifications from Git hosting; absent when not configured. */
@@ -35,11 +41,13 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.post(
     '/validate',
+    clientCertificate('validate', deps),
     body,
     reviewRoute('validate', deps, (request) => validate(request, deps)),
   );
   app.post(
     '/mutate',
+    clientCertificate('mutate', deps),
     body,
     reviewRoute('mutate', deps, (request) => Promise.resolve(mutateReview(request, deps))),
   );
@@ -102,6 +110,36 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(status).type('text/plain').send(`${message}\n`);
   });
   return app;
+}
+
+/**
+ * Refuses, before its body is read, a review from a client the TLS layer did not verify. Only the
+ * review routes: kubelet probes and Prometheus present no certificate, and /hooks/git has its own
+ * HMAC check.
+ */
+function clientCertificate(webhook: Webhook, deps: AppDeps) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    // A TLS socket once the server runs HTTPS; plain sockets (tests of the app alone) have none.
+    const socket = req.socket as Partial<Pick<TLSSocket, 'authorized' | 'authorizationError'>> &
+      typeof req.socket;
+    if (deps.requireClientCertificate !== true || socket.authorized === true) {
+      next();
+      return;
+    }
+    deps.metrics.badRequests.inc({ webhook, status: '401' });
+    deps.logger.warn(
+      {
+        path: req.path,
+        remote: req.socket.remoteAddress,
+        problem: socket.authorizationError,
+      },
+      'review refused: no client certificate signed by listen.clientCAFile',
+    );
+    res
+      .status(401)
+      .type('text/plain')
+      .send('a client certificate signed by the CA in listen.clientCAFile is required\n');
+  };
 }
 
 function httpStatusOf(error: unknown): number {

@@ -16,8 +16,37 @@ export interface ServerOptions {
   readonly port: number;
   readonly host?: string;
   readonly tls: TlsSource;
+  /**
+   * PEM file of the CA that signs the API server's client certificate. The server then asks
+   * every client for a certificate but does not refuse the handshake without one: kubelet
+   * probes present none. Routes that need it check `req.socket.authorized` (see app.ts).
+   */
+  readonly clientCAFile?: string | null;
+  readonly timeouts?: Partial<ServerTimeouts>;
   readonly logger: Logger;
 }
+
+/** How long a client may take; slow or idle connections are closed. */
+export interface ServerTimeouts {
+  /** Until the request's headers are complete. */
+  readonly headersMs: number;
+  /** Until the whole request, body included, is in. */
+  readonly requestMs: number;
+  /** An idle keep-alive connection after a response. */
+  readonly keepAliveMs: number;
+  /** How often the two limits above are checked. */
+  readonly checkIntervalMs: number;
+}
+
+// The API server sends a whole review at once and gives up after its webhook timeout (at most
+// 30 s). A slow client must not hold a connection longer. keepAlive above the 60 s idle timeout
+// of Go's HTTP client, so the API server, not driftgate, closes idle connections.
+export const defaultTimeouts: ServerTimeouts = {
+  headersMs: 10_000,
+  requestMs: 30_000,
+  keepAliveMs: 65_000,
+  checkIntervalMs: 1_000,
+};
 
 export interface RunningServer {
   readonly server: Server;
@@ -28,13 +57,18 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-async function readTls(tls: TlsSource): Promise<{ cert: string; key: string }> {
-  if (tls.kind === 'memory') return { cert: tls.cert, key: tls.key };
+async function readTls(
+  tls: TlsSource,
+  clientCAFile: string | null,
+): Promise<{ cert: string; key: string; ca?: string }> {
+  const ca = clientCAFile === null ? undefined : await readFile(clientCAFile, 'utf8');
+  const withCA = ca === undefined ? {} : { ca };
+  if (tls.kind === 'memory') return { cert: tls.cert, key: tls.key, ...withCA };
   const [cert, key] = await Promise.all([
     readFile(tls.certFile, 'utf8'),
     readFile(tls.keyFile, 'utf8'),
   ]);
-  return { cert, key };
+  return { cert, key, ...withCA };
 }
 
 export async function startServer(
@@ -42,15 +76,18 @@ export async function startServer(
   options: ServerOptions,
 ): Promise<RunningServer> {
   const { logger } = options;
-  const initial = await readTls(options.tls);
+  const clientCAFile = options.clientCAFile ?? null;
+  const timeouts = { ...defaultTimeouts, ...options.timeouts };
+  const initial = await readTls(options.tls, clientCAFile);
   const server = createServer(
     {
       ...initial,
       minVersion: 'TLSv1.2',
-      // Slow clients must not hold connections open: the API server sends whole bodies at once.
-      requestTimeout: 30_000,
-      headersTimeout: 10_000,
-      keepAliveTimeout: 65_000,
+      ...(clientCAFile === null ? {} : { requestCert: true, rejectUnauthorized: false }),
+      requestTimeout: timeouts.requestMs,
+      headersTimeout: timeouts.headersMs,
+      keepAliveTimeout: timeouts.keepAliveMs,
+      connectionsCheckingInterval: timeouts.checkIntervalMs,
     },
     app,
   );
@@ -66,7 +103,10 @@ export async function startServer(
 
   const reloadTls = async (): Promise<boolean> => {
     try {
-      server.setSecureContext({ ...(await readTls(options.tls)), minVersion: 'TLSv1.2' });
+      server.setSecureContext({
+        ...(await readTls(options.tls, clientCAFile)),
+        minVersion: 'TLSv1.2',
+      });
       logger.info('serving certificate reloaded');
       return true;
     } catch (error) {

@@ -27,7 +27,13 @@ describe('validateConfig defaults', () => {
     expect(config.fieldPolicy).toBe('declared');
     expect(config.unmanaged).toBe('allow');
     expect(config.failureMode).toBe('open');
-    expect(config.listen).toEqual({ port: 8443, certFile: null, keyFile: null });
+    expect(config.listen).toEqual({
+      port: 8443,
+      certFile: null,
+      keyFile: null,
+      clientCAFile: null,
+    });
+    expect(config.safety).toEqual({ maxDeletionShare: 0.5, acceptDeletionsAt: null });
     expect(config.cacheDir).toBe('.driftgate-cache');
     expect(config.namespaces.exclude).toEqual([
       'kube-system',
@@ -255,6 +261,35 @@ describe('validateConfig errors name the key path', () => {
       name: 'nothing to compare with',
       value: {},
       expected: ['sources: required (or discovery): nothing to compare with'],
+    },
+    {
+      name: 'a deletion share out of range',
+      value: { sources: [source], safety: { maxDeletionShare: 0 } },
+      expected: [
+        'safety.maxDeletionShare: must be a number above 0 and at most 1 (1 turns the guard off)',
+      ],
+    },
+    {
+      name: 'a deletion share as a percentage string',
+      value: { sources: [source], safety: { maxDeletionShare: '50%' } },
+      expected: [
+        'safety.maxDeletionShare: must be a number above 0 and at most 1 (1 turns the guard off)',
+      ],
+    },
+    {
+      name: 'an accepted commit that is not a SHA',
+      value: { sources: [source], safety: { acceptDeletionsAt: 'main' } },
+      expected: ['safety.acceptDeletionsAt: must be a commit SHA (hexadecimal, at least 7 digits)'],
+    },
+    {
+      name: 'kinds that exclude every included kind',
+      value: { sources: [source], kinds: { include: ['Deployment'], exclude: ['Deployment'] } },
+      expected: ['kinds.exclude: excludes every kind of kinds.include: no write would be reviewed'],
+    },
+    {
+      name: 'an unknown listen key',
+      value: { sources: [source], listen: { clientCA: '/ca.crt' } },
+      expected: ['listen.clientCA: unknown key'],
     },
     {
       name: 'unknown top-level key',

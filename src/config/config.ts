@@ -161,6 +161,21 @@ export interface Config {
     readonly port: number;
     readonly certFile: string | null;
     readonly keyFile: string | null;
+    /**
+     * CA of the API server's client certificate: when set, /validate and /mutate answer only
+     * clients whose certificate it signed (probes and metrics need none).
+     */
+    readonly clientCAFile: string | null;
+  };
+  /** Guards against a render that would silently stop protecting most objects. */
+  readonly safety: {
+    /**
+     * A new render of a source that drops more than this share of the source's objects is held,
+     * not served, until a later commit comes back under it or it is accepted. 1 turns this off.
+     */
+    readonly maxDeletionShare: number;
+    /** A commit whose render is served even though it drops more than `maxDeletionShare`. */
+    readonly acceptDeletionsAt: string | null;
   };
   /** Where Git clones and the last good snapshot live. */
   readonly cacheDir: string;
@@ -215,6 +230,7 @@ export const DEFAULT_CONTEXT: ConfigContext = { ownNamespace: 'driftgate' };
 
 export const defaults = {
   listenPort: 8443,
+  maxDeletionShare: 0.5,
   cacheDir: '.driftgate-cache',
   pollIntervalMs: 30_000,
   sourceNamespace: 'default',
@@ -690,6 +706,7 @@ export function validateConfig(
     port: listenFields?.port('port', defaults.listenPort) ?? defaults.listenPort,
     certFile: listenFields?.nullableString('certFile') ?? null,
     keyFile: listenFields?.nullableString('keyFile') ?? null,
+    clientCAFile: listenFields?.nullableString('clientCAFile') ?? null,
   };
   listenFields?.rejectUnknown();
   if ((listen.certFile === null) !== (listen.keyFile === null)) {
@@ -697,6 +714,30 @@ export function validateConfig(
   }
 
   const cacheDir = root.string('cacheDir', defaults.cacheDir, nonEmpty);
+
+  const safetyFields = root.nested('safety');
+  const share = safetyFields?.raw('maxDeletionShare');
+  const safety = {
+    maxDeletionShare: typeof share === 'number' ? share : defaults.maxDeletionShare,
+    acceptDeletionsAt: safetyFields?.nullableString('acceptDeletionsAt') ?? null,
+  };
+  if (
+    share !== undefined &&
+    share !== null &&
+    !(typeof share === 'number' && share > 0 && share <= 1)
+  ) {
+    safetyFields?.fail(
+      'maxDeletionShare',
+      'must be a number above 0 and at most 1 (1 turns the guard off)',
+    );
+  }
+  if (safety.acceptDeletionsAt !== null && !/^[0-9a-f]{7,64}$/.test(safety.acceptDeletionsAt)) {
+    safetyFields?.fail(
+      'acceptDeletionsAt',
+      'must be a commit SHA (hexadecimal, at least 7 digits)',
+    );
+  }
+  safetyFields?.rejectUnknown();
 
   const sources: SourceConfig[] = [];
   for (const { path, item } of root.list('sources')) {
@@ -742,6 +783,12 @@ export function validateConfig(
     exclude: kindsFields?.strings('exclude', [], nonEmpty) ?? [],
   };
   kindsFields?.rejectUnknown();
+  if (kinds.include.length > 0 && kinds.include.every((kind) => kinds.exclude.includes(kind))) {
+    errors.push({
+      path: 'kinds.exclude',
+      message: 'excludes every kind of kinds.include: no write would be reviewed',
+    });
+  }
 
   const namespacesFields = root.nested('namespaces');
   const excluded = namespacesFields?.strings('exclude', defaults.excludedNamespaces, nonEmpty) ?? [
@@ -832,6 +879,7 @@ export function validateConfig(
   return {
     config: {
       listen,
+      safety,
       cacheDir,
       sources,
       discovery,

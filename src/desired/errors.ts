@@ -13,6 +13,8 @@ export const errorCodes = {
   renderOutputLimit: 'DRIFTGATE_ERR_RENDER_OUTPUT_LIMIT',
   manifest: 'DRIFTGATE_ERR_MANIFEST',
   cache: 'DRIFTGATE_ERR_CACHE',
+  /** A render held back by safety.maxDeletionShare; the previous one is served. */
+  snapshotHeld: 'DRIFTGATE_ERR_SNAPSHOT_HELD',
 } as const;
 
 export type ErrorCode = (typeof errorCodes)[keyof typeof errorCodes];

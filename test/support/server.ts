@@ -35,6 +35,8 @@ export async function startTestServer(
     readonly now?: () => Date;
     /** The cluster to watch (a fake API server's); none by default. */
     readonly kubeConfig?: KubeConfig;
+    /** More config keys, as in the file (`mode`, `listen`, `namespaces`…). */
+    readonly config?: Record<string, unknown>;
   } = {},
 ): Promise<TestServer> {
   const repo = createTestRepo();
@@ -62,6 +64,7 @@ export async function startTestServer(
       },
     ],
     breakGlass: { groups: ['oncall'], ttl: '4h' },
+    ...options.config,
   });
   if ('errors' in result) throw new Error(JSON.stringify(result.errors));
   const log = captureLogger();
