@@ -1,6 +1,6 @@
 // Discovered sources in the Git provider, against real local repositories: what admission
 // would serve as Argo CD Applications and Flux Kustomizations appear, sync and go.
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SourceConfig } from '../../src/config/config.js';
@@ -41,8 +41,11 @@ function repo(): TestRepo {
   return created;
 }
 
-function provider(sources: readonly SourceConfig[] = []) {
-  const cache = tempDir('driftgate-cache-');
+function provider(sources: readonly SourceConfig[] = [], cacheDir?: string) {
+  const cache =
+    cacheDir === undefined
+      ? tempDir('driftgate-cache-')
+      : { path: cacheDir, cleanup: () => undefined };
   cleanups.push(cache.cleanup);
   const created = createGitProvider(
     { sources, cacheDir: cache.path, poll: false },
@@ -214,6 +217,47 @@ describe('GitDesiredProvider with discovered sources', () => {
       expect.stringMatching(/^argocd_argocd_shop-[0-9a-f]{12}\.json$/),
       expect.stringMatching(/^argocd_argocd_svc-[0-9a-f]{12}\.json$/),
     ]);
+  });
+
+  it('after a restart, serves a discovered source’s last render while Git is unreachable', async () => {
+    const git = repo();
+    const commit = git.commit({
+      'apps/deploy-web.yaml': fixture('deploy-web.yaml'),
+      'apps/cm.yaml': fixture('cm-web-config.yaml').replace(
+        'metadata:',
+        'metadata:\n  annotations:\n    kustomize.toolkit.fluxcd.io/ssa: IfNotPresent',
+      ),
+    });
+    const flux = sourceConfig({
+      name: 'flux:flux-system/apps',
+      repoURL: git.fileURL,
+      revision: commit,
+      path: 'apps',
+      render: 'auto',
+      fluxAnnotations: true,
+    });
+    const first = provider();
+    await first.provider.start();
+    await first.provider.setDiscoveredSources([flux]);
+    expect(first.provider.current().get(deployment)?.commit).toBe(commit);
+    // Created once by Flux and never corrected: not Flux's desired state.
+    expect(first.provider.current().get(configMap)).toBeUndefined();
+    await first.provider.stop();
+
+    renameSync(git.bare, `${git.bare}.gone`);
+    const second = provider([], first.cacheDir);
+    await second.provider.start();
+    await second.provider.setDiscoveredSources([flux]);
+    const snapshot = second.provider.current();
+    expect(snapshot.origin).toBe('restored');
+    expect(snapshot.get(deployment)?.commit).toBe(commit);
+    expect(snapshot.get(configMap)).toBeUndefined();
+    expect(second.provider.status()[0]).toMatchObject({
+      name: 'flux:flux-system/apps',
+      restored: true,
+      stale: true,
+      lastError: expect.objectContaining({ code: expect.stringMatching(/^DRIFTGATE_ERR_GIT/) }),
+    });
   });
 
   it('a discovered name that a configured source holds is ignored', async () => {
