@@ -1,7 +1,6 @@
 // Wiring only: builds the provider, the app and the HTTPS server from a validated config, and
 // hands back a handle to stop them. Nothing here decides anything.
 import { readFile } from 'node:fs/promises';
-import type { Registry } from 'prom-client';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { createApp, type GitHookResult } from './admission/app.js';
@@ -9,11 +8,13 @@ import { createMetrics } from './admission/metrics.js';
 import { startServer, type ServerTimeouts, type TlsSource } from './admission/server.js';
 import { selfSignedForDevelopment } from './certs/generate.js';
 import { watchCluster, type ClusterWatch } from './cluster/cluster-facts.js';
-import type { WatchTiming } from './cluster/watch.js';
+import { watchDiscovery, type DiscoveryWatch } from './cluster/discovery-watch.js';
+import type { WatchEvents, WatchTiming } from './cluster/watch.js';
 import { resolveKubeConfig } from './cluster/kubeconfig.js';
 import { createEventRecorder } from './cluster/events.js';
 import { watchMetrics } from './cluster/metrics.js';
-import type { Config } from './config/config.js';
+import { defaults, type Config } from './config/config.js';
+import { DriftgateError, errorCodes } from './desired/errors.js';
 import { configCoverageWarnings, snapshotCoverageWarnings } from './config/coverage.js';
 import { createGitProvider, type GitDesiredProvider } from './desired/git-provider.js';
 import { noClusterFacts, type ClusterFacts } from './policy/facts.js';
@@ -109,10 +110,15 @@ export async function startDriftgate(
   const metrics = createMetrics(provider);
   const kubeConfig =
     options.kubeConfig === undefined ? resolveKubeConfig(config.cluster.watch) : options.kubeConfig;
+  const watchEvents = watchMetrics(metrics.registry);
   const cluster =
     kubeConfig === null || kubeConfig === undefined
       ? undefined
-      : startClusterWatch(kubeConfig, config, options, metrics.registry);
+      : startClusterWatch(kubeConfig, config, options, watchEvents);
+  const discovery = startDiscovery(kubeConfig ?? null, config, options, {
+    events: watchEvents,
+    provider,
+  });
   if (cluster === undefined) {
     logger.info(
       'not watching a cluster (no kubeconfig or in-cluster credentials, or cluster.watch: false): HPAs, namespace labels and the kill switch are not seen, no Events are sent',
@@ -127,6 +133,7 @@ export async function startDriftgate(
     provider,
     facts: options.facts ?? (cluster === undefined ? () => noClusterFacts : () => cluster.facts()),
     ...(events === undefined ? {} : { events }),
+    sources: () => provider.sources(),
     now,
     logger,
     metrics,
@@ -151,6 +158,7 @@ export async function startDriftgate(
       await server.close();
       await events?.stop(5_000);
       await cluster?.stop();
+      await discovery?.stop();
       await provider.stop();
     },
   };
@@ -161,7 +169,7 @@ function startClusterWatch(
   kubeConfig: KubeConfig,
   config: Config,
   options: DriftgateOptions,
-  registry: Registry,
+  events: WatchEvents,
 ): ClusterWatch {
   const { logger } = options;
   logger.info(
@@ -173,7 +181,39 @@ function startClusterWatch(
     { namespace: config.cluster.namespace, overrideConfigMap: config.override.configMap },
     {
       logger,
-      events: watchMetrics(registry),
+      events,
+      ...(options.watchTiming === undefined ? {} : { timing: options.watchTiming }),
+    },
+  );
+}
+
+/** Argo CD and Flux discovery, when configured; it needs the cluster, so it fails without one. */
+function startDiscovery(
+  kubeConfig: KubeConfig | null,
+  config: Config,
+  options: DriftgateOptions,
+  deps: { readonly events: WatchEvents; readonly provider: GitDesiredProvider },
+): DiscoveryWatch | undefined {
+  const { argocd, flux } = config.discovery;
+  if (argocd === null && flux === null) return undefined;
+  if (kubeConfig === null) {
+    throw new DriftgateError(
+      errorCodes.config,
+      'discovery is configured, but there is no cluster to discover from (no kubeconfig or in-cluster credentials, or cluster.watch: false)',
+    );
+  }
+  const { logger } = options;
+  return watchDiscovery(
+    kubeConfig,
+    { argocd, flux, pollIntervalMs: defaults.pollIntervalMs },
+    {
+      logger,
+      events: deps.events,
+      publish: (result) => {
+        deps.provider.setDiscoveredSources(result.sources).catch((error: unknown) => {
+          logger.error({ err: error }, 'discovered sources could not be applied');
+        });
+      },
       ...(options.watchTiming === undefined ? {} : { timing: options.watchTiming }),
     },
   );

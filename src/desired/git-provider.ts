@@ -1,7 +1,7 @@
 // The Git DesiredProvider: fetches and renders each source, swaps in a new snapshot whole, keeps
 // the last good one (in memory and on disk) when Git or a renderer fails, and reports staleness.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { SourceConfig } from '../config/config.js';
@@ -17,7 +17,6 @@ import {
 import type { RenderedDocument } from './manifest-parser.js';
 import { ParseWorkerPool } from './parse-task.js';
 import type { DesiredProvider, SourceStatus } from './provider.js';
-import { isLeftAloneByFlux } from './render-options.js';
 import { defaultRenderLimits, renderSource, type RenderLimits } from './render.js';
 import { redactURL } from './repo-url.js';
 import {
@@ -45,6 +44,11 @@ export interface GitProviderOptions {
   readonly persist?: boolean;
   /** Serve the persisted snapshot at start (default true). */
   readonly restore?: boolean;
+  /** A render that would drop more than this share of a source's objects is held (see Config). */
+  readonly safety?: {
+    readonly maxDeletionShare: number;
+    readonly acceptDeletionsAt: string | null;
+  };
 }
 
 export interface GitProviderDeps {
@@ -152,6 +156,8 @@ export class GitDesiredProvider implements DesiredProvider {
   private readonly pending = new Set<Promise<unknown>>();
   private readonly parser = new ParseWorkerPool();
   private readonly shutdown = new AbortController();
+  /** Per source, the commit whose render the deletion guard holds back. */
+  private readonly held = new Map<string, string>();
 
   constructor(
     private readonly options: GitProviderOptions,
@@ -263,12 +269,6 @@ export class GitDesiredProvider implements DesiredProvider {
       ...this.options.sources,
       ...next.filter((state) => state.discovered).map((state) => state.config),
     ];
-    // After a restart, a discovered source serves its last render until Git answers.
-    const added = refresh.filter((state) => state.render === undefined);
-    if ((this.options.restore ?? true) && added.length > 0) {
-      await Promise.all(added.map((state) => this.restoreState(state)));
-      if (added.some((state) => state.restored)) this.rebuild();
-    }
     const changed = await this.track(
       Promise.all(refresh.map((state) => this.refreshSource(state, true))),
     );
@@ -444,9 +444,12 @@ export class GitDesiredProvider implements DesiredProvider {
         this.succeeded(state);
         return wasRestored;
       }
+      // Already rendered and held back: it stays held until a newer commit or an acceptance.
+      if (this.held.get(config.name) === commit) return false;
       state.checkoutInUse = commit;
       const checkout = await repository.checkout(commit);
       const documents: RenderedDocument[] = [];
+      const persisting = this.options.persist ?? true;
       const header: PersistedHeader = {
         source: config.name,
         fingerprint: fingerprintOf(config),
@@ -459,12 +462,19 @@ export class GitDesiredProvider implements DesiredProvider {
         workDir: join(this.cacheDir, 'work', fileNameOf(config.name)),
         limits: this.limits,
         parser: this.parser,
-        persist:
-          (this.options.persist ?? true) ? { file: this.snapshotFile(config), header } : null,
+        // Persisted aside, and in place only once served: a held render must not be what a
+        // restart serves.
+        persist: persisting ? { file: `${this.snapshotFile(config)}.candidate`, header } : null,
         onDocuments: (chunk) => {
           for (const document of chunk) documents.push(document);
         },
       });
+      if (this.holdsBack(state, commit, documents)) {
+        if (persisting) rmSync(`${this.snapshotFile(config)}.candidate`, { force: true });
+        return false;
+      }
+      if (persisting && existsSync(`${this.snapshotFile(config)}.candidate`))
+        renameSync(`${this.snapshotFile(config)}.candidate`, this.snapshotFile(config));
       state.render = { source: config.name, commit, namespace: config.namespace, documents };
       state.rerender = false;
       state.restored = false;
@@ -497,6 +507,60 @@ export class GitDesiredProvider implements DesiredProvider {
     } finally {
       state.checkoutInUse = undefined;
     }
+  }
+
+  /**
+   * The deletion guard: a render that drops more than `safety.maxDeletionShare` of the objects
+   * served for its source (a wrong path, a broken kustomization, a bad merge) would silently stop
+   * protecting them. It is held, reported as the source's error, and served only once a later
+   * commit comes back under the share or `safety.acceptDeletionsAt` names its commit.
+   */
+  private holdsBack(
+    state: SourceState,
+    commit: string,
+    documents: readonly RenderedDocument[],
+  ): boolean {
+    const { maxDeletionShare, acceptDeletionsAt } = this.options.safety ?? {
+      maxDeletionShare: 1,
+      acceptDeletionsAt: null,
+    };
+    const served = state.render?.documents ?? [];
+    const keyOf = (d: RenderedDocument) =>
+      `${d.apiVersion.includes('/') ? d.apiVersion.split('/')[0] : ''}/${d.kind}/${d.namespace ?? ''}/${d.name}`;
+    const kept = new Set(documents.map(keyOf));
+    const lost = served.filter((document) => !kept.has(keyOf(document))).length;
+    const share = served.length === 0 ? 0 : lost / served.length;
+    const accepted = acceptDeletionsAt !== null && commit.startsWith(acceptDeletionsAt);
+    if (share <= maxDeletionShare || accepted) {
+      if (this.held.delete(state.config.name) || accepted) {
+        this.logger.warn(
+          { source: state.config.name, commit, objectsLost: lost, objectsServed: served.length },
+          accepted
+            ? 'serving a render that drops many objects: its commit is safety.acceptDeletionsAt'
+            : 'serving a newer render; the one held back is dropped',
+        );
+      }
+      return false;
+    }
+    this.held.set(state.config.name, commit);
+    const percent = (n: number) => `${Math.round(n * 100)}%`;
+    const message =
+      `source ${state.config.name}: commit ${commit.slice(0, 12)} would remove ${lost} of ${served.length} objects ` +
+      `(${percent(share)}, more than safety.maxDeletionShare ${percent(maxDeletionShare)}); still serving commit ` +
+      `${state.render?.commit.slice(0, 12) ?? '(none)'}. To serve it, set safety.acceptDeletionsAt: ${commit}`;
+    state.lastError = { code: errorCodes.snapshotHeld, message, at: this.now() };
+    this.logger.error(
+      {
+        source: state.config.name,
+        code: errorCodes.snapshotHeld,
+        commit,
+        servingCommit: state.render?.commit ?? null,
+        objectsLost: lost,
+        objectsServed: served.length,
+      },
+      message,
+    );
+    return true;
   }
 
   private succeeded(state: SourceState): void {
@@ -553,52 +617,47 @@ export class GitDesiredProvider implements DesiredProvider {
 
   /** Loads each source's persisted render when it was made with the same source config. */
   private async restore(): Promise<void> {
-    await Promise.all(this.states.map((state) => this.restoreState(state)));
+    await Promise.all(
+      this.states.map(async (state) => {
+        const file = this.snapshotFile(state.config);
+        if (!existsSync(file)) return;
+        const documents: RenderedDocument[] = [];
+        const outcome = await this.parser.run(
+          { kind: 'restore', file },
+          (chunk) => {
+            for (const document of chunk) documents.push(document);
+          },
+          this.limits.timeoutMs,
+        );
+        if (!outcome.ok) {
+          this.logger.warn(
+            { source: state.config.name, code: errorCodes.cache, file },
+            `persisted snapshot unusable: ${outcome.problems.map((p) => p.message).join('; ')}`,
+          );
+          return;
+        }
+        const header = outcome.header;
+        if (!isPersistedHeader(header) || header.fingerprint !== fingerprintOf(state.config)) {
+          this.logger.info(
+            { source: state.config.name },
+            'persisted snapshot was made for another source config; not served',
+          );
+          return;
+        }
+        state.render = {
+          source: state.config.name,
+          commit: header.commit,
+          namespace: state.config.namespace,
+          documents,
+        };
+        state.restored = true;
+        state.lastSuccessAt = header.renderedAt;
+      }),
+    );
     if (this.states.some((state) => state.restored)) {
       this.rebuild();
       this.logger.info({ objects: this.snapshot.size }, 'serving the persisted snapshot');
     }
-  }
-
-  /** Serves the source's persisted render when it was made with the same source config. */
-  private async restoreState(state: SourceState): Promise<void> {
-    const file = this.snapshotFile(state.config);
-    if (!existsSync(file)) return;
-    const documents: RenderedDocument[] = [];
-    const outcome = await this.parser.run(
-      { kind: 'restore', file },
-      (chunk) => {
-        for (const document of chunk) documents.push(document);
-      },
-      this.limits.timeoutMs,
-    );
-    if (!outcome.ok) {
-      this.logger.warn(
-        { source: state.config.name, code: errorCodes.cache, file },
-        `persisted snapshot unusable: ${outcome.problems.map((p) => p.message).join('; ')}`,
-      );
-      return;
-    }
-    const header = outcome.header;
-    if (!isPersistedHeader(header) || header.fingerprint !== fingerprintOf(state.config)) {
-      this.logger.info(
-        { source: state.config.name },
-        'persisted snapshot was made for another source config; not served',
-      );
-      return;
-    }
-    state.render = {
-      source: state.config.name,
-      commit: header.commit,
-      namespace: state.config.namespace,
-      // Persisted as parsed: what the render left out must be left out again.
-      documents:
-        state.config.fluxAnnotations === true
-          ? documents.filter((document) => !isLeftAloneByFlux(document))
-          : documents,
-    };
-    state.restored = true;
-    state.lastSuccessAt = header.renderedAt;
   }
 }
 
