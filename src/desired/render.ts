@@ -185,13 +185,15 @@ async function renderHelm(
   needBinary('helm', source.name, 'a Helm chart');
   const valueFiles: string[] = [];
   for (const file of helm.valueFiles) {
-    const shown = join(source.path, file);
+    // As in Argo CD: relative to the chart, or to the repository root when it starts with `/`.
+    const wanted = file.startsWith('/') ? join(checkout, file) : join(directory, file);
+    const shown = relative(checkout, wanted);
     let real: string;
     try {
       // Inside the checkout only: a value file may not read the pod's files.
-      real = resolveInside(checkout, relative(checkout, join(directory, file)), shown);
+      real = resolveInside(checkout, shown, shown);
     } catch (error) {
-      if (helm.ignoreMissingValueFiles && !existsSync(join(directory, file))) continue;
+      if (helm.ignoreMissingValueFiles && !existsSync(wanted)) continue;
       throw new DriftgateError(
         errorCodes.unsafeSource,
         `source ${source.name}: value file ${shown} ${error instanceof ManifestError ? error.problem.message : 'is not usable'}`,

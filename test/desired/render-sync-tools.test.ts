@@ -1,7 +1,7 @@
 // Rendering discovered sources: the helm and kustomize command lines Argo CD and Flux run, Flux
 // substitution and opt-out annotations on real files, and a clear error where a binary is missing.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { HelmOptions, SourceConfig } from '../../src/config/config.js';
 import { errorCodes } from '../../src/desired/errors.js';
@@ -161,6 +161,27 @@ async function render(source: SourceConfig, root: string): Promise<RenderedDocum
   return documents;
 }
 
+/** An executable `name` in a directory of its own, running `script` with `$dir` set to it. */
+function fakeTool(name: string, script: string): { dir: string } {
+  const dir = tempDir('driftgate-bin-');
+  cleanups.push(dir.cleanup);
+  const file = join(dir.path, name);
+  writeFileSync(file, `#!/bin/sh\ndir='${dir.path}'\n${script}\n`);
+  chmodSync(file, 0o755);
+  return { dir: dir.path };
+}
+
+/** Runs `work` with `dir` first on PATH (renderers see the PATH driftgate runs with). */
+async function withPath<T>(dir: string, work: () => Promise<T>): Promise<T> {
+  const path = process.env['PATH'];
+  process.env['PATH'] = `${dir}${delimiter}${path ?? ''}`;
+  try {
+    return await work();
+  } finally {
+    process.env['PATH'] = path;
+  }
+}
+
 const deployment = (replicas: string, annotations = '') =>
   `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web${annotations}\nspec:\n  replicas: ${replicas}\n`;
 
@@ -224,6 +245,96 @@ describe('rendering discovered sources', () => {
     expect(renderKindAt(auto, join(root, 'chart'))).toBe('plain');
     expect(renderKindAt(auto, join(root, 'overlay'))).toBe('kustomize');
     expect(renderKindAt(auto, join(root, 'plain'))).toBe('plain');
+  });
+
+  it('runs helm with the value files of the chart and repository and the inline values', async () => {
+    const root = checkout({
+      'charts/shop/Chart.yaml': 'apiVersion: v2\nname: shop\nversion: 0.1.0\n',
+      'charts/shop/values-prod.yaml': 'replicaCount: 3\n',
+      'envs/prod.yaml': 'image: {tag: 1.4.2}\n',
+    });
+    const bin = fakeTool(
+      'helm',
+      // Records its argv and the values files it was given, prints one object.
+      'n=0; prev=""; for a in "$@"; do echo "$a" >> "$dir/argv"; if [ "$prev" = --values ]; then n=$((n+1)); cp "$a" "$dir/values-$n"; fi; prev="$a"; done; ' +
+        'printf "apiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: from-helm\\n"',
+    );
+    const documents = await withPath(bin.dir, () =>
+      render(
+        sourceConfig({
+          repoURL: 'file:///unused',
+          name: 'argocd:argocd/shop',
+          path: 'charts/shop',
+          render: 'auto',
+          helm: {
+            ...helm,
+            valueFiles: ['values-prod.yaml', '/envs/prod.yaml', 'missing.yaml'],
+            ignoreMissingValueFiles: true,
+            values: '{"image":{"tag":"9.9.9"}}',
+          },
+        }),
+        root,
+      ),
+    );
+    expect(documents.map((d) => d.name)).toEqual(['from-helm']);
+    const argv = readFileSync(join(bin.dir, 'argv'), 'utf8').trim().split('\n');
+    expect(argv.slice(0, 6)).toEqual([
+      'template',
+      '.',
+      '--name-template',
+      'shop-prod',
+      '--namespace',
+      'shop',
+    ]);
+    expect(argv.filter((a) => a === '--values')).toHaveLength(3);
+    expect(readFileSync(join(bin.dir, 'values-1'), 'utf8')).toBe('replicaCount: 3\n');
+    expect(readFileSync(join(bin.dir, 'values-2'), 'utf8')).toBe('image: {tag: 1.4.2}\n');
+    expect(readFileSync(join(bin.dir, 'values-3'), 'utf8')).toBe('{"image":{"tag":"9.9.9"}}');
+    expect(argv.at(-1)).toBe('--include-crds');
+  });
+
+  it('runs kustomize edit in a scratch copy, never in the shared checkout', async () => {
+    const root = checkout({
+      'base/deploy.yaml': deployment('1'),
+      'overlays/prod/kustomization.yaml': 'resources: [../../base]\n',
+    });
+    const bin = fakeTool(
+      'kustomize',
+      'echo "$PWD $*" >> "$dir/calls"; if [ "$1" = edit ]; then echo "# $*" >> kustomization.yaml; else cat kustomization.yaml >> "$dir/built"; cat ../../base/deploy.yaml; fi',
+    );
+    const documents = await withPath(bin.dir, () =>
+      render(
+        sourceConfig({
+          repoURL: 'file:///unused',
+          path: 'overlays/prod',
+          render: 'auto',
+          kustomize: {
+            images: ['web=registry.example.com/web:2.0.0'],
+            namePrefix: 'prod-',
+            nameSuffix: null,
+            namespace: null,
+            replicas: [],
+          },
+        }),
+        root,
+      ),
+    );
+    expect(documents.map((d) => d.name)).toEqual(['web']);
+    const calls = readFileSync(join(bin.dir, 'calls'), 'utf8').trim().split('\n');
+    expect(calls.map((call) => call.split(' ').slice(1).join(' '))).toEqual([
+      'edit set nameprefix -- prod-',
+      'edit set image web=registry.example.com/web:2.0.0',
+      'build .',
+    ]);
+    expect(calls.every((call) => !call.startsWith(root))).toBe(true);
+    expect(readFileSync(join(bin.dir, 'built'), 'utf8')).toContain(
+      '# edit set image web=registry.example.com/web:2.0.0',
+    );
+    // The checkout is untouched and the scratch copy is gone.
+    expect(readFileSync(join(root, 'overlays/prod/kustomization.yaml'), 'utf8')).toBe(
+      'resources: [../../base]\n',
+    );
+    expect(existsSync(calls[0]?.split(' ')[0] ?? '/')).toBe(false);
   });
 
   it('a missing helm or kustomize binary is a clear render error, not a crash', async () => {
