@@ -17,6 +17,7 @@ import {
 import type { RenderedDocument } from './manifest-parser.js';
 import { ParseWorkerPool } from './parse-task.js';
 import type { DesiredProvider, SourceStatus } from './provider.js';
+import { isLeftAloneByFlux } from './render-options.js';
 import { defaultRenderLimits, renderSource, type RenderLimits } from './render.js';
 import { redactURL } from './repo-url.js';
 import {
@@ -269,6 +270,12 @@ export class GitDesiredProvider implements DesiredProvider {
       ...this.options.sources,
       ...next.filter((state) => state.discovered).map((state) => state.config),
     ];
+    // After a restart, a discovered source serves its last render until Git answers.
+    const added = refresh.filter((state) => state.render === undefined);
+    if ((this.options.restore ?? true) && added.length > 0) {
+      await Promise.all(added.map((state) => this.restoreState(state)));
+      if (added.some((state) => state.restored)) this.rebuild();
+    }
     const changed = await this.track(
       Promise.all(refresh.map((state) => this.refreshSource(state, true))),
     );
@@ -617,47 +624,52 @@ export class GitDesiredProvider implements DesiredProvider {
 
   /** Loads each source's persisted render when it was made with the same source config. */
   private async restore(): Promise<void> {
-    await Promise.all(
-      this.states.map(async (state) => {
-        const file = this.snapshotFile(state.config);
-        if (!existsSync(file)) return;
-        const documents: RenderedDocument[] = [];
-        const outcome = await this.parser.run(
-          { kind: 'restore', file },
-          (chunk) => {
-            for (const document of chunk) documents.push(document);
-          },
-          this.limits.timeoutMs,
-        );
-        if (!outcome.ok) {
-          this.logger.warn(
-            { source: state.config.name, code: errorCodes.cache, file },
-            `persisted snapshot unusable: ${outcome.problems.map((p) => p.message).join('; ')}`,
-          );
-          return;
-        }
-        const header = outcome.header;
-        if (!isPersistedHeader(header) || header.fingerprint !== fingerprintOf(state.config)) {
-          this.logger.info(
-            { source: state.config.name },
-            'persisted snapshot was made for another source config; not served',
-          );
-          return;
-        }
-        state.render = {
-          source: state.config.name,
-          commit: header.commit,
-          namespace: state.config.namespace,
-          documents,
-        };
-        state.restored = true;
-        state.lastSuccessAt = header.renderedAt;
-      }),
-    );
+    await Promise.all(this.states.map((state) => this.restoreState(state)));
     if (this.states.some((state) => state.restored)) {
       this.rebuild();
       this.logger.info({ objects: this.snapshot.size }, 'serving the persisted snapshot');
     }
+  }
+
+  /** Serves the source's persisted render when it was made with the same source config. */
+  private async restoreState(state: SourceState): Promise<void> {
+    const file = this.snapshotFile(state.config);
+    if (!existsSync(file)) return;
+    const documents: RenderedDocument[] = [];
+    const outcome = await this.parser.run(
+      { kind: 'restore', file },
+      (chunk) => {
+        for (const document of chunk) documents.push(document);
+      },
+      this.limits.timeoutMs,
+    );
+    if (!outcome.ok) {
+      this.logger.warn(
+        { source: state.config.name, code: errorCodes.cache, file },
+        `persisted snapshot unusable: ${outcome.problems.map((p) => p.message).join('; ')}`,
+      );
+      return;
+    }
+    const header = outcome.header;
+    if (!isPersistedHeader(header) || header.fingerprint !== fingerprintOf(state.config)) {
+      this.logger.info(
+        { source: state.config.name },
+        'persisted snapshot was made for another source config; not served',
+      );
+      return;
+    }
+    state.render = {
+      source: state.config.name,
+      commit: header.commit,
+      namespace: state.config.namespace,
+      // Persisted as parsed: what the render left out must be left out again.
+      documents:
+        state.config.fluxAnnotations === true
+          ? documents.filter((document) => !isLeftAloneByFlux(document))
+          : documents,
+    };
+    state.restored = true;
+    state.lastSuccessAt = header.renderedAt;
   }
 }
 
