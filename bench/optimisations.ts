@@ -28,12 +28,27 @@ Each was found with a profile or a memory trace and measured before and after on
    first decision after every snapshot swap indexes the snapshot on the event loop. Effect,
    median of five: 13 → 7 ms for 10,000 objects, 114 → 45 ms for 100,000.
 
+5. **The benchmarks measure what ships** (bench/compile.ts, bench/compiled.ts). Under tsx every
+   closure is wrapped in a \`__name()\` call each time it is created: 12% of the denial's time in
+   \`decide\` went there (the denial message's JSON formatter creates two closures per value).
+   \`decide\` and the HTTP and Git servers now run the sources as \`npm run build\` compiles them;
+   the decision section keeps one row under tsx for comparison. Effect on the denial, same run:
+   30 to 45 µs compiled against 45 to 71 µs under tsx.
+
 Investigated and left as they are:
 
+- **The event-loop stall while 10,000 objects are re-rendered under load** (about 50 ms, at the
+  target): \`--trace-gc\` during the run shows the longest main-thread pauses are scavenges of
+  25 to 55 ms, once the young generation has grown under review load and the rendered documents
+  arriving from the parse worker survive into it; the 40 to 95 ms collections in the same trace
+  are the parse worker's, which do not stop reviews. Building the 10,000-entry snapshot takes
+  about 17 ms and indexing it 2 to 7 ms. Bounding the server's young generation as \`driftgate
+  audit\` now does would shorten those scavenges and make them more frequent; not measured yet.
+
 - **The denial path over HTTP** (profile of the server alone under autocannon, \`--cpu-prof\`):
-  of the CPU spent in request handlers, JSON.parse of the 12 KB review takes 32%, writing the
-  response through TLS 22%, \`decide\` 24% (of which the drift engine's walk 16% and the denial
-  message 4%), the decision log line 7%, the metrics histogram 1%. The no-op server pays the
+  of the CPU spent in request handlers (compiled sources), JSON.parse of the 12 KB review takes
+  35%, the response with its TLS write 27%, \`decide\` 21% (of which the drift engine's walk 16%),
+  the decision log line 7%, the metrics histogram 1%. The no-op server pays the
   same parse and TLS write, so the gap is \`decide\` and the log line. Writing the response with
   \`writeHead\`/\`end\` instead of \`res.json()\` made no difference beyond the noise of this machine
   and was not kept. Cutting the gap further means making the drift walk cheaper.
