@@ -119,6 +119,21 @@ describe('sourcesFromApplications', () => {
     expect(only([]).sources).toEqual([]);
   });
 
+  it('while OutOfSync, renders what the last successful sync deployed, not the new target', () => {
+    const source = { repoURL, path: 'guestbook', targetRevision: 'main' };
+    const outOfSync = application(
+      { source },
+      {
+        sync: { status: 'OutOfSync', revision: sha2 },
+        history: [{ id: 0, revision: sha, source, deployedAt: '2026-11-22T03:00:00Z' }],
+      },
+    );
+    expect(only([outOfSync]).source?.revision).toBe(sha);
+    // Never synced yet: the compared revision is all there is.
+    const neverSynced = application({ source }, { sync: { status: 'OutOfSync', revision: sha2 } });
+    expect(only([neverSynced]).source?.revision).toBe(sha2);
+  });
+
   it('maps every Helm option as Argo CD passes it to helm template', () => {
     const { source, problems } = only([
       application(

@@ -129,9 +129,16 @@ function mapApplication(application: unknown, options: ArgoCDMappingOptions): Di
   );
   if (multi.length === 0 && mapping(spec, 'source') === undefined) return skip('has no source');
   const sync = mapping(status, 'sync');
-  // status.sync.revision(s) is what Argo CD compared and synced; before the first sync there is
-  // none and the target revision is all there is.
-  const synced = multi.length > 0 ? strings(sync, 'revisions') : [text(sync, 'revision') ?? ''];
+  // status.sync.revision(s) is what Argo CD last compared the cluster with: what is deployed
+  // while Synced, but the new target while OutOfSync (auto-sync off, a sync window, a failed
+  // sync). Then the last entry of status.history, the last successful sync, is what is
+  // deployed. Before the first sync there is neither and the target revision is all there is.
+  const history = list(status, 'history');
+  const lastDeployed = mapping(history[history.length - 1]);
+  const deployedFrom =
+    text(sync, 'status') !== 'Synced' && lastDeployed !== undefined ? lastDeployed : sync;
+  const synced =
+    multi.length > 0 ? strings(deployedFrom, 'revisions') : [text(deployedFrom, 'revision') ?? ''];
   const report = (reason: string): void => {
     problems.push({ object, source: null, effect: 'partial', reason });
   };
