@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { createApp, type GitHookResult } from './admission/app.js';
 import { createMetrics } from './admission/metrics.js';
 import { startServer, type ServerTimeouts, type TlsSource } from './admission/server.js';
@@ -12,7 +13,7 @@ import { watchDiscovery, type DiscoveryWatch } from './cluster/discovery-watch.j
 import type { WatchEvents, WatchTiming } from './cluster/watch.js';
 import { resolveKubeConfig } from './cluster/kubeconfig.js';
 import { createEventRecorder } from './cluster/events.js';
-import { watchMetrics } from './cluster/metrics.js';
+import { discoveryProblemMetrics, watchMetrics } from './cluster/metrics.js';
 import { defaults, type Config } from './config/config.js';
 import { DriftgateError, errorCodes } from './desired/errors.js';
 import { configCoverageWarnings, snapshotCoverageWarnings } from './config/coverage.js';
@@ -118,6 +119,7 @@ export async function startDriftgate(
   const discovery = startDiscovery(kubeConfig ?? null, config, options, {
     events: watchEvents,
     provider,
+    registry: metrics.registry,
   });
   if (cluster === undefined) {
     logger.info(
@@ -192,7 +194,11 @@ function startDiscovery(
   kubeConfig: KubeConfig | null,
   config: Config,
   options: DriftgateOptions,
-  deps: { readonly events: WatchEvents; readonly provider: GitDesiredProvider },
+  deps: {
+    readonly events: WatchEvents;
+    readonly provider: GitDesiredProvider;
+    readonly registry: Registry;
+  },
 ): DiscoveryWatch | undefined {
   const { argocd, flux } = config.discovery;
   if (argocd === null && flux === null) return undefined;
@@ -209,6 +215,7 @@ function startDiscovery(
     {
       logger,
       events: deps.events,
+      problems: discoveryProblemMetrics(deps.registry),
       publish: (result) => {
         deps.provider.setDiscoveredSources(result.sources).catch((error: unknown) => {
           logger.error({ err: error }, 'discovered sources could not be applied');

@@ -109,6 +109,22 @@ describe('Argo CD Applications', () => {
     );
   });
 
+  it('maps only what changed: an untouched Application keeps the very same source', async () => {
+    start({ argocd });
+    api.put(resourceTypes.applications, guestbook());
+    expect(await waitFor(() => sourceNamed('argocd:argocd/guestbook') !== undefined, 5_000)).toBe(
+      true,
+    );
+    const before = sourceNamed('argocd:argocd/guestbook');
+    api.put(resourceTypes.applications, {
+      ...guestbook(),
+      metadata: { ...(guestbook().metadata as JsonObject), name: 'other' },
+    });
+    expect(await waitFor(() => sourceNamed('argocd:argocd/other') !== undefined, 5_000)).toBe(true);
+    // The same object: the provider skips it without comparing its options.
+    expect(sourceNamed('argocd:argocd/guestbook')).toBe(before);
+  });
+
   it('only Applications in the configured namespace count', async () => {
     start({ argocd });
     api.put(resourceTypes.applications, {

@@ -36,6 +36,8 @@ export function watchDiscovery(
     readonly events: WatchEvents;
     /** Called with every discovered source, after each change (coalesced). */
     readonly publish: (result: DiscoveryResult) => void;
+    /** Every problem of the latest mapping, for metrics. */
+    readonly problems?: (problems: readonly DiscoveryProblem[]) => void;
     readonly timing?: WatchTiming;
     /** Changes arriving within this window are published once. */
     readonly debounceMs?: number;
@@ -47,6 +49,11 @@ export function watchDiscovery(
   let pending: NodeJS.Timeout | undefined;
   let stopped = false;
   const reported = new Set<string>();
+  let applicationCache = { key: '', byObject: new Map<KubernetesObject, DiscoveryResult>() };
+  let kustomizationCache = new Map<
+    KubernetesObject,
+    { repository: unknown; result: DiscoveryResult }
+  >();
 
   const events: WatchEvents = {
     ...deps.events,
@@ -166,30 +173,72 @@ export function watchDiscovery(
     const sources = [];
     const problems: DiscoveryProblem[] = [];
     if (applications !== undefined && settings.argocd !== null) {
-      const result = sourcesFromApplications(applications.list(), {
+      const impersonation = {
+        enabled:
+          argocdSettings?.get('argocd-cm', settings.argocd.namespace)?.data?.[
+            'application.sync.impersonation.enabled'
+          ] === 'true',
+        projects: projects?.list() ?? [],
+      };
+      const options = {
         controller: settings.argocd.controller,
         trackingMethod: settings.argocd.trackingMethod,
         instanceLabelKey: settings.argocd.instanceLabelKey,
         pollIntervalMs: settings.pollIntervalMs,
-        impersonation: {
-          enabled:
-            argocdSettings?.get('argocd-cm', settings.argocd.namespace)?.data?.[
-              'application.sync.impersonation.enabled'
-            ] === 'true',
-          projects: projects?.list() ?? [],
-        },
-      });
-      sources.push(...result.sources);
-      problems.push(...result.problems);
+        impersonation,
+      };
+      // AppProjects and argocd-cm change every Application's mapping; otherwise an unchanged
+      // Application (the same cached object) keeps its result, and the provider sees the same
+      // SourceConfig objects and skips them.
+      const projectsKey = JSON.stringify([
+        impersonation.enabled,
+        impersonation.projects.map((project) => project.metadata?.resourceVersion),
+      ]);
+      if (projectsKey !== applicationCache.key)
+        applicationCache = { key: projectsKey, byObject: new Map() };
+      const next = new Map<KubernetesObject, DiscoveryResult>();
+      for (const application of applications.list()) {
+        const result =
+          applicationCache.byObject.get(application) ??
+          sourcesFromApplications([application], options);
+        next.set(application, result);
+        sources.push(...result.sources);
+        problems.push(...result.problems);
+      }
+      applicationCache.byObject = next;
     }
     if (gitRepositories !== undefined && kustomizations !== undefined) {
-      const result = sourcesFromFlux(gitRepositories.list(), kustomizations.list(), {
+      const options = {
         controller: defaultFluxController,
         pollIntervalMs: settings.pollIntervalMs,
-      });
-      sources.push(...result.sources);
-      problems.push(...result.problems);
+      };
+      const repositories = new Map(
+        gitRepositories
+          .list()
+          .map((repository) => [
+            `${repository.metadata?.namespace ?? ''}/${repository.metadata?.name ?? ''}`,
+            repository,
+          ]),
+      );
+      const next = new Map<KubernetesObject, { repository: unknown; result: DiscoveryResult }>();
+      for (const kustomization of kustomizations.list()) {
+        const repository = repositories.get(sourceRefOf(kustomization));
+        const cached = kustomizationCache.get(kustomization);
+        const result =
+          cached !== undefined && cached.repository === repository
+            ? cached.result
+            : sourcesFromFlux(
+                repository === undefined ? [] : [repository],
+                [kustomization],
+                options,
+              );
+        next.set(kustomization, { repository, result });
+        sources.push(...result.sources);
+        problems.push(...result.problems);
+      }
+      kustomizationCache = next;
     }
+    deps.problems?.(problems);
     for (const problem of problems) {
       const id = `${problem.object}|${problem.effect}|${problem.reason}`;
       if (reported.has(id)) continue;
@@ -216,4 +265,12 @@ export function watchDiscovery(
       await Promise.all(all.map((collection) => collection.stop()));
     },
   };
+}
+
+/** `namespace/name` of the GitRepository a Kustomization reads (its own namespace by default). */
+function sourceRefOf(kustomization: KubernetesObject): string {
+  const spec = (kustomization as { spec?: { sourceRef?: { name?: string; namespace?: string } } })
+    .spec;
+  const namespace = spec?.sourceRef?.namespace ?? kustomization.metadata?.namespace ?? '';
+  return `${namespace}/${spec?.sourceRef?.name ?? ''}`;
 }

@@ -1,6 +1,7 @@
 // Metrics of the cluster watches: whether each has listed, how often it relisted and failed.
 // Readiness never waits for them; these and the logs are how an admin sees them.
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { DiscoveryProblem } from '../discovery/result.js';
 import type { WatchEvents } from './watch.js';
 
 export function watchMetrics(registry: Registry): WatchEvents {
@@ -29,10 +30,45 @@ export function watchMetrics(registry: Registry): WatchEvents {
     registers: [registry],
   });
   return {
-    started: (watch) => { synced.set({ watch }, 0); },
-    synced: (watch) => { synced.set({ watch }, 1); },
-    changed: (watch) => { changes.inc({ watch }); },
-    relisted: (watch) => { relists.inc({ watch }); },
-    failed: (watch) => { errors.inc({ watch }); },
+    started: (watch) => {
+      synced.set({ watch }, 0);
+    },
+    synced: (watch) => {
+      synced.set({ watch }, 1);
+    },
+    changed: (watch) => {
+      changes.inc({ watch });
+    },
+    relisted: (watch) => {
+      relists.inc({ watch });
+    },
+    failed: (watch) => {
+      errors.inc({ watch });
+    },
+  };
+}
+
+/** How many sync-tool objects discovery could not reproduce, wholly or in part. */
+export function discoveryProblemMetrics(
+  registry: Registry,
+): (problems: readonly DiscoveryProblem[]) => void {
+  const gauge = new Gauge({
+    name: 'driftgate_discovery_problems',
+    help: 'Discovered objects not judged (skipped) or compared in part (partial), by tool; the log says why.',
+    labelNames: ['tool', 'effect'] as const,
+    registers: [registry],
+  });
+  return (problems) => {
+    gauge.reset();
+    for (const tool of ['argocd', 'flux'] as const) {
+      for (const effect of ['skipped', 'partial'] as const) {
+        const count = problems.filter(
+          (problem) =>
+            problem.effect === effect &&
+            problem.object.startsWith(tool === 'argocd' ? 'Application ' : 'Kustomization '),
+        ).length;
+        gauge.set({ tool, effect }, count);
+      }
+    }
   };
 }

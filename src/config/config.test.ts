@@ -207,7 +207,7 @@ describe('validateConfig defaults', () => {
         argocd: {
           namespace: 'gitops',
           controller: 'system:serviceaccount:gitops:controller',
-          repoCredentials: true,
+          repoCredentials: false,
           trackingMethod: 'label',
           instanceLabelKey: 'argocd.argoproj.io/instance',
         },
@@ -218,7 +218,7 @@ describe('validateConfig defaults', () => {
       argocd: {
         namespace: 'gitops',
         controller: 'system:serviceaccount:gitops:controller',
-        repoCredentials: true,
+        repoCredentials: false,
         trackingMethod: 'label',
         instanceLabelKey: 'argocd.argoproj.io/instance',
       },
@@ -261,6 +261,18 @@ describe('validateConfig errors name the key path', () => {
       name: 'nothing to compare with',
       value: {},
       expected: ['sources: required (or discovery): nothing to compare with'],
+    },
+    {
+      name: 'Argo CD repository credentials, which driftgate cannot read yet',
+      value: { discovery: { argocd: { repoCredentials: true } } },
+      expected: [
+        'discovery.argocd.repoCredentials: true is not supported yet: discovered repositories are cloned without credentials',
+      ],
+    },
+    {
+      name: 'a cluster watch that is neither a boolean nor auto',
+      value: { sources: [source], cluster: { watch: 'sometimes' } },
+      expected: ['cluster.watch: must be true, false or auto'],
     },
     {
       name: 'a deletion share out of range',
