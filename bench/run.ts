@@ -18,7 +18,7 @@ const cpus = os.cpus();
 const machine = [
   `- CPU: ${cpus[0]?.model ?? 'unknown'} × ${cpus.length}`,
   `- RAM: ${(os.totalmem() / 1024 ** 3).toFixed(1)} GB`,
-  `- Node: ${process.version} (sources run through tsx, as \`npm run bench\` does)`,
+  `- Node: ${process.version}; the benchmark files run under tsx, \`decide\` and the HTTP and Git servers run driftgate compiled as \`npm run build\` emits it, the audit and render benchmarks run the sources under tsx`,
   `- OS: ${os.type()} ${os.release()}`,
   `- Date: ${started.toISOString()}`,
   `- Load average when the run started: ${os
