@@ -98,6 +98,10 @@ export async function startServer(
       resolve();
     });
   });
+  let stopping = false;
+  server.prependListener('request', (_request, response) => {
+    if (stopping) response.setHeader('Connection', 'close');
+  });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
@@ -137,6 +141,9 @@ export async function startServer(
     close: () =>
       new Promise<void>((resolve) => {
         watcher?.close();
+        // Reviews in flight are answered, and their connections then closed: a keep-alive
+        // connection left open would hold the stop for the whole keep-alive timeout.
+        stopping = true;
         server.close(() => {
           resolve();
         });
