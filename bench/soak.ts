@@ -4,16 +4,11 @@
 // served at some instant during its request (no torn snapshot), and memory stays flat.
 // `npm run soak` (SOAK_SECONDS, default 180; SOAK_RATE requests per second, default 100).
 import { Agent, request as httpsRequest } from 'node:https';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import pino from 'pino';
-import { validateConfig } from '../src/config/config.js';
 import type { AdmissionRequest, AdmissionReview } from '../src/kube/admission.js';
-import { startDriftgate } from '../src/main.js';
-import { capturedManifests, createTestRepo, tempDir } from '../test/desired/git-fixture.js';
 import { resourceTypes, startFakeApiServer } from '../test/support/fake-apiserver.js';
 import { review } from '../test/support/fixtures.js';
-import { SHOP_MANIFESTS } from '../test/support/policy.js';
+import { startTestServer } from '../test/support/server.js';
 
 const seconds = Number(process.env.SOAK_SECONDS ?? '180');
 const rate = Number(process.env.SOAK_RATE ?? '100');
@@ -31,37 +26,14 @@ const REVIEWS: readonly { webhook: 'validate' | 'mutate'; request: AdmissionRequ
   { webhook: 'validate', request: review('30-apply-edited-deployment-by-alice') },
 ];
 
-const repo = createTestRepo();
-const files = Object.fromEntries(
-  SHOP_MANIFESTS.map((name) => [
-    `apps/shop/${name}.yaml`,
-    readFileSync(join(capturedManifests, `${name}.yaml`), 'utf8'),
-  ]),
-);
-const commits: string[] = [repo.commit(files, 'shop manifests')];
-const cache = tempDir('driftgate-soak-');
 const api = await startFakeApiServer();
-const result = validateConfig({
-  cacheDir: cache.path,
-  sources: [
-    {
-      name: 'shop',
-      repoURL: repo.fileURL,
-      revision: 'main',
-      path: 'apps/shop',
-      namespace: 'shop',
-      pollInterval: '1s',
-    },
-  ],
-  breakGlass: { groups: ['oncall'], ttl: '4h' },
-});
-if ('errors' in result) throw new Error(JSON.stringify(result.errors));
-const driftgate = await startDriftgate(result.config, {
-  logger: pino({ level: 'warn' }),
-  host: '127.0.0.1',
-  port: 0,
+const server = await startTestServer({
+  source: { pollInterval: '1s' },
   kubeConfig: api.kubeConfig(),
+  logger: pino({ level: 'warn' }),
 });
+const { driftgate, repo } = server;
+const commits: string[] = [server.commit];
 
 // The commit being served, as seen between requests: a response may name any commit served
 // from just before its request was sent to just after its answer arrived.
@@ -212,9 +184,7 @@ const report = {
 };
 console.log(JSON.stringify(report, null, 2));
 agent.destroy();
-await driftgate.stop();
+await server.stop();
 await api.stop();
-cache.cleanup();
-repo.cleanup();
 // Commits that were never served would make the torn-snapshot check vacuous.
 process.exit(counts.non200 + counts.malformed + counts.torn === 0 && served.size > 1 ? 0 : 1);

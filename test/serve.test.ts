@@ -35,37 +35,49 @@ function post(url: string, body: string): Promise<{ status: number; body: string
   });
 }
 
+/** `driftgate serve` on the example, in a child process; resolves once it prints its URL. */
+async function startServe(): Promise<{
+  child: ReturnType<typeof spawn>;
+  url: string;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}> {
+  const args = ['--import', import.meta.resolve('tsx'), join(root, 'src/cli.ts'), 'serve'];
+  args.push('--port', '0', '--host', '127.0.0.1', '--drain-seconds', '1');
+  const child = spawn(process.execPath, args, {
+    cwd,
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const deadline = Date.now() + 30_000;
+  while (!/on (https:\/\/\S+)/.test(stdout) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const url = /on (https:\/\/\S+)/.exec(stdout)?.[1] ?? '';
+  return { child, url, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
 describe('driftgate serve without a config', () => {
   it(
     'serves the example, denies the example review, drains on SIGTERM',
     { timeout: 60_000 },
     async () => {
-      const args = ['--import', import.meta.resolve('tsx'), join(root, 'src/cli.ts'), 'serve'];
-      args.push('--port', '0', '--host', '127.0.0.1', '--drain-seconds', '1');
-      const child = spawn(process.execPath, args, {
-        cwd,
-        env: { ...process.env, LOG_LEVEL: 'warn' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const { child, url, stdout, stderr, exited } = await startServe();
       try {
-        const deadline = Date.now() + 30_000;
-        while (!/on (https:\/\/\S+)/.test(stdout) && Date.now() < deadline) {
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-        const url = /on (https:\/\/\S+)/.exec(stdout)?.[1];
-        expect(url, `no URL printed; stdout: ${stdout}; stderr: ${stderr}`).toBeDefined();
-        expect(stdout).toContain('--data @examples/reviews/set-image-by-alice.json');
+        expect(url, `no URL printed; stdout: ${stdout()}; stderr: ${stderr()}`).not.toBe('');
+        expect(stdout()).toContain('--data @examples/reviews/set-image-by-alice.json');
 
         const example = readFileSync(
           join(root, 'examples/reviews/set-image-by-alice.json'),
           'utf8',
         );
-        const reply = await post(`${url!}/validate`, example);
+        const reply = await post(`${url}/validate`, example);
         expect(reply.status).toBe(200);
         const response = JSON.parse(reply.body).response;
         expect(response.allowed).toBe(false);
@@ -73,7 +85,7 @@ describe('driftgate serve without a config', () => {
 
         child.kill('SIGTERM');
         // Still answering during the drain delay.
-        const during = await post(`${url!}/validate`, example);
+        const during = await post(`${url}/validate`, example);
         expect(during.status).toBe(200);
         expect(await exited).toBe(0);
       } finally {
@@ -119,22 +131,8 @@ describe('driftgate serve under load', () => {
     'loses no review on SIGTERM: each one sent is answered in full, or its connection refused',
     { timeout: 90_000 },
     async () => {
-      const args = ['--import', import.meta.resolve('tsx'), join(root, 'src/cli.ts'), 'serve'];
-      args.push('--port', '0', '--host', '127.0.0.1', '--drain-seconds', '1');
-      const child = spawn(process.execPath, args, {
-        cwd,
-        env: { ...process.env, LOG_LEVEL: 'warn' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const { child, url, exited } = await startServe();
       try {
-        const deadline = Date.now() + 30_000;
-        while (!/on (https:\/\/\S+)/.test(stdout) && Date.now() < deadline) {
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-        const url = /on (https:\/\/\S+)/.exec(stdout)?.[1] ?? '';
         expect(url).not.toBe('');
         const example = readFileSync(
           join(root, 'examples/reviews/set-image-by-alice.json'),

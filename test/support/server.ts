@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
 import type { AdmissionRequest, AdmissionReview } from '../../src/kube/admission.js';
 import { join } from 'node:path';
 import { validateConfig } from '../../src/config/config.js';
@@ -37,6 +38,8 @@ export async function startTestServer(
     readonly kubeConfig?: KubeConfig;
     /** More config keys, as in the file (`mode`, `listen`, `namespaces`…). */
     readonly config?: Record<string, unknown>;
+    /** Where the server logs; by default every line is kept for `logLines`. */
+    readonly logger?: Logger;
   } = {},
 ): Promise<TestServer> {
   const repo = createTestRepo();
@@ -69,7 +72,7 @@ export async function startTestServer(
   if ('errors' in result) throw new Error(JSON.stringify(result.errors));
   const log = captureLogger();
   const driftgate = await startDriftgate(result.config, {
-    logger: log.logger,
+    logger: options.logger ?? log.logger,
     host: '127.0.0.1',
     port: 0,
     ...(options.now === undefined ? {} : { now: options.now }),
