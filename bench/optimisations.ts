@@ -32,8 +32,9 @@ Each was found with a profile or a memory trace and measured before and after on
    closure is wrapped in a \`__name()\` call each time it is created: 12% of the denial's time in
    \`decide\` went there (the denial message's JSON formatter creates two closures per value).
    \`decide\` and the HTTP and Git servers now run the sources as \`npm run build\` compiles them;
-   the decision section keeps one row under tsx for comparison. Effect on the denial, same run:
-   30 to 45 µs compiled against 45 to 71 µs under tsx.
+   the decision section keeps one row under tsx for comparison. Effect on the denial: 30 to 45 µs
+   compiled against 45 to 71 µs under tsx in the run that found it; in later runs on the busier
+   machine the two overlap (35 to 55 µs), so the load of the moment matters more than tsx.
 
 Investigated and left as they are:
 
