@@ -157,9 +157,9 @@ describe('two replicas on one Git repository', () => {
     during.push(...(await answers(a)).values(), ...(await answers(b)).values());
     // Now B moves while both keep answering, a bounded number of rounds.
     const landing = b.provider.refreshAll();
-    let landed = false;
-    void landing.then(() => (landed = true));
-    for (let round = 0; round < 20 && !landed; round++) {
+    const progress = { landed: false };
+    void landing.then(() => (progress.landed = true));
+    for (let round = 0; round < 20 && !progress.landed; round++) {
       during.push(...(await answers(b)).values());
     }
     await landing;
