@@ -454,7 +454,8 @@ export class GitDesiredProvider implements DesiredProvider {
       // Already rendered and held back: it stays held until a newer commit or an acceptance.
       if (this.held.get(config.name) === commit) return false;
       state.checkoutInUse = commit;
-      const checkout = await repository.checkout(commit);
+      // Only checkouts being rendered now are busy: a served render lives in memory.
+      const checkout = await repository.checkout(commit, () => this.checkoutsInUse(repository));
       const documents: RenderedDocument[] = [];
       const persisting = this.options.persist ?? true;
       const header: PersistedHeader = {
@@ -596,6 +597,15 @@ export class GitDesiredProvider implements DesiredProvider {
       'desired snapshot swapped',
     );
     this.pruneCheckouts();
+  }
+
+  private checkoutsInUse(repository: GitRepository): Set<string> {
+    const busy = new Set<string>();
+    for (const state of this.states) {
+      if (state.repository === repository && state.checkoutInUse !== undefined)
+        busy.add(state.checkoutInUse);
+    }
+    return busy;
   }
 
   private pruneCheckouts(): void {

@@ -1,0 +1,98 @@
+// Checkouts of a real repository: a new commit turns an idle checkout into its own instead of
+// writing every file again, and the result holds exactly that commit, whatever the old one held.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { GitRepository } from '../../src/desired/git-repository.js';
+import { createTestRepo, git, type TestRepo } from './git-fixture.js';
+
+/** Every file of a checkout but .git, with its content. */
+function filesOf(dir: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  const walk = (relative: string): void => {
+    for (const entry of readdirSync(join(dir, relative), { withFileTypes: true })) {
+      if (entry.name === '.git') continue;
+      const path = relative === '' ? entry.name : `${relative}/${entry.name}`;
+      if (entry.isDirectory()) walk(path);
+      else files[path] = readFileSync(join(dir, path), 'utf8');
+    }
+  };
+  walk('');
+  return files;
+}
+
+describe('GitRepository checkouts', () => {
+  let repo: TestRepo;
+  let cacheDir: string;
+  afterEach(() => {
+    repo.cleanup();
+    rmSync(cacheDir, { recursive: true, force: true });
+  });
+
+  const setUp = () => {
+    repo = createTestRepo();
+    cacheDir = mkdtempSync(join(tmpdir(), 'driftgate-cache-'));
+    return new GitRepository({
+      repoURL: repo.fileURL,
+      cacheDir,
+      auth: null,
+      logger: pino({ level: 'silent' }),
+      timeoutMs: 20_000,
+    });
+  };
+
+  it('turns the idle checkout of the last commit into the next one, file for file', async () => {
+    const repository = setUp();
+    const first = repo.commit({
+      'apps/a.yaml': 'a: 1\n',
+      'apps/b.yaml': 'b: 1\n',
+      'apps/gone.yaml': 'gone: 1\n',
+    });
+    await repository.fetch(null);
+    const firstDir = await repository.checkout(first);
+    // Whatever was left in the old checkout must not survive into the new one.
+    writeFileSync(join(firstDir, 'apps', 'a.yaml'), 'edited in place\n');
+    writeFileSync(join(firstDir, 'apps', 'stray.yaml'), 'untracked\n');
+
+    const second = repo.commit({
+      'apps/b.yaml': 'b: 2\n',
+      'apps/gone.yaml': null,
+      'apps/new/c.yaml': 'c: 1\n',
+    });
+    await repository.fetch(null);
+    const secondDir = await repository.checkout(second);
+
+    expect(existsSync(firstDir)).toBe(false);
+    expect(filesOf(secondDir)).toEqual({
+      'apps/a.yaml': 'a: 1\n',
+      'apps/b.yaml': 'b: 2\n',
+      'apps/new/c.yaml': 'c: 1\n',
+    });
+    expect(git(secondDir, 'rev-parse', 'HEAD')).toBe(second);
+    expect(git(secondDir, 'status', '--porcelain')).toBe('');
+    // And the commit it left can be checked out again, afresh.
+    expect(filesOf(await repository.checkout(first))).toEqual({
+      'apps/a.yaml': 'a: 1\n',
+      'apps/b.yaml': 'b: 1\n',
+      'apps/gone.yaml': 'gone: 1\n',
+    });
+  });
+
+  it('never touches a checkout that is being read', async () => {
+    const repository = setUp();
+    const first = repo.commit({ 'apps/a.yaml': 'a: 1\n' });
+    await repository.fetch(null);
+    const firstDir = await repository.checkout(first);
+    const second = repo.commit({ 'apps/a.yaml': 'a: 2\n' });
+    await repository.fetch(null);
+
+    const secondDir = await repository.checkout(second, () => new Set([first]));
+
+    expect(filesOf(firstDir)).toEqual({ 'apps/a.yaml': 'a: 1\n' });
+    expect(filesOf(secondDir)).toEqual({ 'apps/a.yaml': 'a: 2\n' });
+    expect(git(firstDir, 'rev-parse', 'HEAD')).toBe(first);
+  });
+});
