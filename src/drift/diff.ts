@@ -2,7 +2,15 @@
 // fields Git declares are compared, after normalisation, with lists matched by merge key.
 import { isJsonObject, keyOf, type KubeObject, type ResourceKey } from '../kube/object.js';
 import { applyIgnoreRules, rulesFor, type IgnoreRule } from './ignore.js';
-import { declaredKeyFields, elementIdentity, mergeKeysFor, type MergeKeys } from './merge-keys.js';
+import {
+  declaredKeyFields,
+  elementIdentity,
+  fieldOf,
+  itemsOf,
+  schemaFor,
+  type MergeKeys,
+  type SchemaNode,
+} from './merge-keys.js';
 import {
   isNeverCompared,
   isQuantityPosition,
@@ -46,7 +54,8 @@ interface RawDrift {
 }
 
 interface Walk {
-  readonly listKeys: ReadonlyMap<string, MergeKeys>;
+  /** Where the associative lists of this kind are. */
+  readonly schema: SchemaNode;
   readonly never: NeverCompared;
   readonly secret: boolean;
   readonly limitRange: boolean;
@@ -89,12 +98,18 @@ export function diffWrite(
   const introduced: RawDrift[] = [];
   const preexisting: RawDrift[] = [];
   for (const drift of compareDeclared(prepared)) {
-    const before = resolve(prepared.old, drift.segments, walk.listKeys);
+    const before = resolve(prepared.old, drift.segments, walk.schema);
     (sameValue(before, drift.live) ? preexisting : introduced).push(drift);
   }
   if (options.fieldPolicy === 'strict') {
     const strictWalk: Walk = { ...walk, segments: [], out: [] };
-    collectUndeclaredChanges(strictWalk, prepared.old, prepared.live, prepared.desired, '');
+    collectUndeclaredChanges(
+      strictWalk,
+      prepared.old,
+      prepared.live,
+      prepared.desired,
+      walk.schema,
+    );
     introduced.push(...strictWalk.out);
   }
   return { introduced: spell(walk, introduced), preexisting: spell(walk, preexisting) };
@@ -127,7 +142,7 @@ function prepare(
   }
   return {
     walk: {
-      listKeys: mergeKeysFor(key.group, key.kind),
+      schema: schemaFor(key.group, key.kind),
       never: { trackingLabel: options.trackingLabel, sops: isSops(desired) },
       secret: isSecret(live),
       limitRange: key.group === '' && key.kind === 'LimitRange',
@@ -141,7 +156,7 @@ function prepare(
 }
 
 function compareDeclared({ walk, desired, live }: Prepared): RawDrift[] {
-  compareValue(walk, desired, live, '');
+  compareValue(walk, desired, live, walk.schema);
   return walk.out;
 }
 
@@ -155,14 +170,21 @@ function isAbsent(value: unknown): value is null | undefined {
 function isEmpty(value: unknown): boolean {
   if (isAbsent(value) || value === '') return true;
   if (Array.isArray(value)) return value.length === 0;
-  return isJsonObject(value) && Object.keys(value).length === 0;
+  if (!isJsonObject(value)) return false;
+  for (const _ in value) return false;
+  return true;
 }
 
 function report(walk: Walk, desired: unknown, live: unknown): void {
   walk.out.push({ segments: [...walk.segments], desired, live });
 }
 
-function compareValue(walk: Walk, desired: unknown, live: unknown, schema: string): void {
+function compareValue(
+  walk: Walk,
+  desired: unknown,
+  live: unknown,
+  schema: SchemaNode | undefined,
+): void {
   // null in Git declares nothing: templates print it for unset values.
   if (isAbsent(desired)) return;
   if (walk.never.sops && isSopsEncrypted(desired)) return;
@@ -173,7 +195,7 @@ function compareValue(walk: Walk, desired: unknown, live: unknown, schema: strin
       report(walk, desired, live ?? undefined);
       return;
     }
-    const keys = walk.listKeys.get(schema);
+    const keys = schema?.keys;
     if (keys !== undefined && desired.every((item) => elementIdentity(item, keys) !== undefined)) {
       compareAssociative(walk, desired, live, keys, schema);
     } else {
@@ -202,7 +224,7 @@ function compareValue(walk: Walk, desired: unknown, live: unknown, schema: strin
         // A SOPS-encrypted Secret can only be compared by the keys it holds.
         if (liveValue === undefined) report(walk, desired[name], undefined);
       } else {
-        compareValue(walk, desired[name], liveValue, schema === '' ? name : `${schema}.${name}`);
+        compareValue(walk, desired[name], liveValue, fieldOf(schema, name));
       }
       walk.segments.pop();
     }
@@ -241,7 +263,7 @@ function compareAssociative(
   desired: readonly unknown[],
   live: readonly unknown[],
   keys: MergeKeys,
-  schema: string,
+  schema: SchemaNode | undefined,
 ): void {
   // Duplicate keys happen (env allows them): the n-th occurrence pairs with the n-th.
   const liveIndex = new Map<string, number[]>();
@@ -261,7 +283,7 @@ function compareAssociative(
       index: liveAt ?? desiredIndex,
     });
     if (liveAt === undefined) report(walk, element, undefined);
-    else compareValue(walk, element, live[liveAt], `${schema}[]`);
+    else compareValue(walk, element, live[liveAt], itemsOf(schema));
     walk.segments.pop();
   });
 }
@@ -270,7 +292,7 @@ function compareAtomic(
   walk: Walk,
   desired: readonly unknown[],
   live: readonly unknown[],
-  schema: string,
+  schema: SchemaNode | undefined,
 ): void {
   if (desired.length !== live.length) {
     report(walk, desired, live);
@@ -278,30 +300,26 @@ function compareAtomic(
   }
   desired.forEach((item, index) => {
     walk.segments.push({ kind: 'index', index });
-    compareValue(walk, item, live[index], `${schema}[]`);
+    compareValue(walk, item, live[index], itemsOf(schema));
     walk.segments.pop();
   });
 }
 
 /** The value at `segments` in another version of the object (list elements found by key). */
-function resolve(
-  root: unknown,
-  segments: readonly Segment[],
-  listKeys: ReadonlyMap<string, MergeKeys>,
-): unknown {
+function resolve(root: unknown, segments: readonly Segment[], rootSchema: SchemaNode): unknown {
   let value = root;
-  let schema = '';
+  let schema: SchemaNode | undefined = rootSchema;
   for (const segment of segments) {
     if (segment.kind === 'field') {
       value = isJsonObject(value) ? value[segment.name] : undefined;
-      schema = schema === '' ? segment.name : `${schema}.${segment.name}`;
+      schema = fieldOf(schema, segment.name);
       continue;
     }
     if (!Array.isArray(value)) return undefined;
     if (segment.kind === 'index') {
       value = value[segment.index];
     } else {
-      const keys = listKeys.get(schema);
+      const keys = schema?.keys;
       const wanted = keys && elementIdentity(segment.fields, keys);
       value =
         wanted === undefined
@@ -310,7 +328,7 @@ function resolve(
               (item) => elementIdentity(item, keys as MergeKeys) === wanted,
             );
     }
-    schema = `${schema}[]`;
+    schema = itemsOf(schema);
   }
   return value;
 }
@@ -353,7 +371,7 @@ function collectUndeclaredChanges(
   old: unknown,
   live: unknown,
   desired: unknown,
-  schema: string,
+  schema: SchemaNode | undefined,
 ): void {
   if (sameValue(old, live)) return;
   if (isAbsent(desired)) {
@@ -370,13 +388,13 @@ function collectUndeclaredChanges(
         oldMap[name],
         live[name],
         desired[name],
-        schema === '' ? name : `${schema}.${name}`,
+        fieldOf(schema, name),
       );
       walk.segments.pop();
     }
     return;
   }
-  const keys = walk.listKeys.get(schema);
+  const keys = schema?.keys;
   if (keys !== undefined && Array.isArray(desired) && Array.isArray(live)) {
     const oldList: readonly unknown[] = Array.isArray(old) ? old : [];
     const byIdentity = (list: readonly unknown[]) =>
@@ -399,7 +417,7 @@ function collectUndeclaredChanges(
         before?.item,
         after?.item,
         desiredItems.get(identity)?.item,
-        `${schema}[]`,
+        itemsOf(schema),
       );
       walk.segments.pop();
     }

@@ -83,6 +83,62 @@ export function mergeKeysFor(group: string, kind: string): ReadonlyMap<string, M
 }
 
 /**
+ * The same table as a tree, one node per step into the object (a field, or `[]` for the
+ * elements of a list), so that a walk carries its position instead of spelling a path string for
+ * every field it visits. Only steps that lead to an associative list exist: a walk that leaves the
+ * tree has no associative list below it.
+ */
+export interface SchemaNode {
+  /** Present when the value here is an associative list. */
+  readonly keys?: MergeKeys;
+  readonly fields: ReadonlyMap<string, SchemaNode>;
+  readonly items?: SchemaNode;
+}
+
+interface MutableSchemaNode {
+  keys?: MergeKeys;
+  fields: Map<string, MutableSchemaNode>;
+  items?: MutableSchemaNode;
+}
+
+const trees = new Map<string, SchemaNode>();
+
+/** The associative lists of one kind as a tree; walk it with `fieldOf` and `itemsOf`. */
+export function schemaFor(group: string, kind: string): SchemaNode {
+  const id = `${group}/${kind}`;
+  let root = trees.get(id);
+  if (root === undefined) {
+    const top: MutableSchemaNode = { fields: new Map() };
+    for (const [path, keys] of mergeKeysFor(group, kind)) {
+      let node = top;
+      for (const part of path.split('.')) {
+        const list = part.endsWith('[]');
+        const name = list ? part.slice(0, -2) : part;
+        let child = node.fields.get(name);
+        if (child === undefined) {
+          child = { fields: new Map() };
+          node.fields.set(name, child);
+        }
+        node = child;
+        if (list) node = node.items ??= { fields: new Map() };
+      }
+      node.keys = keys;
+    }
+    root = top;
+    trees.set(id, root);
+  }
+  return root;
+}
+
+export function fieldOf(node: SchemaNode | undefined, name: string): SchemaNode | undefined {
+  return node?.fields.get(name);
+}
+
+export function itemsOf(node: SchemaNode | undefined): SchemaNode | undefined {
+  return node?.items;
+}
+
+/**
  * The identity of a list element under its merge keys, with defaults applied, as a string
  * (`s:web`, `n:8080|s:TCP`); undefined when the element lacks its first key field or is not an
  * object. Built by hand rather than with JSON.stringify: it runs for every list element.

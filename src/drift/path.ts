@@ -37,6 +37,8 @@ export function readablePath(segments: readonly Segment[]): string {
 }
 
 export function escapePointerToken(token: string): string {
+  // Most field names hold neither character: no new strings for them.
+  if (!token.includes('~') && !token.includes('/')) return token;
   return token.replaceAll('~', '~0').replaceAll('/', '~1');
 }
 
