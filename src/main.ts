@@ -1,6 +1,7 @@
 // Wiring only: builds the provider, the app and the HTTPS server from a validated config, and
 // hands back a handle to stop them. Nothing here decides anything.
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -211,7 +212,13 @@ function startDiscovery(
   const { logger } = options;
   return watchDiscovery(
     kubeConfig,
-    { argocd, flux, pollIntervalMs: defaults.pollIntervalMs },
+    {
+      argocd,
+      flux,
+      pollIntervalMs: defaults.pollIntervalMs,
+      // git runs in the clone's directory: the files it reads need absolute paths.
+      credentialsDir: resolve(config.cacheDir, 'credentials'),
+    },
     {
       logger,
       events: deps.events,

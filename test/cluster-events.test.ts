@@ -27,6 +27,7 @@ import {
   capturedManifests,
   captureLogger,
   createTestRepo,
+  eventually,
   tempDir,
   waitFor,
   type TestRepo,
@@ -93,16 +94,6 @@ async function counter(name: string, labels: Record<string, string> = {}): Promi
   return values
     .filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))
     .reduce((sum, v) => sum + v.value, 0);
-}
-
-/** Polls an asynchronous condition every 25 ms for at most `timeoutMs`. */
-async function eventually(condition: () => Promise<boolean>, timeoutMs = 5_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  return condition();
 }
 
 const writes = () => apiserver.requests.filter((r) => r.method !== 'GET');

@@ -1,7 +1,9 @@
 // The cluster watches through the real @kubernetes/client-node, against a loopback API server
 // that lists and watches the way a real one was recorded doing, with objects shaped exactly like
 // the captured ones. Each test changes the cluster and checks the decision follows.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { watchCluster, type ClusterWatch } from '../src/cluster/cluster-facts.js';
 import { watchDiscovery } from '../src/cluster/discovery-watch.js';
@@ -13,7 +15,7 @@ import { captureLogger, waitFor } from './desired/git-fixture.js';
 import { startFakeApiServer, resourceTypes, type FakeApiServer } from './support/fake-apiserver.js';
 import { fixturePath, review } from './support/fixtures.js';
 import { config, snapshot } from './support/policy.js';
-import { allowedByDeploy, apiRequestOf, deployedRoles } from './support/rbac.js';
+import { allowedByDeploy, apiRequestOf, componentRbac, deployedRoles } from './support/rbac.js';
 import { getText, postReview, startTestServer } from './support/server.js';
 
 const NOW = new Date('2026-11-22T03:00:00Z');
@@ -441,6 +443,52 @@ describe('the RBAC in deploy/', () => {
           `${resource} is granted but never read`,
         ).toBe(true);
       }
+    }
+  });
+
+  it('lending Argo CD’s repository credentials needs exactly what its component adds', async () => {
+    const component = componentRbac('argocd-repo-credentials');
+    const credentialsDir = mkdtempSync(join(tmpdir(), 'driftgate-credentials-'));
+    try {
+      const discovery = watchDiscovery(
+        api.kubeConfig(),
+        {
+          argocd: {
+            namespace: 'argocd',
+            controller: 'system:serviceaccount:argocd:argocd-application-controller',
+            repoCredentials: true,
+            trackingMethod: 'annotation',
+            instanceLabelKey: 'app.kubernetes.io/instance',
+          },
+          flux: null,
+          pollIntervalMs: 60_000,
+          credentialsDir,
+        },
+        { logger: log.logger, events: counting(), publish: () => undefined, timing: fast },
+      );
+      expect(await waitFor(() => discovery?.isSynced() === true, 5_000)).toBe(true);
+      await discovery?.stop();
+    } finally {
+      rmSync(credentialsDir, { recursive: true, force: true });
+    }
+    const made = api.requests.map((r) => apiRequestOf(r.method, r.path, r.query));
+    const secrets = made.filter((request) => request.resource === 'secrets');
+    expect(secrets.length).toBeGreaterThanOrEqual(2); // a list and a watch
+    for (const request of made) {
+      expect(allowedByDeploy(request), JSON.stringify(request)).toBe(
+        request.resource !== 'secrets' && request.name !== 'argocd-ssh-known-hosts-cm',
+      );
+      expect(allowedByDeploy(request, [component]), JSON.stringify(request)).toBe(true);
+    }
+    // Only Argo CD's labelled Secrets are asked for.
+    const query = api.requests.find((r) => r.path.endsWith('/secrets'))?.query;
+    expect(query?.get('labelSelector')).toBe(
+      'argocd.argoproj.io/secret-type in (repository,repo-creds)',
+    );
+    const granted = deployedRoles([component]).namespacedRules.get('argocd') ?? [];
+    for (const rule of granted) {
+      for (const resource of rule.resources)
+        expect(made.some((request) => request.resource === resource)).toBe(true);
     }
   });
 });

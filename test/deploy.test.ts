@@ -1,6 +1,9 @@
 // The install manifests in deploy/, rendered by kustomize exactly as a cluster admin applies them,
 // checked for the mistakes that break real installs or lock people out of their cluster.
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { loadAll } from 'js-yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -38,7 +41,10 @@ const SKIPPED = [
 const DRAIN_SECONDS = 5; // `driftgate serve --drain-seconds` default
 
 async function render(overlay: Overlay): Promise<Manifest[]> {
-  const dir = `deploy/overlays/${overlay}`;
+  return renderDir(`deploy/overlays/${overlay}`);
+}
+
+async function renderDir(dir: string): Promise<Manifest[]> {
   let stdout: string;
   try {
     ({ stdout } = await run('kubectl', ['kustomize', dir], {
@@ -400,5 +406,45 @@ describe.each(OVERLAYS)('deploy/overlays/%s', (overlay) => {
     expect(role.rules).toEqual([
       expect.objectContaining({ resources: ['configmaps'], resourceNames: ['driftgate-override'] }),
     ]);
+  });
+});
+
+describe('deploy/components/argocd-repo-credentials', () => {
+  it('adds a read of Secrets in Argo CD’s namespace only, and of its SSH known hosts by name', async () => {
+    // An overlay of the user's own, outside the project, as the component's comment shows.
+    const overlay = mkdtempSync(join(tmpdir(), 'driftgate-overlay-'));
+    try {
+      const deploy = relative(overlay, join(import.meta.dirname, '..', 'deploy'));
+      writeFileSync(
+        join(overlay, 'kustomization.yaml'),
+        `resources: [${deploy}/overlays/cert-manager]\ncomponents: [${deploy}/components/argocd-repo-credentials]\n`,
+      );
+      const objects = await renderDir(overlay);
+      const base = await render('cert-manager');
+      expect(objects.length).toBe(base.length + 2);
+      const role = only(objects, 'Role', 'driftgate-repo-credentials');
+      expect(role.metadata.namespace).toBe('argocd');
+      expect(role.rules).toEqual([
+        { apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] },
+        {
+          apiGroups: [''],
+          resources: ['configmaps'],
+          resourceNames: ['argocd-ssh-known-hosts-cm'],
+          verbs: ['list', 'watch'],
+        },
+      ]);
+      const binding = only(objects, 'RoleBinding', 'driftgate-repo-credentials');
+      expect(binding.metadata.namespace).toBe('argocd');
+      expect(binding.subjects).toEqual([
+        { kind: 'ServiceAccount', name: 'driftgate', namespace: 'driftgate' },
+      ]);
+      // Nothing else reads a Secret.
+      const readers = objects
+        .filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role')
+        .filter((o) => (o.rules as Manifest[]).some((r) => r.resources.includes('secrets')));
+      expect(readers.map((o) => o.metadata.name)).toEqual(['driftgate-repo-credentials']);
+    } finally {
+      rmSync(overlay, { recursive: true, force: true });
+    }
   });
 });

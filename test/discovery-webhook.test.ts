@@ -1,23 +1,14 @@
 // Argo CD discovery end to end: an Application in the (loopback) cluster points at a real Git
 // repository; driftgate renders it at the revision Argo CD synced and judges writes with it.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateConfig } from '../src/config/config.js';
 import type { AdmissionRequest } from '../src/kube/admission.js';
 import type { JsonObject } from '../src/kube/object.js';
-import { startDriftgate, type Driftgate } from '../src/main.js';
-import {
-  capturedManifests,
-  captureLogger,
-  createTestRepo,
-  tempDir,
-  type TestRepo,
-} from './desired/git-fixture.js';
+import type { Driftgate } from '../src/main.js';
+import { createTestRepo, eventually, type TestRepo } from './desired/git-fixture.js';
 import { resourceTypes, startFakeApiServer, type FakeApiServer } from './support/fake-apiserver.js';
 import { review } from './support/fixtures.js';
-import { asUser, SHOP_MANIFESTS } from './support/policy.js';
-import { postReview } from './support/server.js';
+import { asUser } from './support/policy.js';
+import { postReview, shopFiles, startDiscoveringDriftgate } from './support/server.js';
 
 const CONTROLLER = 'system:serviceaccount:argocd:argocd-application-controller';
 const setImage = review('20-set-image-deployment-by-alice'); // web: 1.4.2 -> 1.5.0
@@ -25,43 +16,27 @@ const setImage = review('20-set-image-deployment-by-alice'); // web: 1.4.2 -> 1.
 let api: FakeApiServer;
 let repo: TestRepo;
 let driftgate: Driftgate;
-let cache: { path: string; cleanup: () => void };
 let synced: string; // Git says 1.4.2
 let newer: string; // Git says 1.5.0
 let head: string; // Git says 9.9.9, not synced by Argo CD yet
 
+let started: Awaited<ReturnType<typeof startDiscoveringDriftgate>>;
+
 beforeAll(async () => {
   api = await startFakeApiServer();
   repo = createTestRepo();
-  const manifests = Object.fromEntries(
-    SHOP_MANIFESTS.map((name) => [
-      `apps/shop/${name}.yaml`,
-      readFileSync(join(capturedManifests, `${name}.yaml`), 'utf8'),
-    ]),
-  );
+  const manifests = shopFiles();
   synced = repo.commit(manifests, 'shop');
   const web = manifests['apps/shop/deploy-web.yaml'] ?? '';
   newer = repo.commit({ 'apps/shop/deploy-web.yaml': web.replace('web:1.4.2', 'web:1.5.0') });
   head = repo.commit({ 'apps/shop/deploy-web.yaml': web.replace('web:1.4.2', 'web:9.9.9') });
-  cache = tempDir('driftgate-discovery-');
-  const result = validateConfig({
-    cacheDir: cache.path,
-    discovery: { argocd: { namespace: 'argocd' } },
-  });
-  if ('errors' in result) throw new Error(JSON.stringify(result.errors));
-  driftgate = await startDriftgate(result.config, {
-    logger: captureLogger().logger,
-    host: '127.0.0.1',
-    port: 0,
-    kubeConfig: api.kubeConfig(),
-    watchTiming: { initialBackoffMs: 50, maxBackoffMs: 200 },
-  });
+  started = await startDiscoveringDriftgate({ argocd: { namespace: 'argocd' } }, api.kubeConfig());
+  driftgate = started.driftgate;
 });
 
 afterAll(async () => {
-  await driftgate.stop();
+  await started.stop();
   await api.stop();
-  cache.cleanup();
   repo.cleanup();
 });
 
@@ -83,15 +58,6 @@ function application(revision: string, extra: JsonObject = {}): JsonObject {
 async function judged(request: AdmissionRequest) {
   return postReview(driftgate, 'validate', request);
 }
-async function eventually(check: () => Promise<boolean>): Promise<boolean> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return check();
-}
-
 describe('an Argo CD Application discovered in the cluster', () => {
   it('is rendered at the revision Argo CD synced, not at the branch head', async () => {
     api.put(resourceTypes.applications, application(synced));

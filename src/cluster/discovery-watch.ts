@@ -6,6 +6,13 @@ import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ArgoCDDiscovery, FluxDiscovery } from '../config/config.js';
 import { sourcesFromApplications } from '../discovery/argocd.js';
+import {
+  KNOWN_HOSTS_CONFIGMAP,
+  readRepoCredentials,
+  REPOSITORY_SECRETS_SELECTOR,
+  type RepoCredentials,
+} from '../discovery/argocd-credentials.js';
+import { CredentialFiles } from './credential-files.js';
 import { defaultFluxController, sourcesFromFlux } from '../discovery/flux.js';
 import type { DiscoveryProblem, DiscoveryResult } from '../discovery/result.js';
 import {
@@ -20,6 +27,8 @@ export interface DiscoverySettings {
   readonly flux: FluxDiscovery | null;
   /** How often discovered sources re-confirm their (fixed) commit with Git. */
   readonly pollIntervalMs: number;
+  /** Where Argo CD's repository credentials are written for git (argocd.repoCredentials). */
+  readonly credentialsDir?: string;
 }
 
 export interface DiscoveryWatch {
@@ -122,6 +131,37 @@ export function watchDiscovery(
           },
           watchDeps,
         );
+  // Argo CD's repository credentials, only when the config lends them (argocd.repoCredentials):
+  // reading them takes a grant to read the Secrets of Argo CD's namespace.
+  const lendsCredentials = settings.argocd?.repoCredentials === true;
+  const repositorySecrets =
+    settings.argocd === null || !lendsCredentials
+      ? undefined
+      : watchCollection<KubernetesObject>(
+          kubeConfig,
+          {
+            name: 'argocd-repository-secrets',
+            path: `/api/v1/namespaces/${settings.argocd.namespace}/secrets`,
+            labelSelector: REPOSITORY_SECRETS_SELECTOR,
+          },
+          watchDeps,
+        );
+  const knownHosts =
+    settings.argocd === null || !lendsCredentials
+      ? undefined
+      : watchCollection<KubernetesObject & { data?: Record<string, string> }>(
+          kubeConfig,
+          {
+            name: 'argocd-ssh-known-hosts',
+            path: `/api/v1/namespaces/${settings.argocd.namespace}/configmaps`,
+            fieldSelector: `metadata.name=${KNOWN_HOSTS_CONFIGMAP}`,
+          },
+          watchDeps,
+        );
+  const credentialFiles =
+    settings.credentialsDir === undefined
+      ? undefined
+      : new CredentialFiles(settings.credentialsDir);
   const fluxNamespace = settings.flux?.namespace ?? null;
   const gitRepositories =
     settings.flux === null
@@ -155,7 +195,15 @@ export function watchDiscovery(
           },
           watchDeps,
         );
-  const all = [applications, projects, argocdSettings, gitRepositories, kustomizations].filter(
+  const all = [
+    applications,
+    projects,
+    argocdSettings,
+    repositorySecrets,
+    knownHosts,
+    gitRepositories,
+    kustomizations,
+  ].filter(
     (collection): collection is WatchedCollection<KubernetesObject> => collection !== undefined,
   );
   const isSynced = () => all.every((collection) => collection.isSynced());
@@ -180,17 +228,32 @@ export function watchDiscovery(
           ] === 'true',
         projects: projects?.list() ?? [],
       };
+      const credentials =
+        repositorySecrets === undefined
+          ? undefined
+          : readRepoCredentials(
+              repositorySecrets.list(),
+              knownHosts?.get(KNOWN_HOSTS_CONFIGMAP, settings.argocd.namespace)?.data?.[
+                'ssh_known_hosts'
+              ],
+            );
+      if (credentials !== undefined) {
+        problems.push(...credentials.problems);
+        keepCredentialFiles(credentials);
+      }
       const options = {
         controller: settings.argocd.controller,
         trackingMethod: settings.argocd.trackingMethod,
         instanceLabelKey: settings.argocd.instanceLabelKey,
         pollIntervalMs: settings.pollIntervalMs,
         impersonation,
+        ...(credentials === undefined ? {} : { authFor: credentialsFor(credentials) }),
       };
       // AppProjects and argocd-cm change every Application's mapping; otherwise an unchanged
       // Application (the same cached object) keeps its result, and the provider sees the same
       // SourceConfig objects and skips them.
       const projectsKey = JSON.stringify([
+        credentials?.version,
         impersonation.enabled,
         impersonation.projects.map((project) => project.metadata?.resourceVersion),
       ]);
@@ -255,6 +318,34 @@ export function watchDiscovery(
       'discovered sources',
     );
     deps.publish({ sources, problems });
+  }
+
+  /** Credentials for a clone, written to files; null (clone without) when they cannot be. */
+  function credentialsFor(credentials: RepoCredentials) {
+    return (repoURL: string) => {
+      const credential = credentials.forURL(repoURL);
+      if (credential === undefined || credentialFiles === undefined) return null;
+      try {
+        return credentialFiles.authFor(credential);
+      } catch (error) {
+        logger.error(
+          { secret: credential.secret, error: error instanceof Error ? error.message : error },
+          'discovery: cannot write repository credentials; cloning without them',
+        );
+        return null;
+      }
+    };
+  }
+
+  function keepCredentialFiles(credentials: RepoCredentials): void {
+    try {
+      credentialFiles?.keepOnly(credentials.secrets);
+    } catch (error) {
+      logger.warn(
+        { error: error instanceof Error ? error.message : error },
+        'discovery: cannot remove credentials of deleted Secrets',
+      );
+    }
   }
 
   return {

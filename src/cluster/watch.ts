@@ -23,6 +23,8 @@ export interface WatchSpec {
   /** Collection path: `/apis/autoscaling/v2/horizontalpodautoscalers`. */
   readonly path: string;
   readonly fieldSelector?: string;
+  /** Only objects with these labels: `key=value`, or `key in (a,b)`. */
+  readonly labelSelector?: string;
   /** Only metadata (PartialObjectMetadata): for kinds whose annotations are all we need. */
   readonly metadataOnly?: boolean;
 }
@@ -86,7 +88,7 @@ export function watchCollection<T extends KubernetesObject>(
     new Watch(watchConfig),
     list,
     false,
-    undefined,
+    spec.labelSelector,
     spec.fieldSelector,
   );
   const changed = () => {
@@ -152,6 +154,7 @@ async function listObjects<T extends KubernetesObject>(
   if (cluster === null) throw new Error('the kubeconfig has no current cluster');
   const url = new URL(cluster.server + spec.path);
   if (spec.fieldSelector !== undefined) url.searchParams.set('fieldSelector', spec.fieldSelector);
+  if (spec.labelSelector !== undefined) url.searchParams.set('labelSelector', spec.labelSelector);
   const options: RequestOptions = {
     method: 'GET',
     headers: { Accept: spec.metadataOnly === true ? METADATA_LIST : 'application/json' },

@@ -263,11 +263,9 @@ describe('validateConfig errors name the key path', () => {
       expected: ['sources: required (or discovery): nothing to compare with'],
     },
     {
-      name: 'Argo CD repository credentials, which driftgate cannot read yet',
-      value: { discovery: { argocd: { repoCredentials: true } } },
-      expected: [
-        'discovery.argocd.repoCredentials: true is not supported yet: discovered repositories are cloned without credentials',
-      ],
+      name: 'Argo CD repository credentials that are not a boolean',
+      value: { discovery: { argocd: { repoCredentials: 'yes please' } } },
+      expected: ['discovery.argocd.repoCredentials: must be true or false'],
     },
     {
       name: 'a cluster watch that is neither a boolean nor auto',

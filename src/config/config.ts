@@ -561,14 +561,6 @@ function readArgoCDDiscovery(discovery: Fields): ArgoCDDiscovery | null {
     ),
     instanceLabelKey: fields.string('instanceLabelKey', 'app.kubernetes.io/instance', nonEmpty),
   };
-  // Reading Argo CD's repository Secrets is not built: accepting `true` would silently clone
-  // without the credentials the user meant to lend.
-  if (result.repoCredentials) {
-    fields.fail(
-      'repoCredentials',
-      'true is not supported yet: discovered repositories are cloned without credentials',
-    );
-  }
   fields.rejectUnknown();
   return result;
 }

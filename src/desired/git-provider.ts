@@ -186,6 +186,9 @@ export class GitDesiredProvider implements DesiredProvider {
         signal: this.shutdown.signal,
       });
       this.repositories.set(config.repoURL, repository);
+    } else if (config.auth !== null) {
+      // A discovered source's credentials may arrive or change after the clone was made.
+      repository.useAuth(config.auth);
     }
     return repository;
   }

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, realpath, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import type { SourceAuth } from '../config/config.js';
@@ -58,6 +58,7 @@ export class GitRepository {
   private readonly treesDir: string;
   private queue: Promise<unknown> = Promise.resolve();
   private clients: GitClients | undefined;
+  private auth: SourceAuth | null;
 
   constructor(private readonly options: GitRepositoryOptions) {
     const checked = checkRepoURL(options.repoURL);
@@ -71,6 +72,20 @@ export class GitRepository {
     const id = hashOf(options.repoURL);
     this.dir = join(options.cacheDir, 'repos', `${id}.git`);
     this.treesDir = join(options.cacheDir, 'trees', id);
+    this.auth = options.auth;
+  }
+
+  /**
+   * Credentials for the next git commands: discovered sources learn theirs (Argo CD's repository
+   * Secrets) after the clone may already exist, and Secrets change.
+   */
+  useAuth(auth: SourceAuth | null): void {
+    if (JSON.stringify(auth) === JSON.stringify(this.auth)) return;
+    void this.exclusive(() => {
+      this.auth = auth;
+      this.clients = undefined;
+      return Promise.resolve();
+    });
   }
 
   /** Fetches `revision` (null: the remote's HEAD) and returns the commit SHA it names now. */
@@ -179,7 +194,10 @@ export class GitRepository {
 
   private async gitClients(): Promise<GitClients> {
     if (this.clients !== undefined) return this.clients;
-    const { cacheDir, auth, timeoutMs } = this.options;
+    const { cacheDir, timeoutMs } = this.options;
+    const auth = this.auth;
+    // git runs in the clone, the askpass script and ssh too: relative paths in the config are
+    // the working directory's, as the cache directory's are.
     const home = join(cacheDir, 'home');
     await mkdir(home, { recursive: true });
     const env: Record<string, string> = {
@@ -193,20 +211,25 @@ export class GitRepository {
       // also for redirects and submodules.
       GIT_ALLOW_PROTOCOL: ALLOWED_PROTOCOLS.join(':'),
     };
+    // A Git server whose certificate a private CA signed: the admin mounts the CA bundle and
+    // names it in driftgate's own GIT_SSL_CAINFO.
+    const caInfo = process.env['GIT_SSL_CAINFO'];
+    if (caInfo !== undefined && caInfo !== '') env['GIT_SSL_CAINFO'] = caInfo;
     const allowEnvironment = [
       'GIT_TERMINAL_PROMPT',
       'GIT_CONFIG_NOSYSTEM',
       'GIT_ALLOW_PROTOCOL',
       'GIT_SSH_COMMAND',
       'GIT_ASKPASS',
+      'GIT_SSL_CAINFO',
     ];
     if (auth?.kind === 'ssh') {
       env['GIT_SSH_COMMAND'] = [
         'ssh',
         '-i',
-        shellQuote(auth.sshKeyFile),
+        shellQuote(resolve(auth.sshKeyFile)),
         '-o IdentitiesOnly=yes',
-        `-o UserKnownHostsFile=${shellQuote(auth.knownHostsFile)}`,
+        `-o UserKnownHostsFile=${shellQuote(resolve(auth.knownHostsFile))}`,
         '-o StrictHostKeyChecking=yes',
         '-o BatchMode=yes',
       ].join(' ');
@@ -219,8 +242,9 @@ export class GitRepository {
       await writeFile(askpass, ASKPASS_SCRIPT, { mode: 0o700 });
       await chmod(askpass, 0o700);
       env['GIT_ASKPASS'] = askpass;
-      env['DRIFTGATE_GIT_PASSWORD_FILE'] = auth.passwordFile;
-      if (auth.usernameFile !== null) env['DRIFTGATE_GIT_USERNAME_FILE'] = auth.usernameFile;
+      env['DRIFTGATE_GIT_PASSWORD_FILE'] = resolve(auth.passwordFile);
+      if (auth.usernameFile !== null)
+        env['DRIFTGATE_GIT_USERNAME_FILE'] = resolve(auth.usernameFile);
     }
     await mkdir(this.dir, { recursive: true });
     const at = (baseDir: string): SimpleGit =>

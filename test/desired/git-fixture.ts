@@ -263,6 +263,19 @@ export function captureLogger(): { logger: Logger; lines: () => Record<string, u
   };
 }
 
+/** Polls an asynchronous condition every 25 ms until it holds or `timeoutMs` passes. */
+export async function eventually(
+  condition: () => Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await condition()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return condition();
+}
+
 /** Polls `condition` every 25 ms until it holds or `timeoutMs` passes; returns whether it held. */
 export async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;

@@ -3,7 +3,7 @@
 // certificate is signed by a private CA that git trusts only through GIT_SSL_CAINFO.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SourceAuth } from '../../src/config/config.js';
@@ -84,6 +84,17 @@ describe('GitRepository over HTTPS with username and password files', () => {
 
     // git asked without credentials first, was refused, then sent the files' username/password.
     expect(server.requests.refused).toBeGreaterThan(0);
+    expect(server.requests.authenticated).toBeGreaterThan(0);
+  });
+
+  it('takes credential files named relative to the working directory, as the config may', async () => {
+    const first = repo.commit({ 'apps/web.yaml': 'replicas: 2\n' });
+    const git = repository({
+      kind: 'https',
+      usernameFile: relative(process.cwd(), usernameFile),
+      passwordFile: relative(process.cwd(), passwordFile),
+    });
+    expect(await git.fetch(null)).toBe(first);
     expect(server.requests.authenticated).toBeGreaterThan(0);
   });
 

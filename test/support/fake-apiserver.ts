@@ -33,6 +33,13 @@ export const resourceTypes = {
     kind: 'Namespace',
     namespaced: false,
   },
+  secrets: {
+    group: '',
+    version: 'v1',
+    resource: 'secrets',
+    kind: 'Secret',
+    namespaced: true,
+  },
   configmaps: {
     group: '',
     version: 'v1',
@@ -113,6 +120,7 @@ interface OpenWatch {
   readonly resourceType: ResourceType;
   readonly namespace: string | undefined;
   readonly name: string | undefined;
+  readonly labels: LabelSelector;
   readonly metadataOnly: boolean;
   readonly response: ServerResponse;
 }
@@ -269,14 +277,21 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
       return;
     }
     const name = fieldSelectorName(url.searchParams.get('fieldSelector'));
+    const labels = parseLabelSelector(url.searchParams.get('labelSelector'));
     const metadataOnly = accept.includes('as=PartialObjectMetadata');
     if (watching) {
-      startWatch(response, url.searchParams, { resourceType, namespace, name, metadataOnly });
+      startWatch(response, url.searchParams, {
+        resourceType,
+        namespace,
+        name,
+        labels,
+        metadataOnly,
+      });
     } else {
       const items = [...objects.values()]
         .filter((entry) => entry.type === resourceType)
         .map((entry) => entry.object)
-        .filter((object) => matches(object, namespace, name))
+        .filter((object) => matches(object, namespace, name, labels))
         .sort((a, b) => objectPath(a).localeCompare(objectPath(b)))
         .map((object) => present(resourceType, object, metadataOnly, true));
       const list = metadataOnly
@@ -307,7 +322,7 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
       for (const entry of objects.values()) {
         if (
           entry.type === watch.resourceType &&
-          matches(entry.object, watch.namespace, watch.name)
+          matches(entry.object, watch.namespace, watch.name, watch.labels)
         ) {
           writeEvent(open, 'ADDED', entry.object);
         }
@@ -333,7 +348,7 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
       }
       for (const event of history) {
         if (event.rv > since && event.resourceType === watch.resourceType) {
-          if (matches(event.object, watch.namespace, watch.name))
+          if (matches(event.object, watch.namespace, watch.name, watch.labels))
             writeEvent(open, event.type, event.object);
         }
       }
@@ -365,7 +380,10 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
   ) {
     history.push({ rv: resourceVersion, type, resourceType, object });
     for (const watch of watches) {
-      if (watch.resourceType === resourceType && matches(object, watch.namespace, watch.name)) {
+      if (
+        watch.resourceType === resourceType &&
+        matches(object, watch.namespace, watch.name, watch.labels)
+      ) {
         writeEvent(watch, type, object);
       }
     }
@@ -541,13 +559,45 @@ function fieldSelectorName(selector: string | null): string | undefined {
   return match?.[1];
 }
 
+/** Each label key with the values it may have (equality and set-based `in` only). */
+type LabelSelector = ReadonlyMap<string, readonly string[]>;
+
+function parseLabelSelector(selector: string | null): LabelSelector {
+  const wanted = new Map<string, string[]>();
+  if (selector === null || selector === '') return wanted;
+  // Commas separate requirements, except inside the parentheses of `in (a,b)`.
+  for (const requirement of selector.match(/[^,(]+(\([^)]*\))?/g) ?? []) {
+    const set = /^\s*([^\s=!]+)\s+in\s+\(([^)]*)\)\s*$/.exec(requirement);
+    const equal = /^\s*([^\s=!]+)\s*==?\s*([^\s]*)\s*$/.exec(requirement);
+    if (set?.[1] !== undefined && set[2] !== undefined) {
+      wanted.set(
+        set[1],
+        set[2].split(',').map((value) => value.trim()),
+      );
+    } else if (equal?.[1] !== undefined && equal[2] !== undefined) {
+      wanted.set(equal[1], [equal[2]]);
+    } else {
+      throw new Error(`the fake API server does not understand the label selector ${selector}`);
+    }
+  }
+  return wanted;
+}
+
+// Watches filter on the object as it is now; an object whose labels stop matching is not sent
+// as DELETED, as the real API server does (no test changes labels under a selector).
 function matches(
   object: JsonObject,
   namespace: string | undefined,
   name: string | undefined,
+  labels: LabelSelector = new Map(),
 ): boolean {
   const metadata = object.metadata as JsonObject;
   if (namespace !== undefined && metadata.namespace !== namespace) return false;
+  const present = (metadata.labels ?? {}) as Record<string, string>;
+  for (const [key, values] of labels) {
+    const value = present[key];
+    if (value === undefined || !values.includes(value)) return false;
+  }
   return name === undefined || metadata.name === name;
 }
 

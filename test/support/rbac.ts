@@ -30,11 +30,19 @@ interface RbacObject {
 
 const rbacFile = fileURLToPath(new URL('../../deploy/base/rbac.yaml', import.meta.url));
 
-export function deployedRoles(): {
+/** The RBAC of an optional component of deploy/ (deploy/components/<name>/rbac.yaml). */
+export function componentRbac(name: string): string {
+  return fileURLToPath(new URL(`../../deploy/components/${name}/rbac.yaml`, import.meta.url));
+}
+
+/** The roles of deploy/base, plus those of the components whose RBAC files are given. */
+export function deployedRoles(components: readonly string[] = []): {
   clusterRules: PolicyRule[];
   namespacedRules: Map<string, PolicyRule[]>;
 } {
-  const objects = loadAll(readFileSync(rbacFile, 'utf8')) as RbacObject[];
+  const objects = [rbacFile, ...components].flatMap(
+    (file) => loadAll(readFileSync(file, 'utf8')) as RbacObject[],
+  );
   const clusterRules = objects
     .filter((o) => o.kind === 'ClusterRole')
     .flatMap((o) => o.rules ?? []);
@@ -57,8 +65,8 @@ export function ruleAllows(rule: PolicyRule, request: ApiRequest): boolean {
   return request.name !== undefined && rule.resourceNames.includes(request.name);
 }
 
-export function allowedByDeploy(request: ApiRequest): boolean {
-  const { clusterRules, namespacedRules } = deployedRoles();
+export function allowedByDeploy(request: ApiRequest, components: readonly string[] = []): boolean {
+  const { clusterRules, namespacedRules } = deployedRoles(components);
   if (clusterRules.some((rule) => ruleAllows(rule, request))) return true;
   if (request.namespace === undefined) return false;
   return (namespacedRules.get(request.namespace) ?? []).some((rule) => ruleAllows(rule, request));

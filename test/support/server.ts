@@ -153,3 +153,42 @@ export async function getText(
     req.end();
   });
 }
+
+/** The captured manifests as Git files under `apps/shop/`, keyed by path. */
+export function shopFiles(): Record<string, string> {
+  return Object.fromEntries(
+    SHOP_MANIFESTS.map((name) => [
+      `apps/shop/${name}.yaml`,
+      readFileSync(join(capturedManifests, `${name}.yaml`), 'utf8'),
+    ]),
+  );
+}
+
+/**
+ * A real driftgate with no sources of its own, discovering them from the (loopback) API server:
+ * `discovery` is the config's `discovery` key.
+ */
+export async function startDiscoveringDriftgate(
+  discovery: Record<string, unknown>,
+  kubeConfig: KubeConfig,
+  logger: Logger = captureLogger().logger,
+): Promise<{ driftgate: Driftgate; cacheDir: string; stop: () => Promise<void> }> {
+  const cache = tempDir('driftgate-discovery-');
+  const result = validateConfig({ cacheDir: cache.path, discovery });
+  if ('errors' in result) throw new Error(JSON.stringify(result.errors));
+  const driftgate = await startDriftgate(result.config, {
+    logger,
+    host: '127.0.0.1',
+    port: 0,
+    kubeConfig,
+    watchTiming: { initialBackoffMs: 50, maxBackoffMs: 200 },
+  });
+  return {
+    driftgate,
+    cacheDir: cache.path,
+    stop: async () => {
+      await driftgate.stop();
+      cache.cleanup();
+    },
+  };
+}
