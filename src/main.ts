@@ -12,7 +12,7 @@ import { selfSignedForDevelopment } from './certs/generate.js';
 import { watchCluster, type ClusterWatch } from './cluster/cluster-facts.js';
 import { watchDiscovery, type DiscoveryWatch } from './cluster/discovery-watch.js';
 import type { WatchEvents, WatchTiming } from './cluster/watch.js';
-import { resolveKubeConfig } from './cluster/kubeconfig.js';
+import { loadKubeConfigFile, resolveKubeConfig } from './cluster/kubeconfig.js';
 import { createEventRecorder } from './cluster/events.js';
 import { discoveryProblemMetrics, watchMetrics } from './cluster/metrics.js';
 import { defaults, type Config } from './config/config.js';
@@ -203,7 +203,13 @@ function startDiscovery(
 ): DiscoveryWatch | undefined {
   const { argocd, flux } = config.discovery;
   if (argocd === null && flux === null) return undefined;
-  if (kubeConfig === null) {
+  // Hub and spoke: Argo CD's objects are read on the hub, with the kubeconfig it was given for it.
+  const hub =
+    argocd?.hub == null
+      ? undefined
+      : loadKubeConfigFile(argocd.hub.kubeconfigFile, 'discovery.argocd.hub.kubeconfigFile');
+  const local = kubeConfig ?? (flux === null ? hub : undefined);
+  if (local === undefined) {
     throw new DriftgateError(
       errorCodes.config,
       'discovery is configured, but there is no cluster to discover from (no kubeconfig or in-cluster credentials, or cluster.watch: false)',
@@ -211,7 +217,7 @@ function startDiscovery(
   }
   const { logger } = options;
   return watchDiscovery(
-    kubeConfig,
+    local,
     {
       argocd,
       flux,
@@ -229,6 +235,7 @@ function startDiscovery(
         });
       },
       ...(options.watchTiming === undefined ? {} : { timing: options.watchTiming }),
+      ...(hub === undefined ? {} : { argocdKubeConfig: hub }),
     },
   );
 }

@@ -23,6 +23,7 @@ const argocd = {
   repoCredentials: false,
   trackingMethod: 'annotation' as const,
   instanceLabelKey: 'app.kubernetes.io/instance',
+  hub: null,
 };
 
 /** The captured guestbook Application (no status yet), moved into the argocd namespace. */

@@ -416,6 +416,7 @@ describe('the RBAC in deploy/', () => {
           repoCredentials: false,
           trackingMethod: 'annotation',
           instanceLabelKey: 'app.kubernetes.io/instance',
+          hub: null,
         },
         flux: { namespace: null },
         pollIntervalMs: 60_000,
@@ -459,6 +460,7 @@ describe('the RBAC in deploy/', () => {
             repoCredentials: true,
             trackingMethod: 'annotation',
             instanceLabelKey: 'app.kubernetes.io/instance',
+            hub: null,
           },
           flux: null,
           pollIntervalMs: 60_000,
@@ -467,6 +469,12 @@ describe('the RBAC in deploy/', () => {
         { logger: log.logger, events: counting(), publish: () => undefined, timing: fast },
       );
       expect(await waitFor(() => discovery?.isSynced() === true, 5_000)).toBe(true);
+      // Listed, and watching since (the watch opens just after the list).
+      const watching = (path: string) =>
+        api.requests.some((r) => r.path.endsWith(path) && r.query.get('watch') === 'true');
+      expect(await waitFor(() => watching('/secrets') && watching('/configmaps'), 5_000)).toBe(
+        true,
+      );
       await discovery?.stop();
     } finally {
       rmSync(credentialsDir, { recursive: true, force: true });

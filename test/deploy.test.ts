@@ -409,42 +409,73 @@ describe.each(OVERLAYS)('deploy/overlays/%s', (overlay) => {
   });
 });
 
+/** An overlay of the user's own, outside the project, on cert-manager with these components. */
+async function renderWithComponents(components: readonly string[]): Promise<Manifest[]> {
+  const overlay = mkdtempSync(join(tmpdir(), 'driftgate-overlay-'));
+  try {
+    const deploy = relative(overlay, join(import.meta.dirname, '..', 'deploy'));
+    writeFileSync(
+      join(overlay, 'kustomization.yaml'),
+      `resources: [${deploy}/overlays/cert-manager]\ncomponents: [${components
+        .map((component) => `${deploy}/components/${component}`)
+        .join(', ')}]\n`,
+    );
+    return await renderDir(overlay);
+  } finally {
+    rmSync(overlay, { recursive: true, force: true });
+  }
+}
+
+describe('deploy/components/argocd-hub', () => {
+  it('mounts the hub’s kubeconfig where the config names it, readable by driftgate only', async () => {
+    const objects = await renderWithComponents(['argocd-hub']);
+    const pod = only(objects, 'Deployment', 'driftgate').spec.template.spec as Manifest;
+    expect(pod.volumes).toContainEqual({
+      name: 'hub-kubeconfig',
+      secret: { secretName: 'driftgate-hub-kubeconfig', defaultMode: 0o440 },
+    });
+    expect(pod.securityContext.fsGroup).toBe(pod.securityContext.runAsGroup);
+    const container = (pod.containers as Manifest[])[0]!;
+    expect(container.volumeMounts).toContainEqual({
+      name: 'hub-kubeconfig',
+      mountPath: '/etc/driftgate/hub',
+      readOnly: true,
+    });
+    // The path the component's comment tells the config to use is valid config.
+    const result = validateConfig({
+      discovery: {
+        argocd: { hub: { kubeconfigFile: '/etc/driftgate/hub/kubeconfig', name: 'spoke-1' } },
+      },
+    });
+    expect('errors' in result ? result.errors : []).toEqual([]);
+  });
+});
+
 describe('deploy/components/argocd-repo-credentials', () => {
   it('adds a read of Secrets in Argo CD’s namespace only, and of its SSH known hosts by name', async () => {
-    // An overlay of the user's own, outside the project, as the component's comment shows.
-    const overlay = mkdtempSync(join(tmpdir(), 'driftgate-overlay-'));
-    try {
-      const deploy = relative(overlay, join(import.meta.dirname, '..', 'deploy'));
-      writeFileSync(
-        join(overlay, 'kustomization.yaml'),
-        `resources: [${deploy}/overlays/cert-manager]\ncomponents: [${deploy}/components/argocd-repo-credentials]\n`,
-      );
-      const objects = await renderDir(overlay);
-      const base = await render('cert-manager');
-      expect(objects.length).toBe(base.length + 2);
-      const role = only(objects, 'Role', 'driftgate-repo-credentials');
-      expect(role.metadata.namespace).toBe('argocd');
-      expect(role.rules).toEqual([
-        { apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] },
-        {
-          apiGroups: [''],
-          resources: ['configmaps'],
-          resourceNames: ['argocd-ssh-known-hosts-cm'],
-          verbs: ['list', 'watch'],
-        },
-      ]);
-      const binding = only(objects, 'RoleBinding', 'driftgate-repo-credentials');
-      expect(binding.metadata.namespace).toBe('argocd');
-      expect(binding.subjects).toEqual([
-        { kind: 'ServiceAccount', name: 'driftgate', namespace: 'driftgate' },
-      ]);
-      // Nothing else reads a Secret.
-      const readers = objects
-        .filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role')
-        .filter((o) => (o.rules as Manifest[]).some((r) => r.resources.includes('secrets')));
-      expect(readers.map((o) => o.metadata.name)).toEqual(['driftgate-repo-credentials']);
-    } finally {
-      rmSync(overlay, { recursive: true, force: true });
-    }
+    const objects = await renderWithComponents(['argocd-repo-credentials']);
+    const base = await render('cert-manager');
+    expect(objects.length).toBe(base.length + 2);
+    const role = only(objects, 'Role', 'driftgate-repo-credentials');
+    expect(role.metadata.namespace).toBe('argocd');
+    expect(role.rules).toEqual([
+      { apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] },
+      {
+        apiGroups: [''],
+        resources: ['configmaps'],
+        resourceNames: ['argocd-ssh-known-hosts-cm'],
+        verbs: ['list', 'watch'],
+      },
+    ]);
+    const binding = only(objects, 'RoleBinding', 'driftgate-repo-credentials');
+    expect(binding.metadata.namespace).toBe('argocd');
+    expect(binding.subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'driftgate', namespace: 'driftgate' },
+    ]);
+    // Nothing else reads a Secret.
+    const readers = objects
+      .filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role')
+      .filter((o) => (o.rules as Manifest[]).some((r) => r.resources.includes('secrets')));
+    expect(readers.map((o) => o.metadata.name)).toEqual(['driftgate-repo-credentials']);
   });
 });

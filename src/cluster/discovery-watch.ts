@@ -50,6 +50,8 @@ export function watchDiscovery(
     readonly timing?: WatchTiming;
     /** Changes arriving within this window are published once. */
     readonly debounceMs?: number;
+    /** Where Argo CD's objects are read: the hub's API server (hub and spoke); else this one. */
+    readonly argocdKubeConfig?: KubeConfig;
   },
 ): DiscoveryWatch | undefined {
   const { logger } = deps;
@@ -85,11 +87,12 @@ export function watchDiscovery(
       ? `/apis/${group}/${version}/${resource}`
       : `/apis/${group}/${version}/namespaces/${ns}/${resource}`;
 
+  const argocdCluster = deps.argocdKubeConfig ?? kubeConfig;
   const applications =
     settings.argocd === null
       ? undefined
       : watchCollection<KubernetesObject>(
-          kubeConfig,
+          argocdCluster,
           {
             name: 'argocd-applications',
             path: collectionPath(
@@ -107,7 +110,7 @@ export function watchDiscovery(
     settings.argocd === null
       ? undefined
       : watchCollection<KubernetesObject>(
-          kubeConfig,
+          argocdCluster,
           {
             name: 'argocd-appprojects',
             path: collectionPath(
@@ -123,7 +126,7 @@ export function watchDiscovery(
     settings.argocd === null
       ? undefined
       : watchCollection<KubernetesObject & { data?: Record<string, string> }>(
-          kubeConfig,
+          argocdCluster,
           {
             name: 'argocd-cm',
             path: `/api/v1/namespaces/${settings.argocd.namespace}/configmaps`,
@@ -138,7 +141,7 @@ export function watchDiscovery(
     settings.argocd === null || !lendsCredentials
       ? undefined
       : watchCollection<KubernetesObject>(
-          kubeConfig,
+          argocdCluster,
           {
             name: 'argocd-repository-secrets',
             path: `/api/v1/namespaces/${settings.argocd.namespace}/secrets`,
@@ -150,7 +153,7 @@ export function watchDiscovery(
     settings.argocd === null || !lendsCredentials
       ? undefined
       : watchCollection<KubernetesObject & { data?: Record<string, string> }>(
-          kubeConfig,
+          argocdCluster,
           {
             name: 'argocd-ssh-known-hosts',
             path: `/api/v1/namespaces/${settings.argocd.namespace}/configmaps`,
@@ -248,6 +251,11 @@ export function watchDiscovery(
         pollIntervalMs: settings.pollIntervalMs,
         impersonation,
         ...(credentials === undefined ? {} : { authFor: credentialsFor(credentials) }),
+        ...(settings.argocd.hub === null
+          ? {}
+          : {
+              thisCluster: { server: settings.argocd.hub.server, name: settings.argocd.hub.name },
+            }),
       };
       // AppProjects and argocd-cm change every Application's mapping; otherwise an unchanged
       // Application (the same cached object) keeps its result, and the provider sees the same

@@ -32,3 +32,20 @@ export function resolveKubeConfig(
   }
   return kubeConfig;
 }
+
+/** A kubeconfig named in the config (`key`), e.g. the hub's for Argo CD discovery. */
+export function loadKubeConfigFile(file: string, key: string): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  try {
+    kubeConfig.loadFromFile(file);
+  } catch (error) {
+    throw new DriftgateError(
+      errorCodes.config,
+      `${key}: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  if (kubeConfig.getCurrentCluster() === null) {
+    throw new DriftgateError(errorCodes.config, `${key}: ${file} names no current cluster`);
+  }
+  return kubeConfig;
+}

@@ -167,6 +167,7 @@ describe('validateConfig defaults', () => {
         repoCredentials: false,
         trackingMethod: 'annotation',
         instanceLabelKey: 'app.kubernetes.io/instance',
+        hub: null,
       },
       flux: { namespace: 'flux-system' },
     });
@@ -186,6 +187,21 @@ describe('validateConfig defaults', () => {
       jsonPointers: [],
       jqPathExpressions: ['.data.ca'],
       managedFieldsManagers: [],
+    });
+  });
+
+  it('reads a hub of Argo CD on another cluster, whose writes come as argocd-manager', () => {
+    const config = valid({
+      discovery: {
+        argocd: {
+          hub: { kubeconfigFile: '/etc/driftgate/hub/kubeconfig', name: 'spoke-1' },
+        },
+      },
+    });
+    expect(config.discovery.argocd).toMatchObject({
+      namespace: 'argocd',
+      controller: 'system:serviceaccount:kube-system:argocd-manager',
+      hub: { kubeconfigFile: '/etc/driftgate/hub/kubeconfig', server: null, name: 'spoke-1' },
     });
   });
 
@@ -221,6 +237,7 @@ describe('validateConfig defaults', () => {
         repoCredentials: false,
         trackingMethod: 'label',
         instanceLabelKey: 'argocd.argoproj.io/instance',
+        hub: null,
       },
       flux: { namespace: null },
     });
@@ -261,6 +278,15 @@ describe('validateConfig errors name the key path', () => {
       name: 'nothing to compare with',
       value: {},
       expected: ['sources: required (or discovery): nothing to compare with'],
+    },
+    {
+      name: 'a hub without a kubeconfig, or without the name this cluster has there',
+      value: { discovery: { argocd: { hub: { region: 'eu' } } } },
+      expected: [
+        'discovery.argocd.hub.kubeconfigFile: required',
+        'discovery.argocd.hub.server: name this cluster as Argo CD knows it: server, name or both',
+        'discovery.argocd.hub.region: unknown key',
+      ],
     },
     {
       name: 'Argo CD repository credentials that are not a boolean',

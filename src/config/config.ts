@@ -149,6 +149,21 @@ export interface ArgoCDDiscovery {
   readonly trackingMethod: ArgoCDTrackingMethod;
   /** argocd-cm `application.instanceLabelKey`. */
   readonly instanceLabelKey: string;
+  /** Argo CD runs on another cluster (hub and spoke); null: on this one. */
+  readonly hub: ArgoCDHub | null;
+}
+
+/**
+ * Hub and spoke: Applications live on Argo CD's cluster (the hub), read with its own kubeconfig,
+ * and those whose destination is this cluster, as it is registered in Argo CD, are this
+ * cluster's sources.
+ */
+export interface ArgoCDHub {
+  readonly kubeconfigFile: string;
+  /** This cluster's API server URL as the hub names it (`spec.destination.server`). */
+  readonly server: string | null;
+  /** This cluster's name in Argo CD (`spec.destination.name`). */
+  readonly name: string | null;
 }
 
 export interface FluxDiscovery {
@@ -546,11 +561,16 @@ function readArgoCDDiscovery(discovery: Fields): ArgoCDDiscovery | null {
   const fields = discovery.nested('argocd');
   if (fields === undefined) return null;
   const namespace = fields.string('namespace', 'argocd', namespaceName);
+  const hub = readArgoCDHub(fields);
   const result = {
     namespace,
+    // From a hub, Argo CD writes with the credentials it was given for this cluster: those of
+    // the service account `argocd cluster add` makes here.
     controller: fields.string(
       'controller',
-      `system:serviceaccount:${namespace}:argocd-application-controller`,
+      hub === null
+        ? `system:serviceaccount:${namespace}:argocd-application-controller`
+        : 'system:serviceaccount:kube-system:argocd-manager',
       nonEmpty,
     ),
     repoCredentials: fields.boolean('repoCredentials', false),
@@ -560,9 +580,26 @@ function readArgoCDDiscovery(discovery: Fields): ArgoCDDiscovery | null {
       'annotation',
     ),
     instanceLabelKey: fields.string('instanceLabelKey', 'app.kubernetes.io/instance', nonEmpty),
+    hub,
   };
   fields.rejectUnknown();
   return result;
+}
+
+function readArgoCDHub(argocd: Fields): ArgoCDHub | null {
+  if (!argocd.has('hub')) return null;
+  const fields = argocd.nested('hub');
+  if (fields === undefined) return null;
+  const hub = {
+    kubeconfigFile: fields.requiredString('kubeconfigFile', nonEmpty),
+    server: fields.nullableString('server'),
+    name: fields.nullableString('name'),
+  };
+  if (hub.server === null && hub.name === null) {
+    fields.fail('server', 'name this cluster as Argo CD knows it: server, name or both');
+  }
+  fields.rejectUnknown();
+  return hub;
 }
 
 function readFluxDiscovery(discovery: Fields): FluxDiscovery | null {

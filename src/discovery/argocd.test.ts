@@ -343,6 +343,46 @@ describe('sourcesFromApplications', () => {
     expect(only([byName]).sources).toHaveLength(1);
   });
 
+  it('from a hub, takes the Applications whose destination is this cluster, by server or name', () => {
+    const spoke = {
+      ...options,
+      controller: 'system:serviceaccount:kube-system:argocd-manager',
+      thisCluster: { server: 'https://spoke-1.example.com:6443', name: 'spoke-1' },
+    };
+    const to = (destination: Record<string, unknown>, name: string) =>
+      application(
+        {
+          source: { repoURL, path: 'guestbook' },
+          destination: { ...destination, namespace: 'shop' },
+        },
+        undefined,
+        name,
+      );
+    const result = sourcesFromApplications(
+      [
+        to({ server: 'https://spoke-1.example.com:6443/' }, 'by-server'),
+        to({ name: 'spoke-1' }, 'by-name'),
+        // The hub's own cluster, and another spoke: none of this cluster's business.
+        to({ server: 'https://kubernetes.default.svc' }, 'on-the-hub'),
+        to({ name: 'in-cluster' }, 'on-the-hub-by-name'),
+        to({ server: 'https://spoke-2.example.com:6443' }, 'elsewhere'),
+      ],
+      spoke,
+    );
+    expect(result.sources.map((source) => source.name)).toEqual([
+      'argocd:argocd/by-server',
+      'argocd:argocd/by-name',
+    ]);
+    expect(result.sources[0]?.syncIdentities.users).toEqual([
+      'system:serviceaccount:kube-system:argocd-manager',
+    ]);
+    expect(result.problems.map((problem) => problem.reason)).toEqual([
+      'deploys to https://kubernetes.default.svc, not this cluster',
+      'deploys to in-cluster, not this cluster',
+      'deploys to https://spoke-2.example.com:6443, not this cluster',
+    ]);
+  });
+
   it('marks the instance label as tracking under label tracking only', () => {
     const app = application({ source: { repoURL, path: 'guestbook' } });
     expect(only([app]).source?.trackingLabel).toBeNull();

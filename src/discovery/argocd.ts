@@ -38,6 +38,11 @@ export interface ArgoCDMappingOptions extends Pick<
    * when enabled, the project's matching destinationServiceAccounts entry syncs the objects.
    */
   readonly impersonation?: { readonly enabled: boolean; readonly projects: readonly unknown[] };
+  /**
+   * This cluster as a hub's Argo CD names it (hub and spoke). Absent: Argo CD runs here, and this
+   * cluster is its `in-cluster` destination.
+   */
+  readonly thisCluster?: { readonly server: string | null; readonly name: string | null };
 }
 
 /** Destinations that are this cluster; an Application deploying elsewhere has no objects here. */
@@ -68,6 +73,23 @@ const HELM_SUPPORTED = new Set([
   'version',
 ]);
 const DIRECTORY_SUPPORTED = new Set(['recurse', 'include', 'exclude']);
+
+/** Whether an Application's destination is this cluster. */
+function deploysHere(
+  server: string | undefined,
+  name: string | undefined,
+  thisCluster: ArgoCDMappingOptions['thisCluster'],
+): boolean {
+  // A destination names its cluster by server or by name; Argo CD refuses both at once.
+  if (thisCluster === undefined) {
+    return server === undefined ? name === IN_CLUSTER_NAME : server === IN_CLUSTER_SERVER;
+  }
+  const withoutSlash = (url: string) => url.replace(/\/+$/, '');
+  if (server !== undefined) {
+    return thisCluster.server !== null && withoutSlash(server) === withoutSlash(thisCluster.server);
+  }
+  return thisCluster.name !== null && name === thisCluster.name;
+}
 
 /** Maps Applications to sources; see DiscoveryProblem for what is left out and why. */
 export function sourcesFromApplications(
@@ -117,10 +139,7 @@ function mapApplication(application: unknown, options: ArgoCDMappingOptions): Di
   const destination = mapping(spec, 'destination');
   const server = text(destination, 'server');
   const destinationName = text(destination, 'name');
-  if (!(
-    server === IN_CLUSTER_SERVER ||
-    (server === undefined && destinationName === IN_CLUSTER_NAME)
-  )) {
+  if (!deploysHere(server, destinationName, options.thisCluster)) {
     return skip(`deploys to ${server ?? destinationName ?? 'no destination'}, not this cluster`);
   }
   const multi = list(spec, 'sources');

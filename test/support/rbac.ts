@@ -35,14 +35,23 @@ export function componentRbac(name: string): string {
   return fileURLToPath(new URL(`../../deploy/components/${name}/rbac.yaml`, import.meta.url));
 }
 
+/** The RBAC driftgate's service account on Argo CD's cluster is given (deploy/hub). */
+export const hubRbac = fileURLToPath(new URL('../../deploy/hub/rbac.yaml', import.meta.url));
+
 /** The roles of deploy/base, plus those of the components whose RBAC files are given. */
 export function deployedRoles(components: readonly string[] = []): {
   clusterRules: PolicyRule[];
   namespacedRules: Map<string, PolicyRule[]>;
 } {
-  const objects = [rbacFile, ...components].flatMap(
-    (file) => loadAll(readFileSync(file, 'utf8')) as RbacObject[],
-  );
+  return rolesIn([rbacFile, ...components]);
+}
+
+/** The roles of exactly these RBAC files. */
+export function rolesIn(files: readonly string[]): {
+  clusterRules: PolicyRule[];
+  namespacedRules: Map<string, PolicyRule[]>;
+} {
+  const objects = files.flatMap((file) => loadAll(readFileSync(file, 'utf8')) as RbacObject[]);
   const clusterRules = objects
     .filter((o) => o.kind === 'ClusterRole')
     .flatMap((o) => o.rules ?? []);
@@ -66,7 +75,13 @@ export function ruleAllows(rule: PolicyRule, request: ApiRequest): boolean {
 }
 
 export function allowedByDeploy(request: ApiRequest, components: readonly string[] = []): boolean {
-  const { clusterRules, namespacedRules } = deployedRoles(components);
+  return allowedBy(deployedRoles(components), request);
+}
+
+export function allowedBy(
+  { clusterRules, namespacedRules }: ReturnType<typeof rolesIn>,
+  request: ApiRequest,
+): boolean {
   if (clusterRules.some((rule) => ruleAllows(rule, request))) return true;
   if (request.namespace === undefined) return false;
   return (namespacedRules.get(request.namespace) ?? []).some((rule) => ruleAllows(rule, request));
