@@ -110,6 +110,31 @@ describe('Argo CD Applications', () => {
     );
   });
 
+  it('tracks resources as argocd-cm says, over the config, and maps again when it changes', async () => {
+    start({ argocd });
+    api.put(resourceTypes.applications, guestbook());
+    expect(await waitFor(() => sourceNamed('argocd:argocd/guestbook') !== undefined, 5_000)).toBe(
+      true,
+    );
+    expect(sourceNamed('argocd:argocd/guestbook')?.trackingLabel).toBeNull(); // annotation
+    api.put(resourceTypes.configmaps, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'argocd-cm', namespace: 'argocd' },
+      data: {
+        'application.resourceTrackingMethod': 'label',
+        'application.instanceLabelKey': 'argocd.argoproj.io/instance',
+      },
+    });
+    expect(
+      await waitFor(
+        () =>
+          sourceNamed('argocd:argocd/guestbook')?.trackingLabel === 'argocd.argoproj.io/instance',
+        5_000,
+      ),
+    ).toBe(true);
+  });
+
   it('maps only what changed: an untouched Application keeps the very same source', async () => {
     start({ argocd });
     api.put(resourceTypes.applications, guestbook());

@@ -96,6 +96,23 @@ describe('an Argo CD Application discovered in the cluster', () => {
     expect(await eventually(async () => (await judged(setImage)).allowed)).toBe(true);
   });
 
+  it('honours the differences argocd-cm ignores for every Application', async () => {
+    api.put(resourceTypes.applications, application(synced));
+    expect(await eventually(async () => !(await judged(setImage)).allowed)).toBe(true);
+    api.put(resourceTypes.configmaps, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'argocd-cm', namespace: 'argocd' },
+      data: {
+        'resource.customizations.ignoreDifferences.apps_Deployment':
+          "jqPathExpressions:\n- '.spec.template.spec.containers[]?.image'\n",
+      },
+    });
+    expect(await eventually(async () => (await judged(setImage)).allowed)).toBe(true);
+    api.remove(resourceTypes.configmaps, 'argocd', 'argocd-cm');
+    expect(await eventually(async () => !(await judged(setImage)).allowed)).toBe(true);
+  });
+
   it('takes its objects with it when it is deleted', async () => {
     api.remove(resourceTypes.applications, 'argocd', 'shop');
     expect(

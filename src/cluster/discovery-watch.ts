@@ -14,7 +14,12 @@ import {
 } from '../discovery/argocd-credentials.js';
 import { CredentialFiles } from './credential-files.js';
 import { defaultFluxController, sourcesFromFlux } from '../discovery/flux.js';
-import type { DiscoveryProblem, DiscoveryResult } from '../discovery/result.js';
+import { readArgoCDSettings } from '../discovery/argocd-settings.js';
+import {
+  readIgnoreDifferences,
+  type DiscoveryProblem,
+  type DiscoveryResult,
+} from '../discovery/result.js';
 import {
   watchCollection,
   type WatchEvents,
@@ -224,13 +229,21 @@ export function watchDiscovery(
     const sources = [];
     const problems: DiscoveryProblem[] = [];
     if (applications !== undefined && settings.argocd !== null) {
+      const argocdCm = argocdSettings?.get('argocd-cm', settings.argocd.namespace);
       const impersonation = {
-        enabled:
-          argocdSettings?.get('argocd-cm', settings.argocd.namespace)?.data?.[
-            'application.sync.impersonation.enabled'
-          ] === 'true',
+        enabled: argocdCm?.data?.['application.sync.impersonation.enabled'] === 'true',
         projects: projects?.list() ?? [],
       };
+      // argocd-cm says how this instance tracks resources and what it never compares; the
+      // config's trackingMethod and instanceLabelKey stand where it says nothing.
+      const settingsObject = `ConfigMap ${settings.argocd.namespace}/argocd-cm`;
+      const instance = readArgoCDSettings(argocdCm?.data, settingsObject);
+      problems.push(...instance.problems);
+      const instanceIgnoreDifferences = readIgnoreDifferences(
+        instance.ignoreDifferences,
+        (reason) =>
+          problems.push({ object: settingsObject, source: null, effect: 'partial', reason }),
+      );
       const credentials =
         repositorySecrets === undefined
           ? undefined
@@ -246,10 +259,11 @@ export function watchDiscovery(
       }
       const options = {
         controller: settings.argocd.controller,
-        trackingMethod: settings.argocd.trackingMethod,
-        instanceLabelKey: settings.argocd.instanceLabelKey,
+        trackingMethod: instance.trackingMethod ?? settings.argocd.trackingMethod,
+        instanceLabelKey: instance.instanceLabelKey ?? settings.argocd.instanceLabelKey,
         pollIntervalMs: settings.pollIntervalMs,
         impersonation,
+        instanceIgnoreDifferences,
         ...(credentials === undefined ? {} : { authFor: credentialsFor(credentials) }),
         ...(settings.argocd.hub === null
           ? {}
@@ -262,6 +276,7 @@ export function watchDiscovery(
       // SourceConfig objects and skips them.
       const projectsKey = JSON.stringify([
         credentials?.version,
+        argocdCm?.metadata?.resourceVersion,
         impersonation.enabled,
         impersonation.projects.map((project) => project.metadata?.resourceVersion),
       ]);

@@ -43,6 +43,8 @@ export interface ArgoCDMappingOptions extends Pick<
    * cluster is its `in-cluster` destination.
    */
   readonly thisCluster?: { readonly server: string | null; readonly name: string | null };
+  /** argocd-cm's system-level ignore rules, for every Application's objects. */
+  readonly instanceIgnoreDifferences?: SourceConfig['ignoreDifferences'];
 }
 
 /** Destinations that are this cluster; an Application deploying elsewhere has no objects here. */
@@ -170,7 +172,10 @@ function mapApplication(application: unknown, options: ArgoCDMappingOptions): Di
     destinationNamespace,
     syncIdentities: syncIdentitiesOf(spec, destinationNamespace, options),
     trackingLabel: options.trackingMethod === 'annotation' ? null : options.instanceLabelKey,
-    ignoreDifferences: readIgnoreDifferences(list(spec, 'ignoreDifferences'), report),
+    ignoreDifferences: [
+      ...readIgnoreDifferences(list(spec, 'ignoreDifferences'), report),
+      ...(options.instanceIgnoreDifferences ?? []),
+    ],
     options,
   };
 
