@@ -369,6 +369,29 @@ describe('break-glass', () => {
     ).toBe('break-glass');
   });
 
+  it('for recording only, compares a write only where its drift could be allowed', () => {
+    const setImage = review('20-set-image-deployment-by-alice');
+    const recording = (request: AdmissionRequest, cfg = config(), cluster = facts()) =>
+      decide(request, git, cluster, cfg, NOW, cfg.sources, { recordingOnly: true });
+    // Enforce, no break-glass: denied or allowed, nothing to record, nothing compared.
+    expect(recording(setImage)).toMatchObject({
+      kind: 'allowed',
+      reason: 'not-recordable',
+      silent: true,
+      drift: [],
+    });
+    // Warn mode and an authorised break-glass allow the drift: it is compared, as without.
+    const warn = config({ mode: 'warn' });
+    expect(recording(setImage, warn)).toEqual(judge(setImage, { cfg: warn }));
+    const cluster = facts({ namespaces: { shop: { annotations: stamps('bob@example.com') } } });
+    const onCall = asUser(setImage, 'bob@example.com', ['oncall']);
+    expect(recording(onCall, config(), cluster)).toEqual(judge(onCall, { cluster }));
+    expect(recording(onCall, config(), cluster).kind).toBe('break-glass');
+    // The sync identity is known before anything is compared.
+    const sync = review('11-apply-unchanged-deployment-by-argocd');
+    expect(recording(sync).kind).toBe('sync');
+  });
+
   it('only authorised users may set the reason', () => {
     const alice = asUser(review('40-annotate-break-glass-deployment-by-bob'), 'alice@example.com', [
       'developers',

@@ -34,6 +34,15 @@ const SCALE_KINDS: Readonly<Record<string, string>> = {
   '/replicationcontrollers': 'ReplicationController',
 };
 
+export interface DecideOptions {
+  /**
+   * The caller (the mutating webhook) acts only on drift that is allowed and recorded — in warn
+   * mode or under break-glass — and on sync writes: where neither can apply, the write is
+   * answered `allowed` with reason `not-recordable` before the object is compared.
+   */
+  readonly recordingOnly?: boolean;
+}
+
 /**
  * `sources` are every source the snapshot's objects come from: the configured ones and, with
  * discovery, those found in the cluster (the provider's `sources()`). A source's sync identities,
@@ -46,6 +55,7 @@ export function decide(
   config: Config,
   now: Date,
   sources: readonly SourceConfig[] = config.sources,
+  options: DecideOptions = {},
 ): Decision {
   const dryRun = request.dryRun === true;
   const outcome = (
@@ -214,6 +224,14 @@ export function decide(
   // Namespace deletion and garbage collection must never hang on driftgate.
   if (request.operation === 'UPDATE' && request.object?.metadata?.deletionTimestamp != null) {
     return outcome('allowed', 'deleting', 'the object is being deleted', common);
+  }
+
+  if (
+    options.recordingOnly === true &&
+    mode !== 'warn' &&
+    !(activeBreakGlass !== undefined && authorised)
+  ) {
+    return quietly('not-recordable', 'no drift of this write would be allowed and recorded');
   }
 
   const { drift, preexisting, replicasLeftToHpa } = driftOf(

@@ -69,7 +69,9 @@ export function mutate(
 
   // The drift record: judged on the object as it will be once stamped.
   const stamped = withAnnotations(object, wanted);
-  const decision = decide({ ...request, object: stamped }, snapshot, facts, config, now, sources);
+  const decision = decide({ ...request, object: stamped }, snapshot, facts, config, now, sources, {
+    recordingOnly: true,
+  });
   if (decision.kind === 'sync') {
     for (const key of DRIFT_RECORD) wanted[key] = undefined;
   } else if (
