@@ -1,7 +1,14 @@
 // User ignore rules, written exactly as Argo CD's `ignoreDifferences`, applied as one more
 // normaliser: the fields they name are removed from Git's side and from the object's side.
 import { isJsonObject, type KubeObject, type ResourceKey } from '../kube/object.js';
-import { elementIdentity, mergeKeysFor, type MergeKeys } from './merge-keys.js';
+import {
+  elementIdentity,
+  fieldOf,
+  itemsOf,
+  schemaFor,
+  type MergeKeys,
+  type SchemaNode,
+} from './merge-keys.js';
 import { parsePointer } from './path.js';
 
 export interface IgnoreRule {
@@ -126,7 +133,7 @@ export function applyIgnoreRules<T extends readonly (KubeObject | undefined)[]>(
   const pointers = rules.flatMap((rule) => rule.jsonPointers ?? []);
   const managers = new Set(rules.flatMap((rule) => rule.managedFieldsManagers ?? []));
   const owned = managers.size > 0 ? ownedFieldTries(owner, managers) : [];
-  const listKeys = mergeKeysFor(key.group, key.kind);
+  const schema = schemaFor(key.group, key.kind);
   return objects.map((object) => {
     if (object === undefined) return undefined;
     let result: unknown = object;
@@ -137,7 +144,7 @@ export function applyIgnoreRules<T extends readonly (KubeObject | undefined)[]>(
         result = removeAtPointer(result, tokens, 0);
       }
     }
-    for (const trie of owned) result = removeOwned(result, trie, '', listKeys);
+    for (const trie of owned) result = removeOwned(result, trie, schema);
     return result as KubeObject;
   }) as unknown as T;
 }
@@ -209,12 +216,7 @@ function ownedFieldTries(owner: KubeObject, managers: ReadonlySet<string>): Fiel
 
 // Removes the leaves of the trie: a node with no children but `.` owns only the existence of a
 // map or list element, not the fields that other managers set inside it, so it is kept.
-function removeOwned(
-  value: unknown,
-  trie: FieldsTrie,
-  schemaPath: string,
-  listKeys: ReadonlyMap<string, MergeKeys>,
-): unknown {
+function removeOwned(value: unknown, trie: FieldsTrie, schema: SchemaNode | undefined): unknown {
   let result = value;
   for (const [token, child] of Object.entries(trie)) {
     if (token === '.' || !isJsonObject(child)) continue;
@@ -222,20 +224,19 @@ function removeOwned(
     if (token.startsWith('f:') && isJsonObject(result)) {
       const name = token.slice(2);
       if (!Object.hasOwn(result, name)) continue;
-      const childPath = schemaPath === '' ? name : `${schemaPath}.${name}`;
       if (isLeaf) {
         const { [name]: _removed, ...rest } = result;
         result = rest;
       } else {
-        result = { ...result, [name]: removeOwned(result[name], child, childPath, listKeys) };
+        result = { ...result, [name]: removeOwned(result[name], child, fieldOf(schema, name)) };
       }
     } else if (Array.isArray(result)) {
       const list = result as unknown[];
-      const index = findOwnedElement(list, token, listKeys.get(schemaPath));
+      const index = findOwnedElement(list, token, schema?.keys);
       if (index === -1) continue;
       const copy = [...list];
       if (isLeaf) copy.splice(index, 1);
-      else copy[index] = removeOwned(copy[index], child, `${schemaPath}[]`, listKeys);
+      else copy[index] = removeOwned(copy[index], child, itemsOf(schema));
       result = copy;
     }
   }

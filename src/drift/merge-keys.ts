@@ -63,27 +63,19 @@ const METADATA_LISTS: ReadonlyArray<readonly [string, MergeKeys]> = [
   ['metadata.ownerReferences', { fields: ['uid'] }],
 ];
 
-const tables = new Map<string, ReadonlyMap<string, MergeKeys>>();
-
 /** The associative lists of one kind, by schema path (`spec.template.spec.containers[].env`). */
-export function mergeKeysFor(group: string, kind: string): ReadonlyMap<string, MergeKeys> {
-  const id = `${group}/${kind}`;
-  let table = tables.get(id);
-  if (table === undefined) {
-    const entries: Array<readonly [string, MergeKeys]> = [...METADATA_LISTS];
-    const podSpec = POD_SPEC_AT[id];
-    if (podSpec !== undefined) {
-      for (const [path, keys] of POD_SPEC_LISTS) entries.push([`${podSpec}.${path}`, keys]);
-    }
-    entries.push(...(OTHER_LISTS[id] ?? []));
-    table = new Map(entries);
-    tables.set(id, table);
+function listsOf(id: string): Array<readonly [string, MergeKeys]> {
+  const entries: Array<readonly [string, MergeKeys]> = [...METADATA_LISTS];
+  const podSpec = POD_SPEC_AT[id];
+  if (podSpec !== undefined) {
+    for (const [path, keys] of POD_SPEC_LISTS) entries.push([`${podSpec}.${path}`, keys]);
   }
-  return table;
+  entries.push(...(OTHER_LISTS[id] ?? []));
+  return entries;
 }
 
 /**
- * The same table as a tree, one node per step into the object (a field, or `[]` for the
+ * Those lists as a tree, one node per step into the object (a field, or `[]` for the
  * elements of a list), so that a walk carries its position instead of spelling a path string for
  * every field it visits. Only steps that lead to an associative list exist: a walk that leaves the
  * tree has no associative list below it.
@@ -109,7 +101,7 @@ export function schemaFor(group: string, kind: string): SchemaNode {
   let root = trees.get(id);
   if (root === undefined) {
     const top: MutableSchemaNode = { fields: new Map() };
-    for (const [path, keys] of mergeKeysFor(group, kind)) {
+    for (const [path, keys] of listsOf(id)) {
       let node = top;
       for (const part of path.split('.')) {
         const list = part.endsWith('[]');
