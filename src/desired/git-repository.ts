@@ -196,8 +196,6 @@ export class GitRepository {
     if (this.clients !== undefined) return this.clients;
     const { cacheDir, timeoutMs } = this.options;
     const auth = this.auth;
-    // git runs in the clone, the askpass script and ssh too: relative paths in the config are
-    // the working directory's, as the cache directory's are.
     const home = join(cacheDir, 'home');
     await mkdir(home, { recursive: true });
     const env: Record<string, string> = {
@@ -223,6 +221,8 @@ export class GitRepository {
       'GIT_ASKPASS',
       'GIT_SSL_CAINFO',
     ];
+    // git runs in the clone, and so do ssh and the askpass script: credential files named
+    // relative to driftgate's working directory (as the cache directory may be) are resolved here.
     if (auth?.kind === 'ssh') {
       env['GIT_SSH_COMMAND'] = [
         'ssh',
