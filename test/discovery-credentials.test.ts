@@ -10,7 +10,12 @@ import { captureLogger, createTestRepo, eventually, type TestRepo } from './desi
 import { resourceTypes, startFakeApiServer, type FakeApiServer } from './support/fake-apiserver.js';
 import { review } from './support/fixtures.js';
 import { startGitHttpsServer, type GitHttpsServer } from './support/git-https.js';
-import { postReview, shopFiles, startDiscoveringDriftgate } from './support/server.js';
+import {
+  postReview,
+  shopApplication,
+  shopFiles,
+  startDiscoveringDriftgate,
+} from './support/server.js';
 
 const FIRST_PASSWORD = 'first-token-7f3a9c';
 const ROTATED_PASSWORD = 'rotated-token-b81d42';
@@ -44,17 +49,7 @@ function repoCredentials(password: string): JsonObject {
 }
 
 function application(revision: string): JsonObject {
-  return {
-    apiVersion: 'argoproj.io/v1alpha1',
-    kind: 'Application',
-    metadata: { name: 'shop', namespace: 'argocd' },
-    spec: {
-      project: 'default',
-      source: { repoURL: git.url('ops.git'), path: 'apps/shop', targetRevision: 'main' },
-      destination: { server: 'https://kubernetes.default.svc', namespace: 'shop' },
-    },
-    status: { sync: { status: 'Synced', revision } },
-  };
+  return shopApplication({ repoURL: git.url('ops.git'), revision });
 }
 
 beforeAll(async () => {

@@ -17,7 +17,12 @@ import { resourceTypes, startFakeApiServer, type FakeApiServer } from './support
 import { review } from './support/fixtures.js';
 import { asUser } from './support/policy.js';
 import { allowedBy, apiRequestOf, hubRbac, rolesIn } from './support/rbac.js';
-import { postReview, shopFiles, startDiscoveringDriftgate } from './support/server.js';
+import {
+  postReview,
+  shopApplication,
+  shopFiles,
+  startDiscoveringDriftgate,
+} from './support/server.js';
 
 const ARGOCD_MANAGER = 'system:serviceaccount:kube-system:argocd-manager';
 const setImage = review('20-set-image-deployment-by-alice'); // web: 1.4.2 -> 1.5.0
@@ -32,17 +37,7 @@ let commit: string;
 const log = captureLogger();
 
 function application(name: string, destination: JsonObject): JsonObject {
-  return {
-    apiVersion: 'argoproj.io/v1alpha1',
-    kind: 'Application',
-    metadata: { name, namespace: 'argocd' },
-    spec: {
-      project: 'default',
-      source: { repoURL: repo.fileURL, path: 'apps/shop', targetRevision: 'main' },
-      destination: { ...destination, namespace: 'shop' },
-    },
-    status: { sync: { status: 'Synced', revision: commit } },
-  };
+  return shopApplication({ repoURL: repo.fileURL, revision: commit, name, destination });
 }
 
 beforeAll(async () => {

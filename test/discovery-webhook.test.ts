@@ -8,7 +8,12 @@ import { createTestRepo, eventually, type TestRepo } from './desired/git-fixture
 import { resourceTypes, startFakeApiServer, type FakeApiServer } from './support/fake-apiserver.js';
 import { review } from './support/fixtures.js';
 import { asUser } from './support/policy.js';
-import { postReview, shopFiles, startDiscoveringDriftgate } from './support/server.js';
+import {
+  postReview,
+  shopApplication,
+  shopFiles,
+  startDiscoveringDriftgate,
+} from './support/server.js';
 
 const CONTROLLER = 'system:serviceaccount:argocd:argocd-application-controller';
 const setImage = review('20-set-image-deployment-by-alice'); // web: 1.4.2 -> 1.5.0
@@ -40,19 +45,8 @@ afterAll(async () => {
   repo.cleanup();
 });
 
-function application(revision: string, extra: JsonObject = {}): JsonObject {
-  return {
-    apiVersion: 'argoproj.io/v1alpha1',
-    kind: 'Application',
-    metadata: { name: 'shop', namespace: 'argocd' },
-    spec: {
-      project: 'default',
-      source: { repoURL: repo.fileURL, path: 'apps/shop', targetRevision: 'main' },
-      destination: { server: 'https://kubernetes.default.svc', namespace: 'shop' },
-      ...extra,
-    },
-    status: { sync: { status: 'Synced', revision } },
-  };
+function application(revision: string, spec: JsonObject = {}): JsonObject {
+  return shopApplication({ repoURL: repo.fileURL, revision, spec });
 }
 
 async function judged(request: AdmissionRequest) {

@@ -5,6 +5,7 @@ import { request as httpsRequest } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { AdmissionRequest, AdmissionReview } from '../../src/kube/admission.js';
+import type { JsonObject } from '../../src/kube/object.js';
 import { join } from 'node:path';
 import { validateConfig } from '../../src/config/config.js';
 import { startDriftgate, type Driftgate } from '../../src/main.js';
@@ -190,5 +191,33 @@ export async function startDiscoveringDriftgate(
       await driftgate.stop();
       cache.cleanup();
     },
+  };
+}
+
+/**
+ * A synced Argo CD Application in `argocd` deploying `apps/shop` of `repoURL` at `revision` to
+ * the namespace shop of this cluster (another with `destination`); `spec` adds to its spec.
+ */
+export function shopApplication(options: {
+  readonly repoURL: string;
+  readonly revision: string;
+  readonly name?: string;
+  readonly destination?: JsonObject;
+  readonly spec?: JsonObject;
+}): JsonObject {
+  return {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Application',
+    metadata: { name: options.name ?? 'shop', namespace: 'argocd' },
+    spec: {
+      project: 'default',
+      source: { repoURL: options.repoURL, path: 'apps/shop', targetRevision: 'main' },
+      destination: {
+        ...(options.destination ?? { server: 'https://kubernetes.default.svc' }),
+        namespace: 'shop',
+      },
+      ...options.spec,
+    },
+    status: { sync: { status: 'Synced', revision: options.revision } },
   };
 }
