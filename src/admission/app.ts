@@ -1,13 +1,13 @@
 // The HTTP surface (DESIGN.md §5): where a request enters and its answer leaves. Every review
 // with a uid gets a well-formed AdmissionReview; anything else gets a plain 4xx; an internal
-// error a 500, so the webhook's failurePolicy decides.
-import type { TLSSocket } from 'node:tls';
+// error a 500, so the webhook's failurePolicy decides. Reviews take the short way through
+// review-route.ts; probes, metrics and Git push notifications go through express.
+import type { RequestListener } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import type { AdmissionRequest, AdmissionResponse } from '../kube/admission.js';
-import { FailClosed, mutateReview, validate, type WebhookDeps } from './handlers.js';
+import { mutateReview, validate, type WebhookDeps } from './handlers.js';
 import type { Metrics } from './metrics.js';
-import { MAX_REVIEW_BYTES, parseReview, review } from './review.js';
+import { reviewRoute, reviewWebhookOf } from './review-route.js';
 
 export interface GitHookResult {
   readonly status: number;
@@ -31,26 +31,27 @@ export interface AppDeps extends WebhookDeps {
   }) => GitHookResult;
 }
 
-type Webhook = 'validate' | 'mutate';
+export function createApp(deps: AppDeps): RequestListener {
+  const reviews = {
+    validate: reviewRoute('validate', deps, (request) => validate(request, deps)),
+    mutate: reviewRoute('mutate', deps, (request) => Promise.resolve(mutateReview(request, deps))),
+  };
+  const app = operationsApp(deps);
+  return (req, res) => {
+    const webhook = reviewWebhookOf(req);
+    if (webhook === undefined) app(req, res);
+    else reviews[webhook](req, res);
+  };
+}
 
-export function createApp(deps: AppDeps): express.Express {
+// A push notification is read only for its repository and ref.
+const GIT_HOOK_MAX_BYTES = 1024 * 1024;
+
+/** Everything but the reviews: probes, metrics, Git push notifications. */
+function operationsApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  const body = express.raw({ type: () => true, limit: MAX_REVIEW_BYTES });
-
-  app.post(
-    '/validate',
-    clientCertificate('validate', deps),
-    body,
-    reviewRoute('validate', deps, (request) => validate(request, deps)),
-  );
-  app.post(
-    '/mutate',
-    clientCertificate('mutate', deps),
-    body,
-    reviewRoute('mutate', deps, (request) => Promise.resolve(mutateReview(request, deps))),
-  );
 
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok\n');
@@ -70,7 +71,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
   app.post(
     '/hooks/git',
-    express.raw({ type: () => true, limit: 1024 * 1024 }),
+    express.raw({ type: () => true, limit: GIT_HOOK_MAX_BYTES }),
     (req, res, next) => {
       const hook = deps.gitHook;
       if (hook === undefined) {
@@ -100,46 +101,13 @@ export function createApp(deps: AppDeps): express.Express {
     if (status >= 500) deps.logger.error({ err: error, path: req.path }, 'request failed');
     const message =
       status === 413
-        ? `the body is larger than ${MAX_REVIEW_BYTES} bytes`
+        ? `the body is larger than ${GIT_HOOK_MAX_BYTES} bytes`
         : status < 500
           ? 'the request could not be read'
           : 'internal error';
-    if (req.path === '/validate' || req.path === '/mutate') {
-      deps.metrics.badRequests.inc({ webhook: req.path.slice(1), status: String(status) });
-    }
     res.status(status).type('text/plain').send(`${message}\n`);
   });
   return app;
-}
-
-/**
- * Refuses, before its body is read, a review from a client the TLS layer did not verify. Only the
- * review routes: kubelet probes and Prometheus present no certificate, and /hooks/git has its own
- * HMAC check.
- */
-function clientCertificate(webhook: Webhook, deps: AppDeps) {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    // A TLS socket once the server runs HTTPS; plain sockets (tests of the app alone) have none.
-    const socket = req.socket as Partial<Pick<TLSSocket, 'authorized' | 'authorizationError'>> &
-      typeof req.socket;
-    if (deps.requireClientCertificate !== true || socket.authorized === true) {
-      next();
-      return;
-    }
-    deps.metrics.badRequests.inc({ webhook, status: '401' });
-    deps.logger.warn(
-      {
-        path: req.path,
-        remote: req.socket.remoteAddress,
-        problem: socket.authorizationError,
-      },
-      'review refused: no client certificate signed by listen.clientCAFile',
-    );
-    res
-      .status(401)
-      .type('text/plain')
-      .send('a client certificate signed by the CA in listen.clientCAFile is required\n');
-  };
 }
 
 function httpStatusOf(error: unknown): number {
@@ -150,45 +118,4 @@ function httpStatusOf(error: unknown): number {
     if (typeof status === 'number' && status >= 400 && status < 600) return status;
   }
   return 500;
-}
-
-function reviewRoute(
-  webhook: Webhook,
-  deps: AppDeps,
-  handle: (request: AdmissionRequest) => Promise<AdmissionResponse>,
-) {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const started = process.hrtime.bigint();
-    const refuse = (status: number, message: string) => {
-      deps.metrics.badRequests.inc({ webhook, status: String(status) });
-      res.status(status).type('text/plain').send(`${message}\n`);
-    };
-    if (!req.is('application/json')) {
-      refuse(415, 'expected Content-Type: application/json');
-      return;
-    }
-    const parsed = parseReview(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
-    if (!parsed.ok) {
-      refuse(parsed.status, parsed.message);
-      return;
-    }
-    handle(parsed.request)
-      .then((response) => {
-        res.status(200).json(review(response));
-        deps.metrics.reviewSeconds.observe(
-          { webhook },
-          Number(process.hrtime.bigint() - started) / 1e9,
-        );
-      })
-      .catch((error: unknown) => {
-        if (error instanceof FailClosed) {
-          res
-            .status(500)
-            .type('text/plain')
-            .send(`driftgate could not judge this write: ${error.message}\n`);
-          return;
-        }
-        next(error);
-      });
-  };
 }
