@@ -255,6 +255,58 @@ describe('diff: declared fields', () => {
   });
 });
 
+describe('diff: list elements paired by merge key', () => {
+  // Lists up to 32 elements are paired by a scan, longer ones through a Map: both must agree.
+  const envOf = (size: number) => [
+    ...Array.from({ length: size }, (_, i) => ({ name: `VAR_${i}`, value: String(i) })),
+    { name: 'DUP', value: 'first' },
+    { name: 'DUP', value: 'second' },
+  ];
+
+  it.each([3, 40])(
+    'with %i other variables, the n-th duplicate pairs with the n-th, in any order',
+    (size) => {
+      const desired = deployment((d) => (container(d).env = envOf(size)));
+      const live = deployment((d) => {
+        const env = envOf(size).reverse();
+        // Reversed, then the two DUPs put back in their order: `first` before `second`.
+        const [second, first] = [env[0], env[1]];
+        env[0] = first;
+        env[1] = { ...second, value: 'changed' };
+        container(d).env = env;
+      });
+      expect(diff(desired, live)).toEqual([
+        {
+          path: 'spec.template.spec.containers[name=web].env[name=DUP].value',
+          pointer: '/spec/template/spec/containers/0/env/1/value',
+          desired: 'second',
+          live: 'changed',
+        },
+      ]);
+    },
+  );
+
+  it.each([3, 40])('with %i other variables, one the object lacks is reported whole', (size) => {
+    const desired = deployment((d) => (container(d).env = envOf(size)));
+    const live = deployment((d) => (container(d).env = envOf(size).slice(1)));
+    expect(diff(desired, live)).toEqual([
+      {
+        path: 'spec.template.spec.containers[name=web].env[name=VAR_0]',
+        pointer: '/spec/template/spec/containers/0/env/0',
+        desired: { name: 'VAR_0', value: '0' },
+      },
+    ]);
+  });
+
+  it('a key that is a number in Git and a string in the object names another element', () => {
+    const desired = deployment((d) => (container(d).env = [{ name: 8080, value: 'x' }]));
+    const live = deployment((d) => (container(d).env = [{ name: '8080', value: 'x' }]));
+    expect(paths(diff(desired, live))).toEqual([
+      'spec.template.spec.containers[name=web].env[name=8080]',
+    ]);
+  });
+});
+
 describe('diff: namespaces', () => {
   const withoutNamespace = configMap((c) => delete c.metadata.namespace);
 

@@ -6,6 +6,7 @@ import {
   declaredKeyFields,
   elementIdentity,
   fieldOf,
+  type ElementIdentity,
   itemsOf,
   schemaFor,
   type MergeKeys,
@@ -175,6 +176,23 @@ function isEmpty(value: unknown): boolean {
   return true;
 }
 
+/**
+ * The step to a list element. Its readable spelling (the merge-key fields the manifest writes)
+ * is worked out only when a drift below it is spelled: most elements have none.
+ */
+class KeySegment {
+  readonly kind = 'key' as const;
+  constructor(
+    private readonly element: Readonly<Record<string, unknown>>,
+    private readonly keys: MergeKeys,
+    readonly index: number,
+  ) {}
+
+  get fields(): Record<string, string | number | boolean> {
+    return declaredKeyFields(this.element, this.keys);
+  }
+}
+
 function report(walk: Walk, desired: unknown, live: unknown): void {
   walk.out.push({ segments: [...walk.segments], desired, live });
 }
@@ -188,7 +206,7 @@ function compareValue(
   // null in Git declares nothing: templates print it for unset values.
   if (isAbsent(desired)) return;
   if (walk.never.sops && isSopsEncrypted(desired)) return;
-  if (isEmpty(desired) && isAbsent(live)) return;
+  if (isAbsent(live) && isEmpty(desired)) return;
 
   if (Array.isArray(desired)) {
     if (!Array.isArray(live)) {
@@ -196,8 +214,9 @@ function compareValue(
       return;
     }
     const keys = schema?.keys;
-    if (keys !== undefined && desired.every((item) => elementIdentity(item, keys) !== undefined)) {
-      compareAssociative(walk, desired, live, keys, schema);
+    const identities = keys === undefined ? undefined : identitiesOf(desired, keys);
+    if (keys !== undefined && identities !== undefined) {
+      compareAssociative(walk, desired, identities, live, keys, schema);
     } else {
       compareAtomic(walk, desired, live, schema);
     }
@@ -258,34 +277,71 @@ function scalarsEqual(walk: Walk, desired: unknown, live: unknown): boolean {
   return false;
 }
 
+/** The identity of every element, or undefined when one has none (the list is then atomic). */
+function identitiesOf(list: readonly unknown[], keys: MergeKeys): ElementIdentity[] | undefined {
+  const identities: ElementIdentity[] = [];
+  for (const item of list) {
+    const identity = elementIdentity(item, keys);
+    if (identity === undefined) return undefined;
+    identities.push(identity);
+  }
+  return identities;
+}
+
 function compareAssociative(
   walk: Walk,
   desired: readonly unknown[],
+  identities: readonly ElementIdentity[],
   live: readonly unknown[],
   keys: MergeKeys,
   schema: SchemaNode | undefined,
 ): void {
-  // Duplicate keys happen (env allows them): the n-th occurrence pairs with the n-th.
-  const liveIndex = new Map<string, number[]>();
-  live.forEach((item, index) => {
-    const identity = elementIdentity(item, keys);
+  const partners = livePartners(live, keys);
+  const items = itemsOf(schema);
+  for (let desiredIndex = 0; desiredIndex < desired.length; desiredIndex++) {
+    const element = desired[desiredIndex] as Record<string, unknown>;
+    const liveAt = partners.take(identities[desiredIndex] as ElementIdentity);
+    walk.segments.push(new KeySegment(element, keys, liveAt ?? desiredIndex));
+    if (liveAt === undefined) report(walk, element, undefined);
+    else compareValue(walk, element, live[liveAt], items);
+    walk.segments.pop();
+  }
+}
+
+// Up to this many elements, a scan finds an element's partner faster than a Map would.
+const SCAN_LIMIT = 32;
+
+/**
+ * The live elements, handed out by identity. Duplicate keys happen (env allows them): the n-th
+ * element asked for pairs with the n-th occurrence, so none is handed out twice.
+ */
+function livePartners(
+  live: readonly unknown[],
+  keys: MergeKeys,
+): { take(identity: ElementIdentity): number | undefined } {
+  const identities = live.map((item) => elementIdentity(item, keys));
+  if (identities.length <= SCAN_LIMIT) {
+    const taken = new Uint8Array(identities.length);
+    return {
+      take(identity) {
+        for (let index = 0; index < identities.length; index++) {
+          if (taken[index] === 0 && identities[index] === identity) {
+            taken[index] = 1;
+            return index;
+          }
+        }
+        return undefined;
+      },
+    };
+  }
+  const byIdentity = new Map<ElementIdentity, number[]>();
+  identities.forEach((identity, index) => {
     if (identity === undefined) return;
-    const indices = liveIndex.get(identity);
-    if (indices === undefined) liveIndex.set(identity, [index]);
+    const indices = byIdentity.get(identity);
+    if (indices === undefined) byIdentity.set(identity, [index]);
     else indices.push(index);
   });
-  desired.forEach((item, desiredIndex) => {
-    const element = item as Record<string, unknown>;
-    const liveAt = liveIndex.get(elementIdentity(element, keys) as string)?.shift();
-    walk.segments.push({
-      kind: 'key',
-      fields: declaredKeyFields(element, keys),
-      index: liveAt ?? desiredIndex,
-    });
-    if (liveAt === undefined) report(walk, element, undefined);
-    else compareValue(walk, element, live[liveAt], itemsOf(schema));
-    walk.segments.pop();
-  });
+  return { take: (identity) => byIdentity.get(identity)?.shift() };
 }
 
 function compareAtomic(
@@ -407,11 +463,7 @@ function collectUndeclaredChanges(
       const before = oldItems.get(identity);
       const after = liveItems.get(identity);
       const element = (after ?? before)?.item as Record<string, unknown>;
-      walk.segments.push({
-        kind: 'key',
-        fields: declaredKeyFields(element, keys),
-        index: (after ?? before)?.index ?? 0,
-      });
+      walk.segments.push(new KeySegment(element, keys, (after ?? before)?.index ?? 0));
       collectUndeclaredChanges(
         walk,
         before?.item,

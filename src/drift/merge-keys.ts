@@ -131,16 +131,28 @@ export function itemsOf(node: SchemaNode | undefined): SchemaNode | undefined {
 }
 
 /**
- * The identity of a list element under its merge keys, with defaults applied, as a string
- * (`s:web`, `n:8080|s:TCP`); undefined when the element lacks its first key field or is not an
- * object. Built by hand rather than with JSON.stringify: it runs for every list element.
+ * The identity of a list element under its merge keys, with defaults applied: the key's own value
+ * when the list has one key (`web`, `8080`: a number and a string never match), otherwise a
+ * string (`number:8080|s:TCP`); undefined when the element lacks its first key field or is not an
+ * object. Compared with `===` and used as a Map key. Built by hand rather than with JSON.stringify:
+ * it runs for every list element, and most lists, keyed by one field, need no new string at all.
  */
-export function elementIdentity(element: unknown, keys: MergeKeys): string | undefined {
+export type ElementIdentity = string | number | boolean;
+
+export function elementIdentity(element: unknown, keys: MergeKeys): ElementIdentity | undefined {
   if (typeof element !== 'object' || element === null || Array.isArray(element)) return undefined;
   const record = element as Record<string, unknown>;
+  const fields = keys.fields;
+  if (fields.length === 1) {
+    const field = fields[0] as string;
+    const value = record[field] ?? keys.defaults?.[field];
+    return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
+      ? value
+      : undefined;
+  }
   let identity = '';
-  for (let i = 0; i < keys.fields.length; i++) {
-    const field = keys.fields[i] as string;
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i] as string;
     const value = record[field] ?? keys.defaults?.[field];
     if (i > 0) identity += '|';
     if (typeof value === 'string') identity += `s:${value}`;

@@ -65,10 +65,25 @@ function numberToQuantityText(value: number): string | undefined {
   return Number.isFinite(value) ? String(value).replace('e+', 'e') : undefined;
 }
 
+// The same few quantities ("500m", "1Gi") come up in every review: each is parsed once. Bounded
+// in count and in length, since a review can carry any text where a quantity belongs.
+const parsed = new Map<string | number, Rational | undefined>();
+const PARSED_LIMIT = 4096;
+const PARSED_MAX_LENGTH = 64;
+
+function parseQuantityOnce(text: string | number): Rational | undefined {
+  if (typeof text === 'string' && text.length > PARSED_MAX_LENGTH) return parseQuantity(text);
+  if (parsed.has(text)) return parsed.get(text);
+  if (parsed.size >= PARSED_LIMIT) parsed.clear();
+  const quantity = parseQuantity(text);
+  parsed.set(text, quantity);
+  return quantity;
+}
+
 /** True when both parse as quantities of the same value. */
 export function quantitiesEqual(a: string | number, b: string | number): boolean {
-  const x = parseQuantity(a);
-  const y = parseQuantity(b);
+  const x = parseQuantityOnce(a);
+  const y = parseQuantityOnce(b);
   if (x === undefined || y === undefined) return false;
   return x.numerator * y.denominator === y.numerator * x.denominator;
 }
