@@ -268,12 +268,13 @@ describe('diff: list elements paired by merge key', () => {
     (size) => {
       const desired = deployment((d) => (container(d).env = envOf(size)));
       const live = deployment((d) => {
-        const env = envOf(size).reverse();
         // Reversed, then the two DUPs put back in their order: `first` before `second`.
-        const [second, first] = [env[0], env[1]];
-        env[0] = first;
-        env[1] = { ...second, value: 'changed' };
-        container(d).env = env;
+        const [, , ...others] = envOf(size).reverse();
+        container(d).env = [
+          { name: 'DUP', value: 'first' },
+          { name: 'DUP', value: 'changed' },
+          ...others,
+        ];
       });
       expect(diff(desired, live)).toEqual([
         {

@@ -93,13 +93,19 @@ interface MutableSchemaNode {
   items?: MutableSchemaNode;
 }
 
-const trees = new Map<string, SchemaNode>();
+// By group, then kind: found on every request without spelling a `group/kind` string.
+const trees = new Map<string, Map<string, SchemaNode>>();
 
 /** The associative lists of one kind as a tree; walk it with `fieldOf` and `itemsOf`. */
 export function schemaFor(group: string, kind: string): SchemaNode {
-  const id = `${group}/${kind}`;
-  let root = trees.get(id);
+  let kinds = trees.get(group);
+  if (kinds === undefined) {
+    kinds = new Map();
+    trees.set(group, kinds);
+  }
+  let root = kinds.get(kind);
   if (root === undefined) {
+    const id = `${group}/${kind}`;
     const top: MutableSchemaNode = { fields: new Map() };
     for (const [path, keys] of listsOf(id)) {
       let node = top;
@@ -117,7 +123,7 @@ export function schemaFor(group: string, kind: string): SchemaNode {
       node.keys = keys;
     }
     root = top;
-    trees.set(id, root);
+    kinds.set(kind, root);
   }
   return root;
 }

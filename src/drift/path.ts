@@ -23,10 +23,11 @@ export function readablePath(segments: readonly Segment[]): string {
     if (segment.kind === 'index') {
       out += `[${segment.index}]`;
     } else if (segment.kind === 'key') {
-      const pairs = Object.entries(segment.fields).map(
-        ([field, value]) => `${field}=${String(value)}`,
-      );
-      out += `[${pairs.join(',')}]`;
+      let pairs = '';
+      for (const [field, value] of Object.entries(segment.fields)) {
+        pairs += `${pairs === '' ? '' : ','}${field}=${String(value)}`;
+      }
+      out += `[${pairs}]`;
     } else if (!PLAIN_FIELD.test(segment.name)) {
       out += `[${segment.name}]`;
     } else {
