@@ -1,6 +1,7 @@
 // A server for the HTTP benchmark, in its own process: `driftgate` (the real webhook on a Git
-// repository of N generated manifests plus the captured Deployment) or `noop` (express over
-// HTTPS answering allowed: true with the review's uid). Prints its URL, runs until killed.
+// repository of N generated manifests plus the captured Deployment), `noop` (express over HTTPS
+// answering allowed: true with the review's uid) or `bare` (the same answer from node:https
+// alone, as driftgate's review routes are served). Prints its URL, runs until killed.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
@@ -39,6 +40,32 @@ if (mode === 'noop') {
   app.post('/validate', body, answer);
   app.post('/mutate', body, answer);
   const server = createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, app);
+  server.listen(0, '127.0.0.1', () => {
+    console.log(`https://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  });
+} else if (mode === 'bare') {
+  const server = createServer(
+    { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' },
+    (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const review = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+          request: { uid: string };
+        };
+        const body = JSON.stringify({
+          apiVersion: 'admission.k8s.io/v1',
+          kind: 'AdmissionReview',
+          response: { uid: review.request.uid, allowed: true },
+        });
+        res.writeHead(200, {
+          'Content-Type': 'application/json; charset=utf-8',
+          'Content-Length': Buffer.byteLength(body),
+        });
+        res.end(body);
+      });
+    },
+  );
   server.listen(0, '127.0.0.1', () => {
     console.log(`https://127.0.0.1:${(server.address() as AddressInfo).port}`);
   });

@@ -1,6 +1,7 @@
 // Benchmark: /validate and /mutate of the real webhook (10,000 objects in its snapshot) against a
-// no-op express HTTPS server answering allowed: true, under the same load, side by side in one
-// run. Each server and the load generator (autocannon) run in processes of their own.
+// no-op express HTTPS server answering allowed: true, and against the same no-op answer from
+// node:https alone, under the same load, side by side in one run. Each server and the load
+// generator (autocannon) run in processes of their own.
 // Run alone: npx tsx bench/http.ts [seconds]
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,7 +44,7 @@ const autocannon = createRequire(import.meta.url).resolve('autocannon/autocannon
 
 /** `extra`: files of manifests the driftgate server adds to its repository (JSON, under apps/). */
 export async function startServer(
-  mode: 'noop' | 'driftgate',
+  mode: 'noop' | 'bare' | 'driftgate',
   objects: number,
   extra?: string,
 ): Promise<{ url: string; child: ChildProcess }> {
@@ -93,7 +94,7 @@ export interface HttpScenario {
 
 export interface HttpScenarioResult {
   readonly scenario: HttpScenario;
-  /** The no-op server first, then driftgate. */
+  /** The no-op express server, the no-op node:https server, then driftgate. */
   readonly results: readonly HttpResult[];
 }
 
@@ -175,7 +176,11 @@ export async function benchHttp(
   const dir = mkdtempSync(join(tmpdir(), 'driftgate-bench-'));
   // Both servers run at once and take turns under load, round after round: this machine's
   // speed drifts during a run, and alternating exposes both to the same drift.
-  const servers = [await startServer('noop', objects), await startServer('driftgate', objects)];
+  const servers = [
+    await startServer('noop', objects),
+    await startServer('bare', objects),
+    await startServer('driftgate', objects),
+  ];
   const all: HttpScenarioResult[] = [];
   try {
     for (const [index, scenario] of scenarios.entries()) {
@@ -187,8 +192,12 @@ export async function benchHttp(
           new URL(`../test/fixtures/captured/reviews/${scenario.review}.${stage}.json`, here),
         ),
       );
-      const names = ['no-op express HTTPS', `driftgate /${scenario.webhook} (${objects} objects)`];
-      const rounds: HttpResult[][] = [[], []];
+      const names = [
+        'no-op express HTTPS',
+        'no-op node:https',
+        `driftgate /${scenario.webhook} (${objects} objects)`,
+      ];
+      const rounds: HttpResult[][] = servers.map(() => []);
       for (const [i, server] of servers.entries())
         await load(`warm-up ${i}`, server.url, bodyFile, 2, scenario.webhook);
       for (let round = 0; round < 3; round++) {
@@ -223,15 +232,17 @@ function medianOf(runs: readonly HttpResult[]): HttpResult {
 }
 
 export function formatHttp(results: readonly HttpResult[]): string {
-  const [base, driftgate] = results;
+  const driftgate = results.at(-1);
   const rows = results.map(
     (r) =>
       `  ${r.name.padEnd(40)} ${r.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${r.p50Ms.toFixed(1).padStart(6)} ms  p99 ${r.p99Ms.toFixed(1).padStart(6)} ms  CPU ${r.cpuMicrosPerRequest.toFixed(0).padStart(5)} µs/req  non-2xx ${r.non2xx}  errors ${r.errors}`,
   );
-  if (base !== undefined && driftgate !== undefined) {
-    rows.push(
-      `  driftgate / no-op: throughput ${((driftgate.requestsPerSecond / base.requestsPerSecond) * 100).toFixed(0)}%, p99 ${(driftgate.p99Ms / base.p99Ms).toFixed(2)}×, CPU per request ${(driftgate.cpuMicrosPerRequest / base.cpuMicrosPerRequest).toFixed(2)}×`,
-    );
+  if (driftgate !== undefined) {
+    for (const base of results.slice(0, -1)) {
+      rows.push(
+        `  driftgate / ${base.name}: throughput ${((driftgate.requestsPerSecond / base.requestsPerSecond) * 100).toFixed(0)}%, p99 ${(driftgate.p99Ms / base.p99Ms).toFixed(2)}×, CPU per request ${(driftgate.cpuMicrosPerRequest / base.cpuMicrosPerRequest).toFixed(2)}×`,
+      );
+    }
   }
   return rows.join('\n');
 }
