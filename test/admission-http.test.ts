@@ -326,10 +326,61 @@ describe('bad input gets a clear 4xx, never a crash and never an allow', () => {
       status: 413,
       text: 'the body is larger than 7340032 bytes',
     },
-  ])('$name → $status', async ({ body, type, status, text }) => {
-    const reply = await send('/validate', body(), type);
+    {
+      name: 'a compressed body (the API server never compresses one)',
+      body: () => wrap(valid),
+      type: 'application/json',
+      headers: { 'content-encoding': 'gzip' },
+      status: 415,
+      text: 'unsupported Content-Encoding: gzip',
+    },
+  ])('$name → $status', async ({ body, type, status, text, ...rest }) => {
+    const headers = 'headers' in rest ? rest.headers : {};
+    const reply = await send('/validate', body(), type, 'POST', headers);
     expect(reply.status).toBe(status);
+    expect(reply.headers['content-type']).toBe('text/plain; charset=utf-8');
     expect(reply.body).toBe(`${text}\n`);
+  });
+
+  it('a body over 7 MiB sent in chunks, without a length, is refused as it passes the limit', async () => {
+    const reply = await new Promise<Reply>((resolve, reject) => {
+      const req = httpsRequest(
+        `${driftgate.url}/validate`,
+        {
+          method: 'POST',
+          ca: driftgate.caCert,
+          headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+          timeout: 10_000,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            resolve({
+              status: res.statusCode ?? 0,
+              body: Buffer.concat(chunks).toString('utf8'),
+              headers: res.headers,
+            });
+          });
+        },
+      );
+      req.on('error', reject);
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      const megabyte = Buffer.alloc(1024 * 1024, 0x20);
+      for (let sent = 0; sent < 8; sent++) req.write(megabyte);
+      req.end();
+    });
+    expect(reply.status).toBe(413);
+    expect(reply.body).toBe('the body is larger than 7340032 bytes\n');
+  });
+
+  it('a content type with parameters, in any letter case, is JSON', async () => {
+    const reply = await send('/validate', wrap(valid), 'Application/JSON; charset=utf-8');
+    expect(reply.status).toBe(200);
+    expect(reply.headers['content-type']).toBe('application/json; charset=utf-8');
+    const parsed = JSON.parse(reply.body) as AdmissionReview;
+    expect(parsed.response?.uid).toBe(valid.uid);
+    expect(parsed.response?.allowed).toBe(false);
   });
 
   it('a body just under 7 MiB is judged', async () => {
