@@ -77,24 +77,27 @@ Each was found with a profile or a memory trace and measured before and after on
     parsed once (bounded cache); a kind's schema tree is found without spelling
     \`group/kind\`. Effect, compiled, median of seven runs of 50,000 calls, the commit before and
     after side by side, twice: the diff of the captured Deployment 12.3 → 7.8 µs, \`decide\` on
-    the denial 17.6 → 12.2 µs; inside the server
-    under load (timed around the call), \`decide\` went from a mean of 46 to 52 µs to one of 27
-    to 31 µs. The denied write over HTTP: 73% → 79% of the express no-op server's throughput.
+    the denial 17.6 → 12.2 µs; inside the server under load (timed around the call), \`decide\`
+    went from a mean of 46 to 52 µs to one of 32 µs (median 30 µs). The denied write over HTTP:
+    73% → 79% of the express no-op server's throughput.
 
 Investigated and left as they are:
 
-- **Comparing against a plan compiled once per manifest.** Tried: each manifest compiled into
-  a plan of what to compare where (fields never compared left out, list identities, quantity
-  and Secret positions decided in advance), kept per manifest object, with the copies that
-  normalisation and ignore rules make kept beside the manifest so the plan is found again. All
-  tests passed. Effect, compiled, in the loop: the diff of the captured Deployment 7.8 → 5.4 µs,
-  \`decide\` on the denial 12.5 → 10.9 µs. But one compiled Deployment held 21 KB of heap
-  against 4 KB for the manifest itself (10,000 of them measured with \`--expose-gc\`): 10,000
-  manifests written to once would cost about 200 MB, against the 300 MB target for the whole
-  server. Not kept; a bounded cache of plans could be, for about 2 µs per denial.
-- **Why \`decide\` costs two to three times as much inside the server as in a loop** (27 against
-  about 12 µs after 10, timed around the call in the server under load: p10 24 µs, so every call,
-  not a tail). Not garbage collection (\`--trace-gc\`: scavenges take 0.7% of the time under
+- **Comparing against a plan compiled once per manifest.** Tried twice. Each manifest compiled
+  into a plan of what to compare where (fields never compared left out, list identities,
+  quantity and Secret positions decided in advance), found again by the manifest object, with
+  the copies that normalisation and ignore rules make kept beside the manifest. All tests
+  passed both times. Kept for every manifest, one compiled Deployment held 21 KB of heap against
+  4 KB for the manifest (10,000 measured with \`--expose-gc\`): 10,000 manifests written to once
+  would cost about 200 MB of the 300 MB target. Kept for the manifests compared last within a
+  budget of plan nodes (about 7 MB), in the loop: the diff of the captured Deployment 7.8 → 5.4
+  µs, \`decide\` on the denial 12.2 → 10.5 µs, but the first comparison of a manifest 8 → 30 µs
+  (compiling it); over HTTP the denied write measured 81% of the express no-op server's
+  throughput with it, against 83% without it in the run before: within this machine's noise.
+  Not kept: a second layer of caches for no effect that shows end to end.
+- **Why \`decide\` costs two to three times as much inside the server as in a loop** (a median
+  of 30 against 12 µs after 10, timed around the call in the server under load: the fastest
+  tenth still take 28 µs, so every call, not a tail). Not garbage collection (\`--trace-gc\`: scavenges take 0.7% of the time under
   load); not deoptimisation (\`--trace-deopt\`: \`decide\` and the walk are optimised once and
   stay so); not the shapes of objects cloned from the parse worker (a snapshot built through
   \`postMessage\` decides as fast in the loop); sweeping 8 MB of memory between calls in the loop
