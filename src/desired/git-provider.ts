@@ -18,6 +18,7 @@ import type { RenderedDocument } from './manifest-parser.js';
 import { ParseWorkerPool } from './parse-task.js';
 import type { DesiredProvider, SourceStatus } from './provider.js';
 import { isLeftAloneByFlux } from './render-options.js';
+import { renderInputs, touchesInputs } from './render-inputs.js';
 import { defaultRenderLimits, renderSource, type RenderLimits } from './render.js';
 import { redactURL } from './repo-url.js';
 import {
@@ -72,6 +73,8 @@ interface SourceState {
   lastError: { code: string; message: string; at: number } | undefined;
   /** Commit being rendered now: its checkout must survive pruning. */
   checkoutInUse: string | undefined;
+  /** The directories the served render read (render-inputs.ts); undefined when not known. */
+  inputs: readonly string[] | undefined;
   running: Promise<boolean> | undefined;
   queued: Promise<boolean> | undefined;
   timer: NodeJS.Timeout | undefined;
@@ -200,6 +203,7 @@ export class GitDesiredProvider implements DesiredProvider {
       rerender: false,
       discovered,
       render: undefined,
+      inputs: undefined,
       restored: false,
       lastSuccessAt: undefined,
       lastAttemptAt: undefined,
@@ -456,6 +460,16 @@ export class GitDesiredProvider implements DesiredProvider {
       }
       // Already rendered and held back: it stays held until a newer commit or an acceptance.
       if (this.held.get(config.name) === commit) return false;
+      if (state.render !== undefined && (await this.untouchedBy(state, commit))) {
+        // Nothing the render read changed: the same objects, now declared at the new commit.
+        state.render = { ...state.render, commit };
+        this.succeeded(state);
+        this.logger.debug(
+          { source: config.name, commit },
+          'source not rendered again: the commit changes none of its files',
+        );
+        return true;
+      }
       state.checkoutInUse = commit;
       // Only checkouts being rendered now are busy: a served render lives in memory.
       const checkout = await repository.checkout(commit, () => this.checkoutsInUse(repository));
@@ -480,6 +494,7 @@ export class GitDesiredProvider implements DesiredProvider {
           for (const document of chunk) documents.push(document);
         },
       });
+      const inputs = renderInputs(config, checkout);
       if (this.holdsBack(state, commit, documents)) {
         if (persisting) rmSync(`${this.snapshotFile(config)}.candidate`, { force: true });
         return false;
@@ -487,6 +502,7 @@ export class GitDesiredProvider implements DesiredProvider {
       if (persisting && existsSync(`${this.snapshotFile(config)}.candidate`))
         renameSync(`${this.snapshotFile(config)}.candidate`, this.snapshotFile(config));
       state.render = { source: config.name, commit, namespace: config.namespace, documents };
+      state.inputs = inputs;
       state.rerender = false;
       state.restored = false;
       this.succeeded(state);
@@ -572,6 +588,14 @@ export class GitDesiredProvider implements DesiredProvider {
       message,
     );
     return true;
+  }
+
+  /** Is `commit` one that changes no file the served render of `state` read? */
+  private async untouchedBy(state: SourceState, commit: string): Promise<boolean> {
+    const { render, inputs } = state;
+    if (render === undefined || inputs === undefined || state.rerender) return false;
+    const changed = await state.repository.changedFiles(render.commit, commit);
+    return changed !== undefined && !touchesInputs(changed, inputs);
   }
 
   private succeeded(state: SourceState): void {

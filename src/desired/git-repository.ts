@@ -55,6 +55,8 @@ interface GitClients {
 export class GitRepository {
   readonly dir: string;
   readonly displayURL: string;
+  private lastDiff:
+    { readonly key: string; readonly files: Promise<string[] | undefined> } | undefined;
   private readonly treesDir: string;
   private queue: Promise<unknown> = Promise.resolve();
   private clients: GitClients | undefined;
@@ -99,6 +101,28 @@ export class GitRepository {
       }
     }
     return this.exclusive(() => this.fetchNow(revision));
+  }
+
+  /**
+   * The files that differ between two fetched commits (paths from the repository's root), or
+   * undefined when Git cannot tell (a commit no longer held, say): then assume everything did.
+   */
+  changedFiles(from: string, to: string): Promise<string[] | undefined> {
+    if (!isCommitSHA(from) || !isCommitSHA(to)) return Promise.resolve(undefined);
+    // The sources of one repository (Applications of a monorepo) ask about the same two commits.
+    const key = `${from}..${to}`;
+    if (this.lastDiff?.key === key) return this.lastDiff.files;
+    const files = this.exclusive(async () => {
+      try {
+        const git = await this.client();
+        const output = await git.raw(['diff', '--name-only', '--no-renames', '-z', from, to]);
+        return output.split('\0').filter((path) => path !== '');
+      } catch {
+        return undefined;
+      }
+    });
+    this.lastDiff = { key, files };
+    return files;
   }
 
   /**

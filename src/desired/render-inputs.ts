@@ -1,0 +1,116 @@
+// Which directories of a repository a source's render reads, so that a commit that touches none
+// of them is not rendered again. Known for plain manifests (the source's path) and for kustomize
+// (the path and every directory its kustomizations reach); unknown for Helm and commands, whose
+// inputs only running them tells, so they are rendered again on every new commit.
+import { readFileSync, statSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import { load } from 'js-yaml';
+import type { SourceConfig } from '../config/config.js';
+import { isJsonObject } from '../kube/object.js';
+import { renderKindAt } from './render.js';
+
+const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+
+// A kustomization that reaches more directories than this is rendered on every commit.
+const MAX_DIRECTORIES = 1_000;
+
+/**
+ * The directories (relative to the repository's root, `.` for the root itself) whose files the
+ * render of `source` in `checkout` reads; undefined when they cannot be known.
+ */
+export function renderInputs(source: SourceConfig, checkout: string): string[] | undefined {
+  const kind = renderKindAt(source, join(checkout, source.path));
+  if (kind === 'plain') return [source.path];
+  if (kind === 'kustomize') return kustomizeInputs(checkout, source.path);
+  return undefined;
+}
+
+/** True when one of the `changed` files lies in one of the `inputs` directories. */
+export function touchesInputs(changed: readonly string[], inputs: readonly string[]): boolean {
+  return changed.some((file) =>
+    inputs.some((dir) => dir === '.' || file === dir || file.startsWith(`${dir}/`)),
+  );
+}
+
+/**
+ * The kustomization's directory and every directory reached from it: through `resources`,
+ * `components` and `bases`, recursively, and through any other value that steps out of it
+ * (`../patch.yaml`), which kustomize refuses by default but a build option can allow.
+ */
+function kustomizeInputs(checkout: string, path: string): string[] | undefined {
+  const found = new Set<string>();
+  const pending = [path];
+  for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
+    if (found.has(dir)) continue;
+    if (found.size >= MAX_DIRECTORIES) return undefined;
+    found.add(dir);
+    const kustomization = readKustomization(join(checkout, dir));
+    if (kustomization === 'unreadable') return undefined;
+    if (kustomization === undefined) continue;
+    for (const reference of references(kustomization)) {
+      const target = posix.normalize(posix.join(dir, reference));
+      // Out of the repository: what changes there no commit of it tells.
+      if (target === '..' || target.startsWith('../')) return undefined;
+      // Remote targets (URLs, `github.com/org/repo//path?ref=`) name nothing in the checkout,
+      // nor do paths that do not exist, which fail the render anyway.
+      const kind = kindOf(join(checkout, target));
+      if (kind === 'directory') pending.push(target);
+      else if (kind === 'file') pending.push(posix.dirname(target));
+    }
+  }
+  return [...found];
+}
+
+/** The kustomization in `directory`; undefined when there is none. */
+function readKustomization(directory: string): Record<string, unknown> | 'unreadable' | undefined {
+  for (const name of KUSTOMIZATION_FILES) {
+    let text: string;
+    try {
+      text = readFileSync(join(directory, name), 'utf8');
+    } catch {
+      continue;
+    }
+    try {
+      const value = load(text);
+      return isJsonObject(value) ? value : 'unreadable';
+    } catch {
+      return 'unreadable';
+    }
+  }
+  return undefined;
+}
+
+const DIRECTORY_FIELDS = ['resources', 'components', 'bases'];
+
+/**
+ * The paths the kustomization names: every entry of `resources`, `components` and `bases`, and
+ * any string anywhere else that steps up (`../`).
+ */
+function references(kustomization: Record<string, unknown>): string[] {
+  const found: string[] = [];
+  for (const field of DIRECTORY_FIELDS) {
+    const entries = kustomization[field];
+    if (!Array.isArray(entries)) continue;
+    for (const entry of entries) if (typeof entry === 'string') found.push(entry);
+  }
+  const pending: unknown[] = [kustomization];
+  for (let value = pending.pop(); value !== undefined; value = pending.pop()) {
+    if (typeof value === 'string') {
+      if (value.startsWith('../')) found.push(value);
+    } else if (Array.isArray(value)) {
+      pending.push(...(value as unknown[]));
+    } else if (isJsonObject(value)) {
+      pending.push(...Object.values(value));
+    }
+  }
+  return found;
+}
+
+function kindOf(path: string): 'directory' | 'file' | undefined {
+  try {
+    const stat = statSync(path);
+    return stat.isDirectory() ? 'directory' : stat.isFile() ? 'file' : undefined;
+  } catch {
+    return undefined;
+  }
+}
