@@ -25,6 +25,8 @@ export interface RefreshBenchResult {
   readonly objects: number;
   readonly startupMs: number;
   readonly oneFileCommitMs: number;
+  /** A commit that changes no file under the source's path: served without a render. */
+  readonly elsewhereCommitMs: number;
   readonly everyFileCommitMs: number;
   readonly idleStallMs: number;
   readonly rerenderStallMs: number;
@@ -144,6 +146,17 @@ export async function benchRefresh(count = 10_000): Promise<RefreshBenchResult> 
       await untilDecidedOn(driftgate, oneFile);
       const oneFileCommitMs = performance.now() - started;
 
+      // A file outside the source's path: nothing to render again.
+      mkdirSync(join(work, 'docs'), { recursive: true });
+      writeFileSync(join(work, 'docs', 'README.md'), 'The shop.\n');
+      git(work, 'add', '-A');
+      git(work, 'commit', '--quiet', '-m', 'elsewhere');
+      const elsewhere = git(work, 'rev-parse', 'HEAD');
+      started = performance.now();
+      void driftgate.provider.refreshAll();
+      await untilDecidedOn(driftgate, elsewhere);
+      const elsewhereCommitMs = performance.now() - started;
+
       const stall = monitorEventLoopDelay({ resolution: 10 });
       // Review load from another process for the rest of the run.
       const load = new Promise<number>((resolve, reject) => {
@@ -196,6 +209,7 @@ export async function benchRefresh(count = 10_000): Promise<RefreshBenchResult> 
         objects: count,
         startupMs,
         oneFileCommitMs,
+        elsewhereCommitMs,
         everyFileCommitMs,
         idleStallMs,
         rerenderStallMs,
@@ -214,6 +228,7 @@ export function formatRefresh(r: RefreshBenchResult): string {
   return [
     `  startup to the first decision, ${r.objects.toLocaleString('en')} objects (clone, check out, render, index): ${ms(r.startupMs)}`,
     `  pushed commit to decisions on it, one file changed:   ${ms(r.oneFileCommitMs)} (target < 1000 ms: ${r.oneFileCommitMs < 1000 ? 'met' : 'MISSED'})`,
+    `  pushed commit to decisions on it, no file of the source changed: ${ms(r.elsewhereCommitMs)} (not rendered again)`,
     `  pushed commit to decisions on it, every file changed: ${ms(r.everyFileCommitMs)} (baseline: all parsed again); one file / every file ${(r.oneFileCommitMs / r.everyFileCommitMs).toFixed(2)}×`,
     `  longest event-loop stall under review load, idle: ${r.idleStallMs.toFixed(1)} ms; while ${r.objects.toLocaleString('en')} objects are re-rendered: ${r.rerenderStallMs.toFixed(1)} ms (target < 50 ms: ${r.rerenderStallMs < 50 ? 'met' : 'MISSED'}); ${r.reviewsDuringRerender} reviews answered during the load`,
   ].join('\n');

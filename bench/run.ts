@@ -88,7 +88,7 @@ const refreshOutput = ownProcess('refresh.ts', ['10000']);
 const refreshLine = refreshOutput.split('\n').find((line) => line.startsWith('{"objects"'));
 section(
   'Git: startup, commit to decision, event loop while re-rendering',
-  'A real driftgate on a repository of 10,000 manifests (its own process); reviews over HTTPS. A one-file commit beside a commit that changes every file (all parsed again). The event-loop stall is measured with `monitorEventLoopDelay` while autocannon (8 connections, another process) sends denied reviews. Targets: one-file commit < 1 s, stall < 50 ms.',
+  'A real driftgate on a repository of 10,000 manifests (its own process); reviews over HTTPS. A one-file commit, a commit outside the source path (nothing to render again), and a commit that changes every file (all parsed again). The event-loop stall is measured with `monitorEventLoopDelay` while autocannon (8 connections, another process) sends denied reviews. Targets: one-file commit < 1 s, stall < 50 ms.',
   refreshLine === undefined
     ? `  did not finish:\n${refreshOutput}`
     : formatRefresh(JSON.parse(refreshLine) as RefreshBenchResult),
