@@ -165,7 +165,7 @@ export async function load(
 }
 
 /**
- * Each scenario against both servers, started once for all of them: three alternating rounds of
+ * Each scenario against every server, started once for all of them: five alternating rounds of
  * `seconds` after a warm-up, the median round of each.
  */
 export async function benchHttp(
@@ -200,7 +200,7 @@ export async function benchHttp(
       const rounds: HttpResult[][] = servers.map(() => []);
       for (const [i, server] of servers.entries())
         await load(`warm-up ${i}`, server.url, bodyFile, 2, scenario.webhook);
-      for (let round = 0; round < 3; round++) {
+      for (let round = 0; round < 5; round++) {
         for (const [i, server] of servers.entries()) {
           rounds[i]?.push(
             await load(

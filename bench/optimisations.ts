@@ -62,12 +62,13 @@ Each was found with a profile or a memory trace and measured before and after on
 9. **Reviews are served off node:http, without express** (src/admission/review-route.ts). A
    profile of the no-op express server showed its router, body parser and response helpers, and
    beside it node:https alone answered the same no-op review about a third faster (7,200 to
-   8,400 against 5,200 to 6,200 reviews/s, three alternating rounds of 5 s each). /validate and /mutate now read the body, check it and
-   write the answer themselves; probes, metrics and Git push notifications still go through
-   express. Effect on the "HTTP" section, one run before and one after: the denied write 60% →
-   73% of the express no-op server's throughput (CPU per request 281 → 251 µs, against 169 and
-   179 µs for the no-op server), the allowed write 86% → 102%, /mutate 90% → 110%. The section
-   now also measures the node:https no-op server, the fairer baseline since.
+   8,400 against 5,200 to 6,200 reviews/s, three alternating rounds of 5 s each). /validate and
+   /mutate now read the body, check it and write the answer themselves; probes, metrics and Git
+   push notifications still go through express. Effect on the "HTTP" section, one run before
+   and one after: the denied write 60% → 73% of the express no-op server's throughput (CPU per
+   request 281 → 251 µs, against 169 and 179 µs for the no-op server), the allowed write 86% →
+   102%, /mutate 90% → 110%. The section now also measures the node:https no-op server, the
+   stricter baseline since.
 10. **List elements are identified without building strings, and paired by a scan**
     (src/drift/merge-keys.ts, src/drift/diff.ts, src/drift/quantity.ts). Most associative lists
     (containers, env, volumes, volumeMounts) are keyed by one field: the key's own value is now

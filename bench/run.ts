@@ -68,7 +68,7 @@ section(
 const http = await benchHttp(10_000, 5);
 section(
   'HTTP: /validate and /mutate under load',
-  "autocannon, 16 connections, keep-alive TLS, against the real webhook (10,000 objects in its snapshot, logging a line per decision as `driftgate serve` does), a no-op express HTTPS server answering allowed: true to the same review, and the same no-op answer from node:https alone (driftgate serves reviews without express, so this is the stricter baseline); each server in a process of its own, taking turns, median of 3 rounds of 5 s. CPU per request is the server process's CPU time over the round (/proc), steadier than throughput on a shared machine. Targets, against the express no-op server: >= 85% of its throughput, p99 <= 1.25×.",
+  "autocannon, 16 connections, keep-alive TLS, against the real webhook (10,000 objects in its snapshot, logging a line per decision as `driftgate serve` does), a no-op express HTTPS server answering allowed: true to the same review, and the same no-op answer from node:https alone (driftgate serves reviews without express, so this is the stricter baseline); each server in a process of its own, taking turns, the median of 5 rounds of 5 s. CPU per request is the server process's CPU time over the round (/proc), steadier than throughput on a shared machine. Targets, against the express no-op server: >= 85% of its throughput, p99 <= 1.25×.",
   http.map(({ scenario, results }) => `${scenario.title}\n${formatHttp(results)}`).join('\n'),
 );
 
