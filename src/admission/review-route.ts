@@ -75,7 +75,14 @@ export function reviewRoute(
         refuse(res, parsed.status, parsed.message);
         return;
       }
-      handle(parsed.request)
+      let answer: Promise<AdmissionResponse>;
+      try {
+        answer = handle(parsed.request);
+      } catch (error) {
+        // Thrown before any promise: still an answer, never a crash of the process.
+        answer = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      }
+      answer
         .then((response) => {
           sendJson(res, JSON.stringify(review(response)));
           deps.metrics.reviewSeconds.observe(
