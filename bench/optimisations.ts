@@ -122,13 +122,16 @@ Investigated and left as they are:
   \`writeSync\` take 3 µs. It stays one synchronous pino line per decision: an audit trail that
   buffers loses its last lines in a crash, and a second writer beside pino would have to mimic
   its format.
-- **The event-loop stall while 10,000 objects are re-rendered under load** (about 50 ms, at the
-  target): \`--trace-gc\` during the run shows the longest main-thread pauses are scavenges of
-  25 to 55 ms, once the young generation has grown under review load and the rendered documents
-  arriving from the parse worker survive into it; the 40 to 95 ms collections in the same trace
-  are the parse worker's, which do not stop reviews. Building the 10,000-entry snapshot takes
-  about 17 ms and indexing it 2 to 7 ms. Bounding the server's young generation as
-  \`driftgate audit\` now does would shorten those scavenges and make them more frequent; not measured yet.
+- **The event-loop stall while 10,000 objects are re-rendered under load** (the "Git" section):
+  it moves around the 50 ms target from run to run (29.5, 47.1 and 56.6 ms in three full runs
+  on one day; 36 to 65 ms in four runs of bench/refresh.ts alone). \`--trace-gc\` shows the longest
+  main-thread pauses are scavenges, up to 44 ms, once the young generation has grown under
+  review load and the documents arriving from the parse worker survive into it. With the young
+  generation held at 16 MB (\`--max-semi-space-size=16\`) no scavenge took more than 17.5 ms in
+  two runs, yet one of them still stalled 72 ms: on two CPUs shared by the load generator, the
+  parse worker, git and the server, the server's thread is not always running. Building the
+  10,000-entry snapshot takes about 17 ms and indexing it 2 to 7 ms. Not changed: no run here
+  separates a better default from the noise.
 - **The persisted snapshot and the parse cache**: the cache holds one render's documents in the
   parse worker; the RSS of a ready server with 10,000 objects did not change measurably with it
   (261 MB with, 274 MB without, within run-to-run noise).
