@@ -5,18 +5,18 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../src/admission/metrics.js';
 import { errorCodes } from '../src/desired/errors.js';
 import { createGitProvider, type GitProviderOptions } from '../src/desired/git-provider.js';
 import {
   capturedManifests,
   captureLogger,
-  createTestRepo,
   sourceConfig,
   tempDir,
   type TestRepo,
 } from './desired/git-fixture.js';
+import { cleanedAfterEach } from './support/cleanups.js';
 
 const fixture = (name: string): string => readFileSync(join(capturedManifests, name), 'utf8');
 const FOUR = {
@@ -28,18 +28,7 @@ const FOUR = {
 
 /** Faults injected over the whole file, for the README's figure. */
 let faults = 0;
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function repo(): TestRepo {
-  const created = createTestRepo();
-  cleanups.push(() => {
-    created.cleanup();
-  });
-  return created;
-}
+const { cleanups, repo } = cleanedAfterEach();
 
 function provider(git: TestRepo, cacheDir: string, options: Partial<GitProviderOptions> = {}) {
   const log = captureLogger();

@@ -2,20 +2,13 @@
 // would serve as Argo CD Applications and Flux Kustomizations appear, sync and go.
 import { readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SourceConfig } from '../../src/config/config.js';
 import { createGitProvider } from '../../src/desired/git-provider.js';
 import type { DesiredSnapshot } from '../../src/desired/snapshot.js';
 import { sourcesFromApplications } from '../../src/discovery/argocd.js';
-import {
-  capturedManifests,
-  captureLogger,
-  createTestRepo,
-  listDir,
-  sourceConfig,
-  tempDir,
-  type TestRepo,
-} from './git-fixture.js';
+import { capturedManifests, captureLogger, listDir, sourceConfig, tempDir } from './git-fixture.js';
+import { cleanedAfterEach } from '../support/cleanups.js';
 
 const fixture = (name: string): string => readFileSync(join(capturedManifests, name), 'utf8');
 const deployment = { group: 'apps', kind: 'Deployment', namespace: 'shop', name: 'web' };
@@ -28,18 +21,7 @@ function imageOf(snapshot: DesiredSnapshot): unknown {
   return object?.spec.template.spec.containers[0]?.image;
 }
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function repo(): TestRepo {
-  const created = createTestRepo();
-  cleanups.push(() => {
-    created.cleanup();
-  });
-  return created;
-}
+const { cleanups, repo } = cleanedAfterEach();
 
 function provider(sources: readonly SourceConfig[] = [], cacheDir?: string) {
   const cache =

@@ -3,7 +3,7 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { errorCodes } from '../../src/desired/errors.js';
 import { createGitProvider, type GitProviderOptions } from '../../src/desired/git-provider.js';
 import type { GitPushRequest } from '../../src/desired/git-push.js';
@@ -11,7 +11,6 @@ import type { DesiredSnapshot } from '../../src/desired/snapshot.js';
 import {
   capturedManifests,
   captureLogger,
-  createTestRepo,
   listDir,
   sourceConfig,
   startGitDaemon,
@@ -20,6 +19,7 @@ import {
   waitFor,
   type TestRepo,
 } from './git-fixture.js';
+import { cleanedAfterEach } from '../support/cleanups.js';
 
 const fixture = (name: string): string => readFileSync(join(capturedManifests, name), 'utf8');
 const deployment = { group: 'apps', kind: 'Deployment', namespace: 'shop', name: 'web' };
@@ -32,18 +32,7 @@ function imageOf(snapshot: DesiredSnapshot): unknown {
   return object?.spec.template.spec.containers[0]?.image;
 }
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function repo(): TestRepo {
-  const created = createTestRepo();
-  cleanups.push(() => {
-    created.cleanup();
-  });
-  return created;
-}
+const { cleanups, repo } = cleanedAfterEach();
 
 function provider(options: Omit<GitProviderOptions, 'cacheDir'> & { cacheDir?: string }) {
   const cache = tempDir('driftgate-cache-');

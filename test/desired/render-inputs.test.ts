@@ -3,36 +3,19 @@
 // whose inputs are not known, are rendered on every commit.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createGitProvider } from '../../src/desired/git-provider.js';
 import { kustomizeCommand } from '../../src/desired/render.js';
 import { renderInputs, touchesInputs } from '../../src/desired/render-inputs.js';
 import type { DesiredSnapshot } from '../../src/desired/snapshot.js';
-import {
-  capturedManifests,
-  captureLogger,
-  createTestRepo,
-  sourceConfig,
-  tempDir,
-  type TestRepo,
-} from './git-fixture.js';
+import { capturedManifests, captureLogger, sourceConfig, tempDir } from './git-fixture.js';
+import { cleanedAfterEach } from '../support/cleanups.js';
 
 const fixture = (name: string): string => readFileSync(join(capturedManifests, name), 'utf8');
 const deployment = { group: 'apps', kind: 'Deployment', namespace: 'shop', name: 'web' };
 const configMap = { group: '', kind: 'ConfigMap', namespace: 'shop', name: 'from-command' };
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function repo(): TestRepo {
-  const created = createTestRepo();
-  cleanups.push(() => {
-    created.cleanup();
-  });
-  return created;
-}
+const { cleanups, repo } = cleanedAfterEach();
 
 async function started(source: Parameters<typeof sourceConfig>[0]) {
   const cache = tempDir('driftgate-cache-');
