@@ -89,7 +89,9 @@ Each was found with a profile or a memory trace and measured before and after on
     is compared with the rendered one (\`git diff --name-only\`, once per repository for all its
     sources); when no changed file lies in those directories, the render stands and is served
     under the new commit, with no checkout and no parse. Helm charts and commands, whose inputs
-    only running them tells, are rendered on every commit, as before. Effect in the "Git"
+    only running them tells, kustomizations with remote bases or \`helmCharts\`, which move
+    without a commit here, and sources with a symbolic link among their files, which may lead
+    anywhere in the repository, are rendered on every commit, as before. Effect in the "Git"
     section, one run: a commit outside the path of the 10,000-manifest source reached decisions
     in 118 ms, against 583 ms for a one-file commit inside it. In a monorepo with one source per
     application, a commit to one application now renders that one alone

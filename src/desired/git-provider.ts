@@ -494,7 +494,11 @@ export class GitDesiredProvider implements DesiredProvider {
           for (const document of chunk) documents.push(document);
         },
       });
-      const inputs = renderInputs(config, checkout);
+      let inputs = renderInputs(config, checkout);
+      // A render follows symbolic links anywhere in the repository: with one among its inputs,
+      // what it read is not known, and every commit renders it again.
+      if (inputs !== undefined && (await repository.hasSymbolicLinks(commit, inputs)) !== false)
+        inputs = undefined;
       if (this.holdsBack(state, commit, documents)) {
         if (persisting) rmSync(`${this.snapshotFile(config)}.candidate`, { force: true });
         return false;

@@ -126,6 +126,34 @@ export class GitRepository {
   }
 
   /**
+   * Whether a symbolic link lies under one of `dirs` (`.` for the whole tree) at `commit`: a
+   * render follows links that stay inside the repository, so what it read may lie elsewhere.
+   * Undefined when Git cannot tell.
+   */
+  hasSymbolicLinks(commit: string, dirs: readonly string[]): Promise<boolean | undefined> {
+    if (!isCommitSHA(commit)) return Promise.resolve(undefined);
+    const paths = dirs.includes('.') ? [] : [...dirs];
+    return this.exclusive(async () => {
+      try {
+        const git = await this.client();
+        const output = await git.raw([
+          'ls-tree',
+          '-r',
+          '-z',
+          '--full-tree',
+          commit,
+          '--',
+          ...paths,
+        ]);
+        // Entries are `<mode> <type> <object>\t<path>`; 120000 is a symbolic link.
+        return output.split('\0').some((entry) => entry.startsWith('120000 '));
+      } catch {
+        return undefined;
+      }
+    });
+  }
+
+  /**
    * A checkout of `commit` (real path), created once and reused while it is in use. `busy` names
    * the commits whose checkouts are being read now: any other checkout of this repository may be
    * turned into the new one, which rewrites only the files that differ (a one-file commit in a

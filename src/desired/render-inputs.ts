@@ -47,15 +47,19 @@ function kustomizeInputs(checkout: string, path: string): string[] | undefined {
     const kustomization = readKustomization(join(checkout, dir));
     if (kustomization === 'unreadable') return undefined;
     if (kustomization === undefined) continue;
+    // Charts pulled from a Helm repository change without a commit here.
+    if (kustomization['helmCharts'] !== undefined) return undefined;
     for (const reference of references(kustomization)) {
       const target = posix.normalize(posix.join(dir, reference));
       // Out of the repository: what changes there no commit of it tells.
       if (target === '..' || target.startsWith('../')) return undefined;
-      // Remote targets (URLs, `github.com/org/repo//path?ref=`) name nothing in the checkout,
-      // nor do paths that do not exist, which fail the render anyway.
       const kind = kindOf(join(checkout, target));
       if (kind === 'directory') pending.push(target);
       else if (kind === 'file') pending.push(posix.dirname(target));
+      // A remote base (`https://…`, `github.com/org/repo//path?ref=main`) may move without a
+      // commit here: such a source is rendered on every commit, as it was before this check.
+      else if (isRemote(reference)) return undefined;
+      // Anything else names nothing that exists, and the render fails on it.
     }
   }
   return [...found];
@@ -104,6 +108,18 @@ function references(kustomization: Record<string, unknown>): string[] {
     }
   }
   return found;
+}
+
+// kustomize's remote targets: URLs, go-getter forms, and host/org/repo shorthands.
+function isRemote(reference: string): boolean {
+  return (
+    reference.includes('://') ||
+    reference.startsWith('git::') ||
+    reference.startsWith('git@') ||
+    reference.includes('?ref=') ||
+    reference.includes('//') ||
+    /^[a-z0-9-]+(\.[a-z0-9-]+)+\//i.test(reference)
+  );
 }
 
 function kindOf(path: string): 'directory' | 'file' | undefined {

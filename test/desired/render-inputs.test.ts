@@ -129,6 +129,28 @@ describe('a new commit and the sources it renders again', () => {
     expect(imageOf(provider.current())).toBe('registry.example.com/shop/web:2.0.0');
   });
 
+  it('a symbolic link under the path: a commit to what it leads to renders again', async () => {
+    const git = repo();
+    git.commit({
+      'apps/shop/deploy-web.yaml': fixture('deploy-web.yaml'),
+      'apps/common/cm.yaml': fixture('cm-web-config.yaml'),
+    });
+    git.symlink('apps/shop/cm.yaml', '../common/cm.yaml');
+    const { provider, history } = await started({ repoURL: git.fileURL, path: 'apps/shop' });
+    const key = { group: '', kind: 'ConfigMap', namespace: 'shop', name: 'web-config' };
+    expect(provider.current().get(key)).toBeDefined();
+    const linked = git.commit({
+      'apps/common/cm.yaml': fixture('cm-web-config.yaml').replace(
+        'name: web-config',
+        'name: web-settings',
+      ),
+    });
+    await provider.refreshAll();
+    expect(history().rendered).toContain(linked);
+    expect(provider.current().get(key)).toBeUndefined();
+    expect(provider.current().get({ ...key, name: 'web-settings' })).toBeDefined();
+  });
+
   it('a directory whose name begins like the path is not the path', async () => {
     const git = repo();
     git.commit({ 'apps/shop/deploy-web.yaml': fixture('deploy-web.yaml') });
@@ -219,8 +241,7 @@ describe('renderInputs', () => {
         'resources:',
         '- ../../base',
         '- ../../shared/cm.yaml',
-        '- https://github.com/example/remote//deploy?ref=v1',
-        '- github.com/example/other/deploy?ref=v2',
+        '- missing.yaml',
         'components:',
         '- ../../components/monitoring',
         'patches:',
@@ -243,6 +264,22 @@ describe('renderInputs', () => {
       'patches',
       'shared',
     ]);
+  });
+
+  it.each([
+    'https://github.com/example/remote//deploy?ref=v1',
+    'github.com/example/other/deploy?ref=main',
+    'git@github.com:example/other.git',
+  ])('kustomize: unknown with a remote base, which moves without a commit here: %s', (base) => {
+    const root = checkout({ 'app/kustomization.yaml': `resources:\n- ${base}\n` });
+    expect(renderInputs(kustomize('app'), root)).toBeUndefined();
+  });
+
+  it('kustomize: unknown with charts from a Helm repository', () => {
+    const root = checkout({
+      'app/kustomization.yaml': 'helmCharts:\n- name: redis\n  repo: https://charts.example.com\n',
+    });
+    expect(renderInputs(kustomize('app'), root)).toBeUndefined();
   });
 
   it('kustomize: unknown when a kustomization cannot be read or reaches out of the repository', () => {
