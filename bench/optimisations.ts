@@ -122,7 +122,7 @@ Investigated and left as they are:
 - **The decision log line** costs about 14 µs per denial inside the server, 6 µs in a loop, of
   which pino's own call and the write take 2 µs; \`JSON.stringify\` of the same line and a
   \`writeSync\` take 3 µs. Tried over HTTP, with the line written that way instead of through
-  pino: the denied write at 81% of the express no-op server's throughput, inside the 78 to 83%
+  pino: the denied write at 81% of the express no-op server's throughput, inside the 73 to 83%
   of runs without it. It stays one synchronous pino line per decision: an audit trail that
   buffers loses its last lines in a crash, and a second writer beside pino would have to mimic
   its format.
