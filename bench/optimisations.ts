@@ -83,19 +83,19 @@ Each was found with a profile or a memory trace and measured before and after on
     73% → 79% of the express no-op server's throughput.
 
 11. **A commit renders again only the sources whose files it changes**
-    (src/desired/render-inputs.ts). After a render, driftgate notes the directories it read: a
-    plain source's path; a kustomization's path and every directory it reaches through
-    \`resources\`, \`components\`, \`bases\` or a path that steps up (\`../\`). The next commit
-    is compared with the rendered one (\`git diff --name-only\`, once per repository for all its
-    sources); when no changed file lies in those directories, the render stands and is served
-    under the new commit, with no checkout and no parse. Helm charts and commands, whose inputs
-    only running them tells, kustomizations with remote bases or \`helmCharts\`, which move
-    without a commit here, and sources with a symbolic link among their files, which may lead
-    anywhere in the repository, are rendered on every commit, as before. Effect in the "Git"
-    section, one run: a commit outside the path of the 10,000-manifest source reached decisions
-    in 118 ms, against 583 ms for a one-file commit inside it. In a monorepo with one source per
-    application, a commit to one application now renders that one alone
-    (test/desired/render-inputs.test.ts).
+    (src/desired/render-inputs.ts). After a render, driftgate notes what it read: a plain
+    source's path; a kustomization's path and every directory it reaches through
+    \`resources\`, \`components\`, \`bases\` or a path that steps up (\`../\`); a Helm chart,
+    the charts it depends on through \`file://\` and its value files. The next commit is
+    compared with the rendered one (\`git diff --name-only\`, once per repository for all its
+    sources); when no changed file is among those, the render stands and is served under the new
+    commit, with no checkout and no parse. Commands, whose inputs only running them tells,
+    kustomizations with remote bases or \`helmCharts\`, which move without a commit here, and
+    sources with a symbolic link among their files, which may lead anywhere in the repository,
+    are rendered on every commit, as before. Effect in the "Git" section, one run: a commit
+    outside the path of the 10,000-manifest source reached decisions in 118 ms, against 583 ms
+    for a one-file commit inside it. In a monorepo with one source per application, a commit to
+    one application now renders that one alone (test/desired/render-inputs.test.ts).
 
 Investigated and left as they are:
 

@@ -1,7 +1,8 @@
-// Which directories of a repository a source's render reads, so that a commit that touches none
-// of them is not rendered again. Known for plain manifests (the source's path) and for kustomize
-// (the path and every directory its kustomizations reach); unknown for Helm and commands, whose
-// inputs only running them tells, so they are rendered again on every new commit.
+// Which directories and files of a repository a source's render reads, so that a commit that
+// touches none of them is not rendered again. Known for plain manifests (the source's path), for
+// kustomize (the path and every directory its kustomizations reach) and for Helm (the chart, the
+// charts it depends on from the repository, its value files); unknown for commands, whose inputs only running them tells, so they are
+// rendered again on every new commit.
 import { readFileSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { load } from 'js-yaml';
@@ -15,17 +16,56 @@ const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomi
 const MAX_DIRECTORIES = 1_000;
 
 /**
- * The directories (relative to the repository's root, `.` for the root itself) whose files the
- * render of `source` in `checkout` reads; undefined when they cannot be known.
+ * The directories and files (relative to the repository's root, `.` for the root itself) that
+ * the render of `source` in `checkout` reads; undefined when they cannot be known.
  */
 export function renderInputs(source: SourceConfig, checkout: string): string[] | undefined {
   const kind = renderKindAt(source, join(checkout, source.path));
   if (kind === 'plain') return [source.path];
   if (kind === 'kustomize') return kustomizeInputs(checkout, source.path);
+  if (kind === 'helm') return helmInputs(source, checkout);
   return undefined;
 }
 
-/** True when one of the `changed` files lies in one of the `inputs` directories. */
+/**
+ * The chart's directory, the charts it depends on through \`file://\` (which Helm may read from
+ * there as well as from the chart's \`charts/\`), and the value files.
+ */
+function helmInputs(source: SourceConfig, checkout: string): string[] | undefined {
+  const charts = new Set<string>();
+  const pending = [source.path];
+  for (let chart = pending.pop(); chart !== undefined; chart = pending.pop()) {
+    if (charts.has(chart)) continue;
+    if (charts.size >= MAX_DIRECTORIES) return undefined;
+    charts.add(chart);
+    for (const file of ['Chart.yaml', 'requirements.yaml']) {
+      const dependencies = readYaml(join(checkout, chart, file));
+      if (dependencies === 'unreadable') return undefined;
+      const list = dependencies?.['dependencies'];
+      if (!Array.isArray(list)) continue;
+      for (const dependency of list) {
+        const repository = isJsonObject(dependency) ? dependency['repository'] : undefined;
+        if (typeof repository !== 'string' || !repository.startsWith('file://')) continue;
+        const target = posix.normalize(posix.join(chart, repository.slice('file://'.length)));
+        if (target === '..' || target.startsWith('../') || posix.isAbsolute(target))
+          return undefined;
+        pending.push(target);
+      }
+    }
+  }
+  const inputs = [...charts];
+  for (const file of source.helm?.valueFiles ?? []) {
+    // As the renderer reads them: relative to the chart, or to the repository's root with \`/\`.
+    const path = posix.normalize(
+      file.startsWith('/') ? file.slice(1) : posix.join(source.path, file),
+    );
+    if (path === '..' || path.startsWith('../')) return undefined;
+    inputs.push(path);
+  }
+  return inputs;
+}
+
+/** True when one of the `changed` files is one of the `inputs` or lies in one of them. */
 export function touchesInputs(changed: readonly string[], inputs: readonly string[]): boolean {
   return changed.some((file) =>
     inputs.some((dir) => dir === '.' || file === dir || file.startsWith(`${dir}/`)),
@@ -65,23 +105,29 @@ function kustomizeInputs(checkout: string, path: string): string[] | undefined {
   return [...found];
 }
 
-/** The kustomization in `directory`; undefined when there is none. */
+/** The kustomization in \`directory\`; undefined when there is none. */
 function readKustomization(directory: string): Record<string, unknown> | 'unreadable' | undefined {
   for (const name of KUSTOMIZATION_FILES) {
-    let text: string;
-    try {
-      text = readFileSync(join(directory, name), 'utf8');
-    } catch {
-      continue;
-    }
-    try {
-      const value = load(text);
-      return isJsonObject(value) ? value : 'unreadable';
-    } catch {
-      return 'unreadable';
-    }
+    const kustomization = readYaml(join(directory, name));
+    if (kustomization !== undefined) return kustomization;
   }
   return undefined;
+}
+
+/** A YAML mapping from a file; undefined when there is no such file. */
+function readYaml(file: string): Record<string, unknown> | 'unreadable' | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const value = load(text);
+    return isJsonObject(value) ? value : 'unreadable';
+  } catch {
+    return 'unreadable';
+  }
 }
 
 const DIRECTORY_FIELDS = ['resources', 'components', 'bases'];

@@ -294,14 +294,57 @@ describe('renderInputs', () => {
     ).toBeUndefined();
   });
 
-  it('Helm and commands: unknown', () => {
-    const root = checkout({ 'chart/Chart.yaml': 'name: x\n' });
+  const helm = (valueFiles: string[]) =>
+    sourceConfig({
+      repoURL: 'file:///unused',
+      path: 'charts/web',
+      render: 'helm',
+      helm: {
+        releaseName: 'web',
+        namespace: 'shop',
+        valueFiles,
+        ignoreMissingValueFiles: false,
+        values: null,
+        parameters: [],
+        skipCrds: false,
+        skipSchemaValidation: false,
+        kubeVersion: null,
+        apiVersions: [],
+      },
+    });
+
+  it('Helm: the chart and its value files, relative to the chart or, with /, to the root', () => {
+    const root = checkout({ 'charts/web/Chart.yaml': 'name: web\n' });
     expect(
-      renderInputs(
-        sourceConfig({ repoURL: 'file:///unused', path: 'chart', render: 'helm' }),
-        root,
-      ),
-    ).toBeUndefined();
+      renderInputs(helm(['values-prod.yaml', '../../env/prod.yaml', '/shared/values.yaml']), root),
+    ).toEqual(['charts/web', 'charts/web/values-prod.yaml', 'env/prod.yaml', 'shared/values.yaml']);
+    expect(renderInputs(helm(['../../../outside.yaml']), root)).toBeUndefined();
+  });
+
+  it('Helm: with the charts it depends on from the repository, and theirs', () => {
+    const root = checkout({
+      'charts/web/Chart.yaml': [
+        'name: web',
+        'dependencies:',
+        '- name: common',
+        '  repository: file://../common',
+        '- name: redis',
+        '  repository: https://charts.example.com',
+        '',
+      ].join('\n'),
+      'charts/common/Chart.yaml': 'name: common\n',
+      'charts/common/requirements.yaml':
+        'dependencies:\n- name: base\n  repository: file://../../lib/base\n',
+    });
+    expect(renderInputs(helm([]), root)?.sort()).toEqual([
+      'charts/common',
+      'charts/web',
+      'lib/base',
+    ]);
+  });
+
+  it('commands: unknown', () => {
+    const root = checkout({ 'chart/Chart.yaml': 'name: x\n' });
     expect(
       renderInputs(
         sourceConfig({
@@ -324,6 +367,8 @@ describe('touchesInputs', () => {
     { changed: ['README.md'], inputs: ['apps/shop', 'base'], touches: false },
     { changed: ['README.md'], inputs: ['.'], touches: true },
     { changed: [], inputs: ['.'], touches: false },
+    { changed: ['env/prod.yaml'], inputs: ['charts/web', 'env/prod.yaml'], touches: true },
+    { changed: ['env/prod.yaml.bak'], inputs: ['env/prod.yaml'], touches: false },
   ])('$changed in $inputs: $touches', ({ changed, inputs, touches }) => {
     expect(touchesInputs(changed, inputs)).toBe(touches);
   });
