@@ -28,8 +28,9 @@ export function renderInputs(source: SourceConfig, checkout: string): string[] |
 }
 
 /**
- * The chart's directory, the charts it depends on through \`file://\` (which Helm may read from
- * there as well as from the chart's \`charts/\`), and the value files.
+ * The chart's directory (with the dependencies vendored under its `charts/`), the charts it
+ * depends on through `file://` (watched too: whether Helm reads them there or from their copy
+ * under `charts/`, no change to them is missed), and the value files.
  */
 function helmInputs(source: SourceConfig, checkout: string): string[] | undefined {
   const charts = new Set<string>();
