@@ -56,7 +56,7 @@ function helmInputs(source: SourceConfig, checkout: string): string[] | undefine
   }
   const inputs = [...charts];
   for (const file of source.helm?.valueFiles ?? []) {
-    // As the renderer reads them: relative to the chart, or to the repository's root with \`/\`.
+    // As the renderer reads them: relative to the chart, or to the repository's root with `/`.
     const path = posix.normalize(
       file.startsWith('/') ? file.slice(1) : posix.join(source.path, file),
     );
@@ -106,7 +106,7 @@ function kustomizeInputs(checkout: string, path: string): string[] | undefined {
   return [...found];
 }
 
-/** The kustomization in \`directory\`; undefined when there is none. */
+/** The kustomization in `directory`; undefined when there is none. */
 function readKustomization(directory: string): Record<string, unknown> | 'unreadable' | undefined {
   for (const name of KUSTOMIZATION_FILES) {
     const kustomization = readYaml(join(directory, name));
