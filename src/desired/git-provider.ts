@@ -73,7 +73,7 @@ interface SourceState {
   lastError: { code: string; message: string; at: number } | undefined;
   /** Commit being rendered now: its checkout must survive pruning. */
   checkoutInUse: string | undefined;
-  /** The directories the served render read (render-inputs.ts); undefined when not known. */
+  /** The directories and files the served render read (render-inputs.ts); undefined when unknown. */
   inputs: readonly string[] | undefined;
   running: Promise<boolean> | undefined;
   queued: Promise<boolean> | undefined;
