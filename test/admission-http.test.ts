@@ -1,6 +1,5 @@
 // The real server over TLS with a real Git repository: reviews go in as the API server sends
 // them, through /mutate then /validate with the patch applied in between.
-import { request as httpsRequest } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import type { JsonPatchOperation } from '../src/policy/mutate.js';
 import { capturedManifests, type TestRepo } from './desired/git-fixture.js';
 import { edited, review } from './support/fixtures.js';
 import { applyPatch } from './support/json-patch.js';
+import { send as sendHttps, type Reply } from './support/https.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 let server: TestServer;
@@ -26,43 +26,18 @@ afterAll(async () => {
   await server.stop();
 });
 
-interface Reply {
-  readonly status: number;
-  readonly body: string;
-  readonly headers: Record<string, string | string[] | undefined>;
-}
-
 function send(
   path: string,
-  body: string | Buffer,
+  body: string | Buffer | readonly Buffer[],
   contentType = 'application/json',
   method = 'POST',
-  extraHeaders: Record<string, string> = {},
+  headers: Record<string, string> = {},
 ): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      `${driftgate.url}${path}`,
-      {
-        method,
-        ca: driftgate.caCert,
-        headers: { 'content-type': contentType, ...extraHeaders },
-        timeout: 10_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          resolve({
-            status: res.statusCode ?? 0,
-            body: Buffer.concat(chunks).toString('utf8'),
-            headers: res.headers,
-          });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.end(method === 'GET' ? undefined : body);
+  return sendHttps(`${driftgate.url}${path}`, body, {
+    ca: driftgate.caCert,
+    contentType,
+    method,
+    headers,
   });
 }
 
@@ -343,33 +318,11 @@ describe('bad input gets a clear 4xx, never a crash and never an allow', () => {
   });
 
   it('a body over 7 MiB sent in chunks, without a length, is refused as it passes the limit', async () => {
-    const reply = await new Promise<Reply>((resolve, reject) => {
-      const req = httpsRequest(
-        `${driftgate.url}/validate`,
-        {
-          method: 'POST',
-          ca: driftgate.caCert,
-          headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
-          timeout: 10_000,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => {
-            resolve({
-              status: res.statusCode ?? 0,
-              body: Buffer.concat(chunks).toString('utf8'),
-              headers: res.headers,
-            });
-          });
-        },
-      );
-      req.on('error', reject);
-      req.on('timeout', () => req.destroy(new Error('timed out')));
-      const megabyte = Buffer.alloc(1024 * 1024, 0x20);
-      for (let sent = 0; sent < 8; sent++) req.write(megabyte);
-      req.end();
-    });
+    const megabyte = Buffer.alloc(1024 * 1024, 0x20);
+    const reply = await send(
+      '/validate',
+      Array.from({ length: 8 }, () => megabyte),
+    );
     expect(reply.status).toBe(413);
     expect(reply.body).toBe('the body is larger than 7340032 bytes\n');
   });

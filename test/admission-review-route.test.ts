@@ -1,15 +1,18 @@
 // The review route on its own, with handlers that fail: every request still gets an answer, and
 // the server keeps answering.
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FailClosed } from '../src/admission/handlers.js';
 import { createMetrics } from '../src/admission/metrics.js';
 import { reviewRoute } from '../src/admission/review-route.js';
+import { selfSignedForDevelopment } from '../src/certs/generate.js';
 import type { AdmissionRequest, AdmissionResponse } from '../src/kube/admission.js';
 import { captureLogger } from './desired/git-fixture.js';
 import { review } from './support/fixtures.js';
+import { send } from './support/https.js';
 
+const tls = selfSignedForDevelopment(['127.0.0.1']);
 const servers: Server[] = [];
 afterEach(async () => {
   for (const server of servers.splice(0)) {
@@ -27,39 +30,27 @@ async function serve(
     },
     status: () => [],
   });
-  const server = createServer(reviewRoute('validate', { logger: log.logger, metrics }, handle));
+  const server = createServer(
+    { cert: tls.cert, key: tls.key },
+    reviewRoute('validate', { logger: log.logger, metrics }, handle),
+  );
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/validate`, logged: log.lines };
+  return { url: `https://127.0.0.1:${port}/validate`, logged: log.lines };
 }
 
-function post(url: string): Promise<{ status: number; type: string; body: string }> {
-  const body = JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: review('20-set-image-deployment-by-alice'),
-  });
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { method: 'POST', headers: { 'content-type': 'application/json' }, timeout: 5_000 },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          resolve({
-            status: res.statusCode ?? 0,
-            type: res.headers['content-type'] ?? '',
-            body: Buffer.concat(chunks).toString('utf8'),
-          });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.end(body);
-  });
+async function post(url: string): Promise<{ status: number; type: string; body: string }> {
+  const reply = await send(
+    url,
+    JSON.stringify({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: review('20-set-image-deployment-by-alice'),
+    }),
+    { ca: tls.caCert },
+  );
+  return { status: reply.status, type: String(reply.headers['content-type']), body: reply.body };
 }
 
 describe('the review route when judging fails', () => {

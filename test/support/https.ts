@@ -19,9 +19,10 @@ export interface SendOptions {
   readonly timeoutMs?: number;
 }
 
+/** `body` as a list of chunks is sent as written, without a length (chunked encoding). */
 export function send(
   url: string,
-  body: string | Buffer,
+  body: string | Buffer | readonly Buffer[],
   options: SendOptions = {},
 ): Promise<Reply> {
   const method = options.method ?? 'POST';
@@ -51,7 +52,11 @@ export function send(
     );
     req.on('error', reject);
     req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.end(method === 'GET' ? undefined : body);
+    if (method === 'GET') req.end();
+    else if (Array.isArray(body)) {
+      for (const chunk of body as readonly Buffer[]) req.write(chunk);
+      req.end();
+    } else req.end(body);
   });
 }
 
