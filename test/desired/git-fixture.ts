@@ -6,7 +6,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import type { SourceConfig } from '../../src/config/config.js';
+import type { HelmOptions, SourceConfig } from '../../src/config/config.js';
 
 export const capturedManifests = join(
   import.meta.dirname,
@@ -249,6 +249,23 @@ export function sourceConfig(
     exclude: [],
     auth: null,
     syncIdentities: { users: [], groups: [] },
+    ...overrides,
+  };
+}
+
+/** Helm options as Argo CD's defaults leave them, with `overrides`. */
+export function helmOptions(overrides: Partial<HelmOptions> = {}): HelmOptions {
+  return {
+    releaseName: 'shop-prod',
+    namespace: 'shop',
+    valueFiles: [],
+    ignoreMissingValueFiles: false,
+    values: null,
+    parameters: [],
+    skipCrds: false,
+    skipSchemaValidation: false,
+    kubeVersion: null,
+    apiVersions: [],
     ...overrides,
   };
 }

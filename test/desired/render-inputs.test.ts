@@ -1,6 +1,6 @@
 // A new commit is rendered again only for the sources whose files it changes: plain manifests
-// under their path, kustomizations with every directory they reach. Helm charts and commands,
-// whose inputs are not known, are rendered on every commit.
+// under their path, kustomizations with every directory they reach, Helm charts with their
+// dependencies and value files. Commands, whose inputs are not known, are rendered on every commit.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,7 +8,13 @@ import { createGitProvider } from '../../src/desired/git-provider.js';
 import { kustomizeCommand } from '../../src/desired/render.js';
 import { renderInputs, touchesInputs } from '../../src/desired/render-inputs.js';
 import type { DesiredSnapshot } from '../../src/desired/snapshot.js';
-import { capturedManifests, captureLogger, sourceConfig, tempDir } from './git-fixture.js';
+import {
+  capturedManifests,
+  captureLogger,
+  helmOptions,
+  sourceConfig,
+  tempDir,
+} from './git-fixture.js';
 import { cleanedAfterEach } from '../support/cleanups.js';
 
 const fixture = (name: string): string => readFileSync(join(capturedManifests, name), 'utf8');
@@ -299,18 +305,7 @@ describe('renderInputs', () => {
       repoURL: 'file:///unused',
       path: 'charts/web',
       render: 'helm',
-      helm: {
-        releaseName: 'web',
-        namespace: 'shop',
-        valueFiles,
-        ignoreMissingValueFiles: false,
-        values: null,
-        parameters: [],
-        skipCrds: false,
-        skipSchemaValidation: false,
-        kubeVersion: null,
-        apiVersions: [],
-      },
+      helm: helmOptions({ valueFiles }),
     });
 
   it('Helm: the chart and its value files, relative to the chart or, with /, to the root', () => {

@@ -3,7 +3,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { HelmOptions, SourceConfig } from '../../src/config/config.js';
+import type { SourceConfig } from '../../src/config/config.js';
 import { errorCodes } from '../../src/desired/errors.js';
 import type { RenderedDocument } from '../../src/desired/manifest-parser.js';
 import { ParseWorkerPool } from '../../src/desired/parse-task.js';
@@ -14,20 +14,9 @@ import {
   substituteVariables,
 } from '../../src/desired/render-options.js';
 import { defaultRenderLimits, renderKindAt, renderSource } from '../../src/desired/render.js';
-import { sourceConfig, tempDir } from './git-fixture.js';
+import { helmOptions, sourceConfig, tempDir } from './git-fixture.js';
 
-const helm: HelmOptions = {
-  releaseName: 'shop-prod',
-  namespace: 'shop',
-  valueFiles: [],
-  ignoreMissingValueFiles: false,
-  values: null,
-  parameters: [],
-  skipCrds: false,
-  skipSchemaValidation: false,
-  kubeVersion: null,
-  apiVersions: [],
-};
+const helm = helmOptions();
 
 describe('helm template as Argo CD runs it', () => {
   it('puts value files, inline values, parameters and flags where Argo CD does', () => {
