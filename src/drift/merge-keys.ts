@@ -136,15 +136,16 @@ export function itemsOf(node: SchemaNode | undefined): SchemaNode | undefined {
   return node?.items;
 }
 
+/** What identifies a list element: compared with `===` and used as a Map key. */
+export type ElementIdentity = string | number | boolean;
+
 /**
  * The identity of a list element under its merge keys, with defaults applied: the key's own value
  * when the list has one key (`web`, `8080`: a number and a string never match), otherwise a
  * string (`number:8080|s:TCP`); undefined when the element lacks its first key field or is not an
- * object. Compared with `===` and used as a Map key. Built by hand rather than with JSON.stringify:
- * it runs for every list element, and most lists, keyed by one field, need no new string at all.
+ * object. Built by hand rather than with JSON.stringify: it runs for every list element, and most
+ * lists, keyed by one field, need no new string at all.
  */
-export type ElementIdentity = string | number | boolean;
-
 export function elementIdentity(element: unknown, keys: MergeKeys): ElementIdentity | undefined {
   if (typeof element !== 'object' || element === null || Array.isArray(element)) return undefined;
   const record = element as Record<string, unknown>;
