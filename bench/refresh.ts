@@ -89,6 +89,15 @@ async function untilDecidedOn(driftgate: Driftgate, commit: string): Promise<voi
   throw new Error(`no decision on ${commit}`);
 }
 
+/** Milliseconds from asking for a refresh to decisions naming the commit at `work`'s HEAD. */
+async function untilHeadDecided(driftgate: Driftgate, work: string): Promise<number> {
+  const commit = git(work, 'rev-parse', 'HEAD');
+  const started = performance.now();
+  void driftgate.provider.refreshAll();
+  await untilDecidedOn(driftgate, commit);
+  return performance.now() - started;
+}
+
 export async function benchRefresh(count = 10_000): Promise<RefreshBenchResult> {
   const root = mkdtempSync(join(tmpdir(), 'driftgate-bench-refresh-'));
   try {
@@ -122,7 +131,7 @@ export async function benchRefresh(count = 10_000): Promise<RefreshBenchResult> 
     });
     if ('errors' in result) throw new Error(JSON.stringify(result.errors));
 
-    let started = performance.now();
+    const started = performance.now();
     const driftgate = await startDriftgate(result.config, {
       logger: pino({ level: 'error' }),
       host: '127.0.0.1',
@@ -140,22 +149,14 @@ export async function benchRefresh(count = 10_000): Promise<RefreshBenchResult> 
         deployment.replace('web:1.4.2', 'web:1.4.3'),
       );
       git(work, 'commit', '--quiet', '-am', 'one file');
-      const oneFile = git(work, 'rev-parse', 'HEAD');
-      started = performance.now();
-      void driftgate.provider.refreshAll();
-      await untilDecidedOn(driftgate, oneFile);
-      const oneFileCommitMs = performance.now() - started;
+      const oneFileCommitMs = await untilHeadDecided(driftgate, work);
 
       // A file outside the source's path: nothing to render again.
       mkdirSync(join(work, 'docs'), { recursive: true });
       writeFileSync(join(work, 'docs', 'README.md'), 'The shop.\n');
       git(work, 'add', '-A');
       git(work, 'commit', '--quiet', '-m', 'elsewhere');
-      const elsewhere = git(work, 'rev-parse', 'HEAD');
-      started = performance.now();
-      void driftgate.provider.refreshAll();
-      await untilDecidedOn(driftgate, elsewhere);
-      const elsewhereCommitMs = performance.now() - started;
+      const elsewhereCommitMs = await untilHeadDecided(driftgate, work);
 
       const stall = monitorEventLoopDelay({ resolution: 10 });
       // Review load from another process for the rest of the run.
@@ -197,11 +198,7 @@ export async function benchRefresh(count = 10_000): Promise<RefreshBenchResult> 
         writeFileSync(file, `${readFileSync(file, 'utf8')}# every file\n`);
       }
       git(work, 'commit', '--quiet', '-am', 'every file');
-      const everyFile = git(work, 'rev-parse', 'HEAD');
-      started = performance.now();
-      void driftgate.provider.refreshAll();
-      await untilDecidedOn(driftgate, everyFile);
-      const everyFileCommitMs = performance.now() - started;
+      const everyFileCommitMs = await untilHeadDecided(driftgate, work);
       const rerenderStallMs = stall.max / 1e6;
       stall.disable();
       const reviewsDuringRerender = await load;
