@@ -8,9 +8,7 @@ import { join, posix } from 'node:path';
 import { load } from 'js-yaml';
 import type { SourceConfig } from '../config/config.js';
 import { isJsonObject } from '../kube/object.js';
-import { renderKindAt } from './render.js';
-
-const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+import { KUSTOMIZATION_FILES, renderKindAt } from './render.js';
 
 // A kustomization that reaches more directories than this is rendered on every commit.
 const MAX_DIRECTORIES = 1_000;

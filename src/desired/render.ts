@@ -143,7 +143,8 @@ export async function renderSource(request: RenderRequest): Promise<FileCounts> 
   return outcome.files;
 }
 
-const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+/** The names kustomize looks for in a directory, in its order. */
+export const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
 
 /**
  * What renders the source. `auto` decides by the files at the path as Argo CD does: a chart
