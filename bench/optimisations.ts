@@ -97,6 +97,17 @@ Each was found with a profile or a memory trace and measured before and after on
     for a one-file commit inside it. In a monorepo with one source per application, a commit to
     one application now renders that one alone (test/desired/render-inputs.test.ts).
 
+12. **The drift walk allocates a third less** (src/drift/diff.ts, src/drift/path.ts). A step into
+    a map is now the key itself and a step into an atomic list its index, instead of an object
+    per step; maps are walked with \`for…in\` instead of an \`Object.keys\` array per map; a short
+    list marks the elements it has paired in the bits of one number instead of a
+    \`Uint8Array\`, and the desired list's identities are no longer collected into an array.
+    Measured with V8's sampling heap profiler: 27.2 → 17.8 KB allocated per \`decide\` on the
+    denied Deployment. Effect, both builds in one process, alternating: \`decide\` 13.3 → 11.5 µs
+    (median of 15 rounds). Over HTTP, 16 alternating rounds of the two servers: no change that
+    shows (median difference in server CPU per denied request +1 µs, with rounds spread ±30 µs);
+    inside the server the walk's allocations were not what made \`decide\` slow (see below).
+
 Investigated and left as they are:
 
 - **Comparing against a plan compiled once per manifest.** Tried twice. Each manifest compiled
@@ -118,7 +129,11 @@ Investigated and left as they are:
   stay so); not the shapes of objects cloned from the parse worker (a snapshot built through
   \`postMessage\` decides as fast in the loop); sweeping 8 MB of memory between calls in the loop
   adds only 2.5 µs. What is left is running among the TLS, HTTP and JSON code of each request
-  instead of in a hot loop.
+  instead of in a hot loop. Timed three ways in one server under load: the first \`decide\` on a
+  request took a median of 30 µs, the same call again right after it 17 µs, and a call on a
+  fresh copy of the request 15 µs. So the request object is not what is slow: the first call
+  is, the one that reaches the code and the long-lived data (manifest, index, config) after the
+  rest of the request has run. Allocating less (12 above) did not change it.
 - **The decision log line** costs about 14 µs per denial inside the server, 6 µs in a loop, of
   which pino's own call and the write take 2 µs; \`JSON.stringify\` of the same line and a
   \`writeSync\` take 3 µs. Tried over HTTP, with the line written that way instead of through

@@ -263,7 +263,7 @@ describe('diff: list elements paired by merge key', () => {
     { name: 'DUP', value: 'second' },
   ];
 
-  it.each([3, 40])(
+  it.each([3, 30, 40])(
     'with %i other variables, the n-th duplicate pairs with the n-th, in any order',
     (size) => {
       const desired = deployment((d) => (container(d).env = envOf(size)));
@@ -287,17 +287,37 @@ describe('diff: list elements paired by merge key', () => {
     },
   );
 
-  it.each([3, 40])('with %i other variables, one the object lacks is reported whole', (size) => {
-    const desired = deployment((d) => (container(d).env = envOf(size)));
-    const live = deployment((d) => (container(d).env = envOf(size).slice(1)));
+  it('pairs the last elements of a list of 32, the longest that is scanned', () => {
+    const desired = deployment((d) => (container(d).env = envOf(30)));
+    const live = deployment((d) => {
+      const env = envOf(30);
+      env[31] = { name: 'DUP', value: 'changed' };
+      container(d).env = env;
+    });
     expect(diff(desired, live)).toEqual([
       {
-        path: 'spec.template.spec.containers[name=web].env[name=VAR_0]',
-        pointer: '/spec/template/spec/containers/0/env/0',
-        desired: { name: 'VAR_0', value: '0' },
+        path: 'spec.template.spec.containers[name=web].env[name=DUP].value',
+        pointer: '/spec/template/spec/containers/0/env/31/value',
+        desired: 'second',
+        live: 'changed',
       },
     ]);
   });
+
+  it.each([3, 30, 40])(
+    'with %i other variables, one the object lacks is reported whole',
+    (size) => {
+      const desired = deployment((d) => (container(d).env = envOf(size)));
+      const live = deployment((d) => (container(d).env = envOf(size).slice(1)));
+      expect(diff(desired, live)).toEqual([
+        {
+          path: 'spec.template.spec.containers[name=web].env[name=VAR_0]',
+          pointer: '/spec/template/spec/containers/0/env/0',
+          desired: { name: 'VAR_0', value: '0' },
+        },
+      ]);
+    },
+  );
 
   it('a key that is a number in Git and a string in the object names another element', () => {
     const desired = deployment((d) => (container(d).env = [{ name: 8080, value: 'x' }]));

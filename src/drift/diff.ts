@@ -23,7 +23,7 @@ import {
   REDACTED,
   type NeverCompared,
 } from './normalize.js';
-import { jsonPointer, readablePath, type Segment } from './path.js';
+import { jsonPointer, readablePath, type KeyStep, type Segment } from './path.js';
 import { quantitiesEqual } from './quantity.js';
 
 /** One field where the object differs from Git. */
@@ -180,7 +180,7 @@ function isEmpty(value: unknown): boolean {
  * The step to a list element. Its readable spelling (the merge-key fields the manifest writes)
  * is worked out only when a drift below it is spelled: most elements have none.
  */
-class KeySegment {
+class KeySegment implements KeyStep {
   readonly kind = 'key' as const;
   constructor(
     private readonly element: Readonly<Record<string, unknown>>,
@@ -214,9 +214,8 @@ function compareValue(
       return;
     }
     const keys = schema?.keys;
-    const identities = keys === undefined ? undefined : identitiesOf(desired, keys);
-    if (keys !== undefined && identities !== undefined) {
-      compareAssociative(walk, desired, identities, live, keys, schema);
+    if (keys !== undefined && hasIdentities(desired, keys)) {
+      compareAssociative(walk, desired, live, keys, schema);
     } else {
       compareAtomic(walk, desired, live, schema);
     }
@@ -235,9 +234,10 @@ function compareValue(
       walk.never.sops &&
       walk.segments.length === 1 &&
       isSecretValuePath(walk.segments);
-    for (const name of Object.keys(desired)) {
+    // for…in rather than Object.keys: no array per map. Parsed JSON inherits nothing enumerable.
+    for (const name in desired) {
       if (isNeverCompared(walk.segments, name, walk.never)) continue;
-      walk.segments.push({ kind: 'field', name });
+      walk.segments.push(name);
       const liveValue = liveMap?.[name];
       if (sopsSecretData) {
         // A SOPS-encrypted Secret can only be compared by the keys it holds.
@@ -277,21 +277,15 @@ function scalarsEqual(walk: Walk, desired: unknown, live: unknown): boolean {
   return false;
 }
 
-/** The identity of every element, or undefined when one has none (the list is then atomic). */
-function identitiesOf(list: readonly unknown[], keys: MergeKeys): ElementIdentity[] | undefined {
-  const identities: ElementIdentity[] = [];
-  for (const item of list) {
-    const identity = elementIdentity(item, keys);
-    if (identity === undefined) return undefined;
-    identities.push(identity);
-  }
-  return identities;
+/** Whether every element has an identity; a list where one has none is compared as a whole. */
+function hasIdentities(list: readonly unknown[], keys: MergeKeys): boolean {
+  for (const item of list) if (elementIdentity(item, keys) === undefined) return false;
+  return true;
 }
 
 function compareAssociative(
   walk: Walk,
   desired: readonly unknown[],
-  identities: readonly ElementIdentity[],
   live: readonly unknown[],
   keys: MergeKeys,
   schema: SchemaNode | undefined,
@@ -300,7 +294,7 @@ function compareAssociative(
   const items = itemsOf(schema);
   for (let desiredIndex = 0; desiredIndex < desired.length; desiredIndex++) {
     const element = desired[desiredIndex] as Record<string, unknown>;
-    const liveAt = partners.take(identities[desiredIndex] as ElementIdentity);
+    const liveAt = partners.take(elementIdentity(element, keys) as ElementIdentity);
     walk.segments.push(new KeySegment(element, keys, liveAt ?? desiredIndex));
     if (liveAt === undefined) report(walk, element, undefined);
     else compareValue(walk, element, live[liveAt], items);
@@ -308,32 +302,39 @@ function compareAssociative(
   }
 }
 
-// Up to this many elements, a scan finds an element's partner faster than a Map would.
+// Up to this many elements, a scan finds an element's partner faster than a Map would (and the
+// elements handed out fit in the 32 bits of one number).
 const SCAN_LIMIT = 32;
 
 /**
  * The live elements, handed out by identity. Duplicate keys happen (env allows them): the n-th
  * element asked for pairs with the n-th occurrence, so none is handed out twice.
  */
-function livePartners(
-  live: readonly unknown[],
-  keys: MergeKeys,
-): { take(identity: ElementIdentity): number | undefined } {
-  const identities = live.map((item) => elementIdentity(item, keys));
-  if (identities.length <= SCAN_LIMIT) {
-    const taken = new Uint8Array(identities.length);
-    return {
-      take(identity) {
-        for (let index = 0; index < identities.length; index++) {
-          if (taken[index] === 0 && identities[index] === identity) {
-            taken[index] = 1;
-            return index;
-          }
-        }
-        return undefined;
-      },
-    };
+interface LivePartners {
+  take(identity: ElementIdentity): number | undefined;
+}
+
+/** A short list: scanned, with the elements handed out marked in the bits of one number. */
+class ScannedPartners implements LivePartners {
+  private taken = 0;
+  constructor(private readonly identities: readonly (ElementIdentity | undefined)[]) {}
+
+  take(identity: ElementIdentity): number | undefined {
+    const { identities } = this;
+    for (let index = 0; index < identities.length; index++) {
+      const bit = 1 << index;
+      if ((this.taken & bit) === 0 && identities[index] === identity) {
+        this.taken |= bit;
+        return index;
+      }
+    }
+    return undefined;
   }
+}
+
+function livePartners(live: readonly unknown[], keys: MergeKeys): LivePartners {
+  const identities = live.map((item) => elementIdentity(item, keys));
+  if (identities.length <= SCAN_LIMIT) return new ScannedPartners(identities);
   const byIdentity = new Map<ElementIdentity, number[]>();
   identities.forEach((identity, index) => {
     if (identity === undefined) return;
@@ -355,7 +356,7 @@ function compareAtomic(
     return;
   }
   desired.forEach((item, index) => {
-    walk.segments.push({ kind: 'index', index });
+    walk.segments.push(index);
     compareValue(walk, item, live[index], itemsOf(schema));
     walk.segments.pop();
   });
@@ -366,14 +367,14 @@ function resolve(root: unknown, segments: readonly Segment[], rootSchema: Schema
   let value = root;
   let schema: SchemaNode | undefined = rootSchema;
   for (const segment of segments) {
-    if (segment.kind === 'field') {
-      value = isJsonObject(value) ? value[segment.name] : undefined;
-      schema = fieldOf(schema, segment.name);
+    if (typeof segment === 'string') {
+      value = isJsonObject(value) ? value[segment] : undefined;
+      schema = fieldOf(schema, segment);
       continue;
     }
     if (!Array.isArray(value)) return undefined;
-    if (segment.kind === 'index') {
-      value = value[segment.index];
+    if (typeof segment === 'number') {
+      value = value[segment];
     } else {
       const keys = schema?.keys;
       const wanted = keys && elementIdentity(segment.fields, keys);
@@ -438,7 +439,7 @@ function collectUndeclaredChanges(
     const oldMap = isJsonObject(old) ? old : {};
     for (const name of new Set([...Object.keys(oldMap), ...Object.keys(live)])) {
       if (isNeverCompared(walk.segments, name, walk.never)) continue;
-      walk.segments.push({ kind: 'field', name });
+      walk.segments.push(name);
       collectUndeclaredChanges(
         walk,
         oldMap[name],

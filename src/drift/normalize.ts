@@ -37,13 +37,11 @@ export function isNeverCompared(
 ): boolean {
   const depth = parent.length;
   if (depth === 0) return TOP_LEVEL.has(name) || (rules.sops && name === 'sops');
-  const first = parent[0];
-  if (first?.kind !== 'field' || first.name !== 'metadata') return false;
+  if (parent[0] !== 'metadata') return false;
   if (depth === 1) return SERVER_METADATA.has(name);
   if (depth !== 2) return false;
   const second = parent[1];
-  if (second?.kind !== 'field') return false;
-  if (second.name === 'annotations') {
+  if (second === 'annotations') {
     return (
       name === annotations.lastApplied ||
       name === annotations.argocdTrackingId ||
@@ -51,7 +49,7 @@ export function isNeverCompared(
       name.startsWith(DRIFTGATE_PREFIX)
     );
   }
-  return second.name === 'labels' && name === rules.trackingLabel;
+  return second === 'labels' && name === rules.trackingLabel;
 }
 
 // Maps whose values are resource quantities: container and PVC resources, quotas, capacities,
@@ -76,11 +74,11 @@ const LIMIT_RANGE_MAPS = new Set([
 
 export function isQuantityPosition(segments: readonly Segment[], limitRange: boolean): boolean {
   const leaf = segments[segments.length - 1];
-  if (leaf?.kind !== 'field') return false;
-  if (leaf.name === 'sizeLimit') return true;
+  if (typeof leaf !== 'string') return false;
+  if (leaf === 'sizeLimit') return true;
   const parent = segments[segments.length - 2];
-  if (parent?.kind !== 'field') return false;
-  return QUANTITY_MAPS.has(parent.name) || (limitRange && LIMIT_RANGE_MAPS.has(parent.name));
+  if (typeof parent !== 'string') return false;
+  return QUANTITY_MAPS.has(parent) || (limitRange && LIMIT_RANGE_MAPS.has(parent));
 }
 
 export function isSops(desired: KubeObject): boolean {
@@ -141,7 +139,7 @@ export function isSecret(object: KubeObject): boolean {
 /** Is this path a Secret's value, which is never printed? */
 export function isSecretValuePath(segments: readonly Segment[]): boolean {
   const first = segments[0];
-  return first?.kind === 'field' && (first.name === 'data' || first.name === 'stringData');
+  return first === 'data' || first === 'stringData';
 }
 
 export const REDACTED = '<redacted>';

@@ -3,35 +3,40 @@
 
 export type Scalar = string | number | boolean;
 
-/** One step into an object: a map key, a list element found by its merge key, or an index. */
-export type Segment =
-  | { readonly kind: 'field'; readonly name: string }
-  | {
-      readonly kind: 'key';
-      /** The merge-key fields as the manifest spells them, for the readable path. */
-      readonly fields: Readonly<Record<string, Scalar>>;
-      /** Position in the object the pointer refers to. */
-      readonly index: number;
-    }
-  | { readonly kind: 'index'; readonly index: number };
+/**
+ * One step into an object: a map key (its name), a list element by position (its index), or a
+ * list element found by its merge key. Keys and indexes are the bare values: a walk takes a step
+ * for every field it visits, and a step that is an object of its own would be one more
+ * allocation each time.
+ */
+export type Segment = string | number | KeyStep;
+
+/** A list element found by its merge key. */
+export interface KeyStep {
+  readonly kind: 'key';
+  /** The merge-key fields as the manifest spells them, for the readable path. */
+  readonly fields: Readonly<Record<string, Scalar>>;
+  /** Position in the object the pointer refers to. */
+  readonly index: number;
+}
 
 const PLAIN_FIELD = /^[A-Za-z_$][\w$-]*$/;
 
 export function readablePath(segments: readonly Segment[]): string {
   let out = '';
   for (const segment of segments) {
-    if (segment.kind === 'index') {
-      out += `[${segment.index}]`;
-    } else if (segment.kind === 'key') {
+    if (typeof segment === 'number') {
+      out += `[${segment}]`;
+    } else if (typeof segment !== 'string') {
       let pairs = '';
       for (const [field, value] of Object.entries(segment.fields)) {
         pairs += `${pairs === '' ? '' : ','}${field}=${String(value)}`;
       }
       out += `[${pairs}]`;
-    } else if (!PLAIN_FIELD.test(segment.name)) {
-      out += `[${segment.name}]`;
+    } else if (!PLAIN_FIELD.test(segment)) {
+      out += `[${segment}]`;
     } else {
-      out += out === '' ? segment.name : `.${segment.name}`;
+      out += out === '' ? segment : `.${segment}`;
     }
   }
   return out;
@@ -50,7 +55,7 @@ export function unescapePointerToken(token: string): string {
 export function jsonPointer(segments: readonly Segment[]): string {
   let out = '';
   for (const segment of segments) {
-    out += `/${segment.kind === 'field' ? escapePointerToken(segment.name) : String(segment.index)}`;
+    out += `/${typeof segment === 'string' ? escapePointerToken(segment) : String(typeof segment === 'number' ? segment : segment.index)}`;
   }
   return out;
 }
