@@ -68,13 +68,13 @@ section(
 const http = await benchHttp(10_000, 5);
 section(
   'HTTP: /validate and /mutate under load',
-  "autocannon, 16 connections, keep-alive TLS, against the real webhook (10,000 objects in its snapshot, logging a line per decision as `driftgate serve` does), a no-op express HTTPS server answering allowed: true to the same review, and the same no-op answer from node:https alone (driftgate serves reviews without express, so this is the stricter baseline); each server in a process of its own, taking turns, the median of 5 rounds of 5 s. CPU per request is the server process's CPU time over the round (/proc), steadier than throughput on a shared machine. Targets, against the express no-op server: >= 85% of its throughput, p99 <= 1.25×.",
+  "autocannon, 16 connections, keep-alive TLS (bench/load.ts, which keeps each answer's latency to the microsecond: autocannon's own histogram counts whole milliseconds), against the real webhook (10,000 objects in its snapshot, logging a line per decision as `driftgate serve` does), a no-op express HTTPS server answering allowed: true to the same review, and the same no-op answer from node:https alone (driftgate serves reviews without express, so this is the stricter baseline); each server in a process of its own, taking turns, the median of 5 rounds of 5 s. CPU per request is the server process's CPU time over the round (/proc), steadier than throughput on a shared machine. Targets, against the express no-op server: >= 85% of its throughput, p99 <= 1.25×.",
   http.map(({ scenario, results }) => `${scenario.title}\n${formatHttp(results)}`).join('\n'),
 );
 
 section(
   'Scaling: latency and memory as reviews grow',
-  'A ConfigMap (1 KB values) and a custom resource (a list of rules), each of about 10 KB, 100 KB and 1 MB, declared in Git beside 10,000 objects; a person changes one value (denied). One connection, 3 s each, against the no-op server with the same body. A review carries object and oldObject, so it is about twice the object.',
+  'A ConfigMap (1 KB values) and a custom resource (a list of rules), each of about 10 KB, 100 KB and 1 MB, declared in Git beside 10,000 objects; a person changes one value (denied). One connection, 3 s each, against the no-op server with the same body; latencies to the microsecond. A review carries object and oldObject, so it is about twice the object.',
   formatScaling(await benchScaling(3)),
 );
 

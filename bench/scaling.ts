@@ -143,7 +143,7 @@ export function formatScaling(results: readonly ScalingResult[]): string {
   return results
     .map(({ shape, size, reviewBytes, results: [base, driftgate], driftgateRssBytes }) => {
       if (base === undefined || driftgate === undefined) return '';
-      return `  ${`${shape}, ${size}`.padEnd(26)} review ${(reviewBytes / 1024).toFixed(0).padStart(5)} KB  no-op mean ${base.meanMs.toFixed(2).padStart(6)} ms p99 ${base.p99Ms.toFixed(0).padStart(4)} ms  driftgate mean ${driftgate.meanMs.toFixed(2).padStart(6)} ms p99 ${driftgate.p99Ms.toFixed(0).padStart(4)} ms  (${(driftgate.meanMs / base.meanMs).toFixed(2)}× mean)  driftgate RSS ${mb(driftgateRssBytes)}  errors ${driftgate.errors + driftgate.non2xx}`;
+      return `  ${`${shape}, ${size}`.padEnd(26)} review ${(reviewBytes / 1024).toFixed(0).padStart(5)} KB  no-op mean ${base.meanMs.toFixed(2).padStart(6)} ms p99 ${base.p99Ms.toFixed(2).padStart(6)} ms  driftgate mean ${driftgate.meanMs.toFixed(2).padStart(6)} ms p99 ${driftgate.p99Ms.toFixed(2).padStart(6)} ms  (${(driftgate.meanMs / base.meanMs).toFixed(2)}× mean)  driftgate RSS ${mb(driftgateRssBytes)}  errors ${driftgate.errors + driftgate.non2xx}`;
     })
     .join('\n');
 }
