@@ -108,6 +108,15 @@ Each was found with a profile or a memory trace and measured before and after on
     shows (median difference in server CPU per denied request +1 µs, with rounds spread ±30 µs);
     inside the server the walk's allocations were not what made \`decide\` slow (see below).
 
+13. **The strict policy compares a declared map field by field, not whole first**
+    (src/drift/diff.ts). It used to ask whether old and new were equal at every level before
+    looking inside: the whole Deployment at the top, then its metadata, each time down to
+    \`managedFields\` and the other fields never compared, which every write changes. Now a map
+    that Git declares is walked field by field, and only what is not a declared map is compared
+    whole. Effect, both builds in one process, alternating: \`diffWrite\` with \`fieldPolicy:
+    strict\` on the captured \`kubectl set image\` 59.3 → 23.7 µs (median of 11 rounds), the
+    same drift reported.
+
 Investigated and left as they are:
 
 - **Comparing against a plan compiled once per manifest.** Tried twice. Each manifest compiled

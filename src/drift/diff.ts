@@ -430,15 +430,12 @@ function collectUndeclaredChanges(
   desired: unknown,
   schema: SchemaNode | undefined,
 ): void {
-  if (sameValue(old, live)) return;
-  if (isAbsent(desired)) {
-    report(walk, undefined, live ?? undefined);
-    return;
-  }
   if (isJsonObject(desired) && (isJsonObject(old) || isAbsent(old)) && isJsonObject(live)) {
+    // Compared field by field, not whole first: that would walk the map twice, and walk what is
+    // never compared (managedFields, which every write changes) as well.
     const oldMap = isJsonObject(old) ? old : {};
-    for (const name of new Set([...Object.keys(oldMap), ...Object.keys(live)])) {
-      if (isNeverCompared(walk.segments, name, walk.never)) continue;
+    const visit = (name: string): void => {
+      if (isNeverCompared(walk.segments, name, walk.never)) return;
       walk.segments.push(name);
       collectUndeclaredChanges(
         walk,
@@ -448,7 +445,14 @@ function collectUndeclaredChanges(
         fieldOf(schema, name),
       );
       walk.segments.pop();
-    }
+    };
+    for (const name in oldMap) visit(name);
+    for (const name in live) if (!Object.hasOwn(oldMap, name)) visit(name);
+    return;
+  }
+  if (sameValue(old, live)) return;
+  if (isAbsent(desired)) {
+    report(walk, undefined, live ?? undefined);
     return;
   }
   const keys = schema?.keys;
