@@ -412,9 +412,8 @@ function sameValue(first: unknown, second: unknown): boolean {
       continue;
     }
     if (!isJsonObject(a) || !isJsonObject(b)) return false;
-    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
-      pending.push([a[key], b[key]]);
-    }
+    for (const key in a) pending.push([a[key], b[key]]);
+    for (const key in b) if (!Object.hasOwn(a, key)) pending.push([undefined, b[key]]);
   }
   return true;
 }
