@@ -113,9 +113,16 @@ Each was found with a profile or a memory trace and measured before and after on
     looking inside: the whole Deployment at the top, then its metadata, each time down to
     \`managedFields\` and the other fields never compared, which every write changes. Now a map
     that Git declares is walked field by field, and only what is not a declared map is compared
-    whole. Effect, both builds in one process, alternating: \`diffWrite\` with \`fieldPolicy:
-    strict\` on the captured \`kubectl set image\` 59.3 → 23.7 µs (median of 11 rounds), the
-    same drift reported.
+    whole; and that comparison pairs the fields of two maps without building a \`Set\` of their
+    keys. Effect, both builds in one process, alternating: \`diffWrite\` with \`fieldPolicy:
+    strict\` on the captured \`kubectl set image\` 59.3 → 23.7 µs for the first change and
+    57.0 → 16.7 µs for both (medians of 11 rounds), the same drift reported.
+14. **Ignore-rule patterns are compiled once** (src/drift/ignore.ts). A rule whose group or kind
+    holds a \`*\` (Argo CD's \`group: "*"\`, \`kind: "*"\` with \`managedFieldsManagers\` is a common
+    one) built a new \`RegExp\` for every object on every request; a bare \`*\` now matches without
+    one, and other patterns are compiled on first use. Effect on \`decide\` for the denied
+    Deployment with three such rules in the config, in a loop: 13.8 → 11.2 µs (10.6 µs without
+    them). Tests match and miss kinds and groups through each kind of pattern, twice.
 
 Investigated and left as they are:
 

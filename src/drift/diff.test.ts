@@ -496,6 +496,37 @@ describe('diffWrite', () => {
   });
 });
 
+describe('ignore rules: which objects they apply to', () => {
+  const scaled = deployment((d) => (d.spec.replicas = 9));
+  const replicas = { jsonPointers: ['/spec/replicas'] };
+
+  it.each([
+    ['apps', 'Deployment'],
+    ['*', '*'],
+    ['app*', '*ment'],
+    ['*s', 'Deploy*'],
+  ])('group %s and kind %s match an apps/Deployment', (group, kind) => {
+    // Twice: the second time the patterns are already compiled.
+    for (let i = 0; i < 2; i++) {
+      expect(diff(deployment(), scaled, { ignore: [{ group, kind, ...replicas }] })).toEqual([]);
+    }
+  });
+
+  it.each([
+    ['', 'Deployment'],
+    ['apps', 'StatefulSet'],
+    ['*', 'Deploy'],
+    ['a*s', '*Set'],
+    ['*.k8s.io', '*'],
+  ])('group %s and kind %s do not match an apps/Deployment', (group, kind) => {
+    for (let i = 0; i < 2; i++) {
+      expect(paths(diff(deployment(), scaled, { ignore: [{ group, kind, ...replicas }] }))).toEqual(
+        ['spec.replicas'],
+      );
+    }
+  });
+});
+
 describe('validateIgnoreRules', () => {
   it('accepts rules written as in an Argo CD Application', () => {
     const rules = [

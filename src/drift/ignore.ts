@@ -94,16 +94,25 @@ export function validateIgnoreRules(
   return { rules, errors };
 }
 
+// Rules come from the config and are matched on every request: each pattern is compiled once.
+const globs = new Map<string, RegExp>();
+
 function globMatch(pattern: string, value: string): boolean {
+  if (pattern === '*') return true;
   if (!pattern.includes('*')) return pattern === value;
-  const regex = new RegExp(
-    '^' +
-      pattern
-        .split('*')
-        .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-        .join('.*') +
-      '$',
-  );
+  let regex = globs.get(pattern);
+  if (regex === undefined) {
+    regex = new RegExp(
+      '^' +
+        pattern
+          .split('*')
+          .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+          .join('.*') +
+        '$',
+    );
+    if (globs.size >= 1_000) globs.clear();
+    globs.set(pattern, regex);
+  }
   return regex.test(value);
 }
 
