@@ -9,6 +9,7 @@ import {
   type MergeKeys,
   type SchemaNode,
 } from './merge-keys.js';
+import { memoized } from './memo.js';
 import { parsePointer } from './path.js';
 
 export interface IgnoreRule {
@@ -95,25 +96,23 @@ export function validateIgnoreRules(
 }
 
 // Rules come from the config and are matched on every request: each pattern is compiled once.
-const globs = new Map<string, RegExp>();
-
-function globMatch(pattern: string, value: string): boolean {
-  if (pattern === '*') return true;
-  if (!pattern.includes('*')) return pattern === value;
-  let regex = globs.get(pattern);
-  if (regex === undefined) {
-    regex = new RegExp(
+const globRegex = memoized(
+  (pattern: string) =>
+    new RegExp(
       '^' +
         pattern
           .split('*')
           .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
           .join('.*') +
         '$',
-    );
-    if (globs.size >= 1_000) globs.clear();
-    globs.set(pattern, regex);
-  }
-  return regex.test(value);
+    ),
+  1_000,
+);
+
+function globMatch(pattern: string, value: string): boolean {
+  if (pattern === '*') return true;
+  if (!pattern.includes('*')) return pattern === value;
+  return globRegex(pattern).test(value);
 }
 
 /** The rules that apply to an object. `group` and `kind` accept `*` wildcards. */
@@ -159,14 +158,7 @@ export function applyIgnoreRules<T extends readonly (KubeObject | undefined)[]>(
 }
 
 // Rules are few and fixed; their pointers are parsed once, not on every request.
-const parsedPointers = new Map<string, string[] | undefined>();
-function pointerTokens(pointer: string): string[] | undefined {
-  if (!parsedPointers.has(pointer)) {
-    if (parsedPointers.size > 10_000) parsedPointers.clear();
-    parsedPointers.set(pointer, parsePointer(pointer));
-  }
-  return parsedPointers.get(pointer);
-}
+const pointerTokens = memoized(parsePointer, 10_000);
 
 function existsAt(value: unknown, tokens: readonly string[]): boolean {
   let current = value;

@@ -1,5 +1,6 @@
 // Kubernetes resource quantities ("500m", "1Gi", "1e3") compared by exact value, so a manifest
 // that writes `cpu: "0.5"` matches the `500m` the API server stores.
+import { memoized } from './memo.js';
 
 /** An exact rational value: numerator / denominator, denominator > 0. */
 interface Rational {
@@ -67,17 +68,13 @@ function numberToQuantityText(value: number): string | undefined {
 
 // The same few quantities ("500m", "1Gi") come up in every review: each is parsed once. Bounded
 // in count and in length, since a review can carry any text where a quantity belongs.
-const parsed = new Map<string | number, Rational | undefined>();
-const PARSED_LIMIT = 4096;
 const PARSED_MAX_LENGTH = 64;
+const parseRecurring = memoized(parseQuantity, 4096);
 
 function parseQuantityOnce(text: string | number): Rational | undefined {
-  if (typeof text === 'string' && text.length > PARSED_MAX_LENGTH) return parseQuantity(text);
-  if (parsed.has(text)) return parsed.get(text);
-  if (parsed.size >= PARSED_LIMIT) parsed.clear();
-  const quantity = parseQuantity(text);
-  parsed.set(text, quantity);
-  return quantity;
+  return typeof text === 'string' && text.length > PARSED_MAX_LENGTH
+    ? parseQuantity(text)
+    : parseRecurring(text);
 }
 
 /** True when both parse as quantities of the same value. */
