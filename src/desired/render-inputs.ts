@@ -1,8 +1,8 @@
 // Which directories and files of a repository a source's render reads, so that a commit that
 // touches none of them is not rendered again. Known for plain manifests (the source's path), for
 // kustomize (the path and every directory its kustomizations reach) and for Helm (the chart, the
-// charts it depends on from the repository, its value files); unknown for commands, whose inputs only running them tells, so they are
-// rendered again on every new commit.
+// charts it depends on from the repository, its value files); unknown for commands, whose
+// inputs only running them tells, so they are rendered again on every new commit.
 import { readFileSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { load } from 'js-yaml';
