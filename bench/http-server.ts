@@ -3,13 +3,12 @@
 // answering allowed: true with the review's uid) or `bare` (the same answer from node:https
 // alone, as driftgate's review routes are served). Prints its URL, runs until killed.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
-import pino from 'pino';
 import { importCompiled } from './compiled.js';
 
 // The webhook as `npm run build` compiles it: what is measured is what ships, not tsx.
@@ -18,6 +17,7 @@ const { selfSignedForDevelopment } =
 const { validateConfig } =
   await importCompiled<typeof import('../src/config/config.js')>('config/config.js');
 const { startDriftgate } = await importCompiled<typeof import('../src/main.js')>('main.js');
+const { serviceLog } = await importCompiled<typeof import('../src/audit/log.js')>('audit/log.js');
 
 const [mode = 'noop', countText = '10000', extraManifests] = process.argv.slice(2);
 // Exit cleanly on SIGINT so that `node --cpu-prof` can write its profile.
@@ -118,9 +118,11 @@ if (mode === 'noop') {
     ],
   });
   if ('errors' in result) throw new Error(JSON.stringify(result.errors));
+  // The log `driftgate serve` writes, a line per decision, here to /dev/null.
+  const log = serviceLog('info', openSync('/dev/null', 'a'));
   const driftgate = await startDriftgate(result.config, {
-    // As `driftgate serve` logs: a line per decision, written synchronously, here to /dev/null.
-    logger: pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: true })),
+    logger: log.logger,
+    decisionLog: log.decisions,
     host: '127.0.0.1',
     port: 0,
     tls: { kind: 'memory', cert: tls.cert, key: tls.key },

@@ -123,6 +123,17 @@ Each was found with a profile or a memory trace and measured before and after on
     one, and other patterns are compiled on first use. Effect on \`decide\` for the denied
     Deployment with three such rules in the config, in a loop: 13.8 → 11.2 µs (10.6 µs without
     them). Tests match and miss kinds and groups through each kind of pattern, twice.
+15. **The decision line is serialised by one \`JSON.stringify\`** (src/audit/log.ts). pino
+    builds a line field by field in JavaScript; the decision line has 24 fields and is written
+    for every review. \`driftgate serve\` now writes it through pino's own destination with the
+    bytes pino would write (a test compares the two). Timed around the call inside the server
+    under load: 10 to 14 µs through pino, 6.7 to 7.1 µs this way (medians of 8 rounds of 20,000
+    calls). Over HTTP, 12 alternating rounds against the server as it was: throughput ratio
+    1.024, server CPU per denied request 1.4 µs less (rounds spread ±15 µs), within the noise.
+    The same change made the benchmark log as \`serve\` does: it used to write synchronously,
+    while \`serve\` writes through pino's asynchronous destination (written out on exit; tests
+    end the process right after 5,000 lines, and stop a loaded server with SIGTERM, and find
+    every line).
 
 Investigated and left as they are:
 
@@ -149,16 +160,18 @@ Investigated and left as they are:
   request took a median of 30 µs, the same call again right after it 17 µs, and a call on a
   fresh copy of the request 15 µs. So the request object is not what is slow: the first call
   is, the one that reaches the code and the long-lived data (manifest, index, config) after the
-  rest of the request has run. Allocating less (12 above) did not change it. And it is the
-  whole gap to the target: a server that reused one decision instead of deciding cost the same
-  CPU per denied write as the express no-op server (175 against 176 µs, 8 alternating rounds).
-- **The decision log line** costs about 14 µs per denial inside the server, 6 µs in a loop, of
-  which pino's own call and the write take 2 µs; \`JSON.stringify\` of the same line and a
-  \`writeSync\` take 3 µs. Tried over HTTP, with the line written that way instead of through
-  pino: the denied write at 81% of the express no-op server's throughput, inside the 73 to 83%
-  of runs without it. It stays one synchronous pino line per decision: an audit trail that
-  buffers loses its last lines in a crash, and a second writer beside pino would have to mimic
-  its format.
+  rest of the request has run. Allocating less (12 above) did not change it. A server that
+  reused one decision instead of deciding cost the same CPU per denied write as the express
+  no-op server in one run (175 against 176 µs, 8 alternating rounds); left out in later runs,
+  the decision line weighed more than that suggests (next item).
+- **The decision log line** is the largest part of the gap left to the target. With it left
+  out, the denied write cost 186 to 198 µs of server CPU against 170 to 184 µs for the express
+  no-op server (medians of three runs of 8 to 10 alternating rounds), and reached 88 to 90% of
+  its throughput; with it, 209 to 229 µs. Inside the server the call itself takes 10 to 14 µs
+  through pino, 7 µs as written since 15; the rest is what it costs the code around it. A
+  synchronous write costs the same as the asynchronous one (209 against 211 µs), and so did
+  writing each event-loop turn's lines in one \`writeSync\` (214 against 218 µs). The line
+  stays: it is the audit trail's record of every decision.
 - **The event-loop stall while 10,000 objects are re-rendered under load** (the "Git" section):
   it moves around the 50 ms target from run to run (29.5, 47.1 and 56.6 ms in three full runs
   on one day; 36 to 65 ms in four runs of bench/refresh.ts alone). \`--trace-gc\` shows the longest

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { DecisionLog } from './audit/log.js';
 import { createApp, type GitHookResult } from './admission/app.js';
 import { createMetrics } from './admission/metrics.js';
 import { startServer, type ServerTimeouts, type TlsSource } from './admission/server.js';
@@ -23,6 +24,8 @@ import { noClusterFacts, type ClusterFacts } from './policy/facts.js';
 
 export interface DriftgateOptions {
   readonly logger: Logger;
+  /** Where decision lines go; `logger.info` when absent (serviceLog() makes both). */
+  readonly decisionLog?: DecisionLog;
   /** Where to listen; defaults to all interfaces. Tests use 127.0.0.1. */
   readonly host?: string;
   /** Overrides `listen.port` (tests pass 0 for a free port). */
@@ -139,6 +142,7 @@ export async function startDriftgate(
     sources: () => provider.sources(),
     now,
     logger,
+    ...(options.decisionLog === undefined ? {} : { decisionLog: options.decisionLog }),
     metrics,
     ready: () => provider.current().origin !== 'empty',
     gitHook,

@@ -36,7 +36,7 @@ function post(url: string, body: string): Promise<{ status: number; body: string
 }
 
 /** `driftgate serve` on the example, in a child process; resolves once it prints its URL. */
-async function startServe(): Promise<{
+async function startServe(logLevel = 'warn'): Promise<{
   child: ReturnType<typeof spawn>;
   url: string;
   stdout: () => string;
@@ -47,7 +47,7 @@ async function startServe(): Promise<{
   args.push('--port', '0', '--host', '127.0.0.1', '--drain-seconds', '1');
   const child = spawn(process.execPath, args, {
     cwd,
-    env: { ...process.env, LOG_LEVEL: 'warn' },
+    env: { ...process.env, LOG_LEVEL: logLevel },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -128,10 +128,10 @@ describe('npm run demo', () => {
 
 describe('driftgate serve under load', () => {
   it(
-    'loses no review on SIGTERM: each one sent is answered in full, or its connection refused',
+    'loses no review on SIGTERM: each one sent is answered in full, or its connection refused, and logged',
     { timeout: 90_000 },
     async () => {
-      const { child, url, exited } = await startServe();
+      const { child, url, exited, stdout } = await startServe('info');
       try {
         expect(url).not.toBe('');
         const example = readFileSync(
@@ -207,6 +207,11 @@ describe('driftgate serve under load', () => {
         expect(outcome.broken).toEqual([]);
         expect(outcome.answeredAfterSigterm).toBeGreaterThan(0);
         expect(outcome.refused).toBeGreaterThan(0);
+        // Each answer has its decision line, the last ones too: the log is written out on exit.
+        const decisionLines = stdout()
+          .split('\n')
+          .filter((line) => line.includes('"msg":"decision"'));
+        expect(decisionLines).toHaveLength(outcome.answered);
       } finally {
         child.kill('SIGKILL');
       }

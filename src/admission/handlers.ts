@@ -6,6 +6,7 @@ import type { DesiredProvider } from '../desired/provider.js';
 import type { AdmissionRequest, AdmissionResponse } from '../kube/admission.js';
 import { auditAnnotations, decisionLogLine } from '../audit/record.js';
 import { decisionEvent } from '../audit/event.js';
+import type { DecisionLog } from '../audit/log.js';
 import type { EventRecorder } from '../cluster/events.js';
 import { decide } from '../policy/decide.js';
 import type { Decision } from '../policy/decision.js';
@@ -20,6 +21,8 @@ export interface WebhookDeps {
   readonly facts: () => ClusterFacts;
   readonly now: () => Date;
   readonly logger: Logger;
+  /** Where decision lines go; `logger.info` when absent. */
+  readonly decisionLog?: DecisionLog;
   readonly metrics: Metrics;
   /** Kubernetes Events for denials and break-glass uses; none when absent. */
   readonly events?: EventRecorder;
@@ -110,7 +113,9 @@ function record(
     kind: decision.key?.kind ?? request.kind.kind,
     webhook,
   });
-  deps.logger.info(decisionLogLine(request, decision, webhook));
+  const line = decisionLogLine(request, decision, webhook);
+  if (deps.decisionLog === undefined) deps.logger.info(line);
+  else deps.decisionLog(line);
   // Only the validating webhook records Events: the mutating one sees writes that may never
   // happen. decisionEvent() leaves out dry-runs and everything but denials and break-glass.
   if (deps.events !== undefined) {

@@ -1,6 +1,6 @@
 // `driftgate serve`: run the admission webhook until SIGTERM, then drain and stop. Without
 // --config it serves the example repository shipped with driftgate, on a development certificate.
-import pino from 'pino';
+import { serviceLog } from '../audit/log.js';
 import { loadConfig } from '../config/load-config.js';
 import { isDriftgateError } from '../desired/errors.js';
 import { exampleConfig } from '../example.js';
@@ -48,7 +48,7 @@ export const serveCommand: Command = async (argv, io) => {
     );
   }
 
-  const logger = pino({ level: io.env.LOG_LEVEL ?? 'info' });
+  const { logger, decisions } = serviceLog(io.env.LOG_LEVEL ?? 'info');
   let config;
   try {
     config =
@@ -67,6 +67,7 @@ export const serveCommand: Command = async (argv, io) => {
   }
   const driftgate = await startDriftgate(config, {
     logger,
+    decisionLog: decisions,
     ...(port === undefined ? {} : { port }),
     ...(values.host === undefined ? {} : { host: values.host }),
   }).catch((error: unknown) => {

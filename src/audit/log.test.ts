@@ -1,0 +1,161 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { serviceLog } from './log.js';
+import type { DecisionLogLine } from './record.js';
+
+const line: DecisionLogLine = {
+  v: 1,
+  msg: 'decision',
+  webhook: 'validate',
+  uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
+  user: 'alice@example.com',
+  groups: ['system:authenticated', 'team "a"'],
+  operation: 'UPDATE',
+  subresource: undefined,
+  group: 'apps',
+  kind: 'Deployment',
+  namespace: 'shop',
+  name: 'web',
+  dryRun: false,
+  decision: 'denied',
+  allowed: false,
+  reason: 'drift',
+  mode: 'enforce',
+  drift: ['spec.template.spec.containers[name=web].image'],
+  preexisting: [],
+  source: 'shop',
+  file: 'apps/web.yaml',
+  commit: '1f0c6d1c0e3d2b4a5968778695a4b3c2d1e0f9a8',
+  breakGlassReason: undefined,
+  message:
+    'driftgate: Deployment shop/web differs from Git\n  spec.template.spec.containers[name=web].image: Git "nginx:1.27" \u2192 request "nginx:1.28\\"\u2028"',
+};
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'driftgate-log-'));
+});
+afterEach(() => {
+  vi.useRealTimers();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The first `count` lines a service log writes through `use`, once they are in its file. */
+async function written(
+  level: string,
+  count: number,
+  use: (log: ReturnType<typeof serviceLog>) => void,
+): Promise<string[]> {
+  const file = join(dir, 'log');
+  const fd = openSync(file, 'a');
+  use(serviceLog(level, fd));
+  // Lines are written out by another thread, in order: wait for them, 5 s at most.
+  let lines: string[] = [];
+  for (let waited = 0; waited < 5_000 && lines.length < count; waited += 10) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    lines = readFileSync(file, 'utf8').split('\n').slice(0, -1);
+  }
+  closeSync(fd);
+  return lines.slice(0, count);
+}
+
+/** A Node script that writes `count` decision lines to standard output, then runs `then`. */
+function writerScript(count: number, then: string): string {
+  return [
+    `const { serviceLog } = await import(${JSON.stringify(new URL('./log.ts', import.meta.url).href)});`,
+    `const { decisions } = serviceLog('info');`,
+    `const line = ${JSON.stringify(line)};`,
+    `for (let i = 0; i < ${String(count)}; i++) decisions({ ...line, uid: String(i) });`,
+    then,
+  ].join('\n');
+}
+
+const nodeRunning = (script: string) => [
+  '--import',
+  import.meta.resolve('tsx'),
+  '--input-type=module',
+  '-e',
+  script,
+];
+
+/** The uids of the decision lines in a process's output, in the order written. */
+function uidsIn(stdout: string): string[] {
+  return stdout
+    .split('\n')
+    .filter((text) => text !== '')
+    .map((text) => (JSON.parse(text) as { uid: string }).uid);
+}
+
+const numbered = (count: number) => Array.from({ length: count }, (_, i) => String(i));
+
+describe('the service log', () => {
+  it('writes a decision line with the same bytes as logger.info', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-12-06T10:00:00.123Z') });
+    const [fast, pinos] = await written('info', 2, ({ logger, decisions }) => {
+      decisions(line);
+      logger.info(line);
+    });
+    expect(pinos).toBeDefined();
+    expect(fast).toBe(pinos);
+    expect(JSON.parse(fast ?? '')).toMatchObject({
+      level: 30,
+      time: Date.parse('2026-12-06T10:00:00.123Z'),
+      pid: process.pid,
+      decision: 'denied',
+      message: line.message,
+    });
+  });
+
+  it('writes no decision line when its level is above info', async () => {
+    const lines = await written('warn', 1, ({ logger, decisions }) => {
+      decisions(line);
+      logger.warn('still here');
+    });
+    expect(lines.map((text) => (JSON.parse(text) as { msg: string }).msg)).toEqual(['still here']);
+  });
+
+  // The destination buffers; a process that ends must still write out every line it took.
+  it.each([
+    ['exits', 'process.exit(0)'],
+    ['throws', 'throw new Error("boom")'],
+  ])('loses no decision line when the process %s right after writing', (_, end) => {
+    const child = spawnSync(process.execPath, nodeRunning(writerScript(5000, end)), {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 30_000,
+    });
+    expect(uidsIn(child.stdout)).toEqual(numbered(5000));
+  });
+
+  it('goes on serving while standard output is not read, and writes every line once it is', async () => {
+    // 20,000 lines (about 17 MB) fill the pipe many times over; a synchronous log would block
+    // the event loop until the reader came back, and the timer below would never fire.
+    const script = writerScript(
+      20000,
+      `setTimeout(() => process.stderr.write('event loop free\\n'), 10);`,
+    );
+    const child = spawn(process.execPath, nodeRunning(script), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    try {
+      child.stdout.pause();
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      for (let waited = 0; waited < 20_000 && !stderr.includes('event loop free'); waited += 20) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(stderr).toContain('event loop free');
+      let stdout = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stdout.resume();
+      expect(await exited).toBe(0);
+      expect(uidsIn(stdout)).toEqual(numbered(20000));
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 60_000);
+});

@@ -1,0 +1,40 @@
+// The log of `driftgate serve`: pino on standard output, and the decision lines, the audit
+// trail's record of each review, written into the same stream.
+import { hostname } from 'node:os';
+import pino, { type Logger } from 'pino';
+import type { DecisionLogLine } from './record.js';
+
+/** Records one decision line; `logger.info(line)` where nothing faster is set up. */
+export type DecisionLog = (line: DecisionLogLine) => void;
+
+export interface ServiceLog {
+  readonly logger: Logger;
+  readonly decisions: DecisionLog;
+}
+
+/**
+ * Lines leave through a buffer that a libuv thread writes out (pino's asynchronous destination),
+ * so a standard output that stops draining (a full pipe to a stuck container runtime) holds up
+ * lines, never reviews: a webhook blocked on its log times out every write in the cluster. What
+ * is buffered is written out when the process exits, on a signal or an error; only a process
+ * killed outright (SIGKILL, the OOM killer) can lose its last lines, whose decisions the API
+ * server's audit log (the audit annotations) and the Events of denials also hold.
+ */
+export function serviceLog(level: string, fd = 1): ServiceLog {
+  const destination = pino.destination({ dest: fd, sync: false });
+  const base = { pid: process.pid, hostname: hostname() };
+  const logger = pino({ level, base }, destination);
+  // Every field pino would add to `logger.info(line)` before the line's own fields.
+  const bindings = `,"pid":${String(base.pid)},"hostname":${JSON.stringify(base.hostname)},`;
+  return {
+    logger,
+    // The same bytes `logger.info(line)` writes, serialised by one JSON.stringify: pino builds a
+    // line field by field in JavaScript, which for these 24 fields costs twice as much, on
+    // every review (BENCHMARKS.md).
+    decisions: (line) => {
+      if (!logger.isLevelEnabled('info')) return;
+      const fields = JSON.stringify(line).slice(1);
+      destination.write(`{"level":30,"time":${String(Date.now())}${bindings}${fields}\n`);
+    },
+  };
+}
