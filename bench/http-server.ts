@@ -123,6 +123,7 @@ if (mode === 'noop') {
   const driftgate = await startDriftgate(result.config, {
     logger: log.logger,
     decisionLog: log.decisions,
+    droppedLogLines: log.droppedLines,
     host: '127.0.0.1',
     port: 0,
     tls: { kind: 'memory', cert: tls.cert, key: tls.key },

@@ -26,6 +26,8 @@ export interface DriftgateOptions {
   readonly logger: Logger;
   /** Where decision lines go; `logger.info` when absent (serviceLog() makes both). */
   readonly decisionLog?: DecisionLog;
+  /** Lines the log dropped because standard output did not drain, for /metrics. */
+  readonly droppedLogLines?: () => number;
   /** Where to listen; defaults to all interfaces. Tests use 127.0.0.1. */
   readonly host?: string;
   /** Overrides `listen.port` (tests pass 0 for a free port). */
@@ -112,7 +114,7 @@ export async function startDriftgate(
     }
   };
 
-  const metrics = createMetrics(provider);
+  const metrics = createMetrics(provider, options.droppedLogLines);
   const kubeConfig =
     options.kubeConfig === undefined ? resolveKubeConfig(config.cluster.watch) : options.kubeConfig;
   const watchEvents = watchMetrics(metrics.registry);

@@ -10,7 +10,7 @@ import { capturedManifests, type TestRepo } from './desired/git-fixture.js';
 import { edited, review } from './support/fixtures.js';
 import { applyPatch } from './support/json-patch.js';
 import { send as sendHttps, type Reply } from './support/https.js';
-import { startTestServer, type TestServer } from './support/server.js';
+import { getText, startTestServer, type TestServer } from './support/server.js';
 
 let server: TestServer;
 let driftgate: Driftgate;
@@ -362,6 +362,17 @@ describe('operations endpoints', () => {
     expect(reply.body).toMatch(/driftgate_source_stale\{source="shop"\} 0/);
     expect(reply.body).toMatch(/driftgate_event_loop_delay_seconds\{quantile="0.99"\} [0-9.e-]+/);
     expect(reply.body).toMatch(/driftgate_process_resident_memory_bytes [1-9]/);
+    expect(reply.body).toMatch(/^driftgate_log_lines_dropped_total 0$/m);
+  });
+
+  it('metrics count the log lines dropped because standard output did not drain', async () => {
+    const dropping = await startTestServer({ droppedLogLines: () => 3 });
+    try {
+      const reply = await getText(dropping.driftgate, '/metrics');
+      expect(reply.body).toMatch(/^driftgate_log_lines_dropped_total 3$/m);
+    } finally {
+      await dropping.stop();
+    }
   });
 
   it('a Git push notification triggers a refresh, and the new commit decides', async () => {

@@ -12,7 +12,11 @@ export interface Metrics {
   readonly errors: Counter<'webhook'>;
 }
 
-export function createMetrics(provider: Pick<DesiredProvider, 'current' | 'status'>): Metrics {
+export function createMetrics(
+  provider: Pick<DesiredProvider, 'current' | 'status'>,
+  /** Log lines dropped because standard output did not drain; none when the log is not ours. */
+  droppedLogLines: () => number = () => 0,
+): Metrics {
   const registry = new Registry();
   // A few process metrics of our own rather than prom-client's default set: under load its
   // collectors cost this webhook a fifth of its throughput (measured side by side).
@@ -49,6 +53,14 @@ export function createMetrics(provider: Pick<DesiredProvider, 'current' | 'statu
     collect() {
       const { user, system } = process.cpuUsage();
       this.set((user + system) / 1e6);
+    },
+  });
+  new Gauge({
+    name: 'driftgate_log_lines_dropped_total',
+    help: 'Log lines, decision lines included, dropped because standard output did not drain.',
+    registers: [registry],
+    collect() {
+      this.set(droppedLogLines());
     },
   });
   const decisions = new Counter({

@@ -62,11 +62,15 @@ async function written(
   return lines.slice(0, count);
 }
 
-/** A Node script that writes `count` decision lines to standard output, then runs `then`. */
-function writerScript(count: number, then: string): string {
+/**
+ * A Node script that writes `count` decision lines to standard output through
+ * `serviceLog(args)`, then runs `then` (where `log` is the service log).
+ */
+function writerScript(count: number, then: string, args = `'info'`): string {
   return [
     `const { serviceLog } = await import(${JSON.stringify(new URL('./log.ts', import.meta.url).href)});`,
-    `const { decisions } = serviceLog('info');`,
+    `const log = serviceLog(${args});`,
+    `const { decisions } = log;`,
     `const line = ${JSON.stringify(line)};`,
     `for (let i = 0; i < ${String(count)}; i++) decisions({ ...line, uid: String(i) });`,
     then,
@@ -130,32 +134,50 @@ describe('the service log', () => {
     expect(uidsIn(child.stdout)).toEqual(numbered(5000));
   });
 
-  it('goes on serving while standard output is not read, and writes every line once it is', async () => {
-    // 20,000 lines (about 17 MB) fill the pipe many times over; a synchronous log would block
-    // the event loop until the reader came back, and the timer below would never fire.
-    const script = writerScript(
-      20000,
-      `setTimeout(() => process.stderr.write('event loop free\\n'), 10);`,
-    );
-    const child = spawn(process.execPath, nodeRunning(script), {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise((resolve) => child.on('exit', resolve));
-    try {
-      child.stdout.pause();
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      for (let waited = 0; waited < 20_000 && !stderr.includes('event loop free'); waited += 20) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
+  // 20,000 lines (about 17 MB) fill the pipe many times over; a synchronous log would block
+  // the event loop until the reader came back, and the timer would never fire.
+  it.each([
+    ['keeps every line', undefined, 0],
+    ['drops and counts the lines past its buffer', 1024 * 1024, 1],
+  ])(
+    'goes on serving while standard output is not read, and %s',
+    async (_, maxBufferedBytes, someDropped) => {
+      const args =
+        maxBufferedBytes === undefined
+          ? `'info'`
+          : `'info', 1, { maxBufferedBytes: ${String(maxBufferedBytes)} }`;
+      const script = writerScript(
+        20000,
+        `setTimeout(() => process.stderr.write('event loop free, dropped ' + log.droppedLines() + '\\n'), 10);`,
+        args,
+      );
+      const child = spawn(process.execPath, nodeRunning(script), {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      try {
+        child.stdout.pause();
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        for (let waited = 0; waited < 20_000 && !stderr.includes('\n'); waited += 20) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        const dropped = Number(/event loop free, dropped (\d+)/.exec(stderr)?.[1]);
+        expect(Math.sign(dropped)).toBe(someDropped);
+        let stdout = '';
+        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+        child.stdout.resume();
+        expect(await exited).toBe(0);
+        // The lines kept are the first ones, whole and in order: the rest were dropped.
+        expect(uidsIn(stdout)).toEqual(numbered(20000 - dropped));
+        if (maxBufferedBytes !== undefined) {
+          // Beyond the pipe's own buffer, the kept lines fit in the bound.
+          expect(stdout.length).toBeLessThan(maxBufferedBytes + 4 * 1024 * 1024);
+        }
+      } finally {
+        child.kill('SIGKILL');
       }
-      expect(stderr).toContain('event loop free');
-      let stdout = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stdout.resume();
-      expect(await exited).toBe(0);
-      expect(uidsIn(stdout)).toEqual(numbered(20000));
-    } finally {
-      child.kill('SIGKILL');
-    }
-  }, 60_000);
+    },
+    60_000,
+  );
 });

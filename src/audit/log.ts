@@ -10,7 +10,13 @@ export type DecisionLog = (line: DecisionLogLine) => void;
 export interface ServiceLog {
   readonly logger: Logger;
   readonly decisions: DecisionLog;
+  /** Lines dropped because standard output did not drain (`driftgate_log_lines_dropped_total`). */
+  readonly droppedLines: () => number;
 }
+
+// About 70,000 decision lines: minutes of a busy cluster's writes, while a ready driftgate with
+// 10,000 objects holds about 250 MB of its 1 GiB memory limit (deploy/base).
+export const MAX_BUFFERED_LOG_BYTES = 64 * 1024 * 1024;
 
 /**
  * Lines leave through a buffer that a libuv thread writes out (pino's asynchronous destination),
@@ -18,10 +24,20 @@ export interface ServiceLog {
  * lines, never reviews: a webhook blocked on its log times out every write in the cluster. What
  * is buffered is written out when the process exits, on a signal or an error; only a process
  * killed outright (SIGKILL, the OOM killer) can lose its last lines, whose decisions the API
- * server's audit log (the audit annotations) and the Events of denials also hold.
+ * server's audit log (the audit annotations) and the Events of denials also hold. The buffer is
+ * bounded: past `maxBufferedBytes` new lines are dropped and counted, where growing would end
+ * in the OOM killer taking the whole buffer and the webhook with it.
  */
-export function serviceLog(level: string, fd = 1): ServiceLog {
-  const destination = pino.destination({ dest: fd, sync: false });
+export function serviceLog(
+  level: string,
+  fd = 1,
+  { maxBufferedBytes = MAX_BUFFERED_LOG_BYTES }: { maxBufferedBytes?: number } = {},
+): ServiceLog {
+  const destination = pino.destination({ dest: fd, sync: false, maxLength: maxBufferedBytes });
+  let dropped = 0;
+  destination.on('drop', () => {
+    dropped += 1;
+  });
   const base = { pid: process.pid, hostname: hostname() };
   const logger = pino({ level, base }, destination);
   // Every field pino would add to `logger.info(line)` before the line's own fields.
@@ -36,5 +52,6 @@ export function serviceLog(level: string, fd = 1): ServiceLog {
       const fields = JSON.stringify(line).slice(1);
       destination.write(`{"level":30,"time":${String(Date.now())}${bindings}${fields}\n`);
     },
+    droppedLines: () => dropped,
   };
 }

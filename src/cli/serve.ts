@@ -48,7 +48,8 @@ export const serveCommand: Command = async (argv, io) => {
     );
   }
 
-  const { logger, decisions } = serviceLog(io.env.LOG_LEVEL ?? 'info');
+  const log = serviceLog(io.env.LOG_LEVEL ?? 'info');
+  const { logger } = log;
   let config;
   try {
     config =
@@ -67,7 +68,8 @@ export const serveCommand: Command = async (argv, io) => {
   }
   const driftgate = await startDriftgate(config, {
     logger,
-    decisionLog: decisions,
+    decisionLog: log.decisions,
+    droppedLogLines: log.droppedLines,
     ...(port === undefined ? {} : { port }),
     ...(values.host === undefined ? {} : { host: values.host }),
   }).catch((error: unknown) => {

@@ -41,6 +41,8 @@ export async function startTestServer(
     readonly config?: Record<string, unknown>;
     /** Where the server logs; by default every line is kept for `logLines`. */
     readonly logger?: Logger;
+    /** Lines the log dropped, as serviceLog() counts them. */
+    readonly droppedLogLines?: () => number;
   } = {},
 ): Promise<TestServer> {
   const repo = createTestRepo();
@@ -77,6 +79,7 @@ export async function startTestServer(
     host: '127.0.0.1',
     port: 0,
     ...(options.now === undefined ? {} : { now: options.now }),
+    ...(options.droppedLogLines === undefined ? {} : { droppedLogLines: options.droppedLogLines }),
     kubeConfig: options.kubeConfig ?? null,
     watchTiming: { initialBackoffMs: 50, maxBackoffMs: 200 },
   });
