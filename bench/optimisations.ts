@@ -162,16 +162,29 @@ Investigated and left as they are:
   is, the one that reaches the code and the long-lived data (manifest, index, config) after the
   rest of the request has run. Allocating less (12 above) did not change it. A server that
   reused one decision instead of deciding cost the same CPU per denied write as the express
-  no-op server in one run (175 against 176 µs, 8 alternating rounds); left out in later runs,
-  the decision line weighed more than that suggests (next item).
-- **The decision log line** is the largest part of the gap left to the target. With it left
-  out, the denied write cost 186 to 198 µs of server CPU against 170 to 184 µs for the express
-  no-op server (medians of three runs of 8 to 10 alternating rounds), and reached 88 to 90% of
-  its throughput; with it, 209 to 229 µs. Inside the server the call itself takes 10 to 14 µs
-  through pino, 7 µs as written since 15; the rest is what it costs the code around it. A
-  synchronous write costs the same as the asynchronous one (209 against 211 µs), and so did
-  writing each event-loop turn's lines in one \`writeSync\` (214 against 218 µs). The line
-  stays: it is the audit trail's record of every decision.
+  no-op server (175 against 176 µs, 8 alternating rounds), and less in later runs (next item).
+- **Where the denied write's cost above the no-op goes**, found by leaving one part out at a
+  time: each variant a server of its own, in alternating rounds with the full server and the
+  express no-op server (8 rounds of 5 s; medians of server CPU per denied request).
+  - The full server: 210 to 228 µs; the express no-op server 168 to 177 µs; node:https alone
+    121 µs.
+  - Reusing one decision instead of calling \`decide\` (log line, metrics and response as
+    before): 157 to 168 µs, 104 to 108% of the express no-op's throughput, in three runs. So
+    \`decide\` costs 42 to 67 µs of the server's CPU per denial, against 12 µs in a loop.
+  - Inside \`decide\`, serving the diff from a cache saved 24 µs; the denial message from a
+    cache, nothing; skipping the refresh before a denial, 2.5 µs (paired median, within noise).
+  - Leaving the decision line out: 186 to 198 µs, 88 to 90% of the express no-op's throughput
+    (three runs), against 209 to 229 µs with it. The call itself takes 10 to 14 µs through
+    pino, 7 µs as written since 15. A synchronous write costs the same as the asynchronous one
+    (209 against 211 µs), and so did writing each event-loop turn's lines in one
+    \`writeSync\` (214 against 218 µs). The line stays: it is the audit trail's record of every
+    decision.
+  - Leaving out the metrics, or the checks of the review's shape: 213 and 212 µs against 228
+    µs for the full server, whose rounds spread from 206 to 263 µs in that run.
+
+  The parts do not add up: each costs more among the others than alone, as \`decide\` does
+  (previous item). Leaving out either \`decide\` or the decision line would meet the target;
+  the webhook needs both.
 - **The event-loop stall while 10,000 objects are re-rendered under load** (the "Git" section):
   it moves around the 50 ms target from run to run (29.5, 47.1 and 56.6 ms in three full runs
   on one day; 36 to 65 ms in four runs of bench/refresh.ts alone). \`--trace-gc\` shows the longest
