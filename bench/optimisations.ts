@@ -134,6 +134,15 @@ Each was found with a profile or a memory trace and measured before and after on
     while \`serve\` writes through pino's asynchronous destination (written out on exit; tests
     end the process right after 5,000 lines, and stop a loaded server with SIGTERM, and find
     every line).
+16. **The rollout-restart rule applies only where there is a stamp** (src/policy/decide.ts).
+    The built-in rule that ignores \`kubectl rollout restart\`'s annotation was added for every
+    write of a workload, which sent each one through the ignore-rule machinery (rule list,
+    pointer checks, a copy of the object list) to remove nothing. It is now added only when
+    Git's manifest, the object or the old object carries the stamp; tests cover a stamp in each
+    of the three. Effect over HTTP, 12 alternating rounds: server CPU per denied request 8.1 µs
+    less (paired median; 10 of 12 rounds lower), throughput ratio 1.042; turning the built-ins
+    off altogether had measured 5 µs and 1.027 in an earlier run. In a loop under tsx, \`decide\`
+    on the denial: 16.5 → 15.3 µs.
 
 Investigated and left as they are:
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { AdmissionRequest } from '../src/kube/admission.js';
 import { decide } from '../src/policy/decide.js';
 import { edited, manifest, review } from './support/fixtures.js';
-import { asUser, config, facts, snapshot } from './support/policy.js';
+import { asUser, config, facts, SHOP_MANIFESTS, snapshot } from './support/policy.js';
 
 const NOW = new Date('2026-11-22T03:00:00Z');
 const git = snapshot();
@@ -269,6 +269,44 @@ describe('modes', () => {
         cfg: config({ fieldPolicy: 'strict', builtins: { rolloutRestart: false } }),
       }).kind,
     ).toBe('denied');
+  });
+
+  it('a restart stamp that Git pins is not drift, on any write, unless the built-in is off', () => {
+    const stamp = 'kubectl.kubernetes.io/restartedAt';
+    const pinned = edited(manifest('deploy-web'), (m) => {
+      m.spec.template.metadata.annotations = {
+        ...m.spec.template.metadata.annotations,
+        [stamp]: '2026-11-01T00:00:00Z',
+      };
+    });
+    const desired = snapshot(
+      SHOP_MANIFESTS.filter((name) => name !== 'deploy-web'),
+      [pinned],
+    );
+    // The restart sets a new stamp over Git's; a label write leaves the cluster without any.
+    const restart = review('28-rollout-restart-deployment-by-alice');
+    const label = review('25-label-deployment-by-alice');
+    const stampPath = `spec.template.metadata.annotations[${stamp}]`;
+    expect(judge(restart, { desired }).kind).toBe('allowed');
+    expect(judge(label, { desired }).preexisting.map((d) => d.path)).not.toContain(stampPath);
+
+    const off = config({ builtins: { rolloutRestart: false } });
+    expect(judge(restart, { desired, cfg: off }).kind).toBe('denied');
+    expect(judge(label, { desired, cfg: off }).preexisting.map((d) => d.path)).toContain(stampPath);
+  });
+
+  it('removing a restart stamp is not drift under strict, unless the built-in is off', () => {
+    // kubectl replace with the file from before the restart: only the old object has a stamp,
+    // the only annotation of its pod template.
+    const replace = review('29-replace-deployment-by-alice');
+    const templateAnnotations = (cfg: ReturnType<typeof config>) =>
+      judge(replace, { cfg })
+        .drift.map((d) => d.path)
+        .filter((path) => path.startsWith('spec.template.metadata.annotations'));
+    expect(templateAnnotations(config({ fieldPolicy: 'strict' }))).toEqual([]);
+    expect(
+      templateAnnotations(config({ fieldPolicy: 'strict', builtins: { rolloutRestart: false } })),
+    ).toEqual(['spec.template.metadata.annotations']);
   });
 
   it('unmanaged CREATE can be denied where only GitOps creates things', () => {

@@ -3,7 +3,7 @@
 import type { Config, IgnoreDifference, SourceConfig } from '../config/config.js';
 import type { DesiredEntry, DesiredSnapshot } from '../desired/snapshot.js';
 import { diff, diffWrite, type FieldDrift } from '../drift/diff.js';
-import type { IgnoreRule } from '../drift/ignore.js';
+import { pointsIntoAny, type IgnoreRule } from '../drift/ignore.js';
 import type { AdmissionRequest } from '../kube/admission.js';
 import {
   formatKey,
@@ -452,6 +452,11 @@ function sourceIgnoreRules(source: SourceConfig | undefined): readonly IgnoreRul
 }
 
 const RESTARTED_AT = 'kubectl.kubernetes.io~1restartedAt';
+// Where `kubectl rollout restart` stamps it: a pod template, or a CronJob's job template.
+const RESTART_POINTERS = [
+  `/spec/template/metadata/annotations/${RESTARTED_AT}`,
+  `/spec/jobTemplate/spec/template/metadata/annotations/${RESTARTED_AT}`,
+] as const;
 
 // A snapshot entry parses its manifest on every read (the snapshot keeps text, not object
 // graphs, for memory). The objects written to most often are few: keep the latest parsed.
@@ -500,12 +505,11 @@ function ignoreRulesFor(
   }
   if (hpaScaling(key, index, facts) !== undefined) rules.push(only(['/spec/replicas']));
   if (config.builtins.rolloutRestart) {
-    rules.push(
-      only([
-        `/spec/template/metadata/annotations/${RESTARTED_AT}`,
-        `/spec/jobTemplate/spec/template/metadata/annotations/${RESTARTED_AT}`,
-      ]),
-    );
+    // Only where an object carries the stamp: a rule that removes nothing would still send every
+    // write of a workload through applyIgnoreRules, 8 µs of the server's CPU per denial.
+    const objects = [desired, request.object, request.oldObject];
+    const stamped = RESTART_POINTERS.filter((pointer) => pointsIntoAny(pointer, objects));
+    if (stamped.length > 0) rules.push(only(stamped));
   }
   if (config.builtins.caBundles) {
     if (key.group === 'apiregistration.k8s.io' && key.kind === 'APIService')
