@@ -294,6 +294,7 @@ function compareAssociative(
   const items = itemsOf(schema);
   for (let desiredIndex = 0; desiredIndex < desired.length; desiredIndex++) {
     const element = desired[desiredIndex] as Record<string, unknown>;
+    // Worked out again rather than kept by hasIdentities(): no array per list (BENCHMARKS.md, 12).
     const liveAt = partners.take(elementIdentity(element, keys) as ElementIdentity);
     walk.segments.push(new KeySegment(element, keys, liveAt ?? desiredIndex));
     if (liveAt === undefined) report(walk, element, undefined);

@@ -160,7 +160,10 @@ export function applyIgnoreRules<T extends readonly (KubeObject | undefined)[]>(
 // Rules are few and fixed; their pointers are parsed once, not on every request.
 const pointerTokens = memoized(parsePointer, 10_000);
 
-/** Whether a JSON pointer names a field in any of the objects; where it names none, a rule for it removes nothing. */
+/**
+ * Whether a JSON pointer names a field in any of the objects: where it names none, a rule for it
+ * removes nothing.
+ */
 export function pointsIntoAny(pointer: string, objects: readonly unknown[]): boolean {
   const tokens = pointerTokens(pointer);
   return tokens !== undefined && tokens.length > 0 && objects.some((o) => existsAt(o, tokens));

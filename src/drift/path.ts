@@ -55,7 +55,8 @@ export function unescapePointerToken(token: string): string {
 export function jsonPointer(segments: readonly Segment[]): string {
   let out = '';
   for (const segment of segments) {
-    out += `/${typeof segment === 'string' ? escapePointerToken(segment) : String(typeof segment === 'number' ? segment : segment.index)}`;
+    if (typeof segment === 'string') out += `/${escapePointerToken(segment)}`;
+    else out += `/${typeof segment === 'number' ? segment : segment.index}`;
   }
   return out;
 }
