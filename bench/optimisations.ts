@@ -143,6 +143,22 @@ Each was found with a profile or a memory trace and measured before and after on
     less (paired median; 10 of 12 rounds lower), throughput ratio 1.042; turning the built-ins
     off altogether had measured 5 µs and 1.027 in an earlier run. In a loop under tsx, \`decide\`
     on the denial: 16.5 → 15.3 µs.
+17. **The managed fields are parsed when first touched** (src/admission/review-body.ts). The
+    profile of the denied write put \`JSON.parse\` of the body first: 84 µs of the server's 203
+    µs per request. Half of the captured review's 12.4 KB, and half of its parse time in a loop
+    (27 of 54 µs), is the \`metadata.managedFields\` of object and oldObject, which a decision
+    reads only for an ignore rule naming managers. The two lists are now cut out of the text
+    before it is parsed (one pass over their bytes, minding strings and escapes), and each
+    comes back as a list that parses its text on first touch. Anything unusual (a custom
+    resource's own \`managedFields\` field, a key written with spaces, a body that is not JSON)
+    is parsed whole, as before. Tests: every captured review parses to what \`JSON.parse\` gives,
+    with both lists unparsed; each kind of first touch behaves as the parsed list; 400 bodies
+    with random bytes changed parse or fail as \`JSON.parse\` does; an ignore rule naming
+    \`kubectl set image\`'s manager allows the captured write over HTTPS. Effect on the parse in a
+    loop: 54 → 44 µs. Over HTTP, against the server as it was, in alternating rounds: server
+    CPU per denied request 10.3 and 11.8 µs less in two runs (paired medians; 14 of 14 and 9
+    of 12 rounds lower), throughput ratio 1.065 and 1.103; \`/mutate\`, 8 rounds: 3.4 µs less,
+    1.049.
 
 Investigated and left as they are:
 

@@ -2,6 +2,7 @@
 // controller-runtime's admission package: small constructors for every kind of answer.
 import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from '../kube/admission.js';
 import { isJsonObject } from '../kube/object.js';
+import { parseReviewBody } from './review-body.js';
 
 /** 7 MiB: object and oldObject can each approach the API server's 3 MiB object limit. */
 export const MAX_REVIEW_BYTES = 7 * 1024 * 1024;
@@ -16,7 +17,7 @@ const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
 export function parseReview(body: Buffer | string): ParsedReview {
   let value: unknown;
   try {
-    value = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
+    value = typeof body === 'string' ? JSON.parse(body) : parseReviewBody(body);
   } catch {
     return { ok: false, status: 400, message: 'the body is not JSON' };
   }

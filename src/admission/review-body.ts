@@ -1,0 +1,147 @@
+// JSON.parse of an AdmissionReview, less the part no decision reads. The `metadata.managedFields`
+// of object and oldObject hold about half of a review's bytes, and more than half of the time
+// JSON.parse takes: a trie of small objects with keys of their own for each field manager.
+// driftgate reads them only for an ignore rule naming managers. Those two lists are cut out of
+// the text before it is parsed, and each is parsed when its list is first touched
+// (BENCHMARKS.md); everything else is JSON.parse's own work.
+import { randomUUID } from 'node:crypto';
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_LIST = 0x5b;
+const CLOSE_LIST = 0x5d;
+const OPEN_MAP = 0x7b;
+const CLOSE_MAP = 0x7d;
+
+// The API server writes compact JSON (Go's encoding/json): key and list are adjacent. A key
+// written otherwise (spaces, escapes) is not cut, and its list is parsed with the rest.
+const KEY = Buffer.from('"managedFields":[');
+// Stands in for a cut list while the rest is parsed. Random, so that no body can carry one.
+const MARKER = `driftgate:unparsed:${randomUUID()}:`;
+
+interface Span {
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * The value `JSON.parse` gives for `body`, or its SyntaxError, except that the managed fields of
+ * `request.object` and `request.oldObject` are parsed on first touch: each is a list (a Proxy)
+ * that parses its text before any read or write. `JSON.stringify`, iteration, indexing and
+ * `Array.isArray` see the real list; `structuredClone` refuses it, as it refuses any Proxy.
+ * A body whose managed fields are not JSON throws when the list is first touched.
+ */
+export function parseReviewBody(body: Buffer): unknown {
+  const spans = managedFieldsLists(body);
+  if (spans.length === 0) return JSON.parse(body.toString('utf8'));
+  let text = '';
+  let from = 0;
+  spans.forEach((span, index) => {
+    text += `${body.toString('utf8', from, span.start)}["${MARKER}${String(index)}"]`;
+    from = span.end;
+  });
+  text += body.toString('utf8', from);
+  // A cut list is balanced and replaced by a valid value: where this throws, so would the body.
+  const review = JSON.parse(text) as unknown;
+  const request = propertyOf(review, 'request');
+  let restored = 0;
+  for (const side of ['object', 'oldObject']) {
+    const metadata = propertyOf(propertyOf(request, side), 'metadata');
+    const span = spanMarkedIn(propertyOf(metadata, 'managedFields'), spans);
+    if (span === undefined) continue;
+    // The marker list is replaced by another list: the metadata object keeps its shape.
+    (metadata as Record<string, unknown>).managedFields = parsedOnFirstTouch(
+      body.toString('utf8', span.start, span.end),
+    );
+    restored += 1;
+  }
+  // A list cut anywhere else would be left as its marker: a custom resource's own
+  // `managedFields` field, or a key that only ends in `managedFields` (`"a\"managedFields"`).
+  // Such a body is parsed whole.
+  return restored === spans.length ? review : JSON.parse(body.toString('utf8'));
+}
+
+function propertyOf(value: unknown, key: string): unknown {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)[key]
+    : undefined;
+}
+
+function spanMarkedIn(value: unknown, spans: readonly Span[]): Span | undefined {
+  if (!Array.isArray(value) || value.length !== 1) return undefined;
+  const [marker] = value as unknown[];
+  if (typeof marker !== 'string' || !marker.startsWith(MARKER)) return undefined;
+  return spans[Number(marker.slice(MARKER.length))];
+}
+
+// One handler for every list: it fills the target (the real list, empty until then) from its
+// text on the first trap, then lets the target answer. The target being the real list keeps
+// every Proxy invariant without further work.
+const unparsedText = new WeakMap<unknown[], string>();
+
+function filled(target: unknown[]): unknown[] {
+  const text = unparsedText.get(target);
+  if (text !== undefined) {
+    unparsedText.delete(target);
+    for (const entry of JSON.parse(text) as unknown[]) target.push(entry);
+  }
+  return target;
+}
+
+const fillsOnFirstTouch: ProxyHandler<unknown[]> = {
+  get: (target, key, receiver): unknown => Reflect.get(filled(target), key, receiver),
+  set: (target, key, value, receiver) => Reflect.set(filled(target), key, value, receiver),
+  has: (target, key) => Reflect.has(filled(target), key),
+  ownKeys: (target) => Reflect.ownKeys(filled(target)),
+  getOwnPropertyDescriptor: (target, key) => Reflect.getOwnPropertyDescriptor(filled(target), key),
+  defineProperty: (target, key, descriptor) =>
+    Reflect.defineProperty(filled(target), key, descriptor),
+  deleteProperty: (target, key) => Reflect.deleteProperty(filled(target), key),
+};
+
+function parsedOnFirstTouch(text: string): unknown[] {
+  const target: unknown[] = [];
+  unparsedText.set(target, text);
+  return new Proxy(target, fillsOnFirstTouch);
+}
+
+/**
+ * Where each `"managedFields":[…]` list starts and ends, in text order. Empty when one does not
+ * end: the body is not JSON, and parsing it whole says so.
+ */
+function managedFieldsLists(body: Buffer): Span[] {
+  const spans: Span[] = [];
+  let from = 0;
+  for (;;) {
+    const at = body.indexOf(KEY, from);
+    if (at === -1) return spans;
+    // The quote before the colon follows a letter, not a backslash, so it ends a string: in
+    // JSON the list is the value of a key, `managedFields` or one that ends in `\"managedFields`.
+    const start = at + KEY.length - 1;
+    const end = endOfList(body, start);
+    if (end === -1) return [];
+    spans.push({ start, end });
+    from = end;
+  }
+}
+
+/** The index after the bracket that closes the list opening at `start`, or -1. */
+function endOfList(body: Buffer, start: number): number {
+  // Byte by byte in one loop: a native call per string (indexOf) costs more than its bytes.
+  const owed: number[] = []; // closing brackets still owed, innermost last
+  let inString = false;
+  for (let i = start; i < body.length; i++) {
+    const byte = body[i];
+    if (inString) {
+      if (byte === BACKSLASH) i++;
+      else if (byte === QUOTE) inString = false;
+    } else if (byte === QUOTE) inString = true;
+    else if (byte === OPEN_LIST) owed.push(CLOSE_LIST);
+    else if (byte === OPEN_MAP) owed.push(CLOSE_MAP);
+    else if (byte === CLOSE_LIST || byte === CLOSE_MAP) {
+      if (owed.pop() !== byte) return -1;
+      if (owed.length === 0) return i + 1;
+    }
+  }
+  return -1;
+}
