@@ -215,8 +215,8 @@ Investigated and left as they are:
 
   The parts do not add up: each costs more among the others than alone, as \`decide\` does
   (previous item). Leaving out either \`decide\` or the decision line would meet the target;
-  the webhook needs both. What met it instead was taking a part the no-op server pays too, \`JSON.parse\` of the
-  body, and parsing less of it (17 above).
+  the webhook needs both. What met it instead was a part the no-op server pays too, the
+  \`JSON.parse\` of the body: parsing less of it (17 above).
 - **The event-loop stall while 10,000 objects are re-rendered under load** (the "Git" section):
   it moves around the 50 ms target from run to run (29.5, 47.1 and 56.6 ms in three full runs
   on one day; 36 to 65 ms in four runs of bench/refresh.ts alone). \`--trace-gc\` shows the longest
