@@ -151,7 +151,10 @@ Each was found with a profile or a memory trace and measured before and after on
     before it is parsed (one pass over their bytes, minding strings and escapes), and each
     comes back as a list that parses its text on first touch. Anything unusual (a custom
     resource's own \`managedFields\` field, a key written with spaces, a body that is not JSON)
-    is parsed whole, as before. Tests: every captured review parses to what \`JSON.parse\` gives,
+    is parsed whole, as before. So is a review whose lists are less than an eighth of it:
+    cutting costs a copy of the body and a search through it, which on a 2 MB ConfigMap review
+    made the parse 1.2–1.5 → 1.9–2.1 ms before this rule and costs nothing measurable after it
+    (1.2 ms both). Tests: every captured review parses to what \`JSON.parse\` gives,
     with both lists unparsed; each kind of first touch behaves as the parsed list; 400 bodies
     with random bytes changed parse or fail as \`JSON.parse\` does; an ignore rule naming
     \`kubectl set image\`'s manager allows the captured write over HTTPS. Effect on the parse in a
