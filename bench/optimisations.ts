@@ -154,7 +154,11 @@ Each was found with a profile or a memory trace and measured before and after on
     is parsed whole, as before. So is a review whose lists are less than an eighth of it:
     cutting costs a copy of the body and a search through it, which on a 2 MB ConfigMap review
     made the parse 1.2–1.5 → 1.9–2.1 ms before this rule and costs nothing measurable after it
-    (1.2 ms both). Tests: every captured review parses to what \`JSON.parse\` gives,
+    (1.2 ms both). A first version kept each list's text in a \`WeakMap\` keyed by the list:
+    under load every scavenge then copied 5 MB of survivors instead of 0.5 to 0.6 MB and paused
+    1.7 instead of 1.1 ms (\`--trace-gc-nvp\`), V8's scavenger keeping a young key's entry
+    alive into the next one. Each list's handler now holds its own text. Measured again with
+    it, 8 rounds: 12.0 µs less CPU per denied request, throughput ratio 1.063. Tests: every captured review parses to what \`JSON.parse\` gives,
     with both lists unparsed; each kind of first touch behaves as the parsed list; 400 bodies
     with random bytes changed parse or fail as \`JSON.parse\` does; an ignore rule naming
     \`kubectl set image\`'s manager allows the captured write over HTTPS. Effect on the parse in a
