@@ -5,6 +5,7 @@
 // the text before it is parsed, and each is parsed when its list is first touched
 // (BENCHMARKS.md); everything else is JSON.parse's own work.
 import { randomUUID } from 'node:crypto';
+import { isJsonObject, type JsonValue } from '../kube/object.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -50,12 +51,11 @@ export function parseReviewBody(body: Buffer): unknown {
   let restored = 0;
   for (const side of ['object', 'oldObject']) {
     const metadata = propertyOf(propertyOf(request, side), 'metadata');
-    const span = spanMarkedIn(propertyOf(metadata, 'managedFields'), spans);
+    if (!isJsonObject(metadata)) continue;
+    const span = spanMarkedIn(metadata.managedFields, spans);
     if (span === undefined) continue;
     // The marker list is replaced by another list: the metadata object keeps its shape.
-    (metadata as Record<string, unknown>).managedFields = parsedOnFirstTouch(
-      body.toString('utf8', span.start, span.end),
-    );
+    metadata.managedFields = parsedOnFirstTouch(body.toString('utf8', span.start, span.end));
     restored += 1;
   }
   // A list cut anywhere else would be left as its marker: a custom resource's own
@@ -65,9 +65,7 @@ export function parseReviewBody(body: Buffer): unknown {
 }
 
 function propertyOf(value: unknown, key: string): unknown {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)[key]
-    : undefined;
+  return isJsonObject(value) ? value[key] : undefined;
 }
 
 function spanMarkedIn(value: unknown, spans: readonly Span[]): Span | undefined {
@@ -82,52 +80,56 @@ function spanMarkedIn(value: unknown, spans: readonly Span[]): Span | undefined 
 // invariant without further work. Not a WeakMap from list to text: V8's scavenger keeps a young
 // key's entry alive through the next scavenge, which under load made every scavenge copy ten
 // times the bytes and pause 60% longer (BENCHMARKS.md).
-class FillsOnFirstTouch implements ProxyHandler<unknown[]> {
+class FillsOnFirstTouch implements ProxyHandler<JsonValue[]> {
   constructor(private text: string | undefined) {}
 
-  private filled(target: unknown[]): unknown[] {
+  private filled(target: JsonValue[]): JsonValue[] {
     if (this.text !== undefined) {
-      const entries = JSON.parse(this.text) as unknown[];
+      const entries = JSON.parse(this.text) as JsonValue[];
       this.text = undefined;
       for (const entry of entries) target.push(entry);
     }
     return target;
   }
 
-  get(target: unknown[], key: string | symbol, receiver: unknown): unknown {
+  get(target: JsonValue[], key: string | symbol, receiver: unknown): unknown {
     return Reflect.get(this.filled(target), key, receiver);
   }
 
-  set(target: unknown[], key: string | symbol, value: unknown, receiver: unknown): boolean {
+  set(target: JsonValue[], key: string | symbol, value: unknown, receiver: unknown): boolean {
     return Reflect.set(this.filled(target), key, value, receiver);
   }
 
-  has(target: unknown[], key: string | symbol): boolean {
+  has(target: JsonValue[], key: string | symbol): boolean {
     return Reflect.has(this.filled(target), key);
   }
 
-  ownKeys(target: unknown[]): (string | symbol)[] {
+  ownKeys(target: JsonValue[]): (string | symbol)[] {
     return Reflect.ownKeys(this.filled(target));
   }
 
   getOwnPropertyDescriptor(
-    target: unknown[],
+    target: JsonValue[],
     key: string | symbol,
   ): PropertyDescriptor | undefined {
     return Reflect.getOwnPropertyDescriptor(this.filled(target), key);
   }
 
-  defineProperty(target: unknown[], key: string | symbol, descriptor: PropertyDescriptor): boolean {
+  defineProperty(
+    target: JsonValue[],
+    key: string | symbol,
+    descriptor: PropertyDescriptor,
+  ): boolean {
     return Reflect.defineProperty(this.filled(target), key, descriptor);
   }
 
-  deleteProperty(target: unknown[], key: string | symbol): boolean {
+  deleteProperty(target: JsonValue[], key: string | symbol): boolean {
     return Reflect.deleteProperty(this.filled(target), key);
   }
 }
 
-function parsedOnFirstTouch(text: string): unknown[] {
-  return new Proxy<unknown[]>([], new FillsOnFirstTouch(text));
+function parsedOnFirstTouch(text: string): JsonValue[] {
+  return new Proxy<JsonValue[]>([], new FillsOnFirstTouch(text));
 }
 
 /**
