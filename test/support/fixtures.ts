@@ -45,3 +45,21 @@ export function edited(object: KubeObject, edit: (copy: any) => void): KubeObjec
   edit(copy);
   return copy;
 }
+
+/** The request of an AdmissionReview recorded on a real kube-apiserver 1.31 (`captured-1.31/`). */
+export function review131(label: string, stage = 'validating'): AdmissionRequest {
+  const body = JSON.parse(
+    readFileSync(`${root}captured-1.31/reviews/${label}.${stage}.json`, 'utf8'),
+  ) as { request: AdmissionRequest };
+  return body.request;
+}
+
+/** An object as the 1.31 API server stored it after a step (`captured-1.31/stored/`). */
+export function stored131(name: string): KubeObject {
+  return readObject(`captured-1.31/stored/${name}.json`);
+}
+
+/** A manifest applied in the 1.31 capture: the Git side. */
+export function manifest131(name: string): KubeObject {
+  return readObject(`captured-1.31/manifests/${name}.yaml`);
+}
