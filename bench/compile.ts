@@ -16,6 +16,10 @@ function writeAtomically(file: string, text: string): void {
 }
 
 for (const file of sourceFiles()) {
+  if (file.endsWith('.json')) {
+    writeAtomically(join(compiledDir, relative(srcDir, file)), readFileSync(file, 'utf8'));
+    continue;
+  }
   const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), {
     fileName: file,
     compilerOptions: {

@@ -13,9 +13,10 @@ export const srcDir = join(root, 'src');
 export const compiledDir = join(root, 'node_modules', '.cache', 'driftgate-bench', 'src');
 export const stampFile = join(compiledDir, '..', 'stamp');
 
+/** The sources to compile, and the JSON data they import (copied as the build copies it). */
 export function sourceFiles(): string[] {
   return readdirSync(srcDir, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile() && entry.name.endsWith('.ts'))
+    .filter((entry) => entry.isFile() && /\.(ts|json)$/.test(entry.name))
     .filter((entry) => !entry.name.endsWith('.test.ts'))
     .map((entry) => join(entry.parentPath, entry.name));
 }

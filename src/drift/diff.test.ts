@@ -104,12 +104,21 @@ describe('diff: declared fields', () => {
       }),
     },
     {
-      name: 'null, {}, [] and "" in Git against an absent field',
+      name: 'null, a map\'s {}, [] and "" in Git against an absent field',
       desired: deployment((d) => {
-        d.spec.paused = null;
-        d.spec.template.spec.securityContext = {};
+        d.spec.revisionHistoryLimit = null;
+        d.spec.template.spec.nodeSelector = {};
         d.spec.template.spec.tolerations = [];
         d.spec.template.spec.hostname = '';
+      }),
+      live: deployment(),
+    },
+    {
+      // The API server does not store the zero of an omitempty field (captured-1.31, step 40).
+      name: 'a zero the API server does not store, against an absent field',
+      desired: deployment((d) => {
+        d.spec.paused = false;
+        d.spec.minReadySeconds = 0;
       }),
       live: deployment(),
     },
@@ -139,16 +148,23 @@ describe('diff: declared fields', () => {
 
   it.each([
     {
-      name: '0 is a value, not absence',
-      desired: deployment((d) => (d.spec.replicas = 0)),
-      live: deployment((d) => delete d.spec.replicas),
-      expected: [{ path: 'spec.replicas', pointer: '/spec/replicas', desired: 0 }],
+      // The API server keeps an empty struct (`securityContext: {}`): Git's {} declares it.
+      name: "a struct's {} is there or not",
+      desired: deployment((d) => (d.spec.template.spec.securityContext = {})),
+      live: deployment(),
+      expected: [
+        {
+          path: 'spec.template.spec.securityContext',
+          pointer: '/spec/template/spec/securityContext',
+          desired: {},
+        },
+      ],
     },
     {
-      name: 'false is a value, not absence',
-      desired: deployment((d) => (d.spec.paused = false)),
+      name: '0 is a value where the object holds another',
+      desired: deployment((d) => (d.spec.replicas = 0)),
       live: deployment(),
-      expected: [{ path: 'spec.paused', pointer: '/spec/paused', desired: false }],
+      expected: [{ path: 'spec.replicas', pointer: '/spec/replicas', desired: 0, live: 2 }],
     },
     {
       name: 'a missing map is reported leaf by leaf',

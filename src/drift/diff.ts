@@ -3,18 +3,18 @@
 import { isJsonObject, keyOf, type KubeObject, type ResourceKey } from '../kube/object.js';
 import { applyIgnoreRules, rulesFor, type IgnoreRule } from './ignore.js';
 import {
+  builtinSchemaFor,
   declaredKeyFields,
   elementIdentity,
   fieldOf,
   type ElementIdentity,
   itemsOf,
-  schemaFor,
+  type KindSchema,
   type MergeKeys,
   type SchemaNode,
-} from './merge-keys.js';
+} from './schema.js';
 import {
   isNeverCompared,
-  isQuantityPosition,
   isSecret,
   isSecretValuePath,
   isSops,
@@ -45,6 +45,11 @@ export interface DiffOptions {
   readonly trackingLabel?: string;
   /** Argo CD `ignoreDifferences` rules; only those matching the object apply. */
   readonly ignore?: readonly IgnoreRule[];
+  /**
+   * The kind's schema: a custom resource's from its CustomResourceDefinition. Without it a
+   * built-in kind's comes from the generated table, and any other kind is compared without one.
+   */
+  readonly schema?: KindSchema;
 }
 
 /** A drift found by the walk, before it is spelled for people. */
@@ -52,14 +57,21 @@ interface RawDrift {
   readonly segments: readonly Segment[];
   readonly desired: unknown;
   readonly live: unknown;
+  /**
+   * Git declares a zero value (`false`, `0`) the object lacks. A built-in kind's API server does
+   * not store the zero of an `omitempty` field, so this is drift only where the field is shown to
+   * be kept: the object held that zero before this write.
+   */
+  readonly zeroNotStored?: boolean;
 }
 
 interface Walk {
-  /** Where the associative lists of this kind are. */
-  readonly schema: SchemaNode;
+  /** The kind's schema; undefined where driftgate has none. */
+  readonly schema: SchemaNode | undefined;
+  /** Custom resources (and kinds without a schema) are stored as written: zeros are kept. */
+  readonly storesAsWritten: boolean;
   readonly never: NeverCompared;
   readonly secret: boolean;
-  readonly limitRange: boolean;
   readonly segments: Segment[];
   readonly out: RawDrift[];
 }
@@ -71,7 +83,10 @@ export function diff(
   options: DiffOptions = {},
 ): FieldDrift[] {
   const prepared = prepare(desired, live, undefined, options);
-  return spell(prepared.walk, compareDeclared(prepared));
+  return spell(
+    prepared.walk,
+    compareDeclared(prepared).filter((drift) => drift.zeroNotStored !== true),
+  );
 }
 
 export type FieldPolicy = 'declared' | 'strict';
@@ -100,7 +115,15 @@ export function diffWrite(
   const preexisting: RawDrift[] = [];
   for (const drift of compareDeclared(prepared)) {
     const before = resolve(prepared.old, drift.segments, walk.schema);
-    (sameValue(before, drift.live) ? preexisting : introduced).push(drift);
+    if (drift.zeroNotStored === true) {
+      // The old object stored Git's zero, so the API server keeps this field: removing it is drift.
+      if (before === drift.desired) introduced.push(drift);
+      continue;
+    }
+    (sameValue(before, drift.live) && !removedStruct(drift, before)
+      ? preexisting
+      : introduced
+    ).push(drift);
   }
   if (options.fieldPolicy === 'strict') {
     const strictWalk: Walk = { ...walk, segments: [], out: [] };
@@ -114,6 +137,14 @@ export function diffWrite(
     introduced.push(...strictWalk.out);
   }
   return { introduced: spell(walk, introduced), preexisting: spell(walk, preexisting) };
+}
+
+/**
+ * A struct Git declares empty (`emptyDir: {}`) that this write removed: `{}` and absence are the
+ * same value elsewhere, but the API server keeps an empty struct, so removing it changed the object.
+ */
+function removedStruct(drift: RawDrift, before: unknown): boolean {
+  return isAbsent(drift.live) && isJsonObject(drift.desired) && isJsonObject(before);
 }
 
 interface Prepared {
@@ -133,9 +164,10 @@ function prepare(
   let normalized = normalizeDesired(desired, live, options.defaultNamespace);
   let liveSide = live;
   let oldSide = old;
+  const schema = options.schema ?? builtinSchemaFor(live.apiVersion, key.kind);
   const rules = rulesFor(options.ignore ?? [], key);
   if (rules.length > 0) {
-    [normalized, liveSide, oldSide] = applyIgnoreRules(rules, key, live, [
+    [normalized, liveSide, oldSide] = applyIgnoreRules(rules, live, schema?.root, [
       normalized,
       live,
       old,
@@ -143,10 +175,10 @@ function prepare(
   }
   return {
     walk: {
-      schema: schemaFor(key.group, key.kind),
+      schema: schema?.root,
+      storesAsWritten: schema?.storesAsWritten ?? true,
       never: { trackingLabel: options.trackingLabel, sops: isSops(desired) },
       secret: isSecret(live),
-      limitRange: key.group === '' && key.kind === 'LimitRange',
       segments: [],
       out: [],
     },
@@ -178,14 +210,16 @@ function isEmpty(value: unknown): boolean {
 
 /**
  * The step to a list element. Its readable spelling (the merge-key fields the manifest writes)
- * is worked out only when a drift below it is spelled: most elements have none.
+ * is worked out only when a drift below it is spelled: most elements have none. `occurrence`
+ * tells a second element with the same key (a duplicate env name) from the first.
  */
 class KeySegment implements KeyStep {
   readonly kind = 'key' as const;
   constructor(
     private readonly element: Readonly<Record<string, unknown>>,
-    private readonly keys: MergeKeys,
+    readonly keys: MergeKeys,
     readonly index: number,
+    readonly occurrence = 0,
   ) {}
 
   get fields(): Record<string, string | number | boolean> {
@@ -197,6 +231,16 @@ function report(walk: Walk, desired: unknown, live: unknown): void {
   walk.out.push({ segments: [...walk.segments], desired, live });
 }
 
+/**
+ * Whether Git's value, where the object has none, declares nothing the API server would keep:
+ * `[]` and `""` (Argo CD treats `[]` and null alike), and `{}` of a map. `{}` of a struct is
+ * kept by the API server (`emptyDir: {}`, `subresources.status: {}`): it declares the field.
+ */
+function declaresNothingWhenAbsent(desired: unknown, schema: SchemaNode | undefined): boolean {
+  if (desired === '' || (Array.isArray(desired) && desired.length === 0)) return true;
+  return isJsonObject(desired) && isEmpty(desired) && schema?.type !== 'struct';
+}
+
 function compareValue(
   walk: Walk,
   desired: unknown,
@@ -206,7 +250,18 @@ function compareValue(
   // null in Git declares nothing: templates print it for unset values.
   if (isAbsent(desired)) return;
   if (walk.never.sops && isSopsEncrypted(desired)) return;
-  if (isAbsent(live) && isEmpty(desired)) return;
+  if (isAbsent(live)) {
+    if (declaresNothingWhenAbsent(desired, schema)) return;
+    if ((desired === false || desired === 0) && !walk.storesAsWritten) {
+      walk.out.push({
+        segments: [...walk.segments],
+        desired,
+        live: undefined,
+        zeroNotStored: true,
+      });
+      return;
+    }
+  }
 
   if (Array.isArray(desired)) {
     if (!Array.isArray(live)) {
@@ -216,6 +271,8 @@ function compareValue(
     const keys = schema?.keys;
     if (keys !== undefined && hasIdentities(desired, keys)) {
       compareAssociative(walk, desired, live, keys, schema);
+    } else if (schema?.listType === 'set') {
+      compareSet(walk, desired, live);
     } else {
       compareAtomic(walk, desired, live, schema);
     }
@@ -227,6 +284,11 @@ function compareValue(
       report(walk, desired, live);
       return;
     }
+    // A struct Git declares empty is there or not; none of its fields is declared.
+    if (isAbsent(live) && isEmpty(desired)) {
+      report(walk, desired, undefined);
+      return;
+    }
     // A missing map is compared leaf by leaf, so each declared field is named.
     const liveMap = isAbsent(live) ? undefined : live;
     const sopsSecretData =
@@ -234,9 +296,12 @@ function compareValue(
       walk.never.sops &&
       walk.segments.length === 1 &&
       isSecretValuePath(walk.segments);
+    // A custom resource's field outside its schema is pruned by the API server: never stored.
+    const known = schema?.prunes === true ? schema.fields : undefined;
     // for…in rather than Object.keys: no array per map. Parsed JSON inherits nothing enumerable.
     for (const name in desired) {
       if (isNeverCompared(walk.segments, name, walk.never)) continue;
+      if (known !== undefined && !known.has(name)) continue;
       walk.segments.push(name);
       const liveValue = liveMap?.[name];
       if (sopsSecretData) {
@@ -254,10 +319,15 @@ function compareValue(
     report(walk, desired, undefined);
     return;
   }
-  if (!scalarsEqual(walk, desired, live)) report(walk, desired, live);
+  if (!scalarsEqual(walk, desired, live, schema)) report(walk, desired, live);
 }
 
-function scalarsEqual(walk: Walk, desired: unknown, live: unknown): boolean {
+function scalarsEqual(
+  walk: Walk,
+  desired: unknown,
+  live: unknown,
+  schema: SchemaNode | undefined,
+): boolean {
   if (desired === live) return true;
   if (walk.secret && isSecretValuePath(walk.segments)) {
     // Base64 may be wrapped or padded differently in Git; the bytes are what count.
@@ -268,9 +338,9 @@ function scalarsEqual(walk: Walk, desired: unknown, live: unknown): boolean {
     );
   }
   if (
+    schema?.type === 'quantity' &&
     (typeof desired === 'string' || typeof desired === 'number') &&
-    (typeof live === 'string' || typeof live === 'number') &&
-    isQuantityPosition(walk.segments, walk.limitRange)
+    (typeof live === 'string' || typeof live === 'number')
   ) {
     return quantitiesEqual(desired, live);
   }
@@ -300,6 +370,31 @@ function compareAssociative(
     if (liveAt === undefined) report(walk, element, undefined);
     else compareValue(walk, element, live[liveAt], items);
     walk.segments.pop();
+  }
+  // A second live element with a key Git declares overrides Git's (the last env entry of a name
+  // is the one a container sees): each one left over is drift.
+  for (let desiredIndex = 0; desiredIndex < desired.length; desiredIndex++) {
+    const element = desired[desiredIndex] as Record<string, unknown>;
+    const identity = elementIdentity(element, keys) as ElementIdentity;
+    for (
+      let occurrence = 1, extra = partners.take(identity);
+      extra !== undefined;
+      occurrence++, extra = partners.take(identity)
+    ) {
+      walk.segments.push(new KeySegment(element, keys, extra, occurrence));
+      report(walk, element, live[extra]);
+      walk.segments.pop();
+    }
+  }
+}
+
+/** A set (`x-kubernetes-list-type: set`): each value Git lists must be in the object, in any order. */
+function compareSet(walk: Walk, desired: readonly unknown[], live: readonly unknown[]): void {
+  for (const value of desired) {
+    if (!live.some((item) => sameValue(item, value))) {
+      report(walk, desired, live);
+      return;
+    }
   }
 }
 
@@ -364,7 +459,11 @@ function compareAtomic(
 }
 
 /** The value at `segments` in another version of the object (list elements found by key). */
-function resolve(root: unknown, segments: readonly Segment[], rootSchema: SchemaNode): unknown {
+function resolve(
+  root: unknown,
+  segments: readonly Segment[],
+  rootSchema: SchemaNode | undefined,
+): unknown {
   let value = root;
   let schema: SchemaNode | undefined = rootSchema;
   for (const segment of segments) {
@@ -377,14 +476,15 @@ function resolve(root: unknown, segments: readonly Segment[], rootSchema: Schema
     if (typeof segment === 'number') {
       value = value[segment];
     } else {
-      const keys = schema?.keys;
+      const keys = schema?.keys ?? (segment instanceof KeySegment ? segment.keys : undefined);
       const wanted = keys && elementIdentity(segment.fields, keys);
+      const occurrence = segment instanceof KeySegment ? segment.occurrence : 0;
       value =
         wanted === undefined
           ? undefined
-          : (value as unknown[]).find(
+          : (value as unknown[]).filter(
               (item) => elementIdentity(item, keys as MergeKeys) === wanted,
-            );
+            )[occurrence];
     }
     schema = itemsOf(schema);
   }

@@ -1,14 +1,7 @@
 // User ignore rules, written exactly as Argo CD's `ignoreDifferences`, applied as one more
 // normaliser: the fields they name are removed from Git's side and from the object's side.
 import { isJsonObject, type KubeObject, type ResourceKey } from '../kube/object.js';
-import {
-  elementIdentity,
-  fieldOf,
-  itemsOf,
-  schemaFor,
-  type MergeKeys,
-  type SchemaNode,
-} from './merge-keys.js';
+import { elementIdentity, fieldOf, itemsOf, type MergeKeys, type SchemaNode } from './schema.js';
 import { memoized } from './memo.js';
 import { parsePointer } from './path.js';
 
@@ -133,15 +126,14 @@ export function rulesFor(rules: readonly IgnoreRule[], key: ResourceKey): Ignore
  */
 export function applyIgnoreRules<T extends readonly (KubeObject | undefined)[]>(
   rules: readonly IgnoreRule[],
-  key: ResourceKey,
   owner: KubeObject,
+  schema: SchemaNode | undefined,
   objects: T,
 ): T {
   if (rules.length === 0) return objects;
   const pointers = rules.flatMap((rule) => rule.jsonPointers ?? []);
   const managers = new Set(rules.flatMap((rule) => rule.managedFieldsManagers ?? []));
   const owned = managers.size > 0 ? ownedFieldTries(owner, managers) : [];
-  const schema = schemaFor(key.group, key.kind);
   return objects.map((object) => {
     if (object === undefined) return undefined;
     let result: unknown = object;

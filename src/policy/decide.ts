@@ -24,7 +24,12 @@ import type { Decision, DecisionKind, DesiredOrigin, EffectiveMode } from './dec
 import type { ClusterFacts } from './facts.js';
 import { describeIdentities, isOneOf } from './identity.js';
 import { denialMessage, driftWarnings } from './messages.js';
-import { indexSnapshot, keyString, type SnapshotIndex } from './snapshot-index.js';
+import {
+  customResourceSchemaOf,
+  indexSnapshot,
+  keyString,
+  type SnapshotIndex,
+} from './snapshot-index.js';
 
 // Resources with a scale subresource whose kind the snapshot may not hold under that name.
 const SCALE_KINDS: Readonly<Record<string, string>> = {
@@ -546,9 +551,11 @@ function driftOf(
   const manifest = manifestOf(entry);
   const ignore = ignoreRulesFor(request, key, manifest, index, facts, config, source);
   const trackingLabel = source?.trackingLabel ?? undefined;
+  const schema = customResourceSchemaOf(index, key, request.object?.apiVersion);
   const options = {
     ignore,
     fieldPolicy,
+    ...(schema === undefined ? {} : { schema }),
     ...(source === undefined ? {} : { defaultNamespace: source.namespace }),
     ...(trackingLabel === undefined ? {} : { trackingLabel }),
   };

@@ -1,6 +1,7 @@
 // Facts derived from a desired snapshot once, not per request: which kinds Git manages, which
 // objects HPAs declared in Git scale, which namespaces hold managed objects.
-import type { DesiredSnapshot } from '../desired/snapshot.js';
+import type { DesiredEntry, DesiredSnapshot } from '../desired/snapshot.js';
+import { customResourceSchema, type KindSchema } from '../drift/schema.js';
 import { groupOf, isJsonObject, type ResourceKey } from '../kube/object.js';
 
 export interface SnapshotIndex {
@@ -13,6 +14,8 @@ export interface SnapshotIndex {
   readonly hpaTargets: ReadonlyMap<string, string>;
   /** Managed objects per namespace. */
   readonly objectsInNamespace: ReadonlyMap<string, readonly ResourceKey[]>;
+  /** CustomResourceDefinitions declared in Git, by the `group/Kind` they define. */
+  readonly customResourceDefinitions: ReadonlyMap<string, DesiredEntry>;
 }
 
 export function keyString(key: ResourceKey): string {
@@ -25,6 +28,10 @@ function pluralOf(kind: string): string {
   if (/(s|x|z|ch|sh)$/.test(lower)) return `${lower}es`;
   if (/[^aeiou]y$/.test(lower)) return `${lower.slice(0, -1)}ies`;
   return `${lower}s`;
+}
+
+function isCustomResourceDefinition(key: ResourceKey): boolean {
+  return key.group === 'apiextensions.k8s.io' && key.kind === 'CustomResourceDefinition';
 }
 
 function isHpa(key: ResourceKey): boolean {
@@ -40,6 +47,7 @@ export function indexSnapshot(snapshot: DesiredSnapshot): SnapshotIndex {
   const kindByResource = new Map<string, { group: string; kind: string }>();
   const hpaTargets = new Map<string, string>();
   const objectsInNamespace = new Map<string, ResourceKey[]>();
+  const customResourceDefinitions = new Map<string, DesiredEntry>();
   for (const entry of snapshot.entries()) {
     const key = entry.key;
     // A snapshot holds few kinds and many objects: the plural is worked out once per kind.
@@ -56,7 +64,17 @@ export function indexSnapshot(snapshot: DesiredSnapshot): SnapshotIndex {
       list.push(key);
       objectsInNamespace.set(key.namespace, list);
     }
-    // Only HPAs are read in full: reading an entry's object may parse it.
+    if (isCustomResourceDefinition(key)) {
+      const definition = entry.object.spec;
+      if (isJsonObject(definition) && isJsonObject(definition.names)) {
+        const { group } = definition;
+        const { kind: defined } = definition.names;
+        if (typeof group === 'string' && typeof defined === 'string') {
+          customResourceDefinitions.set(`${group}/${defined}`, entry);
+        }
+      }
+    }
+    // Only HPAs and CRDs are read in full: reading an entry's object may parse it.
     const spec = isHpa(key) ? entry.object.spec : undefined;
     if (isJsonObject(spec)) {
       const target = spec.scaleTargetRef;
@@ -78,7 +96,37 @@ export function indexSnapshot(snapshot: DesiredSnapshot): SnapshotIndex {
       }
     }
   }
-  const index = { kinds, kindByResource, hpaTargets, objectsInNamespace };
+  const index = {
+    kinds,
+    kindByResource,
+    hpaTargets,
+    objectsInNamespace,
+    customResourceDefinitions,
+  };
   cache.set(snapshot, index);
   return index;
+}
+
+// Compiled once per CRD entry and version: a snapshot's entries live as long as the snapshot.
+const compiledSchemas = new WeakMap<DesiredEntry, Map<string, KindSchema | undefined>>();
+
+/**
+ * The schema of a custom resource whose CustomResourceDefinition Git declares, at the version of
+ * `apiVersion`; undefined for built-in kinds and for custom resources Git does not define.
+ */
+export function customResourceSchemaOf(
+  index: SnapshotIndex,
+  key: ResourceKey,
+  apiVersion: string | undefined,
+): KindSchema | undefined {
+  const entry = index.customResourceDefinitions.get(`${key.group}/${key.kind}`);
+  if (entry === undefined) return undefined;
+  const version = apiVersion?.slice(apiVersion.indexOf('/') + 1) ?? '';
+  let byVersion = compiledSchemas.get(entry);
+  if (byVersion === undefined) {
+    byVersion = new Map();
+    compiledSchemas.set(entry, byVersion);
+  }
+  if (!byVersion.has(version)) byVersion.set(version, customResourceSchema(entry.object, version));
+  return byVersion.get(version);
 }
