@@ -436,12 +436,20 @@ describe('the RBAC in deploy/', () => {
       rule.verbs.some((verb) => ['get', 'list', 'watch'].includes(verb)),
     );
     for (const rule of reads) {
-      for (const resource of rule.resources) {
+      for (const resource of rule.resources ?? []) {
         expect(
           made.some(
-            (request) => request.resource === resource && rule.apiGroups.includes(request.group),
+            (request) =>
+              request.resource === resource && (rule.apiGroups ?? []).includes(request.group),
           ),
           `${resource} is granted but never read`,
+        ).toBe(true);
+      }
+      for (const url of rule.nonResourceURLs ?? []) {
+        const prefix = url.replace(/\*$/, '');
+        expect(
+          made.some((request) => request.nonResourceURL?.startsWith(prefix) === true),
+          `${url} is granted but never read`,
         ).toBe(true);
       }
     }
@@ -495,7 +503,7 @@ describe('the RBAC in deploy/', () => {
     );
     const granted = deployedRoles([component]).namespacedRules.get('argocd') ?? [];
     for (const rule of granted) {
-      for (const resource of rule.resources)
+      for (const resource of rule.resources ?? [])
         expect(made.some((request) => request.resource === resource)).toBe(true);
     }
   });

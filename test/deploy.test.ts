@@ -397,10 +397,11 @@ describe.each(OVERLAYS)('deploy/overlays/%s', (overlay) => {
       .flatMap((role) => role.rules as Manifest[]);
     for (const rule of rules) {
       expect(rule.verbs).not.toContain('*');
-      expect(rule.resources).not.toContain('*');
-      expect(rule.resources).not.toContain('secrets');
+      expect(rule.resources ?? []).not.toContain('*');
+      expect(rule.resources ?? []).not.toContain('secrets');
       const writes = (rule.verbs as string[]).filter((v) => !['get', 'list', 'watch'].includes(v));
       if (writes.length > 0) expect(rule.resources).toEqual(['events']);
+      if (rule.nonResourceURLs !== undefined) expect(rule.verbs).toEqual(['get']);
     }
     const role = only(objects, 'Role', 'driftgate');
     expect(role.rules).toEqual([
@@ -475,7 +476,7 @@ describe('deploy/components/argocd-repo-credentials', () => {
     // Nothing else reads a Secret.
     const readers = objects
       .filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role')
-      .filter((o) => (o.rules as Manifest[]).some((r) => r.resources.includes('secrets')));
+      .filter((o) => (o.rules as Manifest[]).some((r) => r.resources?.includes('secrets')));
     expect(readers.map((o) => o.metadata.name)).toEqual(['driftgate-repo-credentials']);
   });
 });

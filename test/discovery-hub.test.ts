@@ -96,7 +96,7 @@ describe('Argo CD on a hub cluster', () => {
     for (const request of made)
       expect(allowedBy(roles, request), JSON.stringify(request)).toBe(true);
     for (const rule of roles.namespacedRules.get('argocd') ?? []) {
-      for (const resource of rule.resources)
+      for (const resource of rule.resources ?? [])
         expect(
           made.some((request) => request.resource === resource),
           resource,

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { keyString } from '../policy/snapshot-index.js';
 import type { ClusterFacts, NamespaceFacts, OverrideMode } from '../policy/facts.js';
 import type { ResourceKey } from '../kube/object.js';
+import { watchClusterSchemas, type ClusterSchemas } from './openapi-schemas.js';
 import {
   watchCollection,
   type WatchEvents,
@@ -53,9 +54,16 @@ const OVERRIDE_MODES: readonly string[] = ['off', 'audit', 'warn'] satisfies Ove
 export function watchCluster(
   kubeConfig: KubeConfig,
   options: ClusterWatchOptions,
-  deps: { readonly logger: Logger; readonly events: WatchEvents; readonly timing?: WatchTiming },
+  deps: {
+    readonly logger: Logger;
+    readonly events: WatchEvents;
+    readonly timing?: WatchTiming;
+    /** Read the cluster's OpenAPI for kinds outside the built-in table (test servers may lack it). */
+    readonly schemas?: ClusterSchemas;
+  },
 ): ClusterWatch {
   const { logger } = deps;
+  const schemas = deps.schemas ?? watchClusterSchemas(kubeConfig, { logger });
   // Derived indexes are rebuilt from the cache whenever it changes; changes are rare next to
   // reads, and a rebuild cannot drift from the cache the way incremental bookkeeping can.
   let hpaTargets = new Map<string, string>();
@@ -152,6 +160,7 @@ export function watchCluster(
     get override() {
       return override;
     },
+    schemaOf: (apiVersion, kind) => schemas.schemaOf(apiVersion, kind),
   };
 
   return {
@@ -159,6 +168,7 @@ export function watchCluster(
     synced: () =>
       Object.fromEntries(all.map((collection) => [collection.name, collection.isSynced()])),
     async stop() {
+      schemas.stop();
       await Promise.all(all.map((collection) => collection.stop()));
     },
   };

@@ -66,8 +66,14 @@ function refOf(schema: OpenApiSchema): string | undefined {
 const NOT_A_RESOURCE = /(List|Options|WatchEvent)$/;
 const BUILT_IN_PREFIX = 'io.k8s.';
 
-/** The compact form of every resource kind in the documents, with the definitions they reach. */
-export function compactDefinitions(documents: readonly OpenApiDocument[]): CompactSchema {
+/**
+ * The compact form of every resource kind in the documents, with the definitions they reach;
+ * custom resources only when asked for.
+ */
+export function compactDefinitions(
+  documents: readonly OpenApiDocument[],
+  options: { readonly customResources?: boolean } = {},
+): CompactSchema {
   const schemas = new Map<string, OpenApiSchema>();
   for (const document of documents) {
     for (const [name, schema] of Object.entries(document.components?.schemas ?? {})) {
@@ -77,7 +83,8 @@ export function compactDefinitions(documents: readonly OpenApiDocument[]): Compa
   const kinds: Record<string, string> = {};
   const defs: Record<string, Record<string, CompactType>> = {};
 
-  const typeOf = (schema: OpenApiSchema): CompactType | undefined => {
+  // `at` names an inline struct (custom resources nest them rather than refer to definitions).
+  const typeOf = (schema: OpenApiSchema, at: string): CompactType | undefined => {
     const ref = refOf(schema);
     if (ref !== undefined) {
       if (ref === QUANTITY) return QUANTITY;
@@ -92,8 +99,12 @@ export function compactDefinitions(documents: readonly OpenApiDocument[]): Compa
       define(ref);
       return ref;
     }
+    if (schema.properties !== undefined) {
+      define(at, schema);
+      return at;
+    }
     if (schema.type === 'array') {
-      const items = schema.items === undefined ? undefined : typeOf(schema.items);
+      const items = schema.items === undefined ? undefined : typeOf(schema.items, `${at}[]`);
       const listType = schema['x-kubernetes-list-type'];
       const mergeKey = schema['x-kubernetes-patch-merge-key'];
       const keys =
@@ -121,20 +132,20 @@ export function compactDefinitions(documents: readonly OpenApiDocument[]): Compa
       return list;
     }
     if (schema.type === 'object' && typeof schema.additionalProperties === 'object') {
-      return { m: typeOf(schema.additionalProperties) ?? 0 };
+      return { m: typeOf(schema.additionalProperties, `${at}{}`) ?? 0 };
     }
     return undefined;
   };
 
-  const define = (name: string): void => {
+  const define = (name: string, schema = schemas.get(name)): void => {
     if (Object.hasOwn(defs, name)) return;
     const fields: Record<string, CompactType> = {};
     defs[name] = fields;
-    const properties = schemas.get(name)?.properties ?? {};
+    const properties = schema?.properties ?? {};
     for (const field of Object.keys(properties).sort()) {
       const property = properties[field];
       if (property === undefined) continue;
-      const type = typeOf(property);
+      const type = typeOf(property, `${name}.${field}`);
       if (type !== undefined) fields[field] = type;
     }
   };
@@ -142,8 +153,8 @@ export function compactDefinitions(documents: readonly OpenApiDocument[]): Compa
   for (const [name, schema] of [...schemas].sort(([a], [b]) => (a < b ? -1 : 1))) {
     for (const gvk of schema['x-kubernetes-group-version-kind'] ?? []) {
       if (NOT_A_RESOURCE.test(gvk.kind) || schema.properties?.metadata === undefined) continue;
-      // Custom resources are published too; their CustomResourceDefinition is their schema.
-      if (!name.startsWith(BUILT_IN_PREFIX)) continue;
+      // Custom resources are published too; the generated table is for built-in kinds only.
+      if (options.customResources !== true && !name.startsWith(BUILT_IN_PREFIX)) continue;
       // Meta types (DeleteOptions, Status) claim every group-version; a resource claims one.
       if ((schema['x-kubernetes-group-version-kind'] ?? []).length > 1) continue;
       kinds[`${gvk.group}/${gvk.version}/${gvk.kind}`] = name;

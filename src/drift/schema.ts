@@ -53,92 +53,119 @@ export function itemsOf(node: SchemaNode | undefined): SchemaNode | undefined {
   return node?.items;
 }
 
-// --- Built-in kinds, from the generated table -------------------------------------------------
+// --- Kinds described by an API server's OpenAPI v3, in the compact form --------------------------
 
-const compact = builtinSchema as unknown as CompactSchema;
 const QUANTITY_NODE: SchemaNode = { type: 'quantity' };
-const definitions = new Map<string, SchemaNode>();
 
-function nodeOfType(type: CompactType | 0 | undefined): SchemaNode | undefined {
-  if (type === undefined || type === 0) return undefined;
-  if (typeof type === 'string') return type === QUANTITY ? QUANTITY_NODE : definition(type);
-  if ('m' in type) {
-    const values = nodeOfType(type.m);
-    return values === undefined ? { type: 'map' } : { type: 'map', values };
-  }
-  const items = nodeOfType(type.i);
-  const keys: MergeKeys | undefined =
-    type.k === undefined ? undefined : { fields: type.k, ...(type.d ? { defaults: type.d } : {}) };
-  return {
-    type: 'list',
-    listType: type.l,
-    ...(items === undefined ? {} : { items }),
-    ...(keys === undefined ? {} : { keys }),
-  };
-}
-
-// Definitions refer to each other in cycles (JSONSchemaProps): each node is made once and
-// registered before its fields are filled.
-function definition(name: string): SchemaNode {
-  let node = definitions.get(name);
-  if (node !== undefined) return node;
-  const fields = new Map<string, SchemaNode>();
-  node = { type: 'struct', fields };
-  definitions.set(name, node);
-  for (const [field, type] of Object.entries(compact.defs[name] ?? {})) {
-    const child = nodeOfType(type);
-    if (child !== undefined) fields.set(field, child);
-  }
-  return node;
-}
-
-// `group/Kind` to every version's definition, the first being the one to fall back on.
-const builtinByKind = new Map<string, Map<string, string>>();
-for (const [gvk, name] of Object.entries(compact.kinds)) {
-  const [group = '', version = '', kind = ''] = gvk.split('/');
-  const id = `${group}/${kind}`;
-  let versions = builtinByKind.get(id);
-  if (versions === undefined) {
-    versions = new Map();
-    builtinByKind.set(id, versions);
-  }
-  versions.set(version, name);
-}
-
-const builtinKinds = new Map<string, KindSchema>();
+/** Custom resources are published under their own names; built-in types under `io.k8s.`. */
+const BUILT_IN_PREFIX = 'io.k8s.';
 
 /**
- * The schema of a built-in kind at `apiVersion`, or at another version of the same kind when
- * the table lacks that one; undefined for a kind the table does not hold.
+ * The kinds of one compact schema: nodes are made on first use, one per definition, and shared
+ * by every kind that reaches them.
  */
+export class SchemaSet {
+  private readonly definitions = new Map<string, SchemaNode>();
+  private readonly kinds = new Map<string, KindSchema>();
+  // `group/Kind` to every version's definition, the first being the one to fall back on.
+  private readonly byKind = new Map<string, Map<string, string>>();
+
+  constructor(private readonly compact: CompactSchema) {
+    for (const [gvk, name] of Object.entries(compact.kinds)) {
+      const [group = '', version = '', kind = ''] = gvk.split('/');
+      const id = `${group}/${kind}`;
+      let versions = this.byKind.get(id);
+      if (versions === undefined) {
+        versions = new Map();
+        this.byKind.set(id, versions);
+      }
+      versions.set(version, name);
+    }
+  }
+
+  /** Whether the set holds this kind at some version. */
+  has(group: string, kind: string): boolean {
+    return this.byKind.has(`${group}/${kind}`);
+  }
+
+  /** The `group/version`s the set describes (`v1` for the core group). */
+  groupVersions(): Set<string> {
+    const found = new Set<string>();
+    for (const gvk of Object.keys(this.compact.kinds)) {
+      const [group = '', version = ''] = gvk.split('/');
+      found.add(group === '' ? version : `${group}/${version}`);
+    }
+    return found;
+  }
+
+  /**
+   * The schema of a kind at `apiVersion`, or at another version of the same kind when the set
+   * lacks that one; undefined for a kind the set does not hold.
+   */
+  schemaFor(apiVersion: string | undefined, kind: string): KindSchema | undefined {
+    const slash = apiVersion?.indexOf('/') ?? -1;
+    const group = apiVersion === undefined || slash === -1 ? '' : apiVersion.slice(0, slash);
+    const version = apiVersion === undefined ? '' : apiVersion.slice(slash + 1);
+    const versions = this.byKind.get(`${group}/${kind}`);
+    if (versions === undefined) return undefined;
+    const name = versions.get(version) ?? versions.values().next().value;
+    if (name === undefined) return undefined;
+    let schema = this.kinds.get(name);
+    if (schema === undefined) {
+      schema = { root: this.definition(name), storesAsWritten: !name.startsWith(BUILT_IN_PREFIX) };
+      this.kinds.set(name, schema);
+    }
+    return schema;
+  }
+
+  private nodeOfType(type: CompactType | 0 | undefined): SchemaNode | undefined {
+    if (type === undefined || type === 0) return undefined;
+    if (typeof type === 'string') return type === QUANTITY ? QUANTITY_NODE : this.definition(type);
+    if ('m' in type) {
+      const values = this.nodeOfType(type.m);
+      return values === undefined ? { type: 'map' } : { type: 'map', values };
+    }
+    const items = this.nodeOfType(type.i);
+    const keys: MergeKeys | undefined =
+      type.k === undefined
+        ? undefined
+        : { fields: type.k, ...(type.d ? { defaults: type.d } : {}) };
+    return {
+      type: 'list',
+      listType: type.l,
+      ...(items === undefined ? {} : { items }),
+      ...(keys === undefined ? {} : { keys }),
+    };
+  }
+
+  // Definitions refer to each other in cycles (JSONSchemaProps): each node is made once and
+  // registered before its fields are filled.
+  private definition(name: string): SchemaNode {
+    let node = this.definitions.get(name);
+    if (node !== undefined) return node;
+    const fields = new Map<string, SchemaNode>();
+    node = { type: 'struct', fields };
+    this.definitions.set(name, node);
+    for (const [field, type] of Object.entries(this.compact.defs[name] ?? {})) {
+      const child = this.nodeOfType(type);
+      if (child !== undefined) fields.set(field, child);
+    }
+    return node;
+  }
+}
+
+/** Built-in kinds, from the table generated from a real API server (see the script). */
+export const builtinSchemas = new SchemaSet(builtinSchema as unknown as CompactSchema);
+
 export function builtinSchemaFor(
   apiVersion: string | undefined,
   kind: string,
 ): KindSchema | undefined {
-  const slash = apiVersion?.indexOf('/') ?? -1;
-  const group = apiVersion === undefined || slash === -1 ? '' : apiVersion.slice(0, slash);
-  const version = apiVersion === undefined ? '' : apiVersion.slice(slash + 1);
-  const versions = builtinByKind.get(`${group}/${kind}`);
-  if (versions === undefined) return undefined;
-  const name = versions.get(version) ?? versions.values().next().value;
-  if (name === undefined) return undefined;
-  let schema = builtinKinds.get(name);
-  if (schema === undefined) {
-    schema = { root: definition(name), storesAsWritten: false };
-    builtinKinds.set(name, schema);
-  }
-  return schema;
+  return builtinSchemas.schemaFor(apiVersion, kind);
 }
-
-/** Whether the table knows this group at all (a kind in it that the table lacks is custom). */
-export function isBuiltinGroup(group: string): boolean {
-  return BUILTIN_GROUPS.has(group);
-}
-const BUILTIN_GROUPS = new Set([...builtinByKind.keys()].map((id) => id.slice(0, id.indexOf('/'))));
 
 // --- Custom resources, from their CustomResourceDefinition ------------------------------------
 
-const OBJECT_META = 'io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta';
 const SCALAR_NODE: SchemaNode = { type: 'scalar' };
 const ANY_NODE: SchemaNode = { type: 'any' };
 
@@ -161,7 +188,8 @@ export function customResourceSchema(
   const root = structuralNode(schema, true);
   // The API server keeps apiVersion, kind and metadata whatever the schema says of them.
   const fields = new Map(root.fields);
-  fields.set('metadata', definition(OBJECT_META));
+  const metadata = builtinSchemas.schemaFor('v1', 'ConfigMap')?.root.fields?.get('metadata');
+  fields.set('metadata', metadata ?? { type: 'struct', fields: new Map() });
   fields.set('apiVersion', SCALAR_NODE);
   fields.set('kind', SCALAR_NODE);
   return { root: { ...root, fields }, storesAsWritten: true };

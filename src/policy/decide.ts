@@ -551,7 +551,10 @@ function driftOf(
   const manifest = manifestOf(entry);
   const ignore = ignoreRulesFor(request, key, manifest, index, facts, config, source);
   const trackingLabel = source?.trackingLabel ?? undefined;
-  const schema = customResourceSchemaOf(index, key, request.object?.apiVersion);
+  const apiVersion = request.object?.apiVersion;
+  // A CRD in Git names every field (so pruning is known); else the cluster's published schema.
+  const schema =
+    customResourceSchemaOf(index, key, apiVersion) ?? facts.schemaOf?.(apiVersion, key.kind);
   const options = {
     ignore,
     fieldPolicy,

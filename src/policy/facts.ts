@@ -1,5 +1,6 @@
 // What the cluster itself tells the decision (HPAs, namespace labels and annotations, the
 // kill switch). Filled from informer caches; the decision never waits for the API server.
+import type { KindSchema } from '../drift/schema.js';
 import type { ResourceKey } from '../kube/object.js';
 
 export interface NamespaceFacts {
@@ -17,6 +18,11 @@ export interface ClusterFacts {
   parentAnnotations(key: ResourceKey): Readonly<Record<string, string>> | undefined;
   /** The kill switch: the override ConfigMap's mode, when set. */
   readonly override: OverrideMode | undefined;
+  /**
+   * The cluster's OpenAPI schema of a kind the generated built-in table lacks (other built-in
+   * groups, aggregated APIs, custom resources), once read.
+   */
+  schemaOf?(apiVersion: string | undefined, kind: string): KindSchema | undefined;
 }
 
 /** Facts when nothing is known of the cluster: decisions rest on Git alone. */

@@ -6,6 +6,8 @@
 // response; BOOKMARKs carrying only a resourceVersion; `as=PartialObjectMetadata` for
 // metadata-only lists and watches; fieldSelector on metadata.name; a plain 403 for a forbidden
 // watch; 401 for a bad token; a text/plain 404 for an unknown group.
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -159,10 +161,40 @@ export interface FakeApiServer {
 }
 
 const TOKEN = 'test-token-for-the-fake-api-server';
+
+// The OpenAPI v3 documents a real v1.31 API server served (fixtures captured-1.31/openapi), by
+// path (`api/v1`, `apis/apps/v1`); the index lists each with a hash of its content, as it does.
+const OPENAPI_DIR = new URL('../fixtures/captured-1.31/openapi/', import.meta.url);
+function recordedOpenApiDocuments(): Map<string, string> {
+  const documents = new Map<string, string>();
+  const walk = (relative: string): void => {
+    for (const entry of readdirSync(new URL(relative, OPENAPI_DIR), { withFileTypes: true })) {
+      const path = `${relative}${entry.name}`;
+      if (entry.isDirectory()) walk(`${path}/`);
+      else if (path.endsWith('.json') && path !== 'v3.json') {
+        documents.set(
+          path.slice(0, -'.json'.length),
+          readFileSync(new URL(path, OPENAPI_DIR), 'utf8'),
+        );
+      }
+    }
+  };
+  walk('');
+  return documents;
+}
 // One key pair for every fake server of a test file: RSA generation is slow.
 let certificates: ReturnType<typeof generateCertificates> | undefined;
 
-export async function startFakeApiServer(): Promise<FakeApiServer> {
+export async function startFakeApiServer(
+  options: {
+    /** OpenAPI v3 documents served beside the recorded ones, by path (`apis/example.com/v1`). */
+    readonly openapi?: Readonly<Record<string, unknown>>;
+  } = {},
+): Promise<FakeApiServer> {
+  const openapi = recordedOpenApiDocuments();
+  for (const [path, document] of Object.entries(options.openapi ?? {})) {
+    openapi.set(path, JSON.stringify(document));
+  }
   certificates ??= generateCertificates({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
   const { cert, key, caCert } = certificates;
   let resourceVersion = 1000;
@@ -244,6 +276,10 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
     });
     if (request.headers.authorization !== `Bearer ${TOKEN}`) {
       sendStatus(response, 401, 'Unauthorized', 'Unauthorized');
+      return;
+    }
+    if (url.pathname === '/openapi/v3' || url.pathname.startsWith('/openapi/v3/')) {
+      serveOpenApi(response, url.pathname.slice('/openapi/v3'.length).replace(/^\//, ''), openapi);
       return;
     }
     const route = parsePath(url.pathname);
@@ -654,4 +690,28 @@ function sendStatus(
     ...(details === undefined ? {} : { details }),
     code,
   });
+}
+
+function serveOpenApi(
+  response: ServerResponse,
+  path: string,
+  documents: Map<string, string>,
+): void {
+  if (path === '') {
+    const paths: Record<string, { serverRelativeURL: string }> = {};
+    for (const [documentPath, text] of documents) {
+      const hash = createHash('sha512').update(text).digest('hex').toUpperCase();
+      paths[documentPath] = { serverRelativeURL: `/openapi/v3/${documentPath}?hash=${hash}` };
+    }
+    sendJson(response, 200, { paths });
+    return;
+  }
+  const text = documents.get(path);
+  if (text === undefined) {
+    response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+    response.end('404 page not found\n');
+    return;
+  }
+  response.writeHead(200, { 'Content-Type': 'application/json' });
+  response.end(text);
 }

@@ -6,10 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { loadAll } from 'js-yaml';
 
 export interface PolicyRule {
-  readonly apiGroups: readonly string[];
-  readonly resources: readonly string[];
+  readonly apiGroups?: readonly string[];
+  readonly resources?: readonly string[];
   readonly verbs: readonly string[];
   readonly resourceNames?: readonly string[];
+  /** Paths outside the resource API (`/openapi/v3/*`: a trailing `*` matches any rest). */
+  readonly nonResourceURLs?: readonly string[];
 }
 
 export interface ApiRequest {
@@ -20,6 +22,8 @@ export interface ApiRequest {
   readonly namespace: string | undefined;
   /** The object name, from the path or a `metadata.name=` field selector. */
   readonly name: string | undefined;
+  /** Set for a path outside the resource API (`/openapi/v3`); group and resource are then ''. */
+  readonly nonResourceURL?: string;
 }
 
 interface RbacObject {
@@ -67,7 +71,19 @@ export function rolesIn(files: readonly string[]): {
 }
 
 export function ruleAllows(rule: PolicyRule, request: ApiRequest): boolean {
-  if (!rule.apiGroups.includes(request.group) || !rule.resources.includes(request.resource))
+  if (request.nonResourceURL !== undefined) {
+    const url = request.nonResourceURL;
+    return (
+      rule.verbs.includes(request.verb) &&
+      (rule.nonResourceURLs ?? []).some((pattern) =>
+        pattern.endsWith('*') ? url.startsWith(pattern.slice(0, -1)) : url === pattern,
+      )
+    );
+  }
+  if (
+    !(rule.apiGroups ?? []).includes(request.group) ||
+    !(rule.resources ?? []).includes(request.resource)
+  )
     return false;
   if (!rule.verbs.includes(request.verb)) return false;
   if (rule.resourceNames === undefined || rule.resourceNames.length === 0) return true;
@@ -89,6 +105,17 @@ export function allowedBy(
 
 /** An API path and query as the API server's request-info resolver reads them. */
 export function apiRequestOf(method: string, path: string, query: URLSearchParams): ApiRequest {
+  if (!path.startsWith('/api/') && !path.startsWith('/apis/')) {
+    const verb = method === 'GET' ? 'get' : method.toLowerCase();
+    return {
+      verb,
+      group: '',
+      resource: '',
+      namespace: undefined,
+      name: undefined,
+      nonResourceURL: path,
+    };
+  }
   const parts = path.split('/').filter((part) => part !== '');
   const [group, rest] =
     parts[0] === 'api' ? ['', parts.slice(2)] : [parts[1] ?? '', parts.slice(3)];
