@@ -44,7 +44,7 @@ Each was found with a profile or a memory trace and measured before and after on
    one-file commit no longer depends on how fast the disk creates 10,000 files.
    test/desired/git-repository.test.ts proves the reused checkout holds exactly the new commit,
    and that a checkout being read is never taken.
-7. **The drift walk carries its position in the schema as a tree node** (src/drift/merge-keys.ts,
+7. **The drift walk carries its position in the schema as a tree node** (src/drift/schema.ts,
    src/drift/diff.ts). It spelled a path string (\`spec.template.spec.containers[].env\`) for
    every field it visited, to look up associative lists; it now steps through a tree of the
    kind's associative lists and leaves it as soon as no list lies below. Emptiness checks no
@@ -70,7 +70,7 @@ Each was found with a profile or a memory trace and measured before and after on
    102%, /mutate 90% → 110%. The section now also measures the node:https no-op server, the
    stricter baseline since.
 10. **List elements are identified without building strings, and paired by a scan**
-    (src/drift/merge-keys.ts, src/drift/diff.ts, src/drift/quantity.ts). Most associative lists
+    (src/drift/schema.ts, src/drift/diff.ts, src/drift/quantity.ts). Most associative lists
     (containers, env, volumes, volumeMounts) are keyed by one field: the key's own value is now
     the element's identity, where \`s:web\` was built for every element on both sides. Lists of
     up to 32 elements are paired by a scan rather than through a Map; a list element's readable
