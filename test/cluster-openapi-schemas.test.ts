@@ -3,6 +3,8 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { watchClusterSchemas, type ClusterSchemas } from '../src/cluster/openapi-schemas.js';
+import { diff } from '../src/drift/diff.js';
+import { manifest131, review131 } from './support/fixtures.js';
 import { startFakeApiServer, type FakeApiServer } from './support/fake-apiserver.js';
 
 const logger = pino({ level: 'silent' });
@@ -47,6 +49,21 @@ describe('the cluster OpenAPI schemas', () => {
       listType: 'map',
       keys: { fields: ['name'] },
     });
+  });
+
+  it("prunes what the cluster's published CRD schema does not name, as the API server did", async () => {
+    api = await startFakeApiServer();
+    schemas = watchClusterSchemas(api.kubeConfig(), { logger });
+    await schemas.refresh();
+    const stored = review131(
+      '71b-apply-create-widget-unknown-field-validate-warn-by-argocd',
+    ).object!;
+    const schema = schemas.schemaOf('capture.example.com/v1', 'Widget')!;
+    expect(diff(manifest131('widget-unknown-field'), stored, { schema })).toEqual([]);
+    const resized = { ...stored, spec: { ...(stored.spec as object), size: 'large' } };
+    expect(
+      diff(manifest131('widget-unknown-field'), resized, { schema }).map((d) => d.path),
+    ).toEqual(['spec.size']);
   });
 
   it('reads a document again only when its hash changes', async () => {

@@ -2,8 +2,11 @@
 // answer depends on the API's schema: what the server drops, keeps, prunes and how it keys lists.
 import { describe, expect, it } from 'vitest';
 import type { AdmissionRequest } from '../src/kube/admission.js';
+import { readFileSync } from 'node:fs';
+import { compactDefinitions, type OpenApiDocument } from '../src/drift/schema-compact.js';
+import { SchemaSet } from '../src/drift/schema.js';
 import { decide } from '../src/policy/decide.js';
-import { manifest131, review131 } from './support/fixtures.js';
+import { fixturePath, manifest131, review131 } from './support/fixtures.js';
 import { asUser, config, facts, snapshot } from './support/policy.js';
 
 const NOW = new Date('2026-12-07T12:00:00Z');
@@ -69,5 +72,16 @@ describe('schema-true decisions on recorded writes', () => {
     });
     // Without the CRD in Git, driftgate cannot know they were pruned.
     expect(decideWith(['widget-unknown-field'], request).kind).toBe('denied');
+  });
+
+  it("without the CRD in Git, the cluster's published schema says what was pruned", () => {
+    const document = JSON.parse(
+      readFileSync(fixturePath('captured-1.31/openapi/apis/capture.example.com/v1.json'), 'utf8'),
+    ) as OpenApiDocument;
+    const published = new SchemaSet(compactDefinitions([document], { customResources: true }));
+    const cluster = { ...facts(), schemaOf: published.schemaFor.bind(published) };
+    const request = byAlice('71b-apply-create-widget-unknown-field-validate-warn-by-argocd');
+    const git = snapshot([], [manifest131('widget-unknown-field')]);
+    expect(decide(request, git, cluster, cfg, NOW)).toMatchObject({ kind: 'allowed' });
   });
 });

@@ -27,6 +27,11 @@ export interface CompactSchema {
   readonly kinds: Readonly<Record<string, string>>;
   /** Definitions by name: the fields that are not plain scalars. */
   readonly defs: Readonly<Record<string, Readonly<Record<string, CompactType>>>>;
+  /**
+   * Custom resources' structs whose unknown fields the API server prunes, with their scalar
+   * fields (the others are in `defs`): a field in neither is never stored.
+   */
+  readonly pruned?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** The name quantities are defined under; it stands for itself in the compact form. */
@@ -40,6 +45,7 @@ interface OpenApiSchema {
   readonly additionalProperties?: OpenApiSchema | boolean;
   readonly items?: OpenApiSchema;
   readonly default?: unknown;
+  readonly 'x-kubernetes-preserve-unknown-fields'?: boolean;
   readonly 'x-kubernetes-list-type'?: string;
   readonly 'x-kubernetes-list-map-keys'?: readonly string[];
   readonly 'x-kubernetes-patch-merge-key'?: string;
@@ -82,6 +88,7 @@ export function compactDefinitions(
   }
   const kinds: Record<string, string> = {};
   const defs: Record<string, Record<string, CompactType>> = {};
+  const pruned: Record<string, string[]> = {};
 
   // `at` names an inline struct (custom resources nest them rather than refer to definitions).
   const typeOf = (schema: OpenApiSchema, at: string): CompactType | undefined => {
@@ -142,11 +149,17 @@ export function compactDefinitions(
     const fields: Record<string, CompactType> = {};
     defs[name] = fields;
     const properties = schema?.properties ?? {};
+    const scalars: string[] = [];
     for (const field of Object.keys(properties).sort()) {
       const property = properties[field];
       if (property === undefined) continue;
       const type = typeOf(property, `${name}.${field}`);
       if (type !== undefined) fields[field] = type;
+      else scalars.push(field);
+    }
+    const custom = !name.startsWith(BUILT_IN_PREFIX);
+    if (custom && schema?.['x-kubernetes-preserve-unknown-fields'] !== true) {
+      pruned[name] = scalars;
     }
   };
 
@@ -161,7 +174,8 @@ export function compactDefinitions(
       define(name);
     }
   }
-  return { kinds: sortKeys(kinds), defs: sortKeys(defs) };
+  const compact = { kinds: sortKeys(kinds), defs: sortKeys(defs) };
+  return Object.keys(pruned).length === 0 ? compact : { ...compact, pruned: sortKeys(pruned) };
 }
 
 function sortKeys<T>(record: Record<string, T>): Record<string, T> {

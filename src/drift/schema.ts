@@ -56,6 +56,8 @@ export function itemsOf(node: SchemaNode | undefined): SchemaNode | undefined {
 // --- Kinds described by an API server's OpenAPI v3, in the compact form --------------------------
 
 const QUANTITY_NODE: SchemaNode = { type: 'quantity' };
+const SCALAR_NODE: SchemaNode = { type: 'scalar' };
+const ANY_NODE: SchemaNode = { type: 'any' };
 
 /** Custom resources are published under their own names; built-in types under `io.k8s.`. */
 const BUILT_IN_PREFIX = 'io.k8s.';
@@ -144,12 +146,15 @@ export class SchemaSet {
     let node = this.definitions.get(name);
     if (node !== undefined) return node;
     const fields = new Map<string, SchemaNode>();
-    node = { type: 'struct', fields };
+    const scalars = this.compact.pruned?.[name];
+    node =
+      scalars === undefined ? { type: 'struct', fields } : { type: 'struct', fields, prunes: true };
     this.definitions.set(name, node);
     for (const [field, type] of Object.entries(this.compact.defs[name] ?? {})) {
       const child = this.nodeOfType(type);
       if (child !== undefined) fields.set(field, child);
     }
+    for (const field of scalars ?? []) fields.set(field, SCALAR_NODE);
     return node;
   }
 }
@@ -165,9 +170,6 @@ export function builtinSchemaFor(
 }
 
 // --- Custom resources, from their CustomResourceDefinition ------------------------------------
-
-const SCALAR_NODE: SchemaNode = { type: 'scalar' };
-const ANY_NODE: SchemaNode = { type: 'any' };
 
 /**
  * The schema of the custom resource a CustomResourceDefinition manifest defines, at `version`
