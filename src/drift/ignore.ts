@@ -1,7 +1,8 @@
 // User ignore rules, written exactly as Argo CD's `ignoreDifferences`, applied as one more
 // normaliser: the fields they name are removed from Git's side and from the object's side.
 import { isJsonObject, type KubeObject, type ResourceKey } from '../kube/object.js';
-import { elementIdentity, fieldOf, itemsOf, type MergeKeys, type SchemaNode } from './schema.js';
+import { ownedFieldTries, removeOwned } from './managed-fields.js';
+import type { SchemaNode } from './schema.js';
 import { memoized } from './memo.js';
 import { parsePointer } from './path.js';
 
@@ -196,74 +197,4 @@ function removeAtPointer(value: unknown, tokens: readonly string[], at: number):
     return { ...value, [token]: removeAtPointer(value[token], tokens, at + 1) };
   }
   return value;
-}
-
-// metadata.managedFields[].fieldsV1 is a trie: `f:<field>`, `k:<merge key JSON>`,
-// `v:<value JSON>`, `i:<index>`, and `.` for "this node itself".
-type FieldsTrie = Readonly<Record<string, unknown>>;
-
-function ownedFieldTries(owner: KubeObject, managers: ReadonlySet<string>): FieldsTrie[] {
-  const entries = owner.metadata?.managedFields;
-  if (!Array.isArray(entries)) return [];
-  const tries: FieldsTrie[] = [];
-  for (const entry of entries as unknown[]) {
-    if (!isJsonObject(entry)) continue;
-    const { manager, fieldsV1 } = entry;
-    if (typeof manager === 'string' && managers.has(manager) && isJsonObject(fieldsV1)) {
-      tries.push(fieldsV1);
-    }
-  }
-  return tries;
-}
-
-// Removes the leaves of the trie: a node with no children but `.` owns only the existence of a
-// map or list element, not the fields that other managers set inside it, so it is kept.
-function removeOwned(value: unknown, trie: FieldsTrie, schema: SchemaNode | undefined): unknown {
-  let result = value;
-  for (const [token, child] of Object.entries(trie)) {
-    if (token === '.' || !isJsonObject(child)) continue;
-    const isLeaf = Object.keys(child).length === 0;
-    if (token.startsWith('f:') && isJsonObject(result)) {
-      const name = token.slice(2);
-      if (!Object.hasOwn(result, name)) continue;
-      if (isLeaf) {
-        const { [name]: _removed, ...rest } = result;
-        result = rest;
-      } else {
-        result = { ...result, [name]: removeOwned(result[name], child, fieldOf(schema, name)) };
-      }
-    } else if (Array.isArray(result)) {
-      const list = result as unknown[];
-      const index = findOwnedElement(list, token, schema?.keys);
-      if (index === -1) continue;
-      const copy = [...list];
-      if (isLeaf) copy.splice(index, 1);
-      else copy[index] = removeOwned(copy[index], child, itemsOf(schema));
-      result = copy;
-    }
-  }
-  return result;
-}
-
-function findOwnedElement(list: readonly unknown[], token: string, keys?: MergeKeys): number {
-  const kind = token.slice(0, 2);
-  const body = token.slice(2);
-  if (kind === 'i:') return /^\d+$/.test(body) && Number(body) < list.length ? Number(body) : -1;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    return -1;
-  }
-  if (kind === 'v:') return list.findIndex((element) => sameJson(element, parsed));
-  if (kind !== 'k:' || !isJsonObject(parsed)) return -1;
-  const keyFields = Object.keys(parsed);
-  const effective: MergeKeys = keys ?? { fields: keyFields };
-  const wanted = elementIdentity(parsed, effective);
-  if (wanted === undefined) return -1;
-  return list.findIndex((element) => elementIdentity(element, effective) === wanted);
-}
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
