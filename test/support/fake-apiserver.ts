@@ -5,7 +5,9 @@
 // resourceVersion on a watch as 200 + one ERROR event with a 410 Status, then the end of the
 // response; BOOKMARKs carrying only a resourceVersion; `as=PartialObjectMetadata` for
 // metadata-only lists and watches; fieldSelector on metadata.name; a plain 403 for a forbidden
-// watch; 401 for a bad token; a text/plain 404 for an unknown group.
+// watch; 401 for a bad token; a text/plain 404 for an unknown group. An empty list is shaped as
+// a real v1.31 API server answered (fixtures apiserver/131-*): `"items": null` for a
+// PartialObjectMetadataList (Go's nil slice), `"items": []` for a typed list.
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -158,11 +160,23 @@ export interface FakeApiServer {
   stop(): Promise<void>;
 }
 
+export interface FakeApiServerOptions {
+  /**
+   * How an empty list is sent. `recorded` (default): as the real API server was recorded doing,
+   * `null` for metadata-only lists and `[]` for typed ones. `null`: every empty list is
+   * `"items": null`, as any Go server that lists into a nil slice may answer.
+   */
+  readonly emptyItems?: 'recorded' | 'null';
+}
+
 const TOKEN = 'test-token-for-the-fake-api-server';
 // One key pair for every fake server of a test file: RSA generation is slow.
 let certificates: ReturnType<typeof generateCertificates> | undefined;
 
-export async function startFakeApiServer(): Promise<FakeApiServer> {
+export async function startFakeApiServer(
+  options: FakeApiServerOptions = {},
+): Promise<FakeApiServer> {
+  const emptyItems = options.emptyItems ?? 'recorded';
   certificates ??= generateCertificates({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
   const { cert, key, caCert } = certificates;
   let resourceVersion = 1000;
@@ -297,10 +311,11 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
       const list = metadataOnly
         ? { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1' }
         : { kind: `${resourceType.kind}List`, apiVersion: apiVersionOf(resourceType) };
+      const nilItems = items.length === 0 && (metadataOnly || emptyItems === 'null');
       sendJson(response, 200, {
         ...list,
         metadata: { resourceVersion: String(resourceVersion) },
-        items,
+        items: nilItems ? null : items,
       });
     }
   }
