@@ -1,12 +1,12 @@
 // The HTTPS listener: TLS 1.2 or newer, certificates reloaded when cert-manager rotates them
-// (kubelet swaps the Secret volume's `..data` symlink), and a graceful stop that drains.
-import { watch, type FSWatcher } from 'node:fs';
+// (kubelet swaps the Secret volume's `..data` symlink) and only then, and a graceful stop that
+// drains.
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { dirname } from 'node:path';
 import type { RequestListener } from 'node:http';
 import type { Logger } from 'pino';
+import { watchTlsFiles, type TlsFilesWatch } from './tls-files.js';
 
 export type TlsSource =
   | { readonly kind: 'files'; readonly certFile: string; readonly keyFile: string }
@@ -48,6 +48,9 @@ export const defaultTimeouts: ServerTimeouts = {
   checkIntervalMs: 1_000,
 };
 
+/** A rotation writes several entries at once: the files are read once it has settled. */
+const TLS_SETTLE_MS = 200;
+
 export interface RunningServer {
   readonly server: Server;
   readonly url: string;
@@ -57,10 +60,16 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-async function readTls(
-  tls: TlsSource,
-  clientCAFile: string | null,
-): Promise<{ cert: string; key: string; ca?: string }> {
+interface TlsMaterial {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca?: string;
+}
+
+const sameMaterial = (a: TlsMaterial, b: TlsMaterial) =>
+  a.cert === b.cert && a.key === b.key && a.ca === b.ca;
+
+async function readTls(tls: TlsSource, clientCAFile: string | null): Promise<TlsMaterial> {
   const ca = clientCAFile === null ? undefined : await readFile(clientCAFile, 'utf8');
   const withCA = ca === undefined ? {} : { ca };
   if (tls.kind === 'memory') return { cert: tls.cert, key: tls.key, ...withCA };
@@ -105,12 +114,17 @@ export async function startServer(
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
-  const reloadTls = async (): Promise<boolean> => {
+  let served: TlsMaterial = initial;
+  /** Serves the files as they are now; with `ifChanged`, only when they differ from what is served. */
+  const reload = async (ifChanged: boolean): Promise<boolean> => {
     try {
-      server.setSecureContext({
-        ...(await readTls(options.tls, clientCAFile)),
-        minVersion: 'TLSv1.2',
-      });
+      const material = await readTls(options.tls, clientCAFile);
+      if (ifChanged && sameMaterial(material, served)) {
+        logger.debug('certificate files touched but unchanged: not reloaded');
+        return true;
+      }
+      server.setSecureContext({ ...material, minVersion: 'TLSv1.2' });
+      served = material;
       logger.info('serving certificate reloaded');
       return true;
     } catch (error) {
@@ -121,18 +135,28 @@ export async function startServer(
       return false;
     }
   };
+  // One reload at a time, so two checks cannot both see the same change.
+  let reloading: Promise<boolean> = Promise.resolve(true);
+  const queueReload = (ifChanged: boolean): Promise<boolean> =>
+    (reloading = reloading.then(() => reload(ifChanged)));
 
-  let watcher: FSWatcher | undefined;
+  let watcher: TlsFilesWatch | undefined;
   if (options.tls.kind === 'files') {
-    let timer: NodeJS.Timeout | undefined;
-    watcher = watch(dirname(options.tls.certFile), () => {
-      // A rotation touches several files at once: reload once it settles.
-      clearTimeout(timer);
-      timer = setTimeout(() => void reloadTls(), 200);
-      timer.unref();
-    });
-    watcher.unref();
+    watcher = watchTlsFiles(
+      [options.tls.certFile, options.tls.keyFile],
+      () => void queueReload(true),
+      {
+        settleMs: TLS_SETTLE_MS,
+        failed: (error) => {
+          logger.warn(
+            { err: error },
+            'cannot watch the certificate files: a rotated certificate is served only after a restart',
+          );
+        },
+      },
+    );
   }
+  const reloadTls = () => queueReload(false);
 
   return {
     server,

@@ -68,24 +68,32 @@ export function watchCollection<T extends KubernetesObject>(
   let backoffMs = timing.initialBackoffMs;
   let retry: NodeJS.Timeout | undefined;
   let lists = 0;
+  // A list has arrived and the informer is putting it in its cache.
+  let listArrived = false;
 
   const list = async (): Promise<KubernetesListObject<T>> => {
     const result = await listObjects<T>(kubeConfig, spec);
     lists += 1;
     if (lists > 1) events.relisted(spec.name);
-    if (!synced) {
-      synced = true;
-      events.synced(spec.name);
-      logger.info({ watch: spec.name, objects: result.items.length }, 'cluster watch synced');
-    }
+    listArrived = true;
     backoffMs = timing.initialBackoffMs;
     return result;
+  };
+  // The informer takes a list into its cache and then opens the watch from the list's
+  // resourceVersion: only from then on does the cache hold the cluster's state.
+  const listTakenIn = () => {
+    if (!listArrived) return;
+    listArrived = false;
+    if (synced) return;
+    synced = true;
+    events.synced(spec.name);
+    logger.info({ watch: spec.name, objects: informer.list().length }, 'cluster watch synced');
   };
   const watchConfig =
     spec.metadataOnly === true ? withAccept(kubeConfig, METADATA_WATCH) : kubeConfig;
   const informer = new ListWatch<T>(
     spec.path,
-    new Watch(watchConfig),
+    new OpeningWatch(watchConfig, listTakenIn),
     list,
     false,
     spec.labelSelector,
@@ -135,6 +143,21 @@ export function watchCollection<T extends KubernetesObject>(
   };
 }
 
+/** A Watch that calls `opening` each time the informer opens it. */
+class OpeningWatch extends Watch {
+  private readonly opening: () => void;
+
+  constructor(config: KubeConfig, opening: () => void) {
+    super(config);
+    this.opening = opening;
+  }
+
+  override watch(...args: Parameters<Watch['watch']>): ReturnType<Watch['watch']> {
+    this.opening();
+    return super.watch(...args);
+  }
+}
+
 /** A KubeConfig that also sets the Accept header on every request it authenticates. */
 function withAccept(kubeConfig: KubeConfig, accept: string): KubeConfig {
   const wrapped = Object.create(kubeConfig) as KubeConfig;
@@ -176,7 +199,7 @@ async function listObjects<T extends KubernetesObject>(
           return;
         }
         try {
-          resolve(JSON.parse(body) as KubernetesListObject<T>);
+          resolve(listOf<T>(JSON.parse(body), spec.path));
         } catch (error) {
           reject(error instanceof Error ? error : new Error(String(error)));
         }
@@ -186,6 +209,23 @@ async function listObjects<T extends KubernetesObject>(
     request.on('error', reject);
     request.end();
   });
+}
+
+/**
+ * A LIST answer with its items always an array. A real API server sends an empty list as
+ * `"items": null` where Go holds a nil slice (a PartialObjectMetadataList of no objects).
+ */
+export function listOf<T extends KubernetesObject>(
+  answer: unknown,
+  path: string,
+): KubernetesListObject<T> {
+  if (typeof answer !== 'object' || answer === null)
+    throw new Error(`LIST ${path}: the answer is not a list`);
+  const list = answer as KubernetesListObject<T>;
+  const { items } = answer as { items?: unknown };
+  if (items === null) return { ...list, items: [] };
+  if (!Array.isArray(items)) throw new Error(`LIST ${path}: the answer has no items`);
+  return list;
 }
 
 function statusMessage(body: string): string {

@@ -171,7 +171,9 @@ function stepOf(token: string, first: boolean): string {
       const parsed: unknown = JSON.parse(body);
       if (isJsonObject(parsed)) {
         return `[${Object.entries(parsed)
-          .map(([key, value]) => `${key}=${String(value)}`)
+          .map(
+            ([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`,
+          )
           .join(',')}]`;
       }
     } catch {

@@ -5,7 +5,10 @@
 // resourceVersion on a watch as 200 + one ERROR event with a 410 Status, then the end of the
 // response; BOOKMARKs carrying only a resourceVersion; `as=PartialObjectMetadata` for
 // metadata-only lists and watches; fieldSelector on metadata.name; a plain 403 for a forbidden
-// watch; 401 for a bad token; a text/plain 404 for an unknown group.
+// watch; 401 for a bad token; a text/plain 404 for an unknown group. An empty list is shaped as
+// a real v1.31 API server answered (fixtures apiserver/131-*): `"items": null` for a
+// PartialObjectMetadataList (Go's nil slice), `"items": []` for a typed list. `/openapi/v3`
+// serves the documents a real v1.31 server served.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
@@ -160,6 +163,17 @@ export interface FakeApiServer {
   stop(): Promise<void>;
 }
 
+export interface FakeApiServerOptions {
+  /**
+   * How an empty list is sent. `recorded` (default): as the real API server was recorded doing,
+   * `null` for metadata-only lists and `[]` for typed ones. `null`: every empty list is
+   * `"items": null`, as any Go server that lists into a nil slice may answer.
+   */
+  readonly emptyItems?: 'recorded' | 'null';
+  /** OpenAPI v3 documents served beside the recorded ones, by path (`apis/example.com/v1`). */
+  readonly openapi?: Readonly<Record<string, unknown>>;
+}
+
 const TOKEN = 'test-token-for-the-fake-api-server';
 
 // The OpenAPI v3 documents a real v1.31 API server served (fixtures captured-1.31/openapi), by
@@ -186,11 +200,9 @@ function recordedOpenApiDocuments(): Map<string, string> {
 let certificates: ReturnType<typeof generateCertificates> | undefined;
 
 export async function startFakeApiServer(
-  options: {
-    /** OpenAPI v3 documents served beside the recorded ones, by path (`apis/example.com/v1`). */
-    readonly openapi?: Readonly<Record<string, unknown>>;
-  } = {},
+  options: FakeApiServerOptions = {},
 ): Promise<FakeApiServer> {
+  const emptyItems = options.emptyItems ?? 'recorded';
   const openapi = recordedOpenApiDocuments();
   for (const [path, document] of Object.entries(options.openapi ?? {})) {
     openapi.set(path, JSON.stringify(document));
@@ -333,10 +345,11 @@ export async function startFakeApiServer(
       const list = metadataOnly
         ? { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1' }
         : { kind: `${resourceType.kind}List`, apiVersion: apiVersionOf(resourceType) };
+      const nilItems = items.length === 0 && (metadataOnly || emptyItems === 'null');
       sendJson(response, 200, {
         ...list,
         metadata: { resourceVersion: String(resourceVersion) },
-        items,
+        items: nilItems ? null : items,
       });
     }
   }
