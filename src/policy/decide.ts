@@ -16,6 +16,7 @@ import { DRIFTGATE_PREFIX, labels as labelKeys } from '../kube/well-known.js';
 import {
   isActive,
   readBreakGlass,
+  type BreakGlass,
   reasonChanged,
   stampProblem,
   ticketProblem,
@@ -57,13 +58,135 @@ export function decide(
   sources: readonly SourceConfig[] = config.sources,
   options: DecideOptions = {},
 ): Decision {
-  const dryRun = request.dryRun === true;
-  const outcome = (
+  const judgement = scope(request, snapshot, facts, config, now, sources, options);
+  if (!(judgement instanceof Judgement)) return judgement;
+  for (const step of STEPS) {
+    const decision = step(judgement);
+    if (decision !== undefined) return decision;
+  }
+  return byMode(judgement);
+}
+
+/** A step decides the request, or passes it on (`undefined`) to the next. */
+type Step = (judgement: Judgement) => Decision | undefined;
+
+/**
+ * DESIGN.md §3, in its order. The kind is checked after identities and labels: driftgate's own
+ * labels on a Namespace are guarded whatever kinds Git holds. `drift` passes on only writes
+ * that move a declared field away from Git; `byMode` decides those.
+ */
+const STEPS: readonly Step[] = [
+  identity,
+  namespaceLabels,
+  managedKind,
+  subresource,
+  unmanaged,
+  breakGlassAnnotations,
+  deletion,
+  terminating,
+  recordable,
+  drift,
+];
+
+/** What every step reads about one request; the costly parts are worked out once, when asked. */
+class Judgement {
+  readonly dryRun: boolean;
+  readonly username: string;
+  /** The object's namespace; a Namespace's own name; '' for cluster-scoped objects. */
+  readonly namespace: string;
+  readonly subresource: string;
+  readonly entry: DesiredEntry | undefined;
+  readonly origin: DesiredOrigin | undefined;
+  readonly source: SourceConfig | undefined;
+  readonly mode: EffectiveMode;
+  private breakGlass: { active: BreakGlass | undefined } | undefined;
+  private found: DriftFound | undefined;
+
+  constructor(
+    readonly request: AdmissionRequest,
+    snapshot: DesiredSnapshot,
+    readonly index: SnapshotIndex,
+    readonly key: ResourceKey,
+    readonly facts: ClusterFacts,
+    readonly config: Config,
+    readonly now: Date,
+    sources: readonly SourceConfig[],
+    readonly options: DecideOptions,
+  ) {
+    this.dryRun = request.dryRun === true;
+    this.username = request.userInfo.username ?? '(unknown user)';
+    this.namespace = isNamespace(key) ? key.name : key.namespace;
+    this.subresource = request.subResource ?? '';
+    this.entry = snapshot.get(key);
+    this.origin = this.entry && originOf(this.entry);
+    this.source = this.entry && sourceNamed(sources, this.entry.source);
+    this.mode = resolveMode(this.namespace, facts, config);
+  }
+
+  /** What a decision about a Git-managed object carries. */
+  get common(): Pick<Decision, 'key' | 'origin' | 'mode'> {
+    return { key: this.key, origin: this.origin, mode: this.mode };
+  }
+
+  /** May the requester set break-glass and act under it? */
+  get authorised(): boolean {
+    return isOneOf(this.request.userInfo, this.config.breakGlass);
+  }
+
+  /** The break-glass in force: on the object (for scale, its parent's) or on its namespace. */
+  get activeBreakGlass(): BreakGlass | undefined {
+    if (this.breakGlass === undefined) {
+      const { request } = this;
+      const annotations =
+        this.subresource === 'scale'
+          ? this.facts.parentAnnotations(this.key)
+          : (request.operation === 'DELETE' ? request.oldObject : request.object)?.metadata
+              ?.annotations;
+      const own = readBreakGlass(annotations);
+      const namespace = readBreakGlass(this.facts.namespace(this.namespace)?.annotations);
+      this.breakGlass = {
+        active: isActive(own, this.now)
+          ? own
+          : isActive(namespace, this.now)
+            ? namespace
+            : undefined,
+      };
+    }
+    return this.breakGlass.active;
+  }
+
+  /** The write's drift from Git, compared once (only managed objects reach `drift`). */
+  get drift(): DriftFound {
+    if (this.found === undefined) {
+      const { request, entry, key, index, facts, config, source } = this;
+      if (entry === undefined) return { drift: [], preexisting: [] };
+      this.found = driftOf(request, entry, key, index, facts, config, source);
+    }
+    return this.found;
+  }
+
+  decision(
     kind: DecisionKind,
     reason: string,
     message: string,
     extra: Partial<Decision> = {},
-  ): Decision => ({
+  ): Decision {
+    return outcome(this.dryRun, kind, reason, message, extra);
+  }
+
+  quietly(reason: string, message: string): Decision {
+    return outcome(this.dryRun, 'allowed', reason, message, { silent: true });
+  }
+}
+
+function outcome(
+  dryRun: boolean,
+  kind: DecisionKind,
+  reason: string,
+  message: string,
+  extra: Partial<Decision> = {},
+): Decision {
+  return {
     kind,
     allowed: kind !== 'denied',
     silent: false,
@@ -78,14 +201,24 @@ export function decide(
     breakGlassReason: undefined,
     dryRun,
     ...extra,
-  });
-  const quietly = (reason: string, message: string) =>
-    outcome('allowed', reason, message, { silent: true });
+  };
+}
 
+/** Out of scope (§3.1): CONNECT, the kill switch, nothing named, an excluded namespace. */
+function scope(
+  request: AdmissionRequest,
+  snapshot: DesiredSnapshot,
+  facts: ClusterFacts,
+  config: Config,
+  now: Date,
+  sources: readonly SourceConfig[],
+  options: DecideOptions,
+): Decision | Judgement {
+  const quietly = (reason: string, message: string) =>
+    outcome(request.dryRun === true, 'allowed', reason, message, { silent: true });
   if (request.operation === 'CONNECT') return quietly('out-of-scope', 'CONNECT is not judged');
   if (facts.override === 'off')
     return quietly('kill-switch', 'the override ConfigMap turned driftgate off');
-
   const index = indexSnapshot(snapshot);
   const key = targetKey(request, index);
   if (key === undefined) return quietly('out-of-scope', 'no object to judge');
@@ -93,266 +226,250 @@ export function decide(
   if (namespace !== '' && config.namespaces.exclude.includes(namespace)) {
     return quietly('out-of-scope', `namespace ${namespace} is excluded`);
   }
+  return new Judgement(request, snapshot, index, key, facts, config, now, sources, options);
+}
 
-  const user = request.userInfo;
-  const username = user.username ?? '(unknown user)';
-  const entry = snapshot.get(key);
-  const origin = entry && originOf(entry);
-  const mode = resolveMode(namespace, facts, config);
-  const common = { key, origin, mode } as const;
-
-  const source = entry && sourceNamed(sources, entry.source);
+/** Sync identities (§3.2), globally or of the object's own source, and exempt ones (§3.3). */
+function identity(j: Judgement): Decision | undefined {
+  const user = j.request.userInfo;
+  const { config, source } = j;
   if (
     isOneOf(user, config.syncIdentities) ||
     (source !== undefined && isOneOf(user, source.syncIdentities))
   ) {
-    return outcome('sync', 'sync-identity', `${username} is a sync identity`, {
-      ...common,
-      silent: entry === undefined,
+    return j.decision('sync', 'sync-identity', `${j.username} is a sync identity`, {
+      ...j.common,
+      silent: j.entry === undefined,
     });
   }
   if (isOneOf(user, config.exemptIdentities)) {
-    return outcome('exempt', 'exempt-identity', `${username} is an exempt system identity`, {
-      ...common,
-      silent: entry === undefined,
+    return j.decision('exempt', 'exempt-identity', `${j.username} is an exempt system identity`, {
+      ...j.common,
+      silent: j.entry === undefined,
     });
   }
+  return undefined;
+}
 
-  // driftgate's own controls on a Namespace belong to GitOps and the cluster admins.
-  if (isNamespace(key) && (request.operation === 'CREATE' || request.operation === 'UPDATE')) {
-    const changed = changedDriftgateLabels(request.object, request.oldObject);
-    if (changed.length > 0 && !(user.groups ?? []).some((g) => config.adminGroups.includes(g))) {
-      return outcome(
-        'denied',
-        'namespace-label',
-        `driftgate denied ${request.operation} of Namespace ${key.name} by ${username}: the labels ${changed.join(', ')} may be changed only by the sync identity or members of ${config.adminGroups.join(', ')}`,
-        common,
+/** driftgate's own controls on a Namespace belong to GitOps and the cluster admins. */
+function namespaceLabels(j: Judgement): Decision | undefined {
+  const { request, key, config } = j;
+  if (!isNamespace(key) || (request.operation !== 'CREATE' && request.operation !== 'UPDATE'))
+    return undefined;
+  const changed = changedDriftgateLabels(request.object, request.oldObject);
+  if (changed.length === 0) return undefined;
+  if ((request.userInfo.groups ?? []).some((g) => config.adminGroups.includes(g))) return undefined;
+  return j.decision(
+    'denied',
+    'namespace-label',
+    `driftgate denied ${request.operation} of Namespace ${key.name} by ${j.username}: the labels ${changed.join(', ')} may be changed only by the sync identity or members of ${config.adminGroups.join(', ')}`,
+    j.common,
+  );
+}
+
+/** A kind Git does not hold (or the config leaves out) is out of scope (§3.1). */
+function managedKind(j: Judgement): Decision | undefined {
+  const { key } = j;
+  // Deleting a Namespace deletes what Git manages in it, whether Git declares the Namespace.
+  if (isNamespaceDeletion(j)) return undefined;
+  if (isManagedKind(key, j.index, j.config)) return undefined;
+  return j.quietly('out-of-scope', `${key.group}/${key.kind} is not managed`);
+}
+
+/** `status` and other subresources are not judged; `scale` is (§3.5). */
+function subresource(j: Judgement): Decision | undefined {
+  if (j.subresource === '' || j.subresource === 'scale') return undefined;
+  return j.quietly('subresource', `the ${j.subresource} subresource is not judged`);
+}
+
+/** Objects Git does not declare (§3.6): only their CREATE is judged, by `unmanaged`. */
+function unmanaged(j: Judgement): Decision | undefined {
+  if (j.entry !== undefined || isNamespaceDeletion(j)) return undefined;
+  const { request, config, key, namespace, mode } = j;
+  if (request.operation !== 'CREATE' || j.subresource !== '')
+    return j.quietly('unmanaged', 'not in Git');
+  const policy = config.namespaces.overrides[namespace]?.unmanaged ?? config.unmanaged;
+  if (policy === 'allow') return j.quietly('unmanaged', 'not in Git');
+  const owners = request.object?.metadata?.ownerReferences;
+  if (Array.isArray(owners) && owners.some((o) => isJsonObject(o) && o.controller === true)) {
+    return j.quietly('unmanaged', 'created by a controller');
+  }
+  const text = `${formatKey(key)} is not in Git`;
+  if (policy === 'warn' || mode === 'warn') {
+    return j.decision('warned', 'unmanaged', text, { key, mode, warnings: [`driftgate: ${text}`] });
+  }
+  if (mode === 'audit') return j.decision('audited', 'unmanaged', text, { key, mode });
+  return j.decision(
+    'denied',
+    'unmanaged',
+    `driftgate denied CREATE of ${text} by ${j.username}: in namespace ${namespace || '(cluster)'} objects are created through Git only`,
+    { key, mode },
+  );
+}
+
+/** Who may set break-glass, the ticket pattern, and stamps only driftgate could have made (§4). */
+function breakGlassAnnotations(j: Judgement): Decision | undefined {
+  const { request, key, config, username } = j;
+  if (j.subresource !== '' || (request.operation !== 'CREATE' && request.operation !== 'UPDATE'))
+    return undefined;
+  const settings = config.breakGlass;
+  const newAnnotations = request.object?.metadata?.annotations;
+  const oldAnnotations = request.oldObject?.metadata?.annotations;
+  const denied = (reason: string, why: string) =>
+    j.decision(
+      'denied',
+      reason,
+      `driftgate denied ${request.operation} of ${formatKey(key)} by ${username}: ${why}`,
+      j.common,
+    );
+  if (reasonChanged(newAnnotations, oldAnnotations)) {
+    if (!j.authorised) {
+      return denied(
+        'break-glass-unauthorised',
+        `only ${describeIdentities(settings)} may set driftgate.io/break-glass`,
       );
     }
+    const problem = ticketProblem(readBreakGlass(newAnnotations)?.reason ?? '', settings);
+    if (problem !== undefined) return denied('break-glass-ticket', problem);
   }
+  const forged = stampProblem(newAnnotations, oldAnnotations, username, j.now, settings.ttlMs);
+  return forged === undefined ? undefined : denied('break-glass-stamp', forged);
+}
 
-  const breakGlassSettings = config.breakGlass;
-  const authorised = isOneOf(user, breakGlassSettings);
-  const namespaceBreakGlass = readBreakGlass(facts.namespace(namespace)?.annotations);
-
-  // Deleting a Namespace deletes every managed object in it.
-  if (isNamespace(key) && request.operation === 'DELETE') {
+/** DELETE of a managed object, or of a Namespace that holds some (§3.7). */
+function deletion(j: Judgement): Decision | undefined {
+  const { request, key, index, origin, username, mode } = j;
+  if (request.operation !== 'DELETE') return undefined;
+  let what = `${formatKey(key)}, which is managed by Git`;
+  if (isNamespace(key)) {
     const held = index.objectsInNamespace.get(key.name) ?? [];
-    if (held.length === 0 && entry === undefined)
-      return quietly('unmanaged', 'the namespace holds no managed objects');
-    const own = readBreakGlass(request.oldObject?.metadata?.annotations);
-    const active = isActive(own, now)
-      ? own
-      : isActive(namespaceBreakGlass, now)
-        ? namespaceBreakGlass
-        : undefined;
-    const what = `Namespace ${key.name}, which holds ${held.length} object${held.length === 1 ? '' : 's'} managed by Git`;
-    return judgeDelete(what, active?.reason);
+    if (held.length === 0 && j.entry === undefined)
+      return j.quietly('unmanaged', 'the namespace holds no managed objects');
+    what = `Namespace ${key.name}, which holds ${held.length} object${held.length === 1 ? '' : 's'} managed by Git`;
   }
-
-  if (!isManagedKind(key, index, config))
-    return quietly('out-of-scope', `${key.group}/${key.kind} is not managed`);
-  const subresource = request.subResource ?? '';
-  if (subresource !== '' && subresource !== 'scale') {
-    return quietly('subresource', `the ${subresource} subresource is not judged`);
-  }
-
-  if (entry === undefined || origin === undefined) {
-    if (request.operation !== 'CREATE' || subresource !== '')
-      return quietly('unmanaged', 'not in Git');
-    return judgeUnmanagedCreate(request.object ?? undefined);
-  }
-
-  // Break-glass: on the object (for scale, its parent's annotations) or on its namespace.
-  const objectAnnotations =
-    subresource === 'scale'
-      ? facts.parentAnnotations(key)
-      : (request.operation === 'DELETE' ? request.oldObject : request.object)?.metadata
-          ?.annotations;
-  if (subresource === '' && (request.operation === 'CREATE' || request.operation === 'UPDATE')) {
-    const newAnnotations = request.object?.metadata?.annotations;
-    const oldAnnotations = request.oldObject?.metadata?.annotations;
-    if (reasonChanged(newAnnotations, oldAnnotations)) {
-      if (!authorised) {
-        return outcome(
-          'denied',
-          'break-glass-unauthorised',
-          `driftgate denied ${request.operation} of ${formatKey(key)} by ${username}: only ${describeIdentities(breakGlassSettings)} may set driftgate.io/break-glass`,
-          common,
-        );
-      }
-      const problem = ticketProblem(
-        readBreakGlass(newAnnotations)?.reason ?? '',
-        breakGlassSettings,
-      );
-      if (problem !== undefined) {
-        return outcome(
-          'denied',
-          'break-glass-ticket',
-          `driftgate denied ${request.operation} of ${formatKey(key)} by ${username}: ${problem}`,
-          common,
-        );
-      }
-    }
-    const forged = stampProblem(
-      newAnnotations,
-      oldAnnotations,
-      username,
-      now,
-      breakGlassSettings.ttlMs,
-    );
-    if (forged !== undefined) {
-      return outcome(
-        'denied',
-        'break-glass-stamp',
-        `driftgate denied ${request.operation} of ${formatKey(key)} by ${username}: ${forged}`,
-        common,
-      );
-    }
-  }
-  const objectBreakGlass = readBreakGlass(objectAnnotations);
-  const activeBreakGlass = isActive(objectBreakGlass, now)
-    ? objectBreakGlass
-    : isActive(namespaceBreakGlass, now)
-      ? namespaceBreakGlass
-      : undefined;
-
-  if (request.operation === 'DELETE') {
-    return judgeDelete(`${formatKey(key)}, which is managed by Git`, activeBreakGlass?.reason);
-  }
-
-  // Namespace deletion and garbage collection must never hang on driftgate.
-  if (request.operation === 'UPDATE' && request.object?.metadata?.deletionTimestamp != null) {
-    return outcome('allowed', 'deleting', 'the object is being deleted', common);
-  }
-
-  if (
-    options.recordingOnly === true &&
-    mode !== 'warn' &&
-    !(activeBreakGlass !== undefined && authorised)
-  ) {
-    return quietly('not-recordable', 'no drift of this write would be allowed and recorded');
-  }
-
-  const { drift, preexisting, replicasLeftToHpa } = driftOf(
-    request,
-    entry,
-    key,
-    index,
-    facts,
-    config,
-    source,
-  );
-  const warningsForPreexisting = driftWarnings(
-    'driftgate: already drifted, sync will restore it: ',
-    preexisting,
-  );
-  if (drift.length === 0) {
-    const hpaNote =
-      replicasLeftToHpa === undefined
-        ? ''
-        : `; spec.replicas is left to HorizontalPodAutoscaler ${replicasLeftToHpa}`;
-    return outcome(
-      'allowed',
-      'no-drift',
-      `the write moves no declared field away from Git${hpaNote}`,
-      {
-        ...common,
-        preexisting,
-        warnings: warningsForPreexisting,
-      },
-    );
-  }
-  const evidence = { ...common, drift, preexisting, breakGlassReason: activeBreakGlass?.reason };
-  if (activeBreakGlass !== undefined && authorised) {
-    return outcome(
+  const breakGlassReason = j.activeBreakGlass?.reason;
+  const extra = { ...j.common, breakGlassReason };
+  if (breakGlassReason !== undefined && j.authorised) {
+    return j.decision(
       'break-glass',
-      'break-glass',
-      `allowed under break-glass: ${activeBreakGlass.reason}`,
+      'delete',
+      `DELETE of ${what} allowed under break-glass: ${breakGlassReason}`,
       {
-        ...evidence,
+        ...extra,
         warnings: [
-          `driftgate: allowed under break-glass (${activeBreakGlass.reason}); this change is recorded`,
-          ...driftWarnings('driftgate: differs from Git: ', drift),
+          `driftgate: DELETE allowed under break-glass (${breakGlassReason}); this is recorded`,
         ],
       },
     );
   }
   if (mode === 'warn') {
-    return outcome('warned', 'drift', 'drift allowed in warn mode', {
+    return j.decision('warned', 'delete', `DELETE of ${what} allowed in warn mode`, {
+      ...extra,
+      warnings: [`driftgate: ${what}; sync will recreate it`],
+    });
+  }
+  if (mode === 'audit')
+    return j.decision('audited', 'delete', `DELETE of ${what} allowed in audit mode`, extra);
+  const where =
+    origin === undefined
+      ? ''
+      : ` (declared in ${origin.source}, file ${origin.file}, commit ${origin.commit.slice(0, 12)})`;
+  return j.decision(
+    'denied',
+    'delete',
+    `driftgate denied DELETE of ${what}${where} by ${username}. Remove it from Git instead, or during an incident set the annotation driftgate.io/break-glass: "<reason>" (allowed for ${describeIdentities(j.config.breakGlass)}).`,
+    extra,
+  );
+}
+
+/** Namespace deletion and garbage collection must never hang on driftgate. */
+function terminating(j: Judgement): Decision | undefined {
+  const { request } = j;
+  if (request.operation !== 'UPDATE' || request.object?.metadata?.deletionTimestamp == null)
+    return undefined;
+  return j.decision('allowed', 'deleting', 'the object is being deleted', j.common);
+}
+
+/** For the mutating webhook: a write whose drift nothing would allow and record ends here. */
+function recordable(j: Judgement): Decision | undefined {
+  if (j.options.recordingOnly !== true || j.mode === 'warn') return undefined;
+  if (j.activeBreakGlass !== undefined && j.authorised) return undefined;
+  return j.quietly('not-recordable', 'no drift of this write would be allowed and recorded');
+}
+
+/** A write that moves no declared field away from Git is allowed (§3.8). */
+function drift(j: Judgement): Decision | undefined {
+  const { drift, preexisting, replicasLeftToHpa } = j.drift;
+  if (drift.length > 0) return undefined;
+  const hpaNote =
+    replicasLeftToHpa === undefined
+      ? ''
+      : `; spec.replicas is left to HorizontalPodAutoscaler ${replicasLeftToHpa}`;
+  return j.decision(
+    'allowed',
+    'no-drift',
+    `the write moves no declared field away from Git${hpaNote}`,
+    {
+      ...j.common,
+      preexisting,
+      warnings: preexistingWarnings(preexisting),
+    },
+  );
+}
+
+/** Drift: allowed under an authorised break-glass, else as the mode says (§3.8). */
+function byMode(j: Judgement): Decision {
+  const { drift, preexisting } = j.drift;
+  const { request, key, origin, username, mode } = j;
+  const active = j.activeBreakGlass;
+  const evidence = { ...j.common, drift, preexisting, breakGlassReason: active?.reason };
+  if (active !== undefined && j.authorised) {
+    return j.decision('break-glass', 'break-glass', `allowed under break-glass: ${active.reason}`, {
       ...evidence,
       warnings: [
+        `driftgate: allowed under break-glass (${active.reason}); this change is recorded`,
         ...driftWarnings('driftgate: differs from Git: ', drift),
-        ...warningsForPreexisting,
       ],
     });
   }
-  if (mode === 'audit') return outcome('audited', 'drift', 'drift allowed in audit mode', evidence);
+  if (mode === 'warn') {
+    return j.decision('warned', 'drift', 'drift allowed in warn mode', {
+      ...evidence,
+      warnings: [
+        ...driftWarnings('driftgate: differs from Git: ', drift),
+        ...preexistingWarnings(preexisting),
+      ],
+    });
+  }
+  if (mode === 'audit')
+    return j.decision('audited', 'drift', 'drift allowed in audit mode', evidence);
+  const settings = j.config.breakGlass;
   const advice =
-    activeBreakGlass !== undefined
-      ? `Break-glass is active here (${activeBreakGlass.reason}), but only ${describeIdentities(breakGlassSettings)} may act under it.`
-      : `Change it in Git instead, or during an incident set the annotation driftgate.io/break-glass: "<reason>" (allowed for ${describeIdentities(breakGlassSettings)}).`;
-  return outcome(
+    active !== undefined
+      ? `Break-glass is active here (${active.reason}), but only ${describeIdentities(settings)} may act under it.`
+      : `Change it in Git instead, or during an incident set the annotation driftgate.io/break-glass: "<reason>" (allowed for ${describeIdentities(settings)}).`;
+  return j.decision(
     'denied',
     'drift',
-    denialMessage({ operation: request.operation, key, username, drift, origin, advice }),
-    { ...evidence, warnings: warningsForPreexisting },
+    denialMessage({
+      operation: request.operation,
+      key,
+      username,
+      drift,
+      // Only writes to objects Git declares come this far: the origin is known.
+      origin: origin as DesiredOrigin,
+      advice,
+    }),
+    { ...evidence, warnings: preexistingWarnings(preexisting) },
   );
+}
 
-  function judgeDelete(what: string, breakGlassReason: string | undefined): Decision {
-    const extra = { ...common, breakGlassReason };
-    if (breakGlassReason !== undefined && authorised) {
-      return outcome(
-        'break-glass',
-        'delete',
-        `DELETE of ${what} allowed under break-glass: ${breakGlassReason}`,
-        {
-          ...extra,
-          warnings: [
-            `driftgate: DELETE allowed under break-glass (${breakGlassReason}); this is recorded`,
-          ],
-        },
-      );
-    }
-    if (mode === 'warn') {
-      return outcome('warned', 'delete', `DELETE of ${what} allowed in warn mode`, {
-        ...extra,
-        warnings: [`driftgate: ${what}; sync will recreate it`],
-      });
-    }
-    if (mode === 'audit')
-      return outcome('audited', 'delete', `DELETE of ${what} allowed in audit mode`, extra);
-    const where =
-      origin === undefined
-        ? ''
-        : ` (declared in ${origin.source}, file ${origin.file}, commit ${origin.commit.slice(0, 12)})`;
-    return outcome(
-      'denied',
-      'delete',
-      `driftgate denied DELETE of ${what}${where} by ${username}. Remove it from Git instead, or during an incident set the annotation driftgate.io/break-glass: "<reason>" (allowed for ${describeIdentities(breakGlassSettings)}).`,
-      extra,
-    );
-  }
+function preexistingWarnings(preexisting: readonly FieldDrift[]): string[] {
+  return driftWarnings('driftgate: already drifted, sync will restore it: ', preexisting);
+}
 
-  function judgeUnmanagedCreate(object: KubeObject | undefined): Decision {
-    const policy = config.namespaces.overrides[namespace]?.unmanaged ?? config.unmanaged;
-    if (policy === 'allow') return quietly('unmanaged', 'not in Git');
-    const owners = object?.metadata?.ownerReferences;
-    if (Array.isArray(owners) && owners.some((o) => isJsonObject(o) && o.controller === true)) {
-      return quietly('unmanaged', 'created by a controller');
-    }
-    const text = `${formatKey(key as ResourceKey)} is not in Git`;
-    if (policy === 'warn' || mode === 'warn') {
-      return outcome('warned', 'unmanaged', text, { key, mode, warnings: [`driftgate: ${text}`] });
-    }
-    if (mode === 'audit') return outcome('audited', 'unmanaged', text, { key, mode });
-    return outcome(
-      'denied',
-      'unmanaged',
-      `driftgate denied CREATE of ${text} by ${username}: in namespace ${namespace || '(cluster)'} objects are created through Git only`,
-      { key, mode },
-    );
-  }
+function isNamespaceDeletion(j: Judgement): boolean {
+  return j.request.operation === 'DELETE' && isNamespace(j.key);
 }
 
 function isNamespace(key: ResourceKey): boolean {
@@ -532,6 +649,19 @@ function ignoreRulesFor(
   return rules;
 }
 
+interface DriftFound {
+  /** Introduced by this write. */
+  readonly drift: FieldDrift[];
+  /** Already there, left alone by this write. */
+  readonly preexisting: FieldDrift[];
+  /** The HPA that is why a replica count other than Git's passes. */
+  readonly replicasLeftToHpa?: string;
+}
+
+/**
+ * The write's drift from Git's manifest (DESIGN.md §2): a CREATE by its declared fields, an
+ * UPDATE by what it changed, after every ignore rule that applies to this writer.
+ */
 function driftOf(
   request: AdmissionRequest,
   entry: DesiredEntry,
@@ -540,7 +670,7 @@ function driftOf(
   facts: ClusterFacts,
   config: Config,
   source: SourceConfig | undefined,
-): { drift: FieldDrift[]; preexisting: FieldDrift[]; replicasLeftToHpa?: string } {
+): DriftFound {
   const namespace = key.namespace;
   const fieldPolicy = config.namespaces.overrides[namespace]?.fieldPolicy ?? config.fieldPolicy;
   const manifest = manifestOf(entry);
