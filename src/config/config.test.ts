@@ -62,7 +62,11 @@ describe('validateConfig defaults', () => {
       'system:serviceaccount:kube-system:horizontal-pod-autoscaler',
     );
     expect(config.adminGroups).toEqual(['system:masters']);
-    expect(config.builtins).toEqual({ caBundles: true, rolloutRestart: true });
+    expect(config.builtins).toEqual({
+      caBundles: true,
+      rolloutRestart: true,
+      aggregatedClusterRoles: true,
+    });
     expect(config.breakGlass).toEqual({
       groups: [],
       users: [],
@@ -85,6 +89,38 @@ describe('validateConfig defaults', () => {
       auth: null,
       syncIdentities: { users: [], groups: [] },
     });
+  });
+
+  it.each([
+    'clusterrole-aggregation-controller',
+    'ephemeral-volume-controller',
+    'expand-controller',
+    'legacy-service-account-token-cleaner',
+    'node-controller',
+    'pod-garbage-collector',
+    'route-controller',
+    'service-controller',
+    'statefulset-controller',
+    'validatingadmissionpolicy-status-controller',
+    'resource-claim-controller',
+    'selinux-warning-controller',
+    'volumeattributesclass-protection-controller',
+    'persistent-volume-binder',
+    'bootstrap-signer',
+  ])('exempts kube-controller-manager’s %s service account by default', (name) => {
+    expect(valid({ sources: [source] }).exemptIdentities.users).toContain(
+      `system:serviceaccount:kube-system:${name}`,
+    );
+  });
+
+  it('exempts no service account outside kube-system by default', () => {
+    const accounts = valid({ sources: [source] }).exemptIdentities.users.filter((user) =>
+      user.startsWith('system:serviceaccount:'),
+    );
+    expect(accounts.length).toBeGreaterThan(40);
+    expect(
+      accounts.filter((user) => !user.startsWith('system:serviceaccount:kube-system:')),
+    ).toEqual([]);
   });
 
   it('always excludes its own namespace, even from a replaced list', () => {

@@ -646,7 +646,25 @@ function ignoreRulesFor(
       );
     }
   }
+  if (config.builtins.aggregatedClusterRoles && isAggregatedClusterRole(key, desired)) {
+    rules.push(only(['/rules']));
+  }
   return rules;
+}
+
+/**
+ * A ClusterRole that Git declares with an `aggregationRule`: the clusterrole-aggregation
+ * controller fills its `rules` (by server-side apply) with those of the roles it selects, and
+ * Git's `rules: []` (the Kubernetes documentation's pattern) is stored as null. Whoever writes
+ * them, the controller puts them back within a second. Read from Git's manifest only: an
+ * aggregationRule added in the cluster must not free the rules of a role Git spells out.
+ */
+function isAggregatedClusterRole(key: ResourceKey, desired: KubeObject): boolean {
+  return (
+    key.group === 'rbac.authorization.k8s.io' &&
+    key.kind === 'ClusterRole' &&
+    isJsonObject(desired.aggregationRule)
+  );
 }
 
 interface DriftFound {

@@ -1,5 +1,5 @@
 // Loads the real Kubernetes data in test/fixtures (see its README for where it comes from).
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { load } from 'js-yaml';
 import type { AdmissionRequest } from '../../src/kube/admission.js';
@@ -32,6 +32,31 @@ export function review(label: string, stage = 'validating'): AdmissionRequest {
     readFileSync(`${root}captured/reviews/${label}.${stage}.json`, 'utf8'),
   ) as { request: AdmissionRequest };
   return body.request;
+}
+
+/** A manifest applied in the kube-apiserver 1.31 capture (`captured-1.31/manifests`). */
+export function manifest131(name: string): KubeObject {
+  return readObject(`captured-1.31/manifests/${name}.yaml`);
+}
+
+/** A review of the kube-apiserver 1.31 capture, as `review` reads those of the first one. */
+export function review131(label: string, stage = 'validating'): AdmissionRequest {
+  const body = JSON.parse(
+    readFileSync(`${root}captured-1.31/reviews/${label}.${stage}.json`, 'utf8'),
+  ) as { request: AdmissionRequest };
+  return body.request;
+}
+
+/** Every review file of the 1.31 capture whose name starts with `prefix`: `[label, stage]`. */
+export function reviews131(prefix: string): [label: string, stage: string][] {
+  return readdirSync(`${root}captured-1.31/reviews`)
+    .filter((file) => file.startsWith(prefix))
+    .sort()
+    .map((file) => {
+      const match = /^(.*)\.((?:mutating|validating)(?:\.[0-9]+)?)\.json$/.exec(file);
+      if (match === null) throw new Error(`unexpected review file ${file}`);
+      return [match[1] as string, match[2] as string];
+    });
 }
 
 /** An object from Argo CD's test data, by its path under test/fixtures/argo-cd. */
