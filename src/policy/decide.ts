@@ -22,7 +22,7 @@ import {
   ticketProblem,
 } from './break-glass.js';
 import type { Decision, DecisionKind, DesiredOrigin, EffectiveMode } from './decision.js';
-import type { ClusterFacts } from './facts.js';
+import { hpaMaySet, type ClusterFacts, type HpaScaling } from './facts.js';
 import { describeIdentities, isOneOf } from './identity.js';
 import { denialMessage, driftWarnings } from './messages.js';
 import { indexSnapshot, keyString, type SnapshotIndex } from './snapshot-index.js';
@@ -423,6 +423,7 @@ function byMode(j: Judgement): Decision {
   const { request, key, origin, username, mode } = j;
   const active = j.activeBreakGlass;
   const evidence = { ...j.common, drift, preexisting, breakGlassReason: active?.reason };
+  const hpa = beyondHpa(j.drift);
   if (active !== undefined && j.authorised) {
     return j.decision('break-glass', 'break-glass', `allowed under break-glass: ${active.reason}`, {
       ...evidence,
@@ -437,6 +438,7 @@ function byMode(j: Judgement): Decision {
       ...evidence,
       warnings: [
         ...driftWarnings('driftgate: differs from Git: ', drift),
+        ...(hpa === undefined ? [] : [`driftgate: ${hpa}`]),
         ...preexistingWarnings(preexisting),
       ],
     });
@@ -458,10 +460,18 @@ function byMode(j: Judgement): Decision {
       drift,
       // Only writes to objects Git declares come this far: the origin is known.
       origin: origin as DesiredOrigin,
-      advice,
+      advice: hpa === undefined ? advice : `${hpa}\n${advice}`,
     }),
     { ...evidence, warnings: preexistingWarnings(preexisting) },
   );
+}
+
+/** Why an HPA target's replica count is drift: the write set one the HPA could not. */
+function beyondHpa(found: DriftFound): string | undefined {
+  const hpa = found.replicasBeyondHpa;
+  if (hpa === undefined || !found.drift.some((d) => d.pointer === '/spec/replicas'))
+    return undefined;
+  return `HorizontalPodAutoscaler ${hpa.name} allows spec.replicas in [${hpa.minReplicas}, ${hpa.maxReplicas}] only; beyond that Git's count holds.`;
 }
 
 function preexistingWarnings(preexisting: readonly FieldDrift[]): string[] {
@@ -600,10 +610,9 @@ function ignoreRulesFor(
   request: AdmissionRequest,
   key: ResourceKey,
   desired: KubeObject,
-  index: SnapshotIndex,
-  facts: ClusterFacts,
   config: Config,
   source: SourceConfig | undefined,
+  replicasLeftToHpa: boolean,
 ): IgnoreRule[] {
   const rules = [...configuredIgnoreRules(config), ...sourceIgnoreRules(source)];
   const only = (jsonPointers: string[]): IgnoreRule => ({
@@ -620,7 +629,7 @@ function ignoreRulesFor(
       });
     }
   }
-  if (hpaScaling(key, index, facts) !== undefined) rules.push(only(['/spec/replicas']));
+  if (replicasLeftToHpa) rules.push(only(['/spec/replicas']));
   if (config.builtins.rolloutRestart) {
     // Only where an object carries the stamp: a rule that removes nothing would still send every
     // write of a workload through applyIgnoreRules, 8 µs of the server's CPU per denial.
@@ -674,6 +683,8 @@ interface DriftFound {
   readonly preexisting: FieldDrift[];
   /** The HPA that is why a replica count other than Git's passes. */
   readonly replicasLeftToHpa?: string;
+  /** The HPA whose target's replicas the write set beyond what the HPA could set. */
+  readonly replicasBeyondHpa?: HpaScaling;
 }
 
 /**
@@ -692,55 +703,59 @@ function driftOf(
   const namespace = key.namespace;
   const fieldPolicy = config.namespaces.overrides[namespace]?.fieldPolicy ?? config.fieldPolicy;
   const manifest = manifestOf(entry);
-  const ignore = ignoreRulesFor(request, key, manifest, index, facts, config, source);
-  const trackingLabel = source?.trackingLabel ?? undefined;
-  const options = {
-    ignore,
-    fieldPolicy,
-    ...(source === undefined ? {} : { defaultNamespace: source.namespace }),
-    ...(trackingLabel === undefined ? {} : { trackingLabel }),
-  };
   let desired = manifest;
   let live = request.object ?? undefined;
   let old = request.oldObject ?? undefined;
   if (request.subResource === 'scale') {
-    // A Scale carries only replicas: judge it as the parent's spec.replicas.
+    // A Scale carries only replicas: judge it as the parent's spec.replicas. autoscaling/v1
+    // omits replicas when 0: `kubectl scale --replicas=0` sends `spec: {}`.
     const asParent = (replicas: unknown): KubeObject => ({
       apiVersion: manifest.apiVersion ?? `${key.group}/v1`,
       kind: key.kind,
       metadata: { name: key.name, namespace: key.namespace },
       spec: { replicas },
     });
-    const spec = (o: KubeObject | undefined) =>
-      isJsonObject(o?.spec) ? o.spec.replicas : undefined;
-    desired = asParent(spec(manifest));
-    live = asParent(spec(live));
-    old = old === undefined ? undefined : asParent(spec(old));
+    desired = asParent(replicasOf(manifest));
+    live = live === undefined ? undefined : asParent(replicasOf(live) ?? 0);
+    old = old === undefined ? undefined : asParent(replicasOf(old) ?? 0);
   }
   if (live === undefined) return { drift: [], preexisting: [] };
-  // Say so when the HPA is why a replica count other than Git's passes: the audit trail must
-  // explain every allowed difference.
-  const hpa = hpaScaling(key, index, facts);
-  const replicasOf = (o: KubeObject) => (isJsonObject(o.spec) ? o.spec.replicas : undefined);
-  const leftToHpa =
-    hpa !== undefined &&
-    replicasOf(desired) !== undefined &&
-    replicasOf(live) !== undefined &&
-    replicasOf(desired) !== replicasOf(live)
-      ? { replicasLeftToHpa: hpa }
-      : {};
+  // The HPA's allowance covers only what it could set itself; beyond that, Git's count holds.
+  const hpa = hpaOf(key, index, facts);
+  const leftToHpa = hpa !== undefined && hpaMaySet(hpa, replicasOf(live));
+  const trackingLabel = source?.trackingLabel ?? undefined;
+  const options = {
+    ignore: ignoreRulesFor(request, key, manifest, config, source, leftToHpa),
+    fieldPolicy,
+    ...(source === undefined ? {} : { defaultNamespace: source.namespace }),
+    ...(trackingLabel === undefined ? {} : { trackingLabel }),
+  };
+  // Say so when the HPA is why a replica count other than Git's passes, or why it does not:
+  // the audit trail must explain every difference.
+  const explained =
+    hpa === undefined
+      ? {}
+      : leftToHpa
+        ? replicasOf(desired) !== undefined && replicasOf(desired) !== replicasOf(live)
+          ? { replicasLeftToHpa: hpa.name }
+          : {}
+        : { replicasBeyondHpa: hpa };
   if (request.operation === 'CREATE' || old === undefined) {
-    return { drift: diff(desired, live, options), preexisting: [], ...leftToHpa };
+    return { drift: diff(desired, live, options), preexisting: [], ...explained };
   }
   const result = diffWrite(desired, old, live, options);
-  return { drift: result.introduced, preexisting: result.preexisting, ...leftToHpa };
+  return { drift: result.introduced, preexisting: result.preexisting, ...explained };
 }
 
-/** The HPA, declared in Git or found in the cluster, that owns this object's replicas. */
-function hpaScaling(
+function replicasOf(object: KubeObject): unknown {
+  return isJsonObject(object.spec) ? object.spec.replicas : undefined;
+}
+
+/** The HPA, declared in Git or found in the cluster, that scales this object. */
+function hpaOf(
   key: ResourceKey,
   index: SnapshotIndex,
   facts: ClusterFacts,
-): string | undefined {
+): HpaScaling | undefined {
   return index.hpaTargets.get(keyString(key)) ?? facts.hpaOf(key);
 }

@@ -90,14 +90,20 @@ export function snapshot131(names: readonly (string | [string, string])[]): Desi
   );
 }
 
+/**
+ * `hpaTargets` (`Kind/name`) are scaled by an HPA of the same name in the cluster, with
+ * `minReplicas`/`maxReplicas` from `hpaBounds` (default [1, 10]).
+ */
 export function facts(
   overrides: {
     namespaces?: Record<string, Partial<NamespaceFacts>>;
     hpaTargets?: string[];
+    hpaBounds?: [number, number];
     parents?: Record<string, Record<string, string>>;
     override?: ClusterFacts['override'];
   } = {},
 ): ClusterFacts {
+  const [minReplicas, maxReplicas] = overrides.hpaBounds ?? [1, 10];
   return {
     namespace: (name) => {
       const ns = overrides.namespaces?.[name];
@@ -107,7 +113,7 @@ export function facts(
     },
     hpaOf: (key) =>
       overrides.hpaTargets?.includes(`${key.kind}/${key.name}`) === true
-        ? `${key.namespace}/${key.name}`
+        ? { name: `${key.namespace}/${key.name}`, minReplicas, maxReplicas }
         : undefined,
     parentAnnotations: (key) => overrides.parents?.[`${key.kind}/${key.name}`],
     override: overrides.override ?? noClusterFacts.override,
