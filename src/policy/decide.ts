@@ -83,8 +83,8 @@ const STEPS: readonly Step[] = [
   unmanaged,
   breakGlassAnnotations,
   deletion,
-  terminating,
   recordable,
+  terminating,
   drift,
 ];
 
@@ -382,12 +382,23 @@ function deletion(j: Judgement): Decision | undefined {
   );
 }
 
-/** Namespace deletion and garbage collection must never hang on driftgate. */
+/**
+ * Deletion's own bookkeeping — finalizers, ownerReferences, deletionTimestamp, which are never
+ * compared — is never drift, so namespace deletion and garbage collection never hang on
+ * driftgate. A write to declared fields while the object waits on a finalizer is judged like any.
+ */
 function terminating(j: Judgement): Decision | undefined {
   const { request } = j;
   if (request.operation !== 'UPDATE' || request.object?.metadata?.deletionTimestamp == null)
     return undefined;
-  return j.decision('allowed', 'deleting', 'the object is being deleted', j.common);
+  const { drift, preexisting } = j.drift;
+  if (drift.length > 0) return undefined;
+  return j.decision(
+    'allowed',
+    'deleting',
+    'the object is being deleted; the write moves no declared field away from Git',
+    { ...j.common, preexisting, warnings: preexistingWarnings(preexisting) },
+  );
 }
 
 /** For the mutating webhook: a write whose drift nothing would allow and record ends here. */
