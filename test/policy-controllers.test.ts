@@ -4,8 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import type { AdmissionRequest } from '../src/kube/admission.js';
 import { decide } from '../src/policy/decide.js';
-import { edited, review131, reviews131 } from './support/fixtures.js';
-import { asUser, config, facts, snapshot131 } from './support/policy.js';
+import { edited, review, review131, reviews131 } from './support/fixtures.js';
+import { asUser, config, facts, snapshot, snapshot131 } from './support/policy.js';
 
 const NOW = new Date('2026-12-07T01:00:00Z');
 
@@ -124,5 +124,53 @@ describe('an aggregated ClusterRole that Git declares with rules: []', () => {
       }),
     };
     expect(judge(aggregated).kind).toBe('denied');
+  });
+});
+
+describe('platform presets of exemptIdentities', () => {
+  const serviceCA = reviews131('controller-').filter(([label]) =>
+    label.includes('service-ca-cert-publisher'),
+  );
+
+  it('the capture holds OpenShift’s service-ca-cert-publisher', () => {
+    expect(serviceCA).toHaveLength(4);
+  });
+
+  it.each(serviceCA)('OpenShift’s %s (%s) needs the openshift preset', (label, stage) => {
+    const request = review131(label, stage);
+    expect(request.userInfo.username).toBe(
+      'system:serviceaccount:kube-system:service-ca-cert-publisher',
+    );
+    expect(judge(request)).toMatchObject({ kind: 'denied', reason: 'unmanaged' });
+    const openshift = config({
+      mode: 'enforce',
+      unmanaged: 'deny',
+      exemptIdentities: { presets: ['openshift'] },
+    });
+    expect(judge(request, openshift).kind).toBe('exempt');
+  });
+
+  it('cert-manager’s controller creates its Secrets under unmanaged: deny with its preset', () => {
+    const created = asUser(
+      review('04-create-secret-stringdata-by-alice'),
+      'system:serviceaccount:cert-manager:cert-manager',
+      ['system:serviceaccounts', 'system:serviceaccounts:cert-manager'],
+    );
+    const decideWith = (cfg: ReturnType<typeof config>) =>
+      decide(created, snapshot(), facts(), cfg, NOW);
+    expect(decideWith(strict)).toMatchObject({ kind: 'denied', reason: 'unmanaged' });
+    const withPreset = config({
+      mode: 'enforce',
+      unmanaged: 'deny',
+      exemptIdentities: { presets: ['cert-manager'] },
+    });
+    expect(decideWith(withPreset).kind).toBe('exempt');
+    // A preset is no blanket: cert-manager's service account does not cover OpenShift's.
+    const openshiftOnly = config({
+      mode: 'enforce',
+      unmanaged: 'deny',
+      exemptIdentities: { presets: ['openshift'] },
+    });
+    expect(decideWith(openshiftOnly).kind).toBe('denied');
   });
 });

@@ -312,6 +312,32 @@ const KUBE_CONTROLLER_MANAGER_ACCOUNTS = [
   'storage-version-migrator-controller', // rewrites objects unchanged to migrate them (gated)
 ] as const;
 
+/**
+ * Platform controllers that write to objects Git may declare, exempt only when the config names
+ * their preset (`exemptIdentities.presets`): each runs only where its platform is installed.
+ */
+export const EXEMPT_PRESETS = {
+  openshift: [
+    // openshift-controller-manager: adds the image pull Secrets (and their dockercfg Secrets)
+    // to every ServiceAccount.
+    'system:serviceaccount:openshift-infra:serviceaccount-pull-secrets-controller',
+    // service-ca-operator's controller: serving certificate Secrets, and the service CA
+    // injected into annotated ConfigMaps, APIServices, CRDs and webhook configurations.
+    'system:serviceaccount:openshift-service-ca:service-ca',
+    // OpenShift's kube-controller-manager: openshift-service-ca.crt in every namespace.
+    'system:serviceaccount:kube-system:service-ca-cert-publisher',
+  ],
+  'cert-manager': [
+    // The controller: the Secrets of Certificates, which carry no controller ownerReference
+    // unless it runs with --enable-certificate-owner-ref.
+    'system:serviceaccount:cert-manager:cert-manager',
+    // cainjector: caBundle fields (also covered by builtins.caBundles for every writer).
+    'system:serviceaccount:cert-manager:cert-manager-cainjector',
+  ],
+} as const satisfies Record<string, readonly string[]>;
+
+export type ExemptPreset = keyof typeof EXEMPT_PRESETS;
+
 export const defaults = {
   listenPort: 8443,
   maxDeletionShare: 0.5,
@@ -529,6 +555,23 @@ function identities(fields: Fields | undefined, fallback: IdentitySet): Identity
   };
   fields.rejectUnknown();
   return result;
+}
+
+/** The exempt users and groups, with the users of every preset named. */
+function readExemptIdentities(fields: Fields | undefined): IdentitySet {
+  const known = Object.keys(EXEMPT_PRESETS);
+  const presets =
+    fields?.strings('presets', [], (name) =>
+      Object.hasOwn(EXEMPT_PRESETS, name)
+        ? undefined
+        : `unknown preset "${name}"; known presets: ${known.join(', ')}`,
+    ) ?? [];
+  const named = identities(fields, { users: defaults.exemptUsers, groups: [] });
+  const presetUsers = presets.flatMap((name) =>
+    Object.hasOwn(EXEMPT_PRESETS, name) ? EXEMPT_PRESETS[name as ExemptPreset] : [],
+  );
+  if (presetUsers.length === 0) return named;
+  return { users: [...new Set([...named.users, ...presetUsers])], groups: named.groups };
 }
 
 function nonEmpty(value: string): string | undefined {
@@ -890,10 +933,7 @@ export function validateConfig(
     users: defaults.syncUsers,
     groups: [],
   });
-  const exemptIdentities = identities(root.nested('exemptIdentities'), {
-    users: defaults.exemptUsers,
-    groups: [],
-  });
+  const exemptIdentities = readExemptIdentities(root.nested('exemptIdentities'));
   const adminGroups = root.strings('adminGroups', defaults.adminGroups, nonEmpty);
 
   const allowances: Allowance[] = [];
