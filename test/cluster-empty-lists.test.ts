@@ -226,7 +226,7 @@ describe('a kind with no objects, listed as items: null', () => {
       metadata: { ...metadata, namespace: 'shop', name: 'web' },
     });
     const web = { group: 'apps', kind: 'Deployment', namespace: 'shop', name: 'web' };
-    expect(await waitFor(() => cluster.facts().hpaOf(web) === 'shop/web', 5_000)).toBe(true);
+    expect(await waitFor(() => cluster.facts().hpaOf(web)?.name === 'shop/web', 5_000)).toBe(true);
   });
 });
 

@@ -139,7 +139,7 @@ describe('HorizontalPodAutoscalers in the cluster', () => {
     expect(await waitFor(() => cluster.synced().hpas === true, 5_000)).toBe(true);
     expect(
       cluster.facts().hpaOf({ group: 'apps', kind: 'Deployment', namespace: 'shop', name: 'web' }),
-    ).toBe('shop/web');
+    ).toEqual({ name: 'shop/web', minReplicas: 2, maxReplicas: 6 });
   });
 });
 

@@ -163,15 +163,37 @@ describe('the denial names each field, both values, the source, file and commit'
 describe('HPA ownership of spec.replicas', () => {
   const withHpa = snapshot(undefined, [manifest('hpa-web')]);
 
-  it('an HPA declared in Git makes its target’s replicas free, for scale and for the object', () => {
-    expect(judge(review('27-scale-deployment-by-alice'), { desired: withHpa })).toMatchObject({
+  it('an HPA declared in Git frees its target’s replicas within its bounds, for scale and for the object', () => {
+    // hpa-web allows [2, 3]; Git's Deployment has 2.
+    const scale = review('27-scale-deployment-by-alice');
+    const toThree = { ...scale, object: edited(scale.object!, (o) => (o.spec.replicas = 3)) };
+    expect(judge(toThree, { desired: withHpa })).toMatchObject({
       kind: 'allowed',
       message: expect.stringContaining('spec.replicas is left to HorizontalPodAutoscaler shop/'),
     });
-    const scaledByEdit = review('30-apply-edited-deployment-by-alice');
-    const decision = judge(scaledByEdit, { desired: withHpa });
+    const edit = review('30-apply-edited-deployment-by-alice');
+    const editToThree = {
+      ...edit,
+      object: edited(edit.object!, (o) => (o.spec.replicas = 3)),
+    };
+    const decision = judge(editToThree, { desired: withHpa });
     expect(decision.drift.map((d) => d.path)).not.toContain('spec.replicas');
     expect(decision.kind).toBe('denied');
+  });
+
+  it('beyond the HPA’s maxReplicas, Git’s count holds, for scale and for the object', () => {
+    const scale = judge(review('27-scale-deployment-by-alice'), { desired: withHpa });
+    expect(scale.kind).toBe('denied');
+    expect(scale.drift).toEqual([
+      { path: 'spec.replicas', pointer: '/spec/replicas', desired: 2, live: 5 },
+    ]);
+    expect(scale.message).toContain(
+      'HorizontalPodAutoscaler shop/web allows spec.replicas in [2, 3] only',
+    );
+    // kubectl apply of an edited copy that sets 4 replicas.
+    const edit = judge(review('30-apply-edited-deployment-by-alice'), { desired: withHpa });
+    expect(edit.drift.map((d) => d.path)).toContain('spec.replicas');
+    expect(edit.message).toContain('allows spec.replicas in [2, 3] only');
   });
 
   it('an HPA that exists only in the cluster does the same', () => {

@@ -5,7 +5,13 @@
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { keyString } from '../policy/snapshot-index.js';
-import type { ClusterFacts, NamespaceFacts, OverrideMode } from '../policy/facts.js';
+import {
+  hpaScaling,
+  type ClusterFacts,
+  type HpaScaling,
+  type NamespaceFacts,
+  type OverrideMode,
+} from '../policy/facts.js';
 import type { ResourceKey } from '../kube/object.js';
 import { watchClusterSchemas, type ClusterSchemas } from './openapi-schemas.js';
 import {
@@ -22,6 +28,8 @@ interface HorizontalPodAutoscaler extends KubernetesObject {
       readonly kind?: string;
       readonly name?: string;
     };
+    readonly minReplicas?: number;
+    readonly maxReplicas?: number;
   };
 }
 
@@ -66,7 +74,7 @@ export function watchCluster(
   const schemas = deps.schemas ?? watchClusterSchemas(kubeConfig, { logger });
   // Derived indexes are rebuilt from the cache whenever it changes; changes are rare next to
   // reads, and a rebuild cannot drift from the cache the way incremental bookkeeping can.
-  let hpaTargets = new Map<string, string>();
+  let hpaTargets = new Map<string, HpaScaling>();
   let override: OverrideMode | undefined;
 
   const events: WatchEvents = {
@@ -174,20 +182,23 @@ export function watchCluster(
   };
 }
 
-/** Scale target (`keyString`) → `namespace/name` of the HPA that scales it. */
-export function indexHpaTargets(hpas: readonly HorizontalPodAutoscaler[]): Map<string, string> {
-  const targets = new Map<string, string>();
+/** Scale target (`keyString`) → the HPA that scales it, with its bounds. */
+export function indexHpaTargets(hpas: readonly HorizontalPodAutoscaler[]): Map<string, HpaScaling> {
+  const targets = new Map<string, HpaScaling>();
   for (const hpa of hpas) {
     const target = hpa.spec?.scaleTargetRef;
     const namespace = hpa.metadata?.namespace;
-    if (target?.kind === undefined || target.name === undefined || namespace === undefined)
+    const scaling = hpaScaling(`${namespace ?? ''}/${hpa.metadata?.name ?? ''}`, hpa.spec);
+    if (
+      target?.kind === undefined ||
+      target.name === undefined ||
+      namespace === undefined ||
+      scaling === undefined
+    )
       continue;
     const apiVersion = target.apiVersion ?? '';
     const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
-    targets.set(
-      keyString({ group, kind: target.kind, namespace, name: target.name }),
-      `${namespace}/${hpa.metadata?.name ?? ''}`,
-    );
+    targets.set(keyString({ group, kind: target.kind, namespace, name: target.name }), scaling);
   }
   return targets;
 }

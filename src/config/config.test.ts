@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   defaults,
+  EXEMPT_PRESETS,
   formatFieldErrors,
   sourceNameProblem,
   validateConfig,
@@ -62,7 +63,11 @@ describe('validateConfig defaults', () => {
       'system:serviceaccount:kube-system:horizontal-pod-autoscaler',
     );
     expect(config.adminGroups).toEqual(['system:masters']);
-    expect(config.builtins).toEqual({ caBundles: true, rolloutRestart: true });
+    expect(config.builtins).toEqual({
+      caBundles: true,
+      rolloutRestart: true,
+      aggregatedClusterRoles: true,
+    });
     expect(config.breakGlass).toEqual({
       groups: [],
       users: [],
@@ -85,6 +90,78 @@ describe('validateConfig defaults', () => {
       auth: null,
       syncIdentities: { users: [], groups: [] },
     });
+  });
+
+  it.each([
+    'clusterrole-aggregation-controller',
+    'ephemeral-volume-controller',
+    'expand-controller',
+    'legacy-service-account-token-cleaner',
+    'node-controller',
+    'pod-garbage-collector',
+    'route-controller',
+    'service-controller',
+    'statefulset-controller',
+    'validatingadmissionpolicy-status-controller',
+    'resource-claim-controller',
+    'selinux-warning-controller',
+    'volumeattributesclass-protection-controller',
+    'persistent-volume-binder',
+    'bootstrap-signer',
+  ])('exempts kube-controller-manager’s %s service account by default', (name) => {
+    expect(valid({ sources: [source] }).exemptIdentities.users).toContain(
+      `system:serviceaccount:kube-system:${name}`,
+    );
+  });
+
+  it('exempts no service account outside kube-system by default', () => {
+    const accounts = valid({ sources: [source] }).exemptIdentities.users.filter((user) =>
+      user.startsWith('system:serviceaccount:'),
+    );
+    expect(accounts.length).toBeGreaterThan(40);
+    expect(
+      accounts.filter((user) => !user.startsWith('system:serviceaccount:kube-system:')),
+    ).toEqual([]);
+  });
+
+  it('adds the service accounts of the platform presets named, and only those', () => {
+    const openshift = valid({ sources: [source], exemptIdentities: { presets: ['openshift'] } });
+    expect(openshift.exemptIdentities.users).toEqual(
+      expect.arrayContaining([
+        ...defaults.exemptUsers,
+        'system:serviceaccount:openshift-infra:serviceaccount-pull-secrets-controller',
+        'system:serviceaccount:openshift-service-ca:service-ca',
+        'system:serviceaccount:kube-system:service-ca-cert-publisher',
+      ]),
+    );
+    expect(openshift.exemptIdentities.users).not.toContain(
+      'system:serviceaccount:cert-manager:cert-manager',
+    );
+    const both = valid({
+      sources: [source],
+      exemptIdentities: {
+        users: ['system:kube-scheduler'],
+        presets: ['cert-manager', 'openshift'],
+      },
+    });
+    expect(both.exemptIdentities.users).toEqual([
+      'system:kube-scheduler',
+      'system:serviceaccount:cert-manager:cert-manager',
+      'system:serviceaccount:cert-manager:cert-manager-cainjector',
+      ...EXEMPT_PRESETS.openshift,
+    ]);
+    expect(valid({ sources: [source] }).exemptIdentities.users).toEqual(defaults.exemptUsers);
+  });
+
+  it('names an unknown preset precisely', () => {
+    expect(
+      errorsOf({ sources: [source], exemptIdentities: { presets: ['openshift', 'OpenShift'] } }),
+    ).toEqual([
+      'exemptIdentities.presets[1]: unknown preset "OpenShift"; known presets: openshift, cert-manager',
+    ]);
+    expect(errorsOf({ sources: [source], exemptIdentities: { presets: 'openshift' } })).toEqual([
+      'exemptIdentities.presets: must be a list of strings',
+    ]);
   });
 
   it('always excludes its own namespace, even from a replaced list', () => {

@@ -213,7 +213,12 @@ export interface Config {
   readonly adminGroups: readonly string[];
   readonly allowances: readonly Allowance[];
   readonly ignoreDifferences: readonly IgnoreDifference[];
-  readonly builtins: { readonly caBundles: boolean; readonly rolloutRestart: boolean };
+  readonly builtins: {
+    readonly caBundles: boolean;
+    readonly rolloutRestart: boolean;
+    /** The `rules` of a ClusterRole that Git declares with an `aggregationRule`. */
+    readonly aggregatedClusterRoles: boolean;
+  };
   readonly breakGlass: {
     readonly groups: readonly string[];
     readonly users: readonly string[];
@@ -243,6 +248,96 @@ export interface ConfigContext {
 
 export const DEFAULT_CONTEXT: ConfigContext = { ownNamespace: 'driftgate' };
 
+/**
+ * The service accounts kube-controller-manager's controllers write with when it runs with
+ * `--use-service-account-credentials` (as kubeadm and most distributions run it), Kubernetes
+ * 1.28 to 1.34. From kubernetes/kubernetes: the names passed to the client builder in
+ * cmd/kube-controller-manager/app, and the bindings of
+ * plugin/pkg/auth/authorizer/rbac/bootstrappolicy (controller_policy.go, namespace_policy.go),
+ * which say what each may write. A controller behind a feature gate is listed too: a name that
+ * never writes costs nothing, a missing one denies the control plane.
+ */
+const KUBE_CONTROLLER_MANAGER_ACCOUNTS = [
+  // Workloads: their own objects' scale, finalizers and annotations, and what they own.
+  'deployment-controller', // Deployments (rollback, finalizers), ReplicaSets, Pods
+  'replicaset-controller', // ReplicaSets, Pods
+  'replication-controller', // ReplicationControllers, Pods
+  'statefulset-controller', // Pods, ControllerRevisions, PersistentVolumeClaims (retention)
+  'daemon-set-controller', // Pods, ControllerRevisions
+  'job-controller', // Jobs, Pods
+  'cronjob-controller', // CronJobs, Jobs, Pods
+  'ttl-after-finished-controller', // deletes finished Jobs
+  'horizontal-pod-autoscaler', // the scale subresource of any kind
+  'disruption-controller', // PodDisruptionBudget status, Pod conditions
+  // Garbage, namespaces, quota.
+  'generic-garbage-collector', // any object: ownerReferences, finalizers, deletes
+  'namespace-controller', // deletes everything in a terminating namespace
+  'pod-garbage-collector', // deletes orphaned and terminated Pods
+  'resourcequota-controller', // ResourceQuota status
+  // Service accounts, certificates, tokens.
+  'service-account-controller', // creates each namespace's `default` ServiceAccount
+  'root-ca-cert-publisher', // creates and updates each namespace's kube-root-ca.crt ConfigMap
+  'legacy-service-account-token-cleaner', // labels and deletes unused token Secrets (1.28+)
+  'certificate-controller', // CertificateSigningRequests
+  'bootstrap-signer', // kube-public's cluster-info ConfigMap
+  'token-cleaner', // expired bootstrap token Secrets
+  'kube-apiserver-serving-clustertrustbundle-publisher', // ClusterTrustBundles (gated)
+  'podcertificaterequestcleaner', // PodCertificateRequests (gated)
+  // Networking.
+  'endpoint-controller', // Endpoints of Services with a selector
+  'endpointslice-controller', // EndpointSlices, Service finalizers
+  'endpointslicemirroring-controller', // EndpointSlices, Endpoints finalizers
+  'service-cidrs-controller', // ServiceCIDRs (gated)
+  // Nodes and cloud: node-controller is also the taint-eviction and node-lifecycle identity.
+  'node-controller', // Nodes, Pod deletion and conditions
+  'ttl-controller', // Node annotations
+  'route-controller', // Node status (cloud routes)
+  'service-controller', // Service status and finalizers (cloud load balancers)
+  // Storage.
+  'persistent-volume-binder', // PersistentVolumes, PersistentVolumeClaims (binding)
+  'attachdetach-controller', // VolumeAttachments, Node status
+  'expand-controller', // PersistentVolumes (capacity), PersistentVolumeClaim status
+  'ephemeral-volume-controller', // creates Pods' ephemeral PersistentVolumeClaims
+  'pvc-protection-controller', // PersistentVolumeClaim finalizers
+  'pv-protection-controller', // PersistentVolume finalizers
+  'volumeattributesclass-protection-controller', // VolumeAttributesClass finalizers (gated)
+  'selinux-warning-controller', // events only (gated)
+  // Dynamic resource allocation (gated).
+  'resource-claim-controller', // ResourceClaims, Pod status
+  'device-taint-eviction-controller', // deletes Pods
+  // The API itself.
+  'clusterrole-aggregation-controller', // the rules of aggregated ClusterRoles
+  'validatingadmissionpolicy-status-controller', // ValidatingAdmissionPolicy status
+  'storage-version-garbage-collector', // StorageVersions (gated)
+  'storage-version-migrator-controller', // rewrites objects unchanged to migrate them (gated)
+] as const;
+
+/**
+ * Platform controllers that write to objects Git may declare, exempt only when the config names
+ * their preset (`exemptIdentities.presets`): each runs only where its platform is installed.
+ */
+export const EXEMPT_PRESETS = {
+  openshift: [
+    // openshift-controller-manager: adds the image pull Secrets (and their dockercfg Secrets)
+    // to every ServiceAccount.
+    'system:serviceaccount:openshift-infra:serviceaccount-pull-secrets-controller',
+    // service-ca-operator's controller: serving certificate Secrets, and the service CA
+    // injected into annotated ConfigMaps, APIServices, CRDs and webhook configurations.
+    'system:serviceaccount:openshift-service-ca:service-ca',
+    // OpenShift's kube-controller-manager: openshift-service-ca.crt in every namespace.
+    'system:serviceaccount:kube-system:service-ca-cert-publisher',
+  ],
+  'cert-manager': [
+    // The controller: the Secrets of Certificates, which carry no controller ownerReference
+    // unless it runs with --enable-certificate-owner-ref.
+    'system:serviceaccount:cert-manager:cert-manager',
+    // cainjector: caBundle fields (also covered by builtins.caBundles for every writer).
+    'system:serviceaccount:cert-manager:cert-manager-cainjector',
+  ],
+} as const satisfies Record<string, readonly string[]>;
+
+export type ExemptPreset = keyof typeof EXEMPT_PRESETS;
+
 export const defaults = {
   listenPort: 8443,
   maxDeletionShare: 0.5,
@@ -271,29 +366,7 @@ export const defaults = {
     'system:kube-controller-manager',
     'system:kube-scheduler',
     'system:node:*',
-    ...[
-      'horizontal-pod-autoscaler',
-      'generic-garbage-collector',
-      'namespace-controller',
-      'deployment-controller',
-      'replicaset-controller',
-      'statefulset-controller',
-      'daemon-set-controller',
-      'job-controller',
-      'cronjob-controller',
-      'endpoint-controller',
-      'endpointslice-controller',
-      'endpointslicemirroring-controller',
-      'replication-controller',
-      'resourcequota-controller',
-      'persistent-volume-binder',
-      'pvc-protection-controller',
-      'pv-protection-controller',
-      'disruption-controller',
-      'service-account-controller',
-      'root-ca-cert-publisher',
-      'ttl-after-finished-controller',
-    ].map((name) => `system:serviceaccount:kube-system:${name}`),
+    ...KUBE_CONTROLLER_MANAGER_ACCOUNTS.map((name) => `system:serviceaccount:kube-system:${name}`),
   ],
   adminGroups: ['system:masters'],
 } as const;
@@ -482,6 +555,23 @@ function identities(fields: Fields | undefined, fallback: IdentitySet): Identity
   };
   fields.rejectUnknown();
   return result;
+}
+
+/** The exempt users and groups, with the users of every preset named. */
+function readExemptIdentities(fields: Fields | undefined): IdentitySet {
+  const known = Object.keys(EXEMPT_PRESETS);
+  const presets =
+    fields?.strings('presets', [], (name) =>
+      Object.hasOwn(EXEMPT_PRESETS, name)
+        ? undefined
+        : `unknown preset "${name}"; known presets: ${known.join(', ')}`,
+    ) ?? [];
+  const named = identities(fields, { users: defaults.exemptUsers, groups: [] });
+  const presetUsers = presets.flatMap((name) =>
+    Object.hasOwn(EXEMPT_PRESETS, name) ? EXEMPT_PRESETS[name as ExemptPreset] : [],
+  );
+  if (presetUsers.length === 0) return named;
+  return { users: [...new Set([...named.users, ...presetUsers])], groups: named.groups };
 }
 
 function nonEmpty(value: string): string | undefined {
@@ -843,10 +933,7 @@ export function validateConfig(
     users: defaults.syncUsers,
     groups: [],
   });
-  const exemptIdentities = identities(root.nested('exemptIdentities'), {
-    users: defaults.exemptUsers,
-    groups: [],
-  });
+  const exemptIdentities = readExemptIdentities(root.nested('exemptIdentities'));
   const adminGroups = root.strings('adminGroups', defaults.adminGroups, nonEmpty);
 
   const allowances: Allowance[] = [];
@@ -864,6 +951,7 @@ export function validateConfig(
   const builtins = {
     caBundles: builtinsFields?.boolean('caBundles', true) ?? true,
     rolloutRestart: builtinsFields?.boolean('rolloutRestart', true) ?? true,
+    aggregatedClusterRoles: builtinsFields?.boolean('aggregatedClusterRoles', true) ?? true,
   };
   builtinsFields?.rejectUnknown();
 

@@ -16,12 +16,13 @@ import { DRIFTGATE_PREFIX, labels as labelKeys } from '../kube/well-known.js';
 import {
   isActive,
   readBreakGlass,
+  type BreakGlass,
   reasonChanged,
   stampProblem,
   ticketProblem,
 } from './break-glass.js';
 import type { Decision, DecisionKind, DesiredOrigin, EffectiveMode } from './decision.js';
-import type { ClusterFacts } from './facts.js';
+import { hpaMaySet, type ClusterFacts, type HpaScaling } from './facts.js';
 import { describeIdentities, isOneOf } from './identity.js';
 import { denialMessage, driftWarnings } from './messages.js';
 import {
@@ -62,13 +63,135 @@ export function decide(
   sources: readonly SourceConfig[] = config.sources,
   options: DecideOptions = {},
 ): Decision {
-  const dryRun = request.dryRun === true;
-  const outcome = (
+  const judgement = scope(request, snapshot, facts, config, now, sources, options);
+  if (!(judgement instanceof Judgement)) return judgement;
+  for (const step of STEPS) {
+    const decision = step(judgement);
+    if (decision !== undefined) return decision;
+  }
+  return byMode(judgement);
+}
+
+/** A step decides the request, or passes it on (`undefined`) to the next. */
+type Step = (judgement: Judgement) => Decision | undefined;
+
+/**
+ * DESIGN.md §3, in its order. The kind is checked after identities and labels: driftgate's own
+ * labels on a Namespace are guarded whatever kinds Git holds. `drift` passes on only writes
+ * that move a declared field away from Git; `byMode` decides those.
+ */
+const STEPS: readonly Step[] = [
+  identity,
+  namespaceLabels,
+  managedKind,
+  subresource,
+  unmanaged,
+  breakGlassAnnotations,
+  deletion,
+  recordable,
+  terminating,
+  drift,
+];
+
+/** What every step reads about one request; the costly parts are worked out once, when asked. */
+class Judgement {
+  readonly dryRun: boolean;
+  readonly username: string;
+  /** The object's namespace; a Namespace's own name; '' for cluster-scoped objects. */
+  readonly namespace: string;
+  readonly subresource: string;
+  readonly entry: DesiredEntry | undefined;
+  readonly origin: DesiredOrigin | undefined;
+  readonly source: SourceConfig | undefined;
+  readonly mode: EffectiveMode;
+  private breakGlass: { active: BreakGlass | undefined } | undefined;
+  private found: DriftFound | undefined;
+
+  constructor(
+    readonly request: AdmissionRequest,
+    snapshot: DesiredSnapshot,
+    readonly index: SnapshotIndex,
+    readonly key: ResourceKey,
+    readonly facts: ClusterFacts,
+    readonly config: Config,
+    readonly now: Date,
+    sources: readonly SourceConfig[],
+    readonly options: DecideOptions,
+  ) {
+    this.dryRun = request.dryRun === true;
+    this.username = request.userInfo.username ?? '(unknown user)';
+    this.namespace = isNamespace(key) ? key.name : key.namespace;
+    this.subresource = request.subResource ?? '';
+    this.entry = snapshot.get(key);
+    this.origin = this.entry && originOf(this.entry);
+    this.source = this.entry && sourceNamed(sources, this.entry.source);
+    this.mode = resolveMode(this.namespace, facts, config);
+  }
+
+  /** What a decision about a Git-managed object carries. */
+  get common(): Pick<Decision, 'key' | 'origin' | 'mode'> {
+    return { key: this.key, origin: this.origin, mode: this.mode };
+  }
+
+  /** May the requester set break-glass and act under it? */
+  get authorised(): boolean {
+    return isOneOf(this.request.userInfo, this.config.breakGlass);
+  }
+
+  /** The break-glass in force: on the object (for scale, its parent's) or on its namespace. */
+  get activeBreakGlass(): BreakGlass | undefined {
+    if (this.breakGlass === undefined) {
+      const { request } = this;
+      const annotations =
+        this.subresource === 'scale'
+          ? this.facts.parentAnnotations(this.key)
+          : (request.operation === 'DELETE' ? request.oldObject : request.object)?.metadata
+              ?.annotations;
+      const own = readBreakGlass(annotations);
+      const namespace = readBreakGlass(this.facts.namespace(this.namespace)?.annotations);
+      this.breakGlass = {
+        active: isActive(own, this.now)
+          ? own
+          : isActive(namespace, this.now)
+            ? namespace
+            : undefined,
+      };
+    }
+    return this.breakGlass.active;
+  }
+
+  /** The write's drift from Git, compared once (only managed objects reach `drift`). */
+  get drift(): DriftFound {
+    if (this.found === undefined) {
+      const { request, entry, key, index, facts, config, source } = this;
+      if (entry === undefined) return { drift: [], preexisting: [] };
+      this.found = driftOf(request, entry, key, index, facts, config, source);
+    }
+    return this.found;
+  }
+
+  decision(
     kind: DecisionKind,
     reason: string,
     message: string,
     extra: Partial<Decision> = {},
-  ): Decision => ({
+  ): Decision {
+    return outcome(this.dryRun, kind, reason, message, extra);
+  }
+
+  quietly(reason: string, message: string): Decision {
+    return outcome(this.dryRun, 'allowed', reason, message, { silent: true });
+  }
+}
+
+function outcome(
+  dryRun: boolean,
+  kind: DecisionKind,
+  reason: string,
+  message: string,
+  extra: Partial<Decision> = {},
+): Decision {
+  return {
     kind,
     allowed: kind !== 'denied',
     silent: false,
@@ -83,14 +206,24 @@ export function decide(
     breakGlassReason: undefined,
     dryRun,
     ...extra,
-  });
-  const quietly = (reason: string, message: string) =>
-    outcome('allowed', reason, message, { silent: true });
+  };
+}
 
+/** Out of scope (§3.1): CONNECT, the kill switch, nothing named, an excluded namespace. */
+function scope(
+  request: AdmissionRequest,
+  snapshot: DesiredSnapshot,
+  facts: ClusterFacts,
+  config: Config,
+  now: Date,
+  sources: readonly SourceConfig[],
+  options: DecideOptions,
+): Decision | Judgement {
+  const quietly = (reason: string, message: string) =>
+    outcome(request.dryRun === true, 'allowed', reason, message, { silent: true });
   if (request.operation === 'CONNECT') return quietly('out-of-scope', 'CONNECT is not judged');
   if (facts.override === 'off')
     return quietly('kill-switch', 'the override ConfigMap turned driftgate off');
-
   const index = indexSnapshot(snapshot);
   const key = targetKey(request, index);
   if (key === undefined) return quietly('out-of-scope', 'no object to judge');
@@ -98,266 +231,271 @@ export function decide(
   if (namespace !== '' && config.namespaces.exclude.includes(namespace)) {
     return quietly('out-of-scope', `namespace ${namespace} is excluded`);
   }
+  return new Judgement(request, snapshot, index, key, facts, config, now, sources, options);
+}
 
-  const user = request.userInfo;
-  const username = user.username ?? '(unknown user)';
-  const entry = snapshot.get(key);
-  const origin = entry && originOf(entry);
-  const mode = resolveMode(namespace, facts, config);
-  const common = { key, origin, mode } as const;
-
-  const source = entry && sourceNamed(sources, entry.source);
+/** Sync identities (§3.2), globally or of the object's own source, and exempt ones (§3.3). */
+function identity(j: Judgement): Decision | undefined {
+  const user = j.request.userInfo;
+  const { config, source } = j;
   if (
     isOneOf(user, config.syncIdentities) ||
     (source !== undefined && isOneOf(user, source.syncIdentities))
   ) {
-    return outcome('sync', 'sync-identity', `${username} is a sync identity`, {
-      ...common,
-      silent: entry === undefined,
+    return j.decision('sync', 'sync-identity', `${j.username} is a sync identity`, {
+      ...j.common,
+      silent: j.entry === undefined,
     });
   }
   if (isOneOf(user, config.exemptIdentities)) {
-    return outcome('exempt', 'exempt-identity', `${username} is an exempt system identity`, {
-      ...common,
-      silent: entry === undefined,
+    return j.decision('exempt', 'exempt-identity', `${j.username} is an exempt system identity`, {
+      ...j.common,
+      silent: j.entry === undefined,
     });
   }
+  return undefined;
+}
 
-  // driftgate's own controls on a Namespace belong to GitOps and the cluster admins.
-  if (isNamespace(key) && (request.operation === 'CREATE' || request.operation === 'UPDATE')) {
-    const changed = changedDriftgateLabels(request.object, request.oldObject);
-    if (changed.length > 0 && !(user.groups ?? []).some((g) => config.adminGroups.includes(g))) {
-      return outcome(
-        'denied',
-        'namespace-label',
-        `driftgate denied ${request.operation} of Namespace ${key.name} by ${username}: the labels ${changed.join(', ')} may be changed only by the sync identity or members of ${config.adminGroups.join(', ')}`,
-        common,
+/** driftgate's own controls on a Namespace belong to GitOps and the cluster admins. */
+function namespaceLabels(j: Judgement): Decision | undefined {
+  const { request, key, config } = j;
+  if (!isNamespace(key) || (request.operation !== 'CREATE' && request.operation !== 'UPDATE'))
+    return undefined;
+  const changed = changedDriftgateLabels(request.object, request.oldObject);
+  if (changed.length === 0) return undefined;
+  if ((request.userInfo.groups ?? []).some((g) => config.adminGroups.includes(g))) return undefined;
+  return j.decision(
+    'denied',
+    'namespace-label',
+    `driftgate denied ${request.operation} of Namespace ${key.name} by ${j.username}: the labels ${changed.join(', ')} may be changed only by the sync identity or members of ${config.adminGroups.join(', ')}`,
+    j.common,
+  );
+}
+
+/** A kind Git does not hold (or the config leaves out) is out of scope (§3.1). */
+function managedKind(j: Judgement): Decision | undefined {
+  const { key } = j;
+  // Deleting a Namespace deletes what Git manages in it, whether Git declares the Namespace.
+  if (isNamespaceDeletion(j)) return undefined;
+  if (isManagedKind(key, j.index, j.config)) return undefined;
+  return j.quietly('out-of-scope', `${key.group}/${key.kind} is not managed`);
+}
+
+/** `status` and other subresources are not judged; `scale` is (§3.5). */
+function subresource(j: Judgement): Decision | undefined {
+  if (j.subresource === '' || j.subresource === 'scale') return undefined;
+  return j.quietly('subresource', `the ${j.subresource} subresource is not judged`);
+}
+
+/** Objects Git does not declare (§3.6): only their CREATE is judged, by `unmanaged`. */
+function unmanaged(j: Judgement): Decision | undefined {
+  if (j.entry !== undefined || isNamespaceDeletion(j)) return undefined;
+  const { request, config, key, namespace, mode } = j;
+  if (request.operation !== 'CREATE' || j.subresource !== '')
+    return j.quietly('unmanaged', 'not in Git');
+  const policy = config.namespaces.overrides[namespace]?.unmanaged ?? config.unmanaged;
+  if (policy === 'allow') return j.quietly('unmanaged', 'not in Git');
+  const owners = request.object?.metadata?.ownerReferences;
+  if (Array.isArray(owners) && owners.some((o) => isJsonObject(o) && o.controller === true)) {
+    return j.quietly('unmanaged', 'created by a controller');
+  }
+  const text = `${formatKey(key)} is not in Git`;
+  if (policy === 'warn' || mode === 'warn') {
+    return j.decision('warned', 'unmanaged', text, { key, mode, warnings: [`driftgate: ${text}`] });
+  }
+  if (mode === 'audit') return j.decision('audited', 'unmanaged', text, { key, mode });
+  return j.decision(
+    'denied',
+    'unmanaged',
+    `driftgate denied CREATE of ${text} by ${j.username}: in namespace ${namespace || '(cluster)'} objects are created through Git only`,
+    { key, mode },
+  );
+}
+
+/** Who may set break-glass, the ticket pattern, and stamps only driftgate could have made (§4). */
+function breakGlassAnnotations(j: Judgement): Decision | undefined {
+  const { request, key, config, username } = j;
+  if (j.subresource !== '' || (request.operation !== 'CREATE' && request.operation !== 'UPDATE'))
+    return undefined;
+  const settings = config.breakGlass;
+  const newAnnotations = request.object?.metadata?.annotations;
+  const oldAnnotations = request.oldObject?.metadata?.annotations;
+  const denied = (reason: string, why: string) =>
+    j.decision(
+      'denied',
+      reason,
+      `driftgate denied ${request.operation} of ${formatKey(key)} by ${username}: ${why}`,
+      j.common,
+    );
+  if (reasonChanged(newAnnotations, oldAnnotations)) {
+    if (!j.authorised) {
+      return denied(
+        'break-glass-unauthorised',
+        `only ${describeIdentities(settings)} may set driftgate.io/break-glass`,
       );
     }
+    const problem = ticketProblem(readBreakGlass(newAnnotations)?.reason ?? '', settings);
+    if (problem !== undefined) return denied('break-glass-ticket', problem);
   }
+  const forged = stampProblem(newAnnotations, oldAnnotations, username, j.now, settings.ttlMs);
+  return forged === undefined ? undefined : denied('break-glass-stamp', forged);
+}
 
-  const breakGlassSettings = config.breakGlass;
-  const authorised = isOneOf(user, breakGlassSettings);
-  const namespaceBreakGlass = readBreakGlass(facts.namespace(namespace)?.annotations);
-
-  // Deleting a Namespace deletes every managed object in it.
-  if (isNamespace(key) && request.operation === 'DELETE') {
+/** DELETE of a managed object, or of a Namespace that holds some (§3.7). */
+function deletion(j: Judgement): Decision | undefined {
+  const { request, key, index, origin, username, mode } = j;
+  if (request.operation !== 'DELETE') return undefined;
+  let what = `${formatKey(key)}, which is managed by Git`;
+  if (isNamespace(key)) {
     const held = index.objectsInNamespace.get(key.name) ?? [];
-    if (held.length === 0 && entry === undefined)
-      return quietly('unmanaged', 'the namespace holds no managed objects');
-    const own = readBreakGlass(request.oldObject?.metadata?.annotations);
-    const active = isActive(own, now)
-      ? own
-      : isActive(namespaceBreakGlass, now)
-        ? namespaceBreakGlass
-        : undefined;
-    const what = `Namespace ${key.name}, which holds ${held.length} object${held.length === 1 ? '' : 's'} managed by Git`;
-    return judgeDelete(what, active?.reason);
+    if (held.length === 0 && j.entry === undefined)
+      return j.quietly('unmanaged', 'the namespace holds no managed objects');
+    what = `Namespace ${key.name}, which holds ${held.length} object${held.length === 1 ? '' : 's'} managed by Git`;
   }
-
-  if (!isManagedKind(key, index, config))
-    return quietly('out-of-scope', `${key.group}/${key.kind} is not managed`);
-  const subresource = request.subResource ?? '';
-  if (subresource !== '' && subresource !== 'scale') {
-    return quietly('subresource', `the ${subresource} subresource is not judged`);
-  }
-
-  if (entry === undefined || origin === undefined) {
-    if (request.operation !== 'CREATE' || subresource !== '')
-      return quietly('unmanaged', 'not in Git');
-    return judgeUnmanagedCreate(request.object ?? undefined);
-  }
-
-  // Break-glass: on the object (for scale, its parent's annotations) or on its namespace.
-  const objectAnnotations =
-    subresource === 'scale'
-      ? facts.parentAnnotations(key)
-      : (request.operation === 'DELETE' ? request.oldObject : request.object)?.metadata
-          ?.annotations;
-  if (subresource === '' && (request.operation === 'CREATE' || request.operation === 'UPDATE')) {
-    const newAnnotations = request.object?.metadata?.annotations;
-    const oldAnnotations = request.oldObject?.metadata?.annotations;
-    if (reasonChanged(newAnnotations, oldAnnotations)) {
-      if (!authorised) {
-        return outcome(
-          'denied',
-          'break-glass-unauthorised',
-          `driftgate denied ${request.operation} of ${formatKey(key)} by ${username}: only ${describeIdentities(breakGlassSettings)} may set driftgate.io/break-glass`,
-          common,
-        );
-      }
-      const problem = ticketProblem(
-        readBreakGlass(newAnnotations)?.reason ?? '',
-        breakGlassSettings,
-      );
-      if (problem !== undefined) {
-        return outcome(
-          'denied',
-          'break-glass-ticket',
-          `driftgate denied ${request.operation} of ${formatKey(key)} by ${username}: ${problem}`,
-          common,
-        );
-      }
-    }
-    const forged = stampProblem(
-      newAnnotations,
-      oldAnnotations,
-      username,
-      now,
-      breakGlassSettings.ttlMs,
-    );
-    if (forged !== undefined) {
-      return outcome(
-        'denied',
-        'break-glass-stamp',
-        `driftgate denied ${request.operation} of ${formatKey(key)} by ${username}: ${forged}`,
-        common,
-      );
-    }
-  }
-  const objectBreakGlass = readBreakGlass(objectAnnotations);
-  const activeBreakGlass = isActive(objectBreakGlass, now)
-    ? objectBreakGlass
-    : isActive(namespaceBreakGlass, now)
-      ? namespaceBreakGlass
-      : undefined;
-
-  if (request.operation === 'DELETE') {
-    return judgeDelete(`${formatKey(key)}, which is managed by Git`, activeBreakGlass?.reason);
-  }
-
-  // Namespace deletion and garbage collection must never hang on driftgate.
-  if (request.operation === 'UPDATE' && request.object?.metadata?.deletionTimestamp != null) {
-    return outcome('allowed', 'deleting', 'the object is being deleted', common);
-  }
-
-  if (
-    options.recordingOnly === true &&
-    mode !== 'warn' &&
-    !(activeBreakGlass !== undefined && authorised)
-  ) {
-    return quietly('not-recordable', 'no drift of this write would be allowed and recorded');
-  }
-
-  const { drift, preexisting, replicasLeftToHpa } = driftOf(
-    request,
-    entry,
-    key,
-    index,
-    facts,
-    config,
-    source,
-  );
-  const warningsForPreexisting = driftWarnings(
-    'driftgate: already drifted, sync will restore it: ',
-    preexisting,
-  );
-  if (drift.length === 0) {
-    const hpaNote =
-      replicasLeftToHpa === undefined
-        ? ''
-        : `; spec.replicas is left to HorizontalPodAutoscaler ${replicasLeftToHpa}`;
-    return outcome(
-      'allowed',
-      'no-drift',
-      `the write moves no declared field away from Git${hpaNote}`,
-      {
-        ...common,
-        preexisting,
-        warnings: warningsForPreexisting,
-      },
-    );
-  }
-  const evidence = { ...common, drift, preexisting, breakGlassReason: activeBreakGlass?.reason };
-  if (activeBreakGlass !== undefined && authorised) {
-    return outcome(
+  const breakGlassReason = j.activeBreakGlass?.reason;
+  const extra = { ...j.common, breakGlassReason };
+  if (breakGlassReason !== undefined && j.authorised) {
+    return j.decision(
       'break-glass',
-      'break-glass',
-      `allowed under break-glass: ${activeBreakGlass.reason}`,
+      'delete',
+      `DELETE of ${what} allowed under break-glass: ${breakGlassReason}`,
       {
-        ...evidence,
+        ...extra,
         warnings: [
-          `driftgate: allowed under break-glass (${activeBreakGlass.reason}); this change is recorded`,
-          ...driftWarnings('driftgate: differs from Git: ', drift),
+          `driftgate: DELETE allowed under break-glass (${breakGlassReason}); this is recorded`,
         ],
       },
     );
   }
   if (mode === 'warn') {
-    return outcome('warned', 'drift', 'drift allowed in warn mode', {
+    return j.decision('warned', 'delete', `DELETE of ${what} allowed in warn mode`, {
+      ...extra,
+      warnings: [`driftgate: ${what}; sync will recreate it`],
+    });
+  }
+  if (mode === 'audit')
+    return j.decision('audited', 'delete', `DELETE of ${what} allowed in audit mode`, extra);
+  const where =
+    origin === undefined
+      ? ''
+      : ` (declared in ${origin.source}, file ${origin.file}, commit ${origin.commit.slice(0, 12)})`;
+  return j.decision(
+    'denied',
+    'delete',
+    `driftgate denied DELETE of ${what}${where} by ${username}. Remove it from Git instead, or during an incident set the annotation driftgate.io/break-glass: "<reason>" (allowed for ${describeIdentities(j.config.breakGlass)}).`,
+    extra,
+  );
+}
+
+/**
+ * Deletion's own bookkeeping — finalizers, ownerReferences, deletionTimestamp, which are never
+ * compared — is never drift, so namespace deletion and garbage collection never hang on
+ * driftgate. A write to declared fields while the object waits on a finalizer is judged like any.
+ */
+function terminating(j: Judgement): Decision | undefined {
+  const { request } = j;
+  if (request.operation !== 'UPDATE' || request.object?.metadata?.deletionTimestamp == null)
+    return undefined;
+  const { drift, preexisting } = j.drift;
+  if (drift.length > 0) return undefined;
+  return j.decision(
+    'allowed',
+    'deleting',
+    'the object is being deleted; the write moves no declared field away from Git',
+    { ...j.common, preexisting, warnings: preexistingWarnings(preexisting) },
+  );
+}
+
+/** For the mutating webhook: a write whose drift nothing would allow and record ends here. */
+function recordable(j: Judgement): Decision | undefined {
+  if (j.options.recordingOnly !== true || j.mode === 'warn') return undefined;
+  if (j.activeBreakGlass !== undefined && j.authorised) return undefined;
+  return j.quietly('not-recordable', 'no drift of this write would be allowed and recorded');
+}
+
+/** A write that moves no declared field away from Git is allowed (§3.8). */
+function drift(j: Judgement): Decision | undefined {
+  const { drift, preexisting, replicasLeftToHpa } = j.drift;
+  if (drift.length > 0) return undefined;
+  const hpaNote =
+    replicasLeftToHpa === undefined
+      ? ''
+      : `; spec.replicas is left to HorizontalPodAutoscaler ${replicasLeftToHpa}`;
+  return j.decision(
+    'allowed',
+    'no-drift',
+    `the write moves no declared field away from Git${hpaNote}`,
+    {
+      ...j.common,
+      preexisting,
+      warnings: preexistingWarnings(preexisting),
+    },
+  );
+}
+
+/** Drift: allowed under an authorised break-glass, else as the mode says (§3.8). */
+function byMode(j: Judgement): Decision {
+  const { drift, preexisting } = j.drift;
+  const { request, key, origin, username, mode } = j;
+  const active = j.activeBreakGlass;
+  const evidence = { ...j.common, drift, preexisting, breakGlassReason: active?.reason };
+  const hpa = beyondHpa(j.drift);
+  if (active !== undefined && j.authorised) {
+    return j.decision('break-glass', 'break-glass', `allowed under break-glass: ${active.reason}`, {
       ...evidence,
       warnings: [
+        `driftgate: allowed under break-glass (${active.reason}); this change is recorded`,
         ...driftWarnings('driftgate: differs from Git: ', drift),
-        ...warningsForPreexisting,
       ],
     });
   }
-  if (mode === 'audit') return outcome('audited', 'drift', 'drift allowed in audit mode', evidence);
+  if (mode === 'warn') {
+    return j.decision('warned', 'drift', 'drift allowed in warn mode', {
+      ...evidence,
+      warnings: [
+        ...driftWarnings('driftgate: differs from Git: ', drift),
+        ...(hpa === undefined ? [] : [`driftgate: ${hpa}`]),
+        ...preexistingWarnings(preexisting),
+      ],
+    });
+  }
+  if (mode === 'audit')
+    return j.decision('audited', 'drift', 'drift allowed in audit mode', evidence);
+  const settings = j.config.breakGlass;
   const advice =
-    activeBreakGlass !== undefined
-      ? `Break-glass is active here (${activeBreakGlass.reason}), but only ${describeIdentities(breakGlassSettings)} may act under it.`
-      : `Change it in Git instead, or during an incident set the annotation driftgate.io/break-glass: "<reason>" (allowed for ${describeIdentities(breakGlassSettings)}).`;
-  return outcome(
+    active !== undefined
+      ? `Break-glass is active here (${active.reason}), but only ${describeIdentities(settings)} may act under it.`
+      : `Change it in Git instead, or during an incident set the annotation driftgate.io/break-glass: "<reason>" (allowed for ${describeIdentities(settings)}).`;
+  return j.decision(
     'denied',
     'drift',
-    denialMessage({ operation: request.operation, key, username, drift, origin, advice }),
-    { ...evidence, warnings: warningsForPreexisting },
+    denialMessage({
+      operation: request.operation,
+      key,
+      username,
+      drift,
+      // Only writes to objects Git declares come this far: the origin is known.
+      origin: origin as DesiredOrigin,
+      advice: hpa === undefined ? advice : `${hpa}\n${advice}`,
+    }),
+    { ...evidence, warnings: preexistingWarnings(preexisting) },
   );
+}
 
-  function judgeDelete(what: string, breakGlassReason: string | undefined): Decision {
-    const extra = { ...common, breakGlassReason };
-    if (breakGlassReason !== undefined && authorised) {
-      return outcome(
-        'break-glass',
-        'delete',
-        `DELETE of ${what} allowed under break-glass: ${breakGlassReason}`,
-        {
-          ...extra,
-          warnings: [
-            `driftgate: DELETE allowed under break-glass (${breakGlassReason}); this is recorded`,
-          ],
-        },
-      );
-    }
-    if (mode === 'warn') {
-      return outcome('warned', 'delete', `DELETE of ${what} allowed in warn mode`, {
-        ...extra,
-        warnings: [`driftgate: ${what}; sync will recreate it`],
-      });
-    }
-    if (mode === 'audit')
-      return outcome('audited', 'delete', `DELETE of ${what} allowed in audit mode`, extra);
-    const where =
-      origin === undefined
-        ? ''
-        : ` (declared in ${origin.source}, file ${origin.file}, commit ${origin.commit.slice(0, 12)})`;
-    return outcome(
-      'denied',
-      'delete',
-      `driftgate denied DELETE of ${what}${where} by ${username}. Remove it from Git instead, or during an incident set the annotation driftgate.io/break-glass: "<reason>" (allowed for ${describeIdentities(breakGlassSettings)}).`,
-      extra,
-    );
-  }
+/** Why an HPA target's replica count is drift: the write set one the HPA could not. */
+function beyondHpa(found: DriftFound): string | undefined {
+  const hpa = found.replicasBeyondHpa;
+  if (hpa === undefined || !found.drift.some((d) => d.pointer === '/spec/replicas'))
+    return undefined;
+  return `HorizontalPodAutoscaler ${hpa.name} allows spec.replicas in [${hpa.minReplicas}, ${hpa.maxReplicas}] only; beyond that Git's count holds.`;
+}
 
-  function judgeUnmanagedCreate(object: KubeObject | undefined): Decision {
-    const policy = config.namespaces.overrides[namespace]?.unmanaged ?? config.unmanaged;
-    if (policy === 'allow') return quietly('unmanaged', 'not in Git');
-    const owners = object?.metadata?.ownerReferences;
-    if (Array.isArray(owners) && owners.some((o) => isJsonObject(o) && o.controller === true)) {
-      return quietly('unmanaged', 'created by a controller');
-    }
-    const text = `${formatKey(key as ResourceKey)} is not in Git`;
-    if (policy === 'warn' || mode === 'warn') {
-      return outcome('warned', 'unmanaged', text, { key, mode, warnings: [`driftgate: ${text}`] });
-    }
-    if (mode === 'audit') return outcome('audited', 'unmanaged', text, { key, mode });
-    return outcome(
-      'denied',
-      'unmanaged',
-      `driftgate denied CREATE of ${text} by ${username}: in namespace ${namespace || '(cluster)'} objects are created through Git only`,
-      { key, mode },
-    );
-  }
+function preexistingWarnings(preexisting: readonly FieldDrift[]): string[] {
+  return driftWarnings('driftgate: already drifted, sync will restore it: ', preexisting);
+}
+
+function isNamespaceDeletion(j: Judgement): boolean {
+  return j.request.operation === 'DELETE' && isNamespace(j.key);
 }
 
 function isNamespace(key: ResourceKey): boolean {
@@ -488,10 +626,9 @@ function ignoreRulesFor(
   request: AdmissionRequest,
   key: ResourceKey,
   desired: KubeObject,
-  index: SnapshotIndex,
-  facts: ClusterFacts,
   config: Config,
   source: SourceConfig | undefined,
+  replicasLeftToHpa: boolean,
 ): IgnoreRule[] {
   const rules = [...configuredIgnoreRules(config), ...sourceIgnoreRules(source)];
   const only = (jsonPointers: string[]): IgnoreRule => ({
@@ -508,7 +645,7 @@ function ignoreRulesFor(
       });
     }
   }
-  if (hpaScaling(key, index, facts) !== undefined) rules.push(only(['/spec/replicas']));
+  if (replicasLeftToHpa) rules.push(only(['/spec/replicas']));
   if (config.builtins.rolloutRestart) {
     // Only where an object carries the stamp: a rule that removes nothing would still send every
     // write of a workload through applyIgnoreRules, 8 µs of the server's CPU per denial.
@@ -534,9 +671,42 @@ function ignoreRulesFor(
       );
     }
   }
+  if (config.builtins.aggregatedClusterRoles && isAggregatedClusterRole(key, desired)) {
+    rules.push(only(['/rules']));
+  }
   return rules;
 }
 
+/**
+ * A ClusterRole that Git declares with an `aggregationRule`: the clusterrole-aggregation
+ * controller fills its `rules` (by server-side apply) with those of the roles it selects, and
+ * Git's `rules: []` (the Kubernetes documentation's pattern) is stored as null. Whoever writes
+ * them, the controller puts them back within a second. Read from Git's manifest only: an
+ * aggregationRule added in the cluster must not free the rules of a role Git spells out.
+ */
+function isAggregatedClusterRole(key: ResourceKey, desired: KubeObject): boolean {
+  return (
+    key.group === 'rbac.authorization.k8s.io' &&
+    key.kind === 'ClusterRole' &&
+    isJsonObject(desired.aggregationRule)
+  );
+}
+
+interface DriftFound {
+  /** Introduced by this write. */
+  readonly drift: FieldDrift[];
+  /** Already there, left alone by this write. */
+  readonly preexisting: FieldDrift[];
+  /** The HPA that is why a replica count other than Git's passes. */
+  readonly replicasLeftToHpa?: string;
+  /** The HPA whose target's replicas the write set beyond what the HPA could set. */
+  readonly replicasBeyondHpa?: HpaScaling;
+}
+
+/**
+ * The write's drift from Git's manifest (DESIGN.md §2): a CREATE by its declared fields, an
+ * UPDATE by what it changed, after every ignore rule that applies to this writer.
+ */
 function driftOf(
   request: AdmissionRequest,
   entry: DesiredEntry,
@@ -545,64 +715,68 @@ function driftOf(
   facts: ClusterFacts,
   config: Config,
   source: SourceConfig | undefined,
-): { drift: FieldDrift[]; preexisting: FieldDrift[]; replicasLeftToHpa?: string } {
+): DriftFound {
   const namespace = key.namespace;
   const fieldPolicy = config.namespaces.overrides[namespace]?.fieldPolicy ?? config.fieldPolicy;
   const manifest = manifestOf(entry);
-  const ignore = ignoreRulesFor(request, key, manifest, index, facts, config, source);
-  const trackingLabel = source?.trackingLabel ?? undefined;
-  const apiVersion = request.object?.apiVersion;
-  // A CRD in Git names every field (so pruning is known); else the cluster's published schema.
-  const schema =
-    customResourceSchemaOf(index, key, apiVersion) ?? facts.schemaOf?.(apiVersion, key.kind);
-  const options = {
-    ignore,
-    fieldPolicy,
-    ...(schema === undefined ? {} : { schema }),
-    ...(source === undefined ? {} : { defaultNamespace: source.namespace }),
-    ...(trackingLabel === undefined ? {} : { trackingLabel }),
-  };
   let desired = manifest;
   let live = request.object ?? undefined;
   let old = request.oldObject ?? undefined;
   if (request.subResource === 'scale') {
-    // A Scale carries only replicas: judge it as the parent's spec.replicas.
+    // A Scale carries only replicas: judge it as the parent's spec.replicas. autoscaling/v1
+    // omits replicas when 0: `kubectl scale --replicas=0` sends `spec: {}`.
     const asParent = (replicas: unknown): KubeObject => ({
       apiVersion: manifest.apiVersion ?? `${key.group}/v1`,
       kind: key.kind,
       metadata: { name: key.name, namespace: key.namespace },
       spec: { replicas },
     });
-    const spec = (o: KubeObject | undefined) =>
-      isJsonObject(o?.spec) ? o.spec.replicas : undefined;
-    desired = asParent(spec(manifest));
-    live = asParent(spec(live));
-    old = old === undefined ? undefined : asParent(spec(old));
+    desired = asParent(replicasOf(manifest));
+    live = live === undefined ? undefined : asParent(replicasOf(live) ?? 0);
+    old = old === undefined ? undefined : asParent(replicasOf(old) ?? 0);
   }
   if (live === undefined) return { drift: [], preexisting: [] };
-  // Say so when the HPA is why a replica count other than Git's passes: the audit trail must
-  // explain every allowed difference.
-  const hpa = hpaScaling(key, index, facts);
-  const replicasOf = (o: KubeObject) => (isJsonObject(o.spec) ? o.spec.replicas : undefined);
-  const leftToHpa =
-    hpa !== undefined &&
-    replicasOf(desired) !== undefined &&
-    replicasOf(live) !== undefined &&
-    replicasOf(desired) !== replicasOf(live)
-      ? { replicasLeftToHpa: hpa }
-      : {};
+  // The HPA's allowance covers only what it could set itself; beyond that, Git's count holds.
+  const hpa = hpaOf(key, index, facts);
+  const leftToHpa = hpa !== undefined && hpaMaySet(hpa, replicasOf(live));
+  const trackingLabel = source?.trackingLabel ?? undefined;
+  const apiVersion = request.object?.apiVersion;
+  // A CRD in Git names every field (so pruning is known); else the cluster's published schema.
+  const schema =
+    customResourceSchemaOf(index, key, apiVersion) ?? facts.schemaOf?.(apiVersion, key.kind);
+  const options = {
+    ignore: ignoreRulesFor(request, key, manifest, config, source, leftToHpa),
+    fieldPolicy,
+    ...(schema === undefined ? {} : { schema }),
+    ...(source === undefined ? {} : { defaultNamespace: source.namespace }),
+    ...(trackingLabel === undefined ? {} : { trackingLabel }),
+  };
+  // Say so when the HPA is why a replica count other than Git's passes, or why it does not:
+  // the audit trail must explain every difference.
+  const explained =
+    hpa === undefined
+      ? {}
+      : leftToHpa
+        ? replicasOf(desired) !== undefined && replicasOf(desired) !== replicasOf(live)
+          ? { replicasLeftToHpa: hpa.name }
+          : {}
+        : { replicasBeyondHpa: hpa };
   if (request.operation === 'CREATE' || old === undefined) {
-    return { drift: diff(desired, live, options), preexisting: [], ...leftToHpa };
+    return { drift: diff(desired, live, options), preexisting: [], ...explained };
   }
   const result = diffWrite(desired, old, live, options);
-  return { drift: result.introduced, preexisting: result.preexisting, ...leftToHpa };
+  return { drift: result.introduced, preexisting: result.preexisting, ...explained };
 }
 
-/** The HPA, declared in Git or found in the cluster, that owns this object's replicas. */
-function hpaScaling(
+function replicasOf(object: KubeObject): unknown {
+  return isJsonObject(object.spec) ? object.spec.replicas : undefined;
+}
+
+/** The HPA, declared in Git or found in the cluster, that scales this object. */
+function hpaOf(
   key: ResourceKey,
   index: SnapshotIndex,
   facts: ClusterFacts,
-): string | undefined {
+): HpaScaling | undefined {
   return index.hpaTargets.get(keyString(key)) ?? facts.hpaOf(key);
 }

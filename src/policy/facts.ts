@@ -1,7 +1,33 @@
 // What the cluster itself tells the decision (HPAs, namespace labels and annotations, the
 // kill switch). Filled from informer caches; the decision never waits for the API server.
 import type { KindSchema } from '../drift/schema.js';
-import type { ResourceKey } from '../kube/object.js';
+import { isJsonObject, type ResourceKey } from '../kube/object.js';
+
+/** An HPA that scales an object, and the replica counts it could itself set. */
+export interface HpaScaling {
+  /** `namespace/name`. */
+  readonly name: string;
+  /** At least 1: an HPA never scales to 0, and 0 switches it off. */
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+}
+
+/**
+ * The HPA `namespace/name` with its `spec` (autoscaling/v1 or v2: the bounds are the same), or
+ * undefined when the spec names no maximum, which no API server would store.
+ */
+export function hpaScaling(name: string, spec: unknown): HpaScaling | undefined {
+  if (!isJsonObject(spec)) return undefined;
+  const { minReplicas, maxReplicas } = spec;
+  if (!Number.isInteger(maxReplicas) || (maxReplicas as number) < 1) return undefined;
+  const min = Number.isInteger(minReplicas) ? Math.max(1, minReplicas as number) : 1;
+  return { name, minReplicas: min, maxReplicas: maxReplicas as number };
+}
+
+/** Could the HPA itself have set `replicas`? */
+export function hpaMaySet(hpa: HpaScaling, replicas: unknown): boolean {
+  return typeof replicas === 'number' && replicas >= hpa.minReplicas && replicas <= hpa.maxReplicas;
+}
 
 export interface NamespaceFacts {
   readonly labels: Readonly<Record<string, string>>;
@@ -12,8 +38,8 @@ export type OverrideMode = 'off' | 'audit' | 'warn';
 
 export interface ClusterFacts {
   namespace(name: string): NamespaceFacts | undefined;
-  /** The HPA (`namespace/name`) in the cluster that scales this object, if any. */
-  hpaOf(key: ResourceKey): string | undefined;
+  /** The HPA in the cluster that scales this object, if any. */
+  hpaOf(key: ResourceKey): HpaScaling | undefined;
   /** Annotations of a managed parent (for `scale` writes, which carry none of their own). */
   parentAnnotations(key: ResourceKey): Readonly<Record<string, string>> | undefined;
   /** The kill switch: the override ConfigMap's mode, when set. */

@@ -3,15 +3,15 @@
 import type { DesiredEntry, DesiredSnapshot } from '../desired/snapshot.js';
 import { customResourceSchema, type KindSchema } from '../drift/schema.js';
 import { groupOf, isJsonObject, type ResourceKey } from '../kube/object.js';
+import { hpaScaling, type HpaScaling } from './facts.js';
 
 export interface SnapshotIndex {
   /** `group/Kind` of every kind in the snapshot. */
   readonly kinds: ReadonlySet<string>;
   /** Lower-case plural resource name → kind, for `scale` writes that name only the resource. */
   readonly kindByResource: ReadonlyMap<string, { group: string; kind: string }>;
-  /** Keys (as `group/Kind/namespace/name`) of scale targets of HPAs declared in Git. */
-  /** Scale target (`keyString`) → the HPA declared in Git that scales it (`namespace/name`). */
-  readonly hpaTargets: ReadonlyMap<string, string>;
+  /** Scale target (`keyString`) → the HPA declared in Git that scales it. */
+  readonly hpaTargets: ReadonlyMap<string, HpaScaling>;
   /** Managed objects per namespace. */
   readonly objectsInNamespace: ReadonlyMap<string, readonly ResourceKey[]>;
   /** CustomResourceDefinitions declared in Git, by the `group/Kind` they define. */
@@ -45,7 +45,7 @@ export function indexSnapshot(snapshot: DesiredSnapshot): SnapshotIndex {
   if (cached !== undefined) return cached;
   const kinds = new Set<string>();
   const kindByResource = new Map<string, { group: string; kind: string }>();
-  const hpaTargets = new Map<string, string>();
+  const hpaTargets = new Map<string, HpaScaling>();
   const objectsInNamespace = new Map<string, ResourceKey[]>();
   const customResourceDefinitions = new Map<string, DesiredEntry>();
   for (const entry of snapshot.entries()) {
@@ -78,7 +78,9 @@ export function indexSnapshot(snapshot: DesiredSnapshot): SnapshotIndex {
     const spec = isHpa(key) ? entry.object.spec : undefined;
     if (isJsonObject(spec)) {
       const target = spec.scaleTargetRef;
+      const hpa = hpaScaling(`${key.namespace}/${key.name}`, spec);
       if (
+        hpa !== undefined &&
         isJsonObject(target) &&
         typeof target.kind === 'string' &&
         typeof target.name === 'string'
@@ -91,7 +93,7 @@ export function indexSnapshot(snapshot: DesiredSnapshot): SnapshotIndex {
             namespace: key.namespace,
             name: target.name,
           }),
-          `${key.namespace}/${key.name}`,
+          hpa,
         );
       }
     }

@@ -1,5 +1,5 @@
 // Loads the real Kubernetes data in test/fixtures (see its README for where it comes from).
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { load } from 'js-yaml';
 import type { AdmissionRequest } from '../../src/kube/admission.js';
@@ -34,6 +34,31 @@ export function review(label: string, stage = 'validating'): AdmissionRequest {
   return body.request;
 }
 
+/** A manifest applied in the kube-apiserver 1.31 capture (`captured-1.31/manifests`). */
+export function manifest131(name: string): KubeObject {
+  return readObject(`captured-1.31/manifests/${name}.yaml`);
+}
+
+/** A review of the kube-apiserver 1.31 capture, as `review` reads those of the first one. */
+export function review131(label: string, stage = 'validating'): AdmissionRequest {
+  const body = JSON.parse(
+    readFileSync(`${root}captured-1.31/reviews/${label}.${stage}.json`, 'utf8'),
+  ) as { request: AdmissionRequest };
+  return body.request;
+}
+
+/** Every review file of the 1.31 capture whose name starts with `prefix`: `[label, stage]`. */
+export function reviews131(prefix: string): [label: string, stage: string][] {
+  return readdirSync(`${root}captured-1.31/reviews`)
+    .filter((file) => file.startsWith(prefix))
+    .sort()
+    .map((file) => {
+      const match = /^(.*)\.((?:mutating|validating)(?:\.[0-9]+)?)\.json$/.exec(file);
+      if (match === null) throw new Error(`unexpected review file ${file}`);
+      return [match[1] as string, match[2] as string];
+    });
+}
+
 /** An object from Argo CD's test data, by its path under test/fixtures/argo-cd. */
 export function argo(path: string): KubeObject {
   return readObject(`argo-cd/${path}`);
@@ -46,20 +71,7 @@ export function edited(object: KubeObject, edit: (copy: any) => void): KubeObjec
   return copy;
 }
 
-/** The request of an AdmissionReview recorded on a real kube-apiserver 1.31 (`captured-1.31/`). */
-export function review131(label: string, stage = 'validating'): AdmissionRequest {
-  const body = JSON.parse(
-    readFileSync(`${root}captured-1.31/reviews/${label}.${stage}.json`, 'utf8'),
-  ) as { request: AdmissionRequest };
-  return body.request;
-}
-
 /** An object as the 1.31 API server stored it after a step (`captured-1.31/stored/`). */
 export function stored131(name: string): KubeObject {
   return readObject(`captured-1.31/stored/${name}.json`);
-}
-
-/** A manifest applied in the 1.31 capture: the Git side. */
-export function manifest131(name: string): KubeObject {
-  return readObject(`captured-1.31/manifests/${name}.yaml`);
 }

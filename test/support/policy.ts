@@ -6,7 +6,7 @@ import { buildSnapshot, type DesiredSnapshot } from '../../src/desired/snapshot.
 import type { AdmissionRequest } from '../../src/kube/admission.js';
 import type { KubeObject } from '../../src/kube/object.js';
 import { noClusterFacts, type ClusterFacts, type NamespaceFacts } from '../../src/policy/facts.js';
-import { manifest } from './fixtures.js';
+import { manifest, manifest131 } from './fixtures.js';
 
 export const COMMIT = '3f9c2a1b4d5e6f708192a3b4c5d6e7f8091a2b3c';
 
@@ -66,14 +66,44 @@ export function snapshot(
   );
 }
 
+/**
+ * The 1.31 capture's manifests as Git's side, one source `shop` whose default namespace is
+ * `shop`; `[name, namespace]` places a manifest that names none in another namespace.
+ */
+export function snapshot131(names: readonly (string | [string, string])[]): DesiredSnapshot {
+  return buildSnapshot(
+    [
+      {
+        source: 'shop',
+        commit: COMMIT,
+        namespace: 'shop',
+        documents: names.map((item) => {
+          const [name, namespace] = typeof item === 'string' ? [item, undefined] : item;
+          const read = manifest131(name);
+          const object =
+            namespace === undefined ? read : { ...read, metadata: { ...read.metadata, namespace } };
+          return toRendered({ file: `apps/shop/${name}.yaml`, line: 1, object });
+        }),
+      },
+    ],
+    'rendered',
+  );
+}
+
+/**
+ * `hpaTargets` (`Kind/name`) are scaled by an HPA of the same name in the cluster, with
+ * `minReplicas`/`maxReplicas` from `hpaBounds` (default [1, 10]).
+ */
 export function facts(
   overrides: {
     namespaces?: Record<string, Partial<NamespaceFacts>>;
     hpaTargets?: string[];
+    hpaBounds?: [number, number];
     parents?: Record<string, Record<string, string>>;
     override?: ClusterFacts['override'];
   } = {},
 ): ClusterFacts {
+  const [minReplicas, maxReplicas] = overrides.hpaBounds ?? [1, 10];
   return {
     namespace: (name) => {
       const ns = overrides.namespaces?.[name];
@@ -83,7 +113,7 @@ export function facts(
     },
     hpaOf: (key) =>
       overrides.hpaTargets?.includes(`${key.kind}/${key.name}`) === true
-        ? `${key.namespace}/${key.name}`
+        ? { name: `${key.namespace}/${key.name}`, minReplicas, maxReplicas }
         : undefined,
     parentAnnotations: (key) => overrides.parents?.[`${key.kind}/${key.name}`],
     override: overrides.override ?? noClusterFacts.override,
