@@ -87,6 +87,7 @@ describe('the admission server', () => {
       drift: '["spec.template.spec.containers[name=app].image"]',
       source: 'shop:apps/shop/deploy-web.yaml',
       revision: commit,
+      'protected-by': 'git',
     });
   });
 

@@ -29,6 +29,7 @@ const line: DecisionLogLine = {
   source: 'shop',
   file: 'apps/web.yaml',
   commit: '1f0c6d1c0e3d2b4a5968778695a4b3c2d1e0f9a8',
+  protectedBy: 'git',
   breakGlassReason: undefined,
   message:
     'driftgate: Deployment shop/web differs from Git\n  spec.template.spec.containers[name=web].image: Git "nginx:1.27" \u2192 request "nginx:1.28\\"\u2028"',

@@ -17,11 +17,18 @@ export function auditAnnotations(decision: Decision): Record<string, string> {
   if (decision.origin !== undefined) {
     annotations.source = `${decision.origin.source}:${decision.origin.file}`;
     annotations.revision = decision.origin.commit;
+    annotations['protected-by'] = protectedBy(decision);
   }
   if (decision.breakGlassReason !== undefined && decision.kind === 'break-glass') {
     annotations['break-glass-reason'] = decision.breakGlassReason;
   }
   return annotations;
+}
+
+/** What the object was compared with: Git as rendered, or the sync tool's record on it. */
+export function protectedBy(decision: Decision): 'git' | 'sync-record' | 'none' {
+  if (decision.origin === undefined) return 'none';
+  return decision.origin.by === 'sync-record' ? 'sync-record' : 'git';
 }
 
 function boundedPathList(paths: readonly string[]): string {
@@ -59,6 +66,8 @@ export interface DecisionLogLine {
   readonly source: string | undefined;
   readonly file: string | undefined;
   readonly commit: string | undefined;
+  /** `git`, `sync-record` (the sync tool's record on the object), or `none`. */
+  readonly protectedBy: 'git' | 'sync-record' | 'none';
   readonly breakGlassReason: string | undefined;
   readonly message: string;
 }
@@ -91,6 +100,7 @@ export function decisionLogLine(
     source: decision.origin?.source,
     file: decision.origin?.file,
     commit: decision.origin?.commit,
+    protectedBy: protectedBy(decision),
     breakGlassReason: decision.breakGlassReason,
     message: decision.message,
   };

@@ -134,6 +134,8 @@ export interface IgnoreDifference {
 }
 
 /** Argo CD `resourceTrackingMethod` (argocd-cm); `annotation` is the default since Argo CD 3.0. */
+export type SyncRecordsPolicy = 'fallback' | 'always' | 'off';
+
 export type ArgoCDTrackingMethod = 'annotation' | 'label' | 'annotation+label';
 
 export interface ArgoCDDiscovery {
@@ -202,6 +204,12 @@ export interface Config {
   readonly mode: Mode;
   readonly fieldPolicy: FieldPolicy;
   readonly unmanaged: UnmanagedPolicy;
+  /**
+   * Objects a sync tool deployed but Git cannot render again are protected by the sync tool's
+   * record on them: `fallback` where no source declares the object, `always` also beside
+   * rendered Git, `off` never.
+   */
+  readonly syncRecords: SyncRecordsPolicy;
   readonly failureMode: FailureMode;
   readonly kinds: { readonly include: readonly string[]; readonly exclude: readonly string[] };
   readonly namespaces: {
@@ -902,6 +910,7 @@ export function validateConfig(
   const mode = root.oneOf('mode', ['enforce', 'warn', 'audit'] as const, 'enforce');
   const fieldPolicy = root.oneOf('fieldPolicy', ['declared', 'strict'] as const, 'declared');
   const unmanaged = root.oneOf('unmanaged', ['allow', 'warn', 'deny'] as const, 'allow');
+  const syncRecords = root.oneOf('syncRecords', ['fallback', 'always', 'off'] as const, 'fallback');
   const failureMode = root.oneOf('failureMode', ['open', 'closed'] as const, 'open');
 
   const kindsFields = root.nested('kinds');
@@ -1011,6 +1020,7 @@ export function validateConfig(
       mode,
       fieldPolicy,
       unmanaged,
+      syncRecords,
       failureMode,
       kinds,
       namespaces,

@@ -22,9 +22,20 @@ import {
   ticketProblem,
 } from './break-glass.js';
 import type { Decision, DecisionKind, DesiredOrigin, EffectiveMode } from './decision.js';
+import { builtinSchemaFor, type KindSchema } from '../drift/schema.js';
 import { hpaMaySet, type ClusterFacts, type HpaScaling } from './facts.js';
 import { describeIdentities, isOneOf } from './identity.js';
-import { denialMessage, driftWarnings } from './messages.js';
+import { denialMessage, describeOrigin, driftWarnings } from './messages.js';
+import {
+  borrowedManager,
+  DEFAULT_SYNC_MANAGERS,
+  describeOwner,
+  ownershipTaken,
+  syncOwnerOf,
+  syncRecordOf,
+  type SyncRecord,
+  type SyncRecordSettings,
+} from './sync-record.js';
 import {
   customResourceSchemaOf,
   indexSnapshot,
@@ -101,6 +112,8 @@ class Judgement {
   readonly namespace: string;
   readonly subresource: string;
   readonly entry: DesiredEntry | undefined;
+  /** The sync tool's record on the object, where it stands in for Git or beside it (§8). */
+  readonly record: SyncRecord | undefined;
   readonly origin: DesiredOrigin | undefined;
   readonly source: SourceConfig | undefined;
   readonly mode: EffectiveMode;
@@ -123,7 +136,12 @@ class Judgement {
     this.namespace = isNamespace(key) ? key.name : key.namespace;
     this.subresource = request.subResource ?? '';
     this.entry = snapshot.get(key);
-    this.origin = this.entry && originOf(this.entry);
+    this.record =
+      config.syncRecords === 'always' || (config.syncRecords === 'fallback' && !this.entry)
+        ? recordBefore(request, key, index, facts, config)
+        : undefined;
+    this.origin =
+      this.entry === undefined ? this.record && recordOrigin(this.record) : originOf(this.entry);
     this.source = this.entry && sourceNamed(sources, this.entry.source);
     this.mode = resolveMode(this.namespace, facts, config);
   }
@@ -160,12 +178,34 @@ class Judgement {
     return this.breakGlass.active;
   }
 
-  /** The write's drift from Git, compared once (only managed objects reach `drift`). */
+  /**
+   * The write's drift from Git — or from the sync tool's record — compared once (only managed
+   * objects reach `drift`).
+   */
   get drift(): DriftFound {
     if (this.found === undefined) {
-      const { request, entry, key, index, facts, config, source } = this;
-      if (entry === undefined) return { drift: [], preexisting: [] };
-      this.found = driftOf(request, entry, key, index, facts, config, source);
+      const { request, entry, record, key, index, facts, config, source } = this;
+      let found: DriftFound =
+        entry === undefined
+          ? { drift: [], preexisting: [] }
+          : driftOf(request, entry, key, index, facts, config, source);
+      if (record !== undefined) found = withRecordDrift(found, driftFromRecord(this, record));
+      const borrowed = borrowedManager(request.options, SYNC_RECORD_MANAGERS);
+      if (borrowed !== undefined && (entry !== undefined || record !== undefined)) {
+        found = {
+          ...found,
+          drift: [
+            {
+              path: 'metadata.managedFields',
+              pointer: '/metadata/managedFields',
+              desired: `written by a sync identity as ${borrowed}`,
+              live: `written by ${this.username} as ${borrowed}`,
+            },
+            ...found.drift,
+          ],
+        };
+      }
+      this.found = found;
     }
     return this.found;
   }
@@ -277,6 +317,7 @@ function managedKind(j: Judgement): Decision | undefined {
   const { key } = j;
   // Deleting a Namespace deletes what Git manages in it, whether Git declares the Namespace.
   if (isNamespaceDeletion(j)) return undefined;
+  if (j.record !== undefined && !isExcludedKind(key, j.config)) return undefined;
   if (isManagedKind(key, j.index, j.config)) return undefined;
   return j.quietly('out-of-scope', `${key.group}/${key.kind} is not managed`);
 }
@@ -289,7 +330,7 @@ function subresource(j: Judgement): Decision | undefined {
 
 /** Objects Git does not declare (§3.6): only their CREATE is judged, by `unmanaged`. */
 function unmanaged(j: Judgement): Decision | undefined {
-  if (j.entry !== undefined || isNamespaceDeletion(j)) return undefined;
+  if (j.entry !== undefined || j.record !== undefined || isNamespaceDeletion(j)) return undefined;
   const { request, config, key, namespace, mode } = j;
   if (request.operation !== 'CREATE' || j.subresource !== '')
     return j.quietly('unmanaged', 'not in Git');
@@ -345,7 +386,10 @@ function breakGlassAnnotations(j: Judgement): Decision | undefined {
 function deletion(j: Judgement): Decision | undefined {
   const { request, key, index, origin, username, mode } = j;
   if (request.operation !== 'DELETE') return undefined;
-  let what = `${formatKey(key)}, which is managed by Git`;
+  let what =
+    j.entry === undefined && j.record !== undefined
+      ? `${formatKey(key)}, which ${describeOwner(j.record.owner)} deployed`
+      : `${formatKey(key)}, which is managed by Git`;
   if (isNamespace(key)) {
     const held = index.objectsInNamespace.get(key.name) ?? [];
     if (held.length === 0 && j.entry === undefined)
@@ -378,7 +422,9 @@ function deletion(j: Judgement): Decision | undefined {
   const where =
     origin === undefined
       ? ''
-      : ` (declared in ${origin.source}, file ${origin.file}, commit ${origin.commit.slice(0, 12)})`;
+      : origin.by === 'sync-record'
+        ? ` (${describeOrigin(origin)})`
+        : ` (declared in ${origin.source}, file ${origin.file}, commit ${origin.commit.slice(0, 12)})`;
   return j.decision(
     'denied',
     'delete',
@@ -521,6 +567,13 @@ function targetKey(request: AdmissionRequest, index: SnapshotIndex): ResourceKey
   }
   const namespace = isClusterScoped(group, kind) ? '' : (request.namespace ?? '');
   return { group, kind, namespace, name };
+}
+
+function isExcludedKind(key: ResourceKey, config: Config): boolean {
+  const names = [key.kind, `${key.group}/${key.kind}`];
+  const { include, exclude } = config.kinds;
+  if (exclude.some((k) => names.includes(k))) return true;
+  return include.length > 0 && !include.some((k) => names.includes(k));
 }
 
 function isManagedKind(key: ResourceKey, index: SnapshotIndex, config: Config): boolean {
@@ -779,4 +832,100 @@ function hpaOf(
   facts: ClusterFacts,
 ): HpaScaling | undefined {
   return index.hpaTargets.get(keyString(key)) ?? facts.hpaOf(key);
+}
+
+// --- The sync tool's record (DESIGN.md §8) ------------------------------------------------------
+
+const SYNC_RECORD_MANAGERS: SyncRecordSettings = {
+  managers: new Set(DEFAULT_SYNC_MANAGERS),
+  argocdTrackingLabel: undefined,
+};
+
+function recordSettings(config: Config): SyncRecordSettings {
+  const argocd = config.discovery.argocd;
+  if (argocd === null || argocd.trackingMethod === 'annotation') return SYNC_RECORD_MANAGERS;
+  return { ...SYNC_RECORD_MANAGERS, argocdTrackingLabel: argocd.instanceLabelKey };
+}
+
+/**
+ * The record the sync tool left on the object before this write: only an UPDATE or DELETE of
+ * the object itself has one, and only an object carrying a sync tool's tracking marks.
+ */
+function recordBefore(
+  request: AdmissionRequest,
+  key: ResourceKey,
+  index: SnapshotIndex,
+  facts: ClusterFacts,
+  config: Config,
+): SyncRecord | undefined {
+  const old = request.oldObject ?? undefined;
+  if (old === undefined || (request.subResource ?? '') !== '') return undefined;
+  if (request.operation !== 'UPDATE' && request.operation !== 'DELETE') return undefined;
+  const settings = recordSettings(config);
+  const owner = syncOwnerOf(old, settings);
+  if (owner === undefined) return undefined;
+  return syncRecordOf(old, owner, settings, schemaOf(key, old.apiVersion, index, facts)?.root);
+}
+
+function recordOrigin(record: SyncRecord): DesiredOrigin {
+  const file =
+    record.from === 'last-applied'
+      ? `last-applied-configuration written by ${record.manager}`
+      : `managedFields of ${record.manager}`;
+  return {
+    source: describeOwner(record.owner),
+    file,
+    line: 0,
+    commit: 'unknown',
+    by: 'sync-record',
+  };
+}
+
+/** What the write changed of what the record declares, and the fields it took from the sync tool. */
+function driftFromRecord(j: Judgement, record: SyncRecord): DriftFound {
+  const { request, key, index, facts, config } = j;
+  const old = request.oldObject ?? undefined;
+  const live = request.object ?? undefined;
+  if (old === undefined || live === undefined) return { drift: [], preexisting: [] };
+  const fieldPolicy = config.namespaces.overrides[key.namespace]?.fieldPolicy ?? config.fieldPolicy;
+  const schema = schemaOf(key, live.apiVersion, index, facts);
+  const hpa = hpaOf(key, index, facts);
+  const leftToHpa = hpa !== undefined && hpaMaySet(hpa, replicasOf(live));
+  const result = diffWrite(record.desired, old, live, {
+    ignore: ignoreRulesFor(request, key, record.desired, config, undefined, leftToHpa),
+    fieldPolicy,
+    ...(schema === undefined ? {} : { schema }),
+  });
+  const changed = new Set(result.introduced.map((d) => d.path));
+  const taken = ownershipTaken(old, live, recordSettings(config)).filter(
+    (d) => !changed.has(d.path),
+  );
+  return { drift: [...result.introduced, ...taken], preexisting: result.preexisting };
+}
+
+/** Record drift beside Git's: each path once, Git's first. */
+function withRecordDrift(found: DriftFound, fromRecord: DriftFound): DriftFound {
+  const seen = new Set(found.drift.map((d) => d.path));
+  const seenBefore = new Set(found.preexisting.map((d) => d.path));
+  return {
+    ...found,
+    drift: [...found.drift, ...fromRecord.drift.filter((d) => !seen.has(d.path))],
+    preexisting: [
+      ...found.preexisting,
+      ...fromRecord.preexisting.filter((d) => !seen.has(d.path) && !seenBefore.has(d.path)),
+    ],
+  };
+}
+
+function schemaOf(
+  key: ResourceKey,
+  apiVersion: string | undefined,
+  index: SnapshotIndex,
+  facts: ClusterFacts,
+): KindSchema | undefined {
+  return (
+    customResourceSchemaOf(index, key, apiVersion) ??
+    facts.schemaOf?.(apiVersion, key.kind) ??
+    builtinSchemaFor(apiVersion, key.kind)
+  );
 }

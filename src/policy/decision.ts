@@ -14,6 +14,11 @@ export interface DesiredOrigin {
   readonly file: string;
   readonly line: number;
   readonly commit: string;
+  /**
+   * `sync-record`: not rendered from Git but read from what the sync tool left on the object
+   * (`source` names the Application, Kustomization or HelmRelease; `file` the record).
+   */
+  readonly by?: 'sync-record';
 }
 
 export interface Decision {

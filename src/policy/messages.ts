@@ -50,6 +50,7 @@ function boundedJson(value: unknown, limit: number): string {
 }
 
 export function describeOrigin(origin: DesiredOrigin): string {
+  if (origin.by === 'sync-record') return `deployed by ${origin.source}, record: ${origin.file}`;
   const line = origin.line > 0 ? `:${origin.line}` : '';
   return `source ${origin.source}, file ${origin.file}${line}, commit ${origin.commit.slice(0, 12)}`;
 }
@@ -73,7 +74,7 @@ export function denialMessage(options: {
   const count = drift.length === 1 ? '1 field differs' : `${drift.length} fields differ`;
   const lines = drift.map((d) => `  ${driftLine(d)}`);
   return [
-    `driftgate denied ${operation} of ${formatKey(key)} by ${username}: ${count} from Git (${describeOrigin(origin)}):`,
+    `driftgate denied ${operation} of ${formatKey(key)} by ${username}: ${count} from ${origin.by === 'sync-record' ? 'what the sync tool applied' : 'Git'} (${describeOrigin(origin)}):`,
     ...lines,
     advice,
   ].join('\n');

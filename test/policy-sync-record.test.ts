@@ -1,0 +1,137 @@
+// decide() for objects a sync tool deployed from sources driftgate does not render: judged
+// against the sync tool's record on the object, on writes recorded on a real kube-apiserver 1.31.
+import { describe, expect, it } from 'vitest';
+import type { AdmissionRequest } from '../src/kube/admission.js';
+import { decide } from '../src/policy/decide.js';
+import { edited, manifest131, review131, stored131 } from './support/fixtures.js';
+import { asUser, config, facts, snapshot } from './support/policy.js';
+
+const NOW = new Date('2026-12-07T12:00:00Z');
+const enforce = config({ mode: 'enforce' });
+const nothingInGit = snapshot([], []);
+
+function judged(request: AdmissionRequest, cfg = enforce, git = nothingInGit) {
+  return decide(request, git, facts(), cfg, NOW);
+}
+
+describe('objects a sync tool deployed, where Git is not rendered', () => {
+  it("a person's kubectl edit of a field Flux applied is denied, naming the Kustomization (61a)", () => {
+    const decision = judged(review131('61a-edit-deployment-flux-app-image-by-alice'));
+    expect(decision.kind).toBe('denied');
+    expect(decision.drift.map((d) => d.path)).toEqual([
+      'spec.template.spec.containers[name=app].image',
+    ]);
+    expect(decision.origin).toMatchObject({
+      source: 'Flux Kustomization flux-system/apps',
+      by: 'sync-record',
+    });
+    expect(decision.message).toContain('from what the sync tool applied');
+    expect(decision.message).toContain('deployed by Flux Kustomization flux-system/apps');
+    expect(decision.message).toContain('Git has "nginx:1.25", the request has "nginx:1.26"');
+  });
+
+  it('a forced server-side apply taking a Flux field is denied (62a)', () => {
+    const decision = judged(
+      review131('62a-apply-serverside-force-conflicts-deployment-flux-app-replicas-by-bob'),
+    );
+    expect(decision.kind).toBe('denied');
+    expect(decision.drift.map((d) => d.path)).toContain('spec.replicas');
+  });
+
+  it("a person's kubectl apply over Argo CD's last-applied is denied (65b)", () => {
+    const decision = judged(review131('65b-apply-edited-copy-deployment-argo-app-by-alice'));
+    expect(decision.kind).toBe('denied');
+    expect(decision.origin).toMatchObject({
+      source: 'Argo CD Application shop',
+      file: 'last-applied-configuration written by argocd-controller',
+    });
+    expect(decision.drift.map((d) => d.path)).toEqual([
+      'spec.replicas',
+      'spec.template.spec.containers[name=app].resources.limits.memory',
+      'metadata.annotations[kubectl.kubernetes.io/last-applied-configuration]',
+    ]);
+  });
+
+  it('deleting an object Argo CD deployed is judged like deleting one Git declares', () => {
+    const deployed = stored131('65a-apply-create-deployment-argo-app-by-argocd');
+    const request: AdmissionRequest = {
+      ...asUser(review131('65c-edit-deployment-argo-app-replicas-by-alice'), 'alice@example.com', [
+        'developers',
+      ]),
+      operation: 'DELETE',
+      object: null,
+      oldObject: deployed,
+      options: { kind: 'DeleteOptions', apiVersion: 'meta.k8s.io/v1' },
+    };
+    const decision = judged(request);
+    expect(decision).toMatchObject({ kind: 'denied', reason: 'delete' });
+    expect(decision.message).toContain('which Argo CD Application shop deployed');
+  });
+
+  it('in warn mode the same edit is allowed with a warning and recorded', () => {
+    const decision = judged(
+      review131('61a-edit-deployment-flux-app-image-by-alice'),
+      config({ mode: 'warn' }),
+    );
+    expect(decision.kind).toBe('warned');
+    expect(decision.warnings.join('\n')).toContain('containers[name=app].image');
+  });
+
+  it('with syncRecords: off, the object is not judged', () => {
+    const decision = judged(
+      review131('61a-edit-deployment-flux-app-image-by-alice'),
+      config({ mode: 'enforce', syncRecords: 'off' }),
+    );
+    expect(decision).toMatchObject({ kind: 'allowed', silent: true });
+  });
+
+  it('an object without tracking marks is not judged by a record', () => {
+    const request = review131('61a-edit-deployment-flux-app-image-by-alice');
+    const unmarked = (o: unknown) =>
+      edited(o as never, (d) => {
+        d.metadata.labels = { 'app.kubernetes.io/name': 'flux-app' };
+      });
+    const decision = judged({
+      ...request,
+      oldObject: unmarked(request.oldObject),
+      object: unmarked(request.object),
+    });
+    expect(decision).toMatchObject({ kind: 'allowed', silent: true });
+  });
+
+  it('where Git declares the object, Git decides (fallback)', () => {
+    const git = snapshot([], [manifest131('flux-app-deploy')]);
+    const decision = judged(review131('61a-edit-deployment-flux-app-image-by-alice'), enforce, git);
+    expect(decision.kind).toBe('denied');
+    expect(decision.origin?.by).toBeUndefined();
+  });
+});
+
+describe("a sync tool's field-manager name is not an identity", () => {
+  it('a person creating an object Git declares under kustomize-controller is denied (42)', () => {
+    const request = asUser(
+      review131('42-apply-serverside-create-deployment-zeros-by-flux'),
+      'alice@example.com',
+      ['developers'],
+    );
+    const git = snapshot([], [manifest131('deploy-zeros-ssa')]);
+    const decision = judged(request, enforce, git);
+    expect(decision.kind).toBe('denied');
+    expect(decision.drift[0]).toEqual({
+      path: 'metadata.managedFields',
+      pointer: '/metadata/managedFields',
+      desired: 'written by a sync identity as kustomize-controller',
+      live: 'written by alice@example.com as kustomize-controller',
+    });
+  });
+
+  it('the sync identity itself may write under its own name (42)', () => {
+    const git = snapshot([], [manifest131('deploy-zeros-ssa')]);
+    const decision = judged(
+      review131('42-apply-serverside-create-deployment-zeros-by-flux'),
+      enforce,
+      git,
+    );
+    expect(decision.kind).toBe('sync');
+  });
+});
