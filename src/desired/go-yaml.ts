@@ -565,7 +565,7 @@ class Builder {
       if (before !== type) {
         this.fail(
           this.events[at],
-          `the keys ${describe(key)} (${KEY_TYPE_NAMES[before] ?? ''}) and ${KEY_TYPE_NAMES[type] ?? ''} that also reads "${key}" are one JSON key, and kubectl keeps either of them at random`,
+          `${KEY_TYPE_NAMES[before] ?? ''} key and ${KEY_TYPE_NAMES[type] ?? ''} key both read "${key}" in JSON: kubectl keeps one of their values at random (quote keys that are text)`,
         );
       }
     }

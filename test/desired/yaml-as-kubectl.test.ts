@@ -1,8 +1,13 @@
 // Git's YAML read as kubectl v1.31 read the same files: each recorded `kubectl apply` of an odd
 // YAML scalar (0644, 0o644, yes, on, 02:30, ~, .inf, bool keys, ...) against driftgate's parse.
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
-import { ManifestError, parseManifests } from '../../src/desired/manifest-parser.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  ManifestError,
+  parseManifests,
+  type RenderedDocument,
+} from '../../src/desired/manifest-parser.js';
+import { ParseWorkerPool } from '../../src/desired/parse-task.js';
 import { diff } from '../../src/drift/diff.js';
 import type { KubeObject } from '../../src/kube/object.js';
 import { fixturePath } from '../support/fixtures.js';
@@ -116,4 +121,47 @@ describe('Git YAML read as kubectl v1.31 read it', () => {
       expect(diff(desired?.object as KubeObject, live, { defaultNamespace: 'shop' })).toEqual([]);
     },
   );
+});
+
+describe('the parse worker (renderer output, as from kustomize build)', () => {
+  const pool = new ParseWorkerPool();
+  afterAll(() => pool.close());
+  const parse = async (label: string, text: string) => {
+    const documents: RenderedDocument[] = [];
+    const outcome = await pool.run(
+      { kind: 'text', text, label, persist: null },
+      (chunk) => documents.push(...chunk),
+      30_000,
+    );
+    return { outcome, documents };
+  };
+
+  it('reads scalars as kubectl does', async () => {
+    const step = sent.find((candidate) => candidate.label.startsWith('57-'));
+    if (step === undefined) throw new Error('step 57 is missing');
+    const { text } = manifestOf(step);
+    const { outcome, documents } = await parse('output of kustomize build apps/shop', text);
+    expect(outcome.ok).toBe(true);
+    expect(documents.map((document) => JSON.parse(document.json))).toEqual([kubectlReading(step)]);
+  });
+
+  it('fails the render on .inf, naming the output and the line', async () => {
+    const step = refused.find((candidate) => candidate.label.startsWith('55-'));
+    if (step === undefined) throw new Error('step 55 is missing');
+    const { outcome, documents } = await parse(
+      'output of helm template shop',
+      manifestOf(step).text,
+    );
+    expect(documents).toEqual([]);
+    expect(outcome).toEqual({
+      ok: false,
+      problems: [
+        {
+          file: 'output of helm template shop',
+          line: 6,
+          message: expect.stringContaining('json: unsupported value: +Inf') as string,
+        },
+      ],
+    });
+  });
 });
