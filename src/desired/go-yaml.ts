@@ -202,8 +202,8 @@ function unsupported(value: number): string {
 }
 
 /**
- * A map key as sigs.k8s.io/yaml writes it: booleans as `true`/`false`, integers in decimal
- * (`0644:` is "420"), floats as Go's FormatFloat(key, 'g', -1, 32) (`1e3:` is "1000").
+ * A float map key as sigs.k8s.io/yaml writes it, Go's FormatFloat(key, 'g', -1, 32): `1e3:` is
+ * "1000", `1e6:` "1e+06", `0.1:` "0.1" (booleans become "true"/"false", integers decimal).
  */
 function float32Key(value: number): string {
   const single = Math.fround(value);

@@ -12,9 +12,6 @@ const goYaml = (await import(
   new URL(import.meta.url.endsWith('.ts') ? './go-yaml.ts' : './go-yaml.js', import.meta.url).href
 )) as typeof GoYaml;
 
-/** driftgate's own YAML (its config) is read with the scalar rules manifests are read with. */
-export const KUBERNETES_YAML_SCHEMA = goYaml.KUBERNETES_YAML_SCHEMA;
-
 /** One Kubernetes object found in a file (or renderer output), with its 1-based line. */
 export interface ParsedDocument {
   readonly file: string;
@@ -97,8 +94,9 @@ function linesOf(text: string, offsets: readonly number[]): number[] {
 }
 
 /**
- * Every Kubernetes object in a multi-document YAML or JSON text. Empty documents are skipped,
- * `List` kinds are flattened (as kubectl does). Throws ManifestError naming file and line.
+ * Every Kubernetes object in a multi-document YAML or JSON text, read as kubectl reads it (see
+ * go-yaml.ts). Empty documents are skipped, `List` kinds are flattened (as kubectl does). Throws
+ * ManifestError naming file and line, also where kubectl would refuse the file (`.inf`, a null key).
  */
 export function parseManifests(text: string, file: string): ParsedDocument[] {
   let documents: GoYaml.KubeYamlDocument[];
