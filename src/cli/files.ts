@@ -3,8 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { isJsonObject, type KubeObject } from '../kube/object.js';
-import { loadAll, YAMLException } from 'js-yaml';
-import { KUBERNETES_YAML_SCHEMA } from '../desired/manifest-parser.js';
+import { YAMLException } from 'js-yaml';
+import { parseKubeYaml } from '../desired/go-yaml.js';
 import { UsageError } from './io.js';
 
 export class ManifestParseError extends Error {
@@ -19,14 +19,14 @@ export class ManifestParseError extends Error {
 }
 
 /**
- * Every non-empty document of a YAML (or JSON) text, read as Kubernetes tooling reads
- * manifests (YAML 1.1 scalars, merge keys). Throws ManifestParseError.
+ * Every non-empty document of a YAML (or JSON) text, read as kubectl reads manifests (go-yaml v2's
+ * YAML 1.1 scalars, keys made strings, merge keys). Throws ManifestParseError.
  */
 export function parseDocuments(text: string): unknown[] {
   try {
-    return loadAll(text, { schema: KUBERNETES_YAML_SCHEMA }).filter(
-      (document) => document !== null && document !== undefined,
-    );
+    return parseKubeYaml(text, '')
+      .map((document) => document.value)
+      .filter((document) => document !== null && document !== undefined);
   } catch (error) {
     if (error instanceof YAMLException) {
       const line = error.mark === undefined ? undefined : error.mark.line + 1;

@@ -2,7 +2,7 @@
 // Every failure is one DriftgateError whose message names the file and each bad key.
 import { readFile } from 'node:fs/promises';
 import { DriftgateError, errorCodes, messageOf } from '../desired/errors.js';
-import { KUBERNETES_YAML_SCHEMA } from '../desired/manifest-parser.js';
+import { KUBERNETES_YAML_SCHEMA } from '../desired/go-yaml.js';
 import { load, YAMLException } from 'js-yaml';
 import {
   DEFAULT_CONTEXT,

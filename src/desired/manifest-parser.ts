@@ -1,37 +1,16 @@
 // Manifest files and renderer output turned into Kubernetes objects, with the line each came from.
-// Imports only packages and node: built-ins, because the parse worker loads it without a bundler.
+// Imports only packages, node: built-ins and (by URL) its sibling go-yaml, because the parse worker
+// loads it without a bundler.
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, matchesGlob, relative, sep } from 'node:path';
-import {
-  constructFromEvents,
-  FAILSAFE_SCHEMA,
-  boolYaml11Tag,
-  floatYaml11Tag,
-  intYaml11Tag,
-  mergeTag,
-  nullYaml11Tag,
-  parseEvents,
-  Schema,
-  YAMLException,
-  EVENT_ID,
-} from 'js-yaml';
+import { YAMLException } from 'js-yaml';
+import type * as GoYaml from './go-yaml.js';
 
-/**
- * The API server and kubectl read manifests with sigs.k8s.io/yaml over go-yaml v2, which
- * resolves scalars the YAML 1.1 way: `yes`/`no`/`on`/`off` are booleans, `0755` is octal and
- * `<<` merges. Reading them as YAML 1.2 would make `enabled: yes` a string here and a boolean in
- * the cluster, a false drift. go-yaml leaves timestamps as strings when decoding into untyped
- * values and knows no `!!set`/`!!omap`/`!!binary` conversion, so those YAML 1.1 tags are left out
- * (a `Date` or `Set` could never equal the API server's JSON).
- */
-export const KUBERNETES_YAML_SCHEMA = new Schema([
-  ...FAILSAFE_SCHEMA.tags,
-  nullYaml11Tag,
-  boolYaml11Tag,
-  intYaml11Tag,
-  floatYaml11Tag,
-  mergeTag,
-]);
+// Under a TypeScript runner the sibling module is a .ts file; once built it is .js. The worker
+// loads this file with Node itself, so it picks the one that exists next to it.
+const goYaml = (await import(
+  new URL(import.meta.url.endsWith('.ts') ? './go-yaml.ts' : './go-yaml.js', import.meta.url).href
+)) as typeof GoYaml;
 
 /** One Kubernetes object found in a file (or renderer output), with its 1-based line. */
 export interface ParsedDocument {
@@ -115,45 +94,31 @@ function linesOf(text: string, offsets: readonly number[]): number[] {
 }
 
 /**
- * Every Kubernetes object in a multi-document YAML or JSON text. Empty documents are skipped,
- * `List` kinds are flattened (as kubectl does). Throws ManifestError naming file and line.
+ * Every Kubernetes object in a multi-document YAML or JSON text, read as kubectl reads it (see
+ * go-yaml.ts). Empty documents are skipped, `List` kinds are flattened (as kubectl does). Throws
+ * ManifestError naming file and line, also where kubectl would refuse the file (`.inf`, a null key).
  */
 export function parseManifests(text: string, file: string): ParsedDocument[] {
-  let documents: unknown[];
-  const starts: number[] = [];
+  let documents: GoYaml.KubeYamlDocument[];
   try {
-    const events = parseEvents(text, { filename: file });
-    for (let index = 0; index < events.length; index++) {
-      if (events[index]?.type !== EVENT_ID.DOCUMENT) continue;
-      const root = events[index + 1];
-      starts.push(
-        root === undefined
-          ? -1
-          : root.type === EVENT_ID.SCALAR
-            ? root.valueStart
-            : root.type === EVENT_ID.MAPPING || root.type === EVENT_ID.SEQUENCE
-              ? root.start
-              : -1,
-      );
-    }
-    documents = constructFromEvents(events, {
-      source: text,
-      filename: file,
-      schema: KUBERNETES_YAML_SCHEMA,
-    });
+    documents = goYaml.parseKubeYaml(text, file);
   } catch (error) {
     if (error instanceof YAMLException) {
       throw new ManifestError({
         file,
         line: (error.mark?.line ?? -1) + 1,
-        message: `invalid YAML: ${error.reason}`,
+        message:
+          error instanceof goYaml.KubeYamlError ? error.reason : `invalid YAML: ${error.reason}`,
       });
     }
     throw new ManifestError({ file, line: 0, message: `invalid YAML: ${String(error)}` });
   }
-  const lines = linesOf(text, starts);
+  const lines = linesOf(
+    text,
+    documents.map((document) => document.start),
+  );
   const result: ParsedDocument[] = [];
-  documents.forEach((document, index) => {
+  documents.forEach(({ value: document }, index) => {
     if (document === null || document === undefined) return;
     const line = lines[index] ?? 1;
     if (!isMapping(document)) {
