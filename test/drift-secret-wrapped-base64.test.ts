@@ -71,4 +71,18 @@ describe('line-wrapped base64 in Git against the Secret the API server stored', 
     expect(Buffer.from(other, 'base64')).not.toEqual(Buffer.from(password, 'base64'));
     expect(diff(gitSecret(wrapped('password', other, 8)), created)).toHaveLength(1);
   });
+
+  it.each([
+    // A folded block scalar joins its lines with spaces: the API server refuses such a value.
+    {
+      name: 'spaces (a folded > scalar)',
+      key: 'password',
+      data: wrapped('password', password, 8, '>'),
+    },
+    // Node's decoder reads these the same bytes; the API server's does not.
+    { name: 'missing padding', key: 'host', data: `  host: ${host.replace(/=+$/, '')}` },
+    { name: 'junk after the padding', key: 'host', data: `  host: ${host}!!` },
+  ])('is drift where the API server would not decode it the same ($name)', ({ key, data }) => {
+    expect(diff(gitSecret(data), created).map((d) => d.path)).toEqual([`data.${key}`]);
+  });
 });

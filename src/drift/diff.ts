@@ -322,6 +322,8 @@ function compareValue(
   if (!scalarsEqual(walk, desired, live, schema)) report(walk, desired, live);
 }
 
+const STRICT_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
 function scalarsEqual(
   walk: Walk,
   desired: unknown,
@@ -330,11 +332,14 @@ function scalarsEqual(
 ): boolean {
   if (desired === live) return true;
   if (walk.secret && isSecretValuePath(walk.segments)) {
-    // Base64 may be wrapped or padded differently in Git; the bytes are what count.
+    // Base64 may be wrapped over lines in Git; the bytes are what count. Only what the API
+    // server itself decodes is equal: it skips line breaks and nothing else.
+    if (typeof desired !== 'string' || typeof live !== 'string') return false;
+    const unwrapped = desired.replace(/[\r\n]/g, '');
     return (
-      typeof desired === 'string' &&
-      typeof live === 'string' &&
-      Buffer.from(desired, 'base64').equals(Buffer.from(live, 'base64'))
+      STRICT_BASE64.test(unwrapped) &&
+      unwrapped.length % 4 === 0 &&
+      Buffer.from(unwrapped, 'base64').equals(Buffer.from(live, 'base64'))
     );
   }
   if (
