@@ -26,8 +26,10 @@ const parser = (await import(
   ).href
 )) as typeof ParserModule;
 const glob = (await import(
-  new URL(import.meta.url.endsWith('.ts') ? './argocd-glob.ts' : './argocd-glob.js', import.meta.url)
-    .href
+  new URL(
+    import.meta.url.endsWith('.ts') ? './argocd-glob.ts' : './argocd-glob.js',
+    import.meta.url,
+  ).href
 )) as typeof GlobModule;
 
 // Small enough that deserialising one chunk on the main thread takes a few milliseconds.
@@ -117,7 +119,10 @@ function parseFile(
   }
   if (text.includes(parser.ARGOCD_SKIP_MARKER)) return { documents: [], notes: [] };
   if (file.endsWith('.jsonnet')) {
-    return { documents: [], notes: [`${file}: Jsonnet is not evaluated; its objects are not judged`] };
+    return {
+      documents: [],
+      notes: [`${file}: Jsonnet is not evaluated; its objects are not judged`],
+    };
   }
   const parsed = parser.parseArgoCDFile(text, file);
   return {
@@ -188,7 +193,10 @@ function run(id: number, task: ParseTask): void {
           message: `holds ${manifests.length} manifest files, more than the limit of ${task.maxFiles}`,
         });
       }
-      const previous = task.cache === null ? undefined : parseCaches.get(task.cache);
+      // A file reads differently under Argo CD's rules: each set of rules has its own cache.
+      const cache =
+        task.cache === null ? null : `${task.cache}|${task.argocd === null ? 'kubectl' : 'argocd'}`;
+      const previous = cache === null ? undefined : parseCaches.get(cache);
       const next = new Map<string, ParsedFile>();
       let parsed = 0;
       for (const file of manifests) {
@@ -203,7 +211,7 @@ function run(id: number, task: ParseTask): void {
             parsed += 1;
             parsedFile = { sha256, ...parseFile(task.argocd !== null, content, file.file) };
           }
-          if (task.cache !== null) next.set(file.file, parsedFile);
+          if (cache !== null) next.set(file.file, parsedFile);
           for (const document of parsedFile.documents) emit(document);
           notes.push(...parsedFile.notes);
         } catch (error) {
@@ -213,7 +221,7 @@ function run(id: number, task: ParseTask): void {
       }
       files = { parsed, reused: manifests.length - parsed };
       // Only a parse that succeeded becomes the base of the next one.
-      if (task.cache !== null && problems.length === 0) parseCaches.set(task.cache, next);
+      if (cache !== null && problems.length === 0) parseCaches.set(cache, next);
     } else {
       try {
         if (task.argocd) {
