@@ -371,8 +371,8 @@ export class GitDesiredProvider implements DesiredProvider {
           effect: serving === undefined ? 'skipped' : 'partial',
           reason:
             serving === undefined
-              ? `cannot be rendered, its objects are not judged: ${state.lastError.message}`
-              : `cannot be rendered, judged against commit ${serving.slice(0, 12)}: ${state.lastError.message}`,
+              ? `cannot be fetched or rendered, its objects are not judged: ${state.lastError.message}`
+              : `cannot be fetched or rendered, judged against commit ${serving.slice(0, 12)}: ${state.lastError.message}`,
         });
       }
       if (state.render !== undefined && state.notes.length > 0) {
