@@ -24,8 +24,16 @@ describe('argoGlobMatch', () => {
     { pattern: '[a-c]*', path: 'cat', expected: true },
     { pattern: '[!a-c]*', path: 'cat', expected: false },
     { pattern: '[^a]*', path: '^b', expected: true },
-    { pattern: '[a-z][!a-x]*cat*[h][!b]*eyes*', path: 'my cat has very bright eyes', expected: true },
-    { pattern: '[a-z][!a-x]*cat*[h][!b]*eyes*', path: 'my dog has very bright eyes', expected: false },
+    {
+      pattern: '[a-z][!a-x]*cat*[h][!b]*eyes*',
+      path: 'my cat has very bright eyes',
+      expected: true,
+    },
+    {
+      pattern: '[a-z][!a-x]*cat*[h][!b]*eyes*',
+      path: 'my dog has very bright eyes',
+      expected: false,
+    },
     // Brace lists, nested, empty alternatives, an unclosed brace closed by the end.
     { pattern: '{a,ab}c', path: 'abc', expected: true },
     { pattern: '{abc,def}ghi', path: 'defghi', expected: true },

@@ -9,13 +9,14 @@
  * character. `]`, `}` and `,` are plain text where they close or separate nothing.
  */
 export function compileArgoGlob(pattern: string): RegExp | null {
-  const characters = [...pattern];
+  // Runes, as gobwas reads the pattern (code points, not UTF-16 units).
+  const characters = Array.from(pattern);
   let position = 0;
   let depth = 0;
   let source = '';
   // Outside a class `-` is no syntax, and the `u` flag refuses needless escapes.
   const escape = (text: string): string => text.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
-  const escapeInClass = (text: string): string => text.replace(/[\\^\]\[-]/g, '\\$&');
+  const escapeInClass = (text: string): string => text.replace(/[\\^[\]-]/g, '\\$&');
 
   /** Text up to a breaker, with `\` escapes, as gobwas's fetchText reads it. */
   const readText = (breakers: string): string => {

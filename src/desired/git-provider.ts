@@ -734,7 +734,7 @@ export class GitDesiredProvider implements DesiredProvider {
     const file = `${this.snapshotFile(source)}.notes`;
     try {
       if (notes.length === 0) rmSync(file, { force: true });
-      else writeFileSync(`${file}`, JSON.stringify(notes), { mode: 0o600 });
+      else writeFileSync(file, JSON.stringify(notes), { mode: 0o600 });
     } catch (error) {
       this.logger.warn({ source: source.name, error: messageOf(error) }, 'cannot persist notes');
     }
@@ -742,7 +742,9 @@ export class GitDesiredProvider implements DesiredProvider {
 
   private restoreNotes(source: SourceConfig): readonly string[] {
     try {
-      const notes = JSON.parse(readFileSync(`${this.snapshotFile(source)}.notes`, 'utf8')) as unknown;
+      const notes = JSON.parse(
+        readFileSync(`${this.snapshotFile(source)}.notes`, 'utf8'),
+      ) as unknown;
       return Array.isArray(notes) ? notes.filter((note) => typeof note === 'string') : [];
     } catch {
       return [];

@@ -268,9 +268,11 @@ function argoCDObjects(decoded: readonly DecodedDocument[], file: string): ArgoC
         }
         targets.push({ object: item, line });
       }
-    } else if (
-      !(items === null && !Object.hasOwn(object, 'spec') && !Object.hasOwn(object, 'status'))
-    ) {
+    } else if (!(
+      items === null &&
+      !Object.hasOwn(object, 'spec') &&
+      !Object.hasOwn(object, 'status')
+    )) {
       targets.push({ object, line });
     }
   }
@@ -306,7 +308,11 @@ export function parseArgoCDOutput(text: string, label: string): ArgoCDParse {
   const decoded = decodeDocuments(text, label);
   for (const { value, line } of decoded) {
     if (!decodesAsObject(value)) {
-      throw new ManifestError({ file: label, line, message: 'not a Kubernetes object: kind is missing' });
+      throw new ManifestError({
+        file: label,
+        line,
+        message: 'not a Kubernetes object: kind is missing',
+      });
     }
   }
   return argoCDObjects(decoded, label);
@@ -335,7 +341,11 @@ export function parseArgoCDFile(text: string, file: string): ArgoCDParse {
       });
     }
     if (!decodesAsObject(value)) {
-      throw new ManifestError({ file, line: 1, message: 'not a Kubernetes object: kind is missing' });
+      throw new ManifestError({
+        file,
+        line: 1,
+        message: 'not a Kubernetes object: kind is missing',
+      });
     }
     return argoCDObjects([{ value, line: 1 }], file);
   }
