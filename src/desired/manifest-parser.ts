@@ -240,7 +240,10 @@ const HELM_HOOK_ANNOTATION = 'helm.sh/hook';
 export function isArgoCDHook(object: Record<string, unknown>): boolean {
   const metadata = object['metadata'];
   const annotations = isMapping(metadata) ? metadata['annotations'] : undefined;
-  if (!isMapping(annotations)) return false;
+  // Unstructured.GetAnnotations is empty when any value is not a string (NestedStringMap fails).
+  if (!isMapping(annotations) || !Object.values(annotations).every((v) => typeof v === 'string')) {
+    return false;
+  }
   if (Object.hasOwn(annotations, HOOK_ANNOTATION)) return true;
   return (
     Object.hasOwn(annotations, HELM_HOOK_ANNOTATION) &&

@@ -456,6 +456,11 @@ describe('Argo CD resource hooks are not desired state', () => {
       'crd-install',
       annotated('helm.sh/hook', 'crd-install'),
     );
+    // Unstructured.GetAnnotations reads no annotation at all when one is not a string.
+    tree['apps/unquoted.yaml'] = configMap(
+      'unquoted',
+      `${annotated('argocd.argoproj.io/hook', 'PreSync')}\n    argocd.argoproj.io/sync-wave: 1`,
+    );
     // A hook named by generateName (a Job run on every sync) is left out before its name is asked for.
     tree['apps/migrate.yaml'] =
       'apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: migrate-\n  annotations:\n    argocd.argoproj.io/hook: PreSync\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: busybox}]\n';
@@ -465,7 +470,7 @@ describe('Argo CD resource hooks are not desired state', () => {
   it('in a directory source: only the objects Argo CD applies are rendered', async () => {
     const root = checkout(files());
     const { names, notes } = await renderArgo(argoSource({ path: 'apps' }), root);
-    expect(names.sort()).toEqual(['crd-install', 'plain']);
+    expect(names.sort()).toEqual(['crd-install', 'plain', 'unquoted']);
     expect(notes).toEqual([]);
     // A configured source reads the same files as kubectl would apply them: every object, and
     // the generateName Job is an error there.
@@ -483,7 +488,7 @@ describe('Argo CD resource hooks are not desired state', () => {
     const { names } = await withPath(bin.dir, () =>
       renderArgo(argoSource({ path: 'chart', helm: { releaseName: 'shop' } }), root),
     );
-    expect(names.sort()).toEqual(['crd-install', 'plain']);
+    expect(names.sort()).toEqual(['crd-install', 'plain', 'unquoted']);
   });
 
   it('a non-hook object named by generateName is reported and skipped, the rest is judged', async () => {
