@@ -157,9 +157,11 @@ describe('an Argo CD resource hook in decide', () => {
   // discovered source and the real renderer, as serve would.
   const pool = new ParseWorkerPool();
   const dir = tempDir('driftgate-hooks-');
+  const work = tempDir('driftgate-hooks-work-');
   afterAll(async () => {
     await pool.close();
     dir.cleanup();
+    work.cleanup();
   });
   const deployment = readFileSync(fixturePath('captured/manifests/deploy-web.yaml'), 'utf8');
   const asHook = deployment.replace(
@@ -174,7 +176,7 @@ describe('an Argo CD resource hook in decide', () => {
     await renderSource({
       source,
       checkout: dir.path,
-      workDir: join(dir.path, '..', `${dir.path}-work`),
+      workDir: work.path,
       limits: defaultRenderLimits,
       persist: null,
       parser: pool,
