@@ -234,7 +234,8 @@ function startDiscovery(
     {
       logger,
       events: deps.events,
-      problems: discoveryProblemMetrics(deps.registry),
+      // Rendering a discovered source fails or leaves files out as its Application's problem.
+      problems: discoveryProblemMetrics(deps.registry, () => deps.provider.discoveryProblems()),
       publish: (result) => {
         deps.provider.setDiscoveredSources(result.sources).catch((error: unknown) => {
           logger.error({ err: error }, 'discovered sources could not be applied');

@@ -1,12 +1,20 @@
 // decide() with a source discovered from an Argo CD Application next to a configured one: the
-// Application's ignore rules, controller and tracking label count for its own objects only.
-import { describe, expect, it } from 'vitest';
-import { toRendered } from '../src/desired/manifest-parser.js';
+// Application's ignore rules, controller and tracking label count for its own objects only, and
+// its resource hooks are not its desired state.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { SourceConfig } from '../src/config/config.js';
+import { toRendered, type RenderedDocument } from '../src/desired/manifest-parser.js';
+import { ParseWorkerPool } from '../src/desired/parse-task.js';
+import { defaultRenderLimits, renderSource } from '../src/desired/render.js';
 import { buildSnapshot } from '../src/desired/snapshot.js';
 import { sourcesFromApplications } from '../src/discovery/argocd.js';
 import type { AdmissionRequest } from '../src/kube/admission.js';
+import type { KubeObject } from '../src/kube/object.js';
 import { decide } from '../src/policy/decide.js';
-import { edited, manifest, review } from './support/fixtures.js';
+import { tempDir } from './desired/git-fixture.js';
+import { edited, fixturePath, manifest, review } from './support/fixtures.js';
 import { COMMIT, config, facts } from './support/policy.js';
 
 const NOW = new Date('2026-11-22T03:00:00Z');
@@ -139,6 +147,84 @@ describe('a discovered Argo CD source in decide', () => {
     const without = decide(write, declaring, facts(), cfg, NOW, annotationTracked);
     expect(without.drift.map((d) => d.path)).toContain(
       'metadata.labels[app.kubernetes.io/instance]',
+    );
+  });
+});
+
+describe('an Argo CD resource hook in decide', () => {
+  // gitops-engine pkg/sync/reconcile.go splitHooks: objects annotated argocd.argoproj.io/hook
+  // (or helm.sh/hook) are split off before the diff and run as hooks, never applied as the
+  // Application's resources (docs user-guide/resource_hooks.md). Rendered here through the
+  // discovered source and the real renderer, as serve would.
+  const pool = new ParseWorkerPool();
+  const dir = tempDir('driftgate-hooks-');
+  const work = tempDir('driftgate-hooks-work-');
+  afterAll(async () => {
+    await pool.close();
+    dir.cleanup();
+    work.cleanup();
+  });
+  const deployment = readFileSync(fixturePath('captured/manifests/deploy-web.yaml'), 'utf8');
+  const asHook = deployment.replace(
+    '  annotations:\n',
+    '  annotations:\n    argocd.argoproj.io/hook: PreSync\n',
+  );
+  mkdirSync(join(dir.path, 'apps/shop'), { recursive: true });
+  writeFileSync(join(dir.path, 'apps/shop/deploy-web.yaml'), asHook);
+
+  const snapshotOf = async (source: SourceConfig) => {
+    const documents: RenderedDocument[] = [];
+    await renderSource({
+      source,
+      checkout: dir.path,
+      workDir: work.path,
+      limits: defaultRenderLimits,
+      persist: null,
+      parser: pool,
+      onDocuments: (chunk) => documents.push(...chunk),
+    });
+    return buildSnapshot(
+      [{ source: source.name, commit: COMMIT, namespace: 'shop', documents }],
+      'rendered',
+    );
+  };
+
+  it("is not the Application's desired state: a person's own object of that name is theirs", async () => {
+    if (argoSource === undefined) throw new Error('no discovered source');
+    expect(asHook).not.toBe(deployment);
+    const snapshot = await snapshotOf(argoSource);
+    expect(snapshot.size).toBe(0);
+    // A person's own object carries no sync tool's tracking marks (else its record protects it).
+    const untracked = (object: unknown) =>
+      edited(object as KubeObject, (o) => {
+        delete o.metadata.annotations['argocd.argoproj.io/tracking-id'];
+      });
+    const recorded = review('20-set-image-deployment-by-alice');
+    const personsOwn = {
+      ...recorded,
+      object: untracked(recorded.object),
+      oldObject: untracked(recorded.oldObject),
+    };
+    const decision = decide(personsOwn, snapshot, facts(), cfg, NOW, sources);
+    expect(decision).toMatchObject({ kind: 'allowed', drift: [], preexisting: [] });
+    expect(decision.warnings.join('\n')).not.toContain('argocd.argoproj.io/hook');
+
+    // Read as kubectl would apply the file (a configured source), the hook is desired state:
+    // the write is denied and carries the hook annotation as drift that was already there.
+    const { argocd: _argocd, ...asConfigured } = argoSource;
+    const kubectlSnapshot = await snapshotOf(asConfigured);
+    expect(kubectlSnapshot.size).toBe(1);
+    const judged = decide(
+      review('20-set-image-deployment-by-alice'),
+      kubectlSnapshot,
+      facts(),
+      cfg,
+      NOW,
+      [...cfg.sources, asConfigured],
+    );
+    expect(judged.kind).toBe('denied');
+    expect(judged.preexisting.map((drift) => drift.path)).toContain(
+      'metadata.annotations[argocd.argoproj.io/hook]',
     );
   });
 });

@@ -48,27 +48,37 @@ export function watchMetrics(registry: Registry): WatchEvents {
   };
 }
 
-/** How many sync-tool objects discovery could not reproduce, wholly or in part. */
+/**
+ * How many sync-tool objects discovery could not reproduce, wholly or in part: the problems of
+ * the latest mapping (passed to the function returned) and, read at each scrape, those of
+ * rendering the discovered sources (`renderProblems`: a render that fails, files left out).
+ */
 export function discoveryProblemMetrics(
   registry: Registry,
+  renderProblems: () => readonly DiscoveryProblem[] = () => [],
 ): (problems: readonly DiscoveryProblem[]) => void {
-  const gauge = new Gauge({
+  let mapped: readonly DiscoveryProblem[] = [];
+  new Gauge({
     name: 'driftgate_discovery_problems',
     help: 'Discovered objects not judged (skipped) or compared in part (partial), by tool; the log says why.',
     labelNames: ['tool', 'effect'] as const,
     registers: [registry],
+    collect() {
+      const problems = [...mapped, ...renderProblems()];
+      this.reset();
+      for (const tool of ['argocd', 'flux'] as const) {
+        for (const effect of ['skipped', 'partial'] as const) {
+          const count = problems.filter(
+            (problem) =>
+              problem.effect === effect &&
+              problem.object.startsWith(tool === 'argocd' ? 'Application ' : 'Kustomization '),
+          ).length;
+          this.set({ tool, effect }, count);
+        }
+      }
+    },
   });
   return (problems) => {
-    gauge.reset();
-    for (const tool of ['argocd', 'flux'] as const) {
-      for (const effect of ['skipped', 'partial'] as const) {
-        const count = problems.filter(
-          (problem) =>
-            problem.effect === effect &&
-            problem.object.startsWith(tool === 'argocd' ? 'Application ' : 'Kustomization '),
-        ).length;
-        gauge.set({ tool, effect }, count);
-      }
-    }
+    mapped = problems;
   };
 }

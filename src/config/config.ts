@@ -61,8 +61,22 @@ export interface SourceConfig {
    * `IfNotPresent` and `kustomize.toolkit.fluxcd.io/reconcile: disabled` leave the object unmanaged.
    */
   readonly fluxAnnotations?: boolean;
+  /**
+   * Read the source as Argo CD's repo server and controller do (discovered Applications): its
+   * directory walk and globs, files that are not objects skipped, resource hooks left out.
+   */
+  readonly argocd?: ArgoCDRendering;
   /** Where the source came from: the config file or a sync tool's object. */
   readonly origin?: SourceOrigin;
+}
+
+/** An Application source's `directory` settings, as Argo CD applies them to plain manifests. */
+export interface ArgoCDRendering {
+  /** `directory.recurse`: subdirectories are read too. */
+  readonly recurse: boolean;
+  /** `directory.include` / `exclude`: one gobwas glob each, against the path under `path`. */
+  readonly include: string | null;
+  readonly exclude: string | null;
 }
 
 export type SourceOrigin =

@@ -1,10 +1,11 @@
 // The Git DesiredProvider: fetches and renders each source, swaps in a new snapshot whole, keeps
 // the last good one (in memory and on disk) when Git or a renderer fails, and reports staleness.
 import { createHash } from 'node:crypto';
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { SourceConfig } from '../config/config.js';
+import type { DiscoveryProblem } from '../discovery/result.js';
 import { DriftgateError, errorCodes, isDriftgateError, messageOf } from './errors.js';
 import { GitRepository } from './git-repository.js';
 import {
@@ -71,6 +72,10 @@ interface SourceState {
   lastSuccessAt: number | undefined;
   lastAttemptAt: number | undefined;
   lastError: { code: string; message: string; at: number } | undefined;
+  /** What the served render left out and could not judge (Argo CD: Jsonnet, generateName). */
+  notes: readonly string[];
+  /** The last failure or notes logged at warning level: a discovered source logs each once. */
+  logged: string | undefined;
   /** Commit being rendered now: its checkout must survive pruning. */
   checkoutInUse: string | undefined;
   /** The directories and files the served render read (render-inputs.ts); undefined when unknown. */
@@ -96,7 +101,7 @@ function within(promise: Promise<unknown>, ms: number): Promise<void> {
 function fingerprintOf(source: SourceConfig): string {
   const { repoURL, revision, path, namespace, render, command, include, exclude } = source;
   // Options only discovered sources carry: absent ones leave a configured source's print as it was.
-  const { helm, kustomize, substitute, fluxAnnotations } = source;
+  const { helm, kustomize, substitute, fluxAnnotations, argocd } = source;
   return createHash('sha256')
     .update(
       JSON.stringify({
@@ -112,6 +117,7 @@ function fingerprintOf(source: SourceConfig): string {
         kustomize,
         substitute,
         fluxAnnotations,
+        argocd,
       }),
     )
     .digest('hex');
@@ -208,6 +214,8 @@ export class GitDesiredProvider implements DesiredProvider {
       lastSuccessAt: undefined,
       lastAttemptAt: undefined,
       lastError: undefined,
+      notes: [],
+      logged: undefined,
       checkoutInUse: undefined,
       running: undefined,
       queued: undefined,
@@ -341,6 +349,37 @@ export class GitDesiredProvider implements DesiredProvider {
               at: new Date(state.lastError.at).toISOString(),
             },
     }));
+  }
+
+  /**
+   * Discovered sources that render with problems, as discovery problems of their Application or
+   * Kustomization: a failed fetch or render (nothing judged, or the last good commit judged) and
+   * what a render left out unjudged.
+   */
+  discoveryProblems(): DiscoveryProblem[] {
+    const problems: DiscoveryProblem[] = [];
+    for (const state of this.states) {
+      const origin = state.config.origin;
+      if (!state.discovered || origin === undefined || origin.kind === 'config') continue;
+      const object = `${origin.kind === 'argocd' ? 'Application' : 'Kustomization'} ${origin.object}`;
+      const source = state.config.name;
+      if (state.lastError !== undefined) {
+        const serving = state.render?.commit;
+        problems.push({
+          object,
+          source,
+          effect: serving === undefined ? 'skipped' : 'partial',
+          reason:
+            serving === undefined
+              ? `cannot be fetched or rendered, its objects are not judged: ${state.lastError.message}`
+              : `cannot be fetched or rendered, judged against commit ${serving.slice(0, 12)}: ${state.lastError.message}`,
+        });
+      }
+      if (state.render !== undefined && state.notes.length > 0) {
+        problems.push({ object, source, effect: 'partial', reason: notesReason(state.notes) });
+      }
+    }
+    return problems;
   }
 
   async refreshIfOlderThan(maxAgeMs: number): Promise<void> {
@@ -481,7 +520,11 @@ export class GitDesiredProvider implements DesiredProvider {
         commit,
         renderedAt: this.now(),
       };
+      let notes: readonly string[] = [];
       await renderSource({
+        onNotes: (found) => {
+          notes = found;
+        },
         source: config,
         checkout,
         workDir: join(this.cacheDir, 'work', fileNameOf(config.name)),
@@ -503,9 +546,13 @@ export class GitDesiredProvider implements DesiredProvider {
         if (persisting) rmSync(`${this.snapshotFile(config)}.candidate`, { force: true });
         return false;
       }
-      if (persisting && existsSync(`${this.snapshotFile(config)}.candidate`))
+      if (persisting && existsSync(`${this.snapshotFile(config)}.candidate`)) {
         renameSync(`${this.snapshotFile(config)}.candidate`, this.snapshotFile(config));
+        this.persistNotes(config, notes);
+      }
       state.render = { source: config.name, commit, namespace: config.namespace, documents };
+      state.notes = notes;
+      this.reportNotes(state);
       state.inputs = inputs;
       state.rerender = false;
       state.restored = false;
@@ -525,9 +572,16 @@ export class GitDesiredProvider implements DesiredProvider {
         ? failure.message
         : `source ${config.name}: ${failure.message}`;
       state.lastError = { code: failure.code, message, at: this.now() };
-      this.logger.error(
+      // A discovered source's failure is a discovery problem, logged when it first appears; the
+      // same failure on every poll after that is at debug level.
+      const again = state.discovered && state.logged === message;
+      state.logged = state.discovered ? message : undefined;
+      this.logger[again ? 'debug' : 'error'](
         {
           source: config.name,
+          ...(state.config.origin === undefined || state.config.origin.kind === 'config'
+            ? {}
+            : { object: state.config.origin.object }),
           code: failure.code,
           commit,
           servingCommit: state.render?.commit ?? null,
@@ -605,6 +659,19 @@ export class GitDesiredProvider implements DesiredProvider {
   private succeeded(state: SourceState): void {
     state.lastSuccessAt = this.now();
     state.lastError = undefined;
+    if (state.notes.length === 0) state.logged = undefined;
+  }
+
+  /** Logs once what a discovered source's render left out unjudged. */
+  private reportNotes(state: SourceState): void {
+    if (state.notes.length === 0) return;
+    const reason = notesReason(state.notes);
+    if (state.logged === reason) return;
+    state.logged = reason;
+    this.logger.warn(
+      { source: state.config.name, notes: state.notes.length },
+      `discovery: partly compared: ${reason}`,
+    );
   }
 
   /** Assembles a new snapshot aside and swaps it in with one assignment. */
@@ -659,6 +726,31 @@ export class GitDesiredProvider implements DesiredProvider {
     }
   }
 
+  /**
+   * What a persisted render left out, beside it: a restart that serves the render (a discovered
+   * source's fixed revision is not rendered again) still reports it.
+   */
+  private persistNotes(source: SourceConfig, notes: readonly string[]): void {
+    const file = `${this.snapshotFile(source)}.notes`;
+    try {
+      if (notes.length === 0) rmSync(file, { force: true });
+      else writeFileSync(file, JSON.stringify(notes), { mode: 0o600 });
+    } catch (error) {
+      this.logger.warn({ source: source.name, error: messageOf(error) }, 'cannot persist notes');
+    }
+  }
+
+  private restoreNotes(source: SourceConfig): readonly string[] {
+    try {
+      const notes = JSON.parse(
+        readFileSync(`${this.snapshotFile(source)}.notes`, 'utf8'),
+      ) as unknown;
+      return Array.isArray(notes) ? notes.filter((note) => typeof note === 'string') : [];
+    } catch {
+      return [];
+    }
+  }
+
   private snapshotFile(source: SourceConfig): string {
     return join(this.cacheDir, 'snapshots', `${fileNameOf(source.name)}.json`);
   }
@@ -710,8 +802,16 @@ export class GitDesiredProvider implements DesiredProvider {
           : documents,
     };
     state.restored = true;
+    state.notes = this.restoreNotes(state.config);
+    this.reportNotes(state);
     state.lastSuccessAt = header.renderedAt;
   }
+}
+
+/** Notes of a render in one reason, the first few named. */
+function notesReason(notes: readonly string[]): string {
+  const shown = notes.slice(0, 5).join('; ');
+  return notes.length > 5 ? `${shown}; and ${notes.length - 5} more` : shown;
 }
 
 export function createGitProvider(

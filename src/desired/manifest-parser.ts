@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, matchesGlob, relative, sep } from 'node:path';
 import { YAMLException } from 'js-yaml';
+import type { ArgoCDRendering } from '../config/config.js';
 import type * as GoYaml from './go-yaml.js';
 
 // Under a TypeScript runner the sibling module is a .ts file; once built it is .js. The worker
@@ -93,12 +94,17 @@ function linesOf(text: string, offsets: readonly number[]): number[] {
   return lines;
 }
 
+/** One decoded YAML document that is not empty, with its 1-based line. */
+interface DecodedDocument {
+  readonly value: unknown;
+  readonly line: number;
+}
+
 /**
- * Every Kubernetes object in a multi-document YAML or JSON text, read as kubectl reads it (see
- * go-yaml.ts). Empty documents are skipped, `List` kinds are flattened (as kubectl does). Throws
+ * The non-empty documents of a YAML stream, read as kubectl reads it (see go-yaml.ts); throws
  * ManifestError naming file and line, also where kubectl would refuse the file (`.inf`, a null key).
  */
-export function parseManifests(text: string, file: string): ParsedDocument[] {
+function decodeDocuments(text: string, file: string, firstLine = 1): DecodedDocument[] {
   let documents: GoYaml.KubeYamlDocument[];
   try {
     documents = goYaml.parseKubeYaml(text, file);
@@ -106,7 +112,7 @@ export function parseManifests(text: string, file: string): ParsedDocument[] {
     if (error instanceof YAMLException) {
       throw new ManifestError({
         file,
-        line: (error.mark?.line ?? -1) + 1,
+        line: (error.mark?.line ?? -1) + firstLine,
         message:
           error instanceof goYaml.KubeYamlError ? error.reason : `invalid YAML: ${error.reason}`,
       });
@@ -117,15 +123,27 @@ export function parseManifests(text: string, file: string): ParsedDocument[] {
     text,
     documents.map((document) => document.start),
   );
+  const result: DecodedDocument[] = [];
+  documents.forEach(({ value }, index) => {
+    if (value === null || value === undefined) return;
+    result.push({ value, line: (lines[index] ?? 1) + firstLine - 1 });
+  });
+  return result;
+}
+
+/**
+ * Every Kubernetes object in a multi-document YAML or JSON text, read as kubectl reads it.
+ * Empty documents are skipped, `List` kinds are flattened (as kubectl does). Throws
+ * ManifestError naming file and line.
+ */
+export function parseManifests(text: string, file: string): ParsedDocument[] {
   const result: ParsedDocument[] = [];
-  documents.forEach(({ value: document }, index) => {
-    if (document === null || document === undefined) return;
-    const line = lines[index] ?? 1;
-    if (!isMapping(document)) {
+  for (const { value, line } of decodeDocuments(text, file)) {
+    if (!isMapping(value)) {
       throw new ManifestError({ file, line, message: 'document is not a mapping' });
     }
-    collectObjects(document, file, line, result);
-  });
+    collectObjects(value, file, line, result);
+  }
   return result;
 }
 
@@ -170,6 +188,181 @@ function objectProblem(document: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
+/** Objects Argo CD takes from a file or a renderer's output, and what it leaves out that matters. */
+export interface ArgoCDParse {
+  readonly documents: ParsedDocument[];
+  /** Objects Argo CD applies that driftgate cannot track (named by generateName). */
+  readonly notes: string[];
+}
+
+const HOOK_ANNOTATION = 'argocd.argoproj.io/hook';
+const HELM_HOOK_ANNOTATION = 'helm.sh/hook';
+
+/**
+ * A resource hook, or an object Argo CD's sync skips: never part of the Application's desired
+ * state. gitops-engine `hook.IsHook` and `ignore.Ignore`: any `argocd.argoproj.io/hook`
+ * annotation (`Skip` alone is skipped; other values run as hooks or, unknown, are ignored), and
+ * any `helm.sh/hook` but `crd-install` (Helm's CRD marker); argo-cd `controller/hook.go` adds
+ * PreDelete and PostDelete. Read from Git's manifest only, like Flux's opt-outs.
+ */
+export function isArgoCDHook(object: Record<string, unknown>): boolean {
+  const metadata = object['metadata'];
+  const annotations = isMapping(metadata) ? metadata['annotations'] : undefined;
+  // Unstructured.GetAnnotations is empty when any value is not a string (NestedStringMap fails).
+  if (!isMapping(annotations) || !Object.values(annotations).every((v) => typeof v === 'string')) {
+    return false;
+  }
+  if (Object.hasOwn(annotations, HOOK_ANNOTATION)) return true;
+  return (
+    Object.hasOwn(annotations, HELM_HOOK_ANNOTATION) &&
+    annotations[HELM_HOOK_ANNOTATION] !== 'crd-install'
+  );
+}
+
+/**
+ * The objects Argo CD's controller syncs, from what its repo server decoded: lists flattened
+ * (repository.go GenerateManifests: any object whose `items` is a list), hooks left out
+ * (gitops-engine sync.Reconcile splits them off before the diff), objects named only by
+ * generateName noted and left out (driftgate cannot know the name the API server gives them).
+ */
+function argoCDObjects(decoded: readonly DecodedDocument[], file: string): ArgoCDParse {
+  const documents: ParsedDocument[] = [];
+  const notes: string[] = [];
+  const targets: { object: Record<string, unknown>; line: number }[] = [];
+  for (const { value, line } of decoded) {
+    const object = value as Record<string, unknown>;
+    const items = object['items'];
+    if (Array.isArray(items)) {
+      for (const item of items) {
+        if (!isMapping(item)) {
+          throw new ManifestError({ file, line, message: 'an item of a list is not an object' });
+        }
+        targets.push({ object: item, line });
+      }
+    } else if (!(
+      items === null &&
+      !Object.hasOwn(object, 'spec') &&
+      !Object.hasOwn(object, 'status')
+    )) {
+      targets.push({ object, line });
+    }
+  }
+  for (const { object, line } of targets) {
+    if (isArgoCDHook(object)) continue;
+    const metadata = object['metadata'];
+    const name = isMapping(metadata) ? metadata['name'] : undefined;
+    const generateName = isMapping(metadata) ? metadata['generateName'] : undefined;
+    if ((typeof name !== 'string' || name === '') && typeof generateName === 'string') {
+      const kind = typeof object['kind'] === 'string' ? object['kind'] : 'object';
+      notes.push(
+        `${file}:${line}: ${kind} named by generateName ${generateName} is not judged (its name is chosen at creation)`,
+      );
+      continue;
+    }
+    const missing = objectProblem(object);
+    if (missing !== undefined) throw new ManifestError({ file, line, message: missing });
+    documents.push({ file, line, object });
+  }
+  return { documents, notes };
+}
+
+/** A decoded document Argo CD can unmarshal into an object: a mapping with a kind. */
+function decodesAsObject(value: unknown): value is Record<string, unknown> {
+  return isMapping(value) && typeof value['kind'] === 'string' && value['kind'] !== '';
+}
+
+/**
+ * A renderer's output (helm template, kustomize build) as Argo CD reads it (gitops-engine
+ * kube.SplitYAML): every document must be an object with a kind.
+ */
+export function parseArgoCDOutput(text: string, label: string): ArgoCDParse {
+  const decoded = decodeDocuments(text, label);
+  for (const { value, line } of decoded) {
+    if (!decodesAsObject(value)) {
+      throw new ManifestError({
+        file: label,
+        line,
+        message: 'not a Kubernetes object: kind is missing',
+      });
+    }
+  }
+  return argoCDObjects(decoded, label);
+}
+
+// k8s.io/apimachinery's YAMLReader ends a document at a line that is `---`, then spaces or a comment.
+const DOCUMENT_SEPARATOR = /^---[ \t]*(?:#.*)?$/;
+
+/**
+ * A file of a directory source as Argo CD's repo server reads it (repository.go
+ * getObjsFromYAMLOrJSON). JSON: one object with a kind. YAML: documents one by one; the first
+ * that is not an object with a kind (or is not YAML) ends the file. Then, if objects came before
+ * it, or the file holds `apiVersion:`, `kind:` and `metadata:`, the Application fails; else the
+ * file is not a manifest (a Helm values file, a config file) and is skipped whole.
+ */
+export function parseArgoCDFile(text: string, file: string): ArgoCDParse {
+  if (file.endsWith('.json')) {
+    let value: unknown;
+    try {
+      value = JSON.parse(text) as unknown;
+    } catch (error) {
+      throw new ManifestError({
+        file,
+        line: 0,
+        message: `invalid JSON: ${error instanceof Error ? error.message : String(error)}`,
+      });
+    }
+    if (!decodesAsObject(value)) {
+      throw new ManifestError({
+        file,
+        line: 1,
+        message: 'not a Kubernetes object: kind is missing',
+      });
+    }
+    return argoCDObjects([{ value, line: 1 }], file);
+  }
+  const decoded: DecodedDocument[] = [];
+  let failure: ManifestError | undefined;
+  const lines = text.split('\n');
+  let start = 0;
+  const chunks: { text: string; line: number }[] = [];
+  lines.forEach((line, index) => {
+    if (DOCUMENT_SEPARATOR.test(line.replace(/\r$/, ''))) {
+      chunks.push({ text: lines.slice(start, index).join('\n'), line: start + 1 });
+      start = index + 1;
+    }
+  });
+  chunks.push({ text: lines.slice(start).join('\n'), line: start + 1 });
+  for (const chunk of chunks) {
+    if (chunk.text.trim() === '') continue;
+    try {
+      for (const document of decodeDocuments(chunk.text, file, chunk.line)) {
+        if (!decodesAsObject(document.value)) {
+          throw new ManifestError({
+            file,
+            line: document.line,
+            message: 'not a Kubernetes object: kind is missing',
+          });
+        }
+        decoded.push(document);
+      }
+    } catch (error) {
+      if (!(error instanceof ManifestError)) throw error;
+      failure = error;
+      break;
+    }
+  }
+  if (failure !== undefined) {
+    const looksLikeManifest =
+      text.includes('apiVersion:') && text.includes('kind:') && text.includes('metadata:');
+    if (decoded.length > 0 || looksLikeManifest) throw failure;
+    return { documents: [], notes: [] };
+  }
+  return argoCDObjects(decoded, file);
+}
+
+/** Argo CD leaves out of a directory source any file that holds this marker (repository.go). */
+export const ARGOCD_SKIP_MARKER = '+argocd:skip-file-rendering';
+
 export interface ManifestFileOptions {
   /** Real path of the repository checkout; nothing outside it is ever read. */
   readonly root: string;
@@ -178,9 +371,18 @@ export interface ManifestFileOptions {
   /** Globs relative to `directory`; empty means every manifest file. */
   readonly include: readonly string[];
   readonly exclude: readonly string[];
+  /**
+   * Argo CD's directory walk instead (repository.go getPotentiallyValidManifests): its file
+   * names, recursion and globs; `include` and `exclude` above are then not used.
+   */
+  readonly argocd?: ArgoCDRendering | null;
+  /** Argo CD's glob match, passed in so this file imports no sibling (see the first lines). */
+  readonly argoGlobMatch?: (pattern: string, path: string) => boolean;
 }
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;
+// repository.go `manifestFile`: case-sensitive, and Jsonnet too.
+const ARGOCD_MANIFEST_FILE = /^.*\.(yaml|yml|json|jsonnet)$/;
 
 /** A manifest file: how it is named (relative to the repository root) and where it really is. */
 export interface ManifestFile {
@@ -195,16 +397,14 @@ export interface ManifestFile {
  * 10,000-file walk from costing a realpath per file.
  */
 export function listManifestFiles(options: ManifestFileOptions): ManifestFile[] {
+  if (options.argocd != null) return listArgoCDFiles(options, options.argocd);
   const files: ManifestFile[] = [];
   const base = resolveInside(options.root, options.directory, options.directory);
   const visited = new Set<string>();
   const walk = (real: string, shown: string): void => {
     if (visited.has(real)) return;
     visited.add(real);
-    const entries = readdirSync(real, { withFileTypes: true }).sort((a, b) =>
-      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
-    );
-    for (const entry of entries) {
+    for (const entry of sortedEntries(real)) {
       if (entry.name === '.git') continue;
       const shownPath = shown === '' ? entry.name : `${shown}/${entry.name}`;
       const repoPath = options.directory === '.' ? shownPath : `${options.directory}/${shownPath}`;
@@ -222,6 +422,55 @@ export function listManifestFiles(options: ManifestFileOptions): ManifestFile[] 
       }
       if (!MANIFEST_FILE.test(entry.name)) continue;
       if (!selected(shownPath, options)) continue;
+      files.push({ file: repoPath, real: target });
+    }
+  };
+  walk(base, '');
+  return files;
+}
+
+function sortedEntries(directory: string) {
+  return readdirSync(directory, { withFileTypes: true }).sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+  );
+}
+
+/**
+ * Argo CD's walk (repository.go getPotentiallyValidManifests): subdirectories only with
+ * `recurse`, never through a symbolic link (filepath.Walk does not follow them); a link to a
+ * file is read when it stays in the repository, skipped when its target is missing; exclude,
+ * then include, matched against the path under the directory.
+ */
+function listArgoCDFiles(options: ManifestFileOptions, argocd: ArgoCDRendering): ManifestFile[] {
+  const match = options.argoGlobMatch;
+  if (match === undefined) throw new Error('Argo CD directory rules need argoGlobMatch');
+  const files: ManifestFile[] = [];
+  const base = resolveInside(options.root, options.directory, options.directory);
+  const walk = (real: string, shown: string): void => {
+    for (const entry of sortedEntries(real)) {
+      // Git's own directory: Argo CD's checkout has one too, and it holds no manifests.
+      if (entry.name === '.git') continue;
+      const shownPath = shown === '' ? entry.name : `${shown}/${entry.name}`;
+      const repoPath = options.directory === '.' ? shownPath : `${options.directory}/${shownPath}`;
+      let target = join(real, entry.name);
+      if (entry.isDirectory()) {
+        if (argocd.recurse) walk(target, shownPath);
+        continue;
+      }
+      if (!ARGOCD_MANIFEST_FILE.test(entry.name)) continue;
+      if (entry.isSymbolicLink()) {
+        try {
+          realpathSync(target);
+        } catch {
+          continue;
+        }
+        target = resolveInside(options.root, relative(options.root, target), repoPath);
+        if (!statSync(target).isFile()) continue;
+      } else if (!entry.isFile()) {
+        continue;
+      }
+      if (argocd.exclude !== null && match(argocd.exclude, shownPath)) continue;
+      if (argocd.include !== null && !match(argocd.include, shownPath)) continue;
       files.push({ file: repoPath, real: target });
     }
   };

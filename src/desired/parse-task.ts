@@ -1,6 +1,7 @@
 // Main-thread side of the parse worker: what a task asks for, and the pool that runs tasks in
 // one long-lived worker, feeding streamed documents to a callback, with a time limit per task.
 import { Worker } from 'node:worker_threads';
+import type { ArgoCDRendering } from '../config/config.js';
 import type { ManifestProblem, RenderedDocument } from './manifest-parser.js';
 
 export interface PersistRequest {
@@ -18,6 +19,8 @@ export type ParseTask =
       readonly exclude: readonly string[];
       readonly maxFileBytes: number;
       readonly maxFiles: number;
+      /** Read the directory as Argo CD does (see ManifestFileOptions.argocd). */
+      readonly argocd: ArgoCDRendering | null;
       readonly persist: PersistRequest | null;
       /**
        * Names a cache of this task's last parse (a source name): files whose path and content
@@ -30,6 +33,8 @@ export type ParseTask =
       readonly text: string;
       /** Names the output in errors: `output of kustomize build apps/shop`. */
       readonly label: string;
+      /** Read the output as Argo CD does: hooks and objects named by generateName left out. */
+      readonly argocd: boolean;
       readonly persist: PersistRequest | null;
     }
   | { readonly kind: 'restore'; readonly file: string };
@@ -41,6 +46,7 @@ export type WorkerMessage =
       readonly header: unknown;
       readonly count: number;
       readonly files: FileCounts;
+      readonly notes: readonly string[];
     }
   | { readonly type: 'failed'; readonly problems: readonly ManifestProblem[] };
 
@@ -56,6 +62,8 @@ export type ParseOutcome =
       readonly header: unknown;
       readonly count: number;
       readonly files: FileCounts;
+      /** What the render left out and could not judge (Argo CD sources): for discovery problems. */
+      readonly notes: readonly string[];
     }
   | { readonly ok: false; readonly problems: readonly ManifestProblem[] };
 
@@ -178,6 +186,7 @@ export class ParseWorkerPool {
           header: message.header,
           count: message.count,
           files: message.files,
+          notes: message.notes,
         });
       } else this.finish({ ok: false, problems: message.problems });
     });

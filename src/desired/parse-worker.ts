@@ -12,6 +12,7 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
+import type * as GlobModule from './argocd-glob.js';
 import type * as ParserModule from './manifest-parser.js';
 import type { ManifestProblem, RenderedDocument } from './manifest-parser.js';
 import type { FileCounts, ParseTask, PersistRequest, WorkerMessage } from './parse-task.js';
@@ -24,6 +25,12 @@ const parser = (await import(
     import.meta.url,
   ).href
 )) as typeof ParserModule;
+const glob = (await import(
+  new URL(
+    import.meta.url.endsWith('.ts') ? './argocd-glob.ts' : './argocd-glob.js',
+    import.meta.url,
+  ).href
+)) as typeof GlobModule;
 
 // Small enough that deserialising one chunk on the main thread takes a few milliseconds.
 const CHUNK_DOCUMENTS = 100;
@@ -44,6 +51,7 @@ const SNAPSHOT_FORMAT = 'driftgate.snapshot/v1';
 interface ParsedFile {
   readonly sha256: string;
   readonly documents: readonly RenderedDocument[];
+  readonly notes: readonly string[];
 }
 const parseCaches = new Map<string, Map<string, ParsedFile>>();
 
@@ -92,6 +100,37 @@ function problemOf(error: unknown, file: string): ManifestProblem {
   return { file, line: 0, message: error instanceof Error ? error.message : String(error) };
 }
 
+/**
+ * One manifest file's objects. Under Argo CD's rules (argocd): a file with Argo CD's skip marker
+ * is left out, a Jsonnet file is noted as not evaluated (no Jsonnet evaluator here), and YAML and
+ * JSON are read as its repo server reads them.
+ */
+function parseFile(
+  argocd: boolean,
+  content: Buffer,
+  file: string,
+): { documents: readonly RenderedDocument[]; notes: readonly string[] } {
+  const text = content.toString('utf8');
+  if (!argocd) {
+    return {
+      documents: parser.parseManifests(text, file).map((document) => parser.toRendered(document)),
+      notes: [],
+    };
+  }
+  if (text.includes(parser.ARGOCD_SKIP_MARKER)) return { documents: [], notes: [] };
+  if (file.endsWith('.jsonnet')) {
+    return {
+      documents: [],
+      notes: [`${file}: Jsonnet is not evaluated; its objects are not judged`],
+    };
+  }
+  const parsed = parser.parseArgoCDFile(text, file);
+  return {
+    documents: parsed.documents.map((document) => parser.toRendered(document)),
+    notes: parsed.notes,
+  };
+}
+
 function run(id: number, task: ParseTask): void {
   const post = (message: WorkerMessage): void => {
     parentPort?.postMessage({ id, message });
@@ -100,6 +139,7 @@ function run(id: number, task: ParseTask): void {
   let count = 0;
   let files: FileCounts = { parsed: 0, reused: 0 };
   const problems: ManifestProblem[] = [];
+  const notes: string[] = [];
   const flush = (): void => {
     if (chunk.length > 0 && problems.length === 0) {
       // Bounded wait: should the main thread stop reading, parsing goes on rather than hangs.
@@ -136,13 +176,13 @@ function run(id: number, task: ParseTask): void {
       }
       for (const document of parsed.documents as RenderedDocument[]) emit(document);
       flush();
-      post({ type: 'done', header: parsed.header ?? null, count, files });
+      post({ type: 'done', header: parsed.header ?? null, count, files, notes });
       return;
     }
     if (task.kind === 'files') {
       let manifests: ParserModule.ManifestFile[] = [];
       try {
-        manifests = parser.listManifestFiles(task);
+        manifests = parser.listManifestFiles({ ...task, argoGlobMatch: glob.argoGlobMatch });
       } catch (error) {
         problems.push(problemOf(error, task.directory));
       }
@@ -153,7 +193,10 @@ function run(id: number, task: ParseTask): void {
           message: `holds ${manifests.length} manifest files, more than the limit of ${task.maxFiles}`,
         });
       }
-      const previous = task.cache === null ? undefined : parseCaches.get(task.cache);
+      // A file reads differently under Argo CD's rules: each set of rules has its own cache.
+      const cache =
+        task.cache === null ? null : `${task.cache}|${task.argocd === null ? 'kubectl' : 'argocd'}`;
+      const previous = cache === null ? undefined : parseCaches.get(cache);
       const next = new Map<string, ParsedFile>();
       let parsed = 0;
       for (const file of manifests) {
@@ -162,16 +205,15 @@ function run(id: number, task: ParseTask): void {
           const content = parser.readManifestFile(file, task.maxFileBytes);
           const sha256 = createHash('sha256').update(content).digest('hex');
           const known = previous?.get(file.file);
-          let documents: readonly RenderedDocument[];
-          if (known?.sha256 === sha256) documents = known.documents;
+          let parsedFile: ParsedFile;
+          if (known?.sha256 === sha256) parsedFile = known;
           else {
             parsed += 1;
-            documents = parser
-              .parseManifests(content.toString('utf8'), file.file)
-              .map((document) => parser.toRendered(document));
+            parsedFile = { sha256, ...parseFile(task.argocd !== null, content, file.file) };
           }
-          if (task.cache !== null) next.set(file.file, { sha256, documents });
-          for (const document of documents) emit(document);
+          if (cache !== null) next.set(file.file, parsedFile);
+          for (const document of parsedFile.documents) emit(document);
+          notes.push(...parsedFile.notes);
         } catch (error) {
           // Keep going: one render reports every broken file, up to MAX_PROBLEMS.
           problems.push(problemOf(error, file.file));
@@ -179,11 +221,17 @@ function run(id: number, task: ParseTask): void {
       }
       files = { parsed, reused: manifests.length - parsed };
       // Only a parse that succeeded becomes the base of the next one.
-      if (task.cache !== null && problems.length === 0) parseCaches.set(task.cache, next);
+      if (cache !== null && problems.length === 0) parseCaches.set(cache, next);
     } else {
       try {
-        for (const document of parser.parseManifests(task.text, task.label)) {
-          emit(parser.toRendered(document));
+        if (task.argocd) {
+          const output = parser.parseArgoCDOutput(task.text, task.label);
+          for (const document of output.documents) emit(parser.toRendered(document));
+          notes.push(...output.notes);
+        } else {
+          for (const document of parser.parseManifests(task.text, task.label)) {
+            emit(parser.toRendered(document));
+          }
         }
       } catch (error) {
         problems.push(problemOf(error, task.label));
@@ -196,7 +244,7 @@ function run(id: number, task: ParseTask): void {
     }
     flush();
     writer?.commit();
-    post({ type: 'done', header: null, count, files });
+    post({ type: 'done', header: null, count, files, notes });
   } catch (error) {
     writer?.abandon();
     const file = task.kind === 'restore' ? task.file : task.kind === 'text' ? task.label : '';

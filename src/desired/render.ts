@@ -49,6 +49,11 @@ export interface RenderRequest {
   /** Where YAML is parsed: off the event loop. */
   readonly parser: ParseWorkerPool;
   readonly onDocuments: (documents: readonly RenderedDocument[]) => void;
+  /**
+   * What the render left out and could not judge, once it succeeded (Argo CD sources: Jsonnet
+   * files, objects named by generateName).
+   */
+  readonly onNotes?: (notes: readonly string[]) => void;
 }
 
 /**
@@ -106,6 +111,7 @@ export async function renderSource(request: RenderRequest): Promise<FileCounts> 
         exclude: source.exclude,
         maxFileBytes: request.limits.maxFileBytes,
         maxFiles: request.limits.maxFiles,
+        argocd: source.argocd ?? null,
         persist: request.persist,
         cache: source.name,
       },
@@ -113,6 +119,7 @@ export async function renderSource(request: RenderRequest): Promise<FileCounts> 
       request.limits.timeoutMs,
     );
     if (!outcome.ok) throw manifestFailure(source.name, outcome.problems);
+    request.onNotes?.(outcome.notes);
     return outcome.files;
   }
 
@@ -135,11 +142,18 @@ export async function renderSource(request: RenderRequest): Promise<FileCounts> 
       ? rendered.output
       : substituteVariables(rendered.output, source.substitute);
   const outcome = await request.parser.run(
-    { kind: 'text', text, label: rendered.label, persist: request.persist },
+    {
+      kind: 'text',
+      text,
+      label: rendered.label,
+      argocd: source.argocd !== undefined,
+      persist: request.persist,
+    },
     onDocuments,
     request.limits.timeoutMs,
   );
   if (!outcome.ok) throw manifestFailure(source.name, outcome.problems);
+  request.onNotes?.(outcome.notes);
   return outcome.files;
 }
 

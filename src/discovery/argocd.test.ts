@@ -227,17 +227,31 @@ describe('sourcesFromApplications', () => {
     ]);
   });
 
-  it('maps a directory source: recursion off by default, include and exclude kept', () => {
+  // Argo CD's repo server (reposerver/repository/repository.go findManifests) walks the
+  // directory itself, with `directory.recurse`, `include` and `exclude` as gobwas globs
+  // (util/glob.Match); the renderer does the same with these settings.
+  it('maps a directory source: recursion off by default, include and exclude kept as Argo CD globs', () => {
     const flat = only([
       application({ source: { repoURL, path: 'apps', directory: { include: '*.yaml' } } }),
     ]).source;
-    expect(flat).toMatchObject({ render: 'plain', include: ['*.yaml'], exclude: ['*/**'] });
+    expect(flat).toMatchObject({
+      render: 'plain',
+      include: [],
+      exclude: [],
+      argocd: { recurse: false, include: '*.yaml', exclude: null },
+    });
     const deep = only([
       application({
         source: { repoURL, path: 'apps', directory: { recurse: true, exclude: 'test/*' } },
       }),
     ]).source;
-    expect(deep).toMatchObject({ render: 'plain', include: [], exclude: ['test/*'] });
+    expect(deep).toMatchObject({
+      render: 'plain',
+      argocd: { recurse: true, include: null, exclude: 'test/*' },
+    });
+  });
+
+  it('maps a directory source with Jsonnet options: its .jsonnet files are reported when rendered', () => {
     const jsonnet = only([
       application({
         source: {
@@ -247,8 +261,21 @@ describe('sourcesFromApplications', () => {
         },
       }),
     ]);
-    expect(jsonnet.sources).toEqual([]);
-    expect(jsonnet.problems[0]?.reason).toMatch(/jsonnet cannot be reproduced/);
+    expect(jsonnet.problems).toEqual([]);
+    expect(jsonnet.source).toMatchObject({ render: 'plain', argocd: { recurse: false } });
+  });
+
+  it('reads every source type with Argo CD rules, so hooks leave Helm and kustomize output too', () => {
+    const chart = only([
+      application({ source: { repoURL, path: 'charts/shop', helm: { releaseName: 'shop' } } }),
+    ]).source;
+    const overlay = only([
+      application({ source: { repoURL, path: 'overlays/prod', kustomize: { namePrefix: 'p-' } } }),
+    ]).source;
+    const auto = only([application({ source: { repoURL, path: 'guestbook' } })]).source;
+    for (const source of [chart, overlay, auto]) {
+      expect(source?.argocd).toEqual({ recurse: false, include: null, exclude: null });
+    }
   });
 
   it('maps a multi-source Application: one source per Git source, ref sources lend value files', () => {

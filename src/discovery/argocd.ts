@@ -3,6 +3,7 @@
 import { posix } from 'node:path';
 import type {
   ArgoCDDiscovery,
+  ArgoCDRendering,
   HelmOptions,
   HelmParameter,
   IdentitySet,
@@ -328,14 +329,18 @@ function sourceOf(
   // kustomization.yaml, else plain manifests): so does the renderer, with these defaults.
   const helmOptions = helmOptionsOf(helm ?? {}, source, refs, path.value, context, env);
   if ('reason' in helmOptions) return helmOptions;
-  if (helm !== undefined) return { ...base, render: 'helm', helm: helmOptions };
+  // Hooks are left out of every source's output, as Argo CD's controller leaves them out.
+  const hooksOnly: ArgoCDRendering = { recurse: false, include: null, exclude: null };
+  if (helm !== undefined) return { ...base, render: 'helm', helm: helmOptions, argocd: hooksOnly };
   const kustomizeOptions = kustomizeOptionsOf(kustomize ?? {}, source.index, env);
   if ('reason' in kustomizeOptions) return kustomizeOptions;
-  if (kustomize !== undefined) return { ...base, render: 'kustomize', kustomize: kustomizeOptions };
-  const directoryOptions = directoryOptionsOf(directory ?? {}, source.index);
-  if ('reason' in directoryOptions) return directoryOptions;
-  if (directory !== undefined) return { ...base, render: 'plain', ...directoryOptions };
-  return { ...base, ...directoryOptions, helm: helmOptions, kustomize: kustomizeOptions };
+  if (kustomize !== undefined) {
+    return { ...base, render: 'kustomize', kustomize: kustomizeOptions, argocd: hooksOnly };
+  }
+  const argocd = directoryOptionsOf(directory ?? {}, source.index);
+  if ('reason' in argocd) return argocd;
+  if (directory !== undefined) return { ...base, render: 'plain', argocd };
+  return { ...base, argocd, helm: helmOptions, kustomize: kustomizeOptions };
 }
 
 function unsupported(settings: Record<string, unknown>, supported: ReadonlySet<string>): string[] {
@@ -353,21 +358,18 @@ function isEmpty(value: unknown): boolean {
 function directoryOptionsOf(
   directory: Record<string, unknown>,
   index: number,
-): { include: string[]; exclude: string[] } | { reason: string } {
+): ArgoCDRendering | { reason: string } {
+  // `jsonnet` holds the options of .jsonnet files; those files are reported when rendered.
   const extra = unsupported(directory, DIRECTORY_SUPPORTED).filter((key) => key !== 'jsonnet');
-  const jsonnet = mapping(directory, 'jsonnet');
-  if (extra.length > 0 || (jsonnet !== undefined && !isEmpty(jsonnet))) {
-    return {
-      reason: `source ${index} directory ${[...extra, ...(jsonnet !== undefined && !isEmpty(jsonnet) ? ['jsonnet'] : [])].join(', ')} cannot be reproduced`,
-    };
+  if (extra.length > 0) {
+    return { reason: `source ${index} directory ${extra.join(', ')} cannot be reproduced` };
   }
-  // Argo CD's include/exclude are one glob each (braces for several); recurse is off by default.
-  const include = text(directory, 'include');
-  const exclude = text(directory, 'exclude');
-  const recurse = directory['recurse'] === true;
+  // One gobwas glob each (braces for several), matched as Argo CD matches them; no recursion
+  // by default.
   return {
-    include: include === undefined ? [] : [include],
-    exclude: [...(exclude === undefined ? [] : [exclude]), ...(recurse ? [] : ['*/**'])],
+    recurse: directory['recurse'] === true,
+    include: text(directory, 'include') ?? null,
+    exclude: text(directory, 'exclude') ?? null,
   };
 }
 

@@ -1,8 +1,10 @@
 // Discovered sources in the Git provider, against real local repositories: what admission
 // would serve as Argo CD Applications and Flux Kustomizations appear, sync and go.
-import { readFileSync, renameSync } from 'node:fs';
+import { readFileSync, renameSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { discoveryProblemMetrics } from '../../src/cluster/metrics.js';
 import type { SourceConfig } from '../../src/config/config.js';
 import { createGitProvider } from '../../src/desired/git-provider.js';
 import type { DesiredSnapshot } from '../../src/desired/snapshot.js';
@@ -251,5 +253,164 @@ describe('GitDesiredProvider with discovered sources', () => {
     await gitProvider.setDiscoveredSources([{ ...configured, path: 'elsewhere' }]);
     expect(gitProvider.sources()).toEqual([configured]);
     expect(gitProvider.current().get(deployment)?.source).toBe('shop');
+  });
+});
+
+describe('GitDesiredProvider with discovered Argo CD Applications read as Argo CD reads them', () => {
+  /** A provider whose log lines the test reads. */
+  function logged(cacheDir?: string) {
+    const cache =
+      cacheDir === undefined
+        ? tempDir('driftgate-cache-')
+        : { path: cacheDir, cleanup: () => undefined };
+    cleanups.push(cache.cleanup);
+    const log = captureLogger();
+    const created = createGitProvider(
+      { sources: [], cacheDir: cache.path, poll: false },
+      { logger: log.logger },
+    );
+    cleanups.push(() => created.stop());
+    return { provider: created, lines: log.lines, cacheDir: cache.path };
+  }
+
+  /** An Application whose source has `extra` (directory, helm) besides repo, path and revision. */
+  function withSource(
+    name: string,
+    repoURL: string,
+    path: string,
+    revision: string,
+    extra: Record<string, unknown> = {},
+  ) {
+    const app = application(name, repoURL, path, revision);
+    return { ...app, spec: { ...app.spec, source: { ...app.spec.source, ...extra } } };
+  }
+
+  // reposerver/repository/repository.go getObjsFromYAMLOrJSON: a file that does not decode into
+  // objects and holds no `apiVersion:`, `kind:` and `metadata:` is skipped.
+  it('a plain values.yaml next to the manifests does not stop the Application being judged', async () => {
+    const git = repo();
+    const commit = git.commit({
+      'apps/deploy-web.yaml': fixture('deploy-web.yaml'),
+      'apps/values.yaml': 'replicaCount: 3\nimage:\n  tag: 1.4.2\n',
+    });
+    const { provider: gitProvider } = logged();
+    await gitProvider.start();
+    await gitProvider.setDiscoveredSources(
+      discovered([application('shop', git.fileURL, 'apps', commit)]),
+    );
+    expect(gitProvider.current().get(deployment)?.commit).toBe(commit);
+    expect(gitProvider.status()[0]?.lastError).toBeNull();
+    expect(gitProvider.discoveryProblems()).toEqual([]);
+  });
+
+  it('a render failure is a discovery problem naming the Application, counted and logged once', async () => {
+    const git = repo();
+    const broken = git.commit({
+      'apps/deploy-web.yaml': fixture('deploy-web.yaml'),
+      'apps/bad.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata: [unclosed\n',
+      'chart/Chart.yaml': 'apiVersion: v2\nname: shop\nversion: 0.1.0\n',
+    });
+    // git, and no helm: a chart source cannot be rendered.
+    const bin = tempDir('driftgate-bin-');
+    cleanups.push(bin.cleanup);
+    symlinkSync('/usr/bin/git', join(bin.path, 'git'));
+    const path = process.env['PATH'];
+    process.env['PATH'] = bin.path;
+    cleanups.push(() => {
+      process.env['PATH'] = path;
+    });
+    const { provider: gitProvider, lines } = logged();
+    const registry = new Registry();
+    const publishMapped = discoveryProblemMetrics(registry, () => gitProvider.discoveryProblems());
+    publishMapped([]);
+    await gitProvider.start();
+    await gitProvider.setDiscoveredSources(
+      discovered([
+        application('shop', git.fileURL, 'apps', broken),
+        withSource('chart', git.fileURL, 'chart', broken, { helm: { releaseName: 'shop' } }),
+      ]),
+    );
+    for (let poll = 0; poll < 3; poll++) await gitProvider.refreshAll();
+
+    const problems = gitProvider.discoveryProblems();
+    expect(problems).toEqual([
+      {
+        object: 'Application argocd/shop',
+        source: 'argocd:argocd/shop',
+        effect: 'skipped',
+        reason: expect.stringMatching(
+          /^cannot be fetched or rendered, its objects are not judged: source argocd:argocd\/shop: apps\/bad\.yaml:6: invalid YAML/,
+        ) as unknown,
+      },
+      {
+        object: 'Application argocd/chart',
+        source: 'argocd:argocd/chart',
+        effect: 'skipped',
+        reason:
+          'cannot be fetched or rendered, its objects are not judged: source argocd:argocd/chart: a Helm chart needs the helm binary on PATH, which is not installed',
+      },
+    ]);
+    const metric = await registry.getSingleMetricAsString('driftgate_discovery_problems');
+    expect(metric).toContain('driftgate_discovery_problems{tool="argocd",effect="skipped"} 2');
+    // Four refreshes, each failing the same way: one error line per Application.
+    const errors = lines().filter((line) => line['level'] === 50);
+    expect(errors.map((line) => line['source']).sort()).toEqual([
+      'argocd:argocd/chart',
+      'argocd:argocd/shop',
+    ]);
+    expect(errors.every((line) => line['object'] !== undefined)).toBe(true);
+
+    // Fixed in Git and synced by Argo CD: the problem goes.
+    const fixed = git.commit({ 'apps/bad.yaml': null });
+    await gitProvider.setDiscoveredSources(
+      discovered([application('shop', git.fileURL, 'apps', fixed)]),
+    );
+    expect(gitProvider.discoveryProblems()).toEqual([]);
+    expect(gitProvider.current().get(deployment)?.commit).toBe(fixed);
+  });
+
+  // repository.go findManifests evaluates `.jsonnet` files of a directory source; driftgate
+  // has no Jsonnet evaluator, so the Application is judged in part, and says which files.
+  it('names the .jsonnet files it cannot evaluate as a partial problem, also after a restart', async () => {
+    const git = repo();
+    const commit = git.commit({
+      'apps/deploy-web.yaml': fixture('deploy-web.yaml'),
+      'apps/web.jsonnet': '{ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "j" } }',
+    });
+    const apps = [withSource('shop', git.fileURL, 'apps', commit, { directory: { jsonnet: {} } })];
+    const expected = [
+      {
+        object: 'Application argocd/shop',
+        source: 'argocd:argocd/shop',
+        effect: 'partial',
+        reason: 'apps/web.jsonnet: Jsonnet is not evaluated; its objects are not judged',
+      },
+    ];
+    const first = logged();
+    await first.provider.start();
+    await first.provider.setDiscoveredSources(discovered(apps));
+    expect(first.provider.current().get(deployment)?.commit).toBe(commit);
+    expect(first.provider.discoveryProblems()).toEqual(expected);
+    await first.provider.refreshAll();
+    const warned = (lines: Record<string, unknown>[]) =>
+      lines.filter((line) => String(line['msg']).includes('web.jsonnet'));
+    expect(warned(first.lines())).toHaveLength(1);
+    await first.provider.stop();
+
+    const second = logged(first.cacheDir);
+    await second.provider.start();
+    renameSync(git.bare, `${git.bare}.gone`);
+    await second.provider.setDiscoveredSources(discovered(apps));
+    expect(second.provider.current().origin).toBe('restored');
+    // The served render's notes, and Git being out of reach, both reported.
+    expect(second.provider.discoveryProblems()).toEqual([
+      expect.objectContaining({
+        effect: 'partial',
+        reason: expect.stringContaining(
+          'cannot be fetched or rendered, judged against commit',
+        ) as unknown,
+      }),
+      ...expected,
+    ]);
   });
 });

@@ -1,5 +1,6 @@
 // Rendering discovered sources: the helm and kustomize command lines Argo CD and Flux run, Flux
-// substitution and opt-out annotations on real files, and a clear error where a binary is missing.
+// substitution and opt-out annotations on real files, a clear error where a binary is missing,
+// and what Argo CD takes from a source (hooks left out, its directory walk and globs).
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -14,6 +15,7 @@ import {
   substituteVariables,
 } from '../../src/desired/render-options.js';
 import { defaultRenderLimits, renderKindAt, renderSource } from '../../src/desired/render.js';
+import { sourcesFromApplications } from '../../src/discovery/argocd.js';
 import { helmOptions, sourceConfig, tempDir } from './git-fixture.js';
 
 const helm = helmOptions();
@@ -365,5 +367,249 @@ describe('rendering discovered sources', () => {
     } finally {
       process.env['PATH'] = path;
     }
+  });
+});
+
+/** The source Argo CD discovery makes of an Application whose only source is `source`. */
+function argoSource(source: Record<string, unknown>): SourceConfig {
+  const mapped = sourcesFromApplications(
+    [
+      {
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Application',
+        metadata: { name: 'shop', namespace: 'argocd' },
+        spec: {
+          project: 'default',
+          source: { repoURL: 'https://git.example.com/ops.git', targetRevision: 'main', ...source },
+          destination: { server: 'https://kubernetes.default.svc', namespace: 'shop' },
+        },
+      },
+    ],
+    {
+      controller: 'system:serviceaccount:argocd:argocd-application-controller',
+      trackingMethod: 'annotation',
+      instanceLabelKey: 'app.kubernetes.io/instance',
+      pollIntervalMs: 300_000,
+    },
+  );
+  expect(mapped.problems).toEqual([]);
+  const [made] = mapped.sources;
+  if (made === undefined) throw new Error('no source');
+  return made;
+}
+
+/** Renders an Argo CD source; the documents' names and the render's notes. */
+async function renderArgo(
+  source: SourceConfig,
+  root: string,
+): Promise<{ names: string[]; notes: readonly string[] }> {
+  const documents: RenderedDocument[] = [];
+  let notes: readonly string[] = [];
+  const work = tempDir('driftgate-work-');
+  cleanups.push(work.cleanup);
+  await renderSource({
+    source,
+    checkout: root,
+    workDir: work.path,
+    limits: defaultRenderLimits,
+    persist: null,
+    parser: pool,
+    onDocuments: (chunk) => documents.push(...chunk),
+    onNotes: (found) => {
+      notes = found;
+    },
+  });
+  return { names: documents.map((document) => document.name), notes };
+}
+
+const configMap = (name: string, metadata = '') =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}${metadata}\ndata:\n  a: b\n`;
+const annotated = (key: string, value: string) => `\n  annotations:\n    ${key}: ${value}`;
+
+describe('Argo CD resource hooks are not desired state', () => {
+  // gitops-engine pkg/sync/hook (IsHook, Skip, Types), pkg/sync/ignore (Ignore) and
+  // pkg/sync/reconcile.go (splitHooks, before the diff); argo-cd controller/hook.go (PreDelete,
+  // PostDelete, Helm's pre-delete and post-delete); docs user-guide/resource_hooks.md and
+  // user-guide/helm.md (Helm hooks mapped to Argo CD hooks, `crd-install` is no hook).
+  const hooks: [string, string][] = [
+    ['argocd.argoproj.io/hook', 'PreSync'],
+    ['argocd.argoproj.io/hook', 'Sync'],
+    ['argocd.argoproj.io/hook', 'PostSync'],
+    ['argocd.argoproj.io/hook', 'SyncFail'],
+    ['argocd.argoproj.io/hook', 'PreDelete'],
+    ['argocd.argoproj.io/hook', 'PostDelete'],
+    ['argocd.argoproj.io/hook', 'Skip'],
+    ['argocd.argoproj.io/hook', 'PreSync,PostSync'],
+    ['helm.sh/hook', 'pre-install'],
+    ['helm.sh/hook', 'post-upgrade'],
+    ['helm.sh/hook', 'pre-delete'],
+    ['helm.sh/hook', 'post-delete'],
+    ['helm.sh/hook', 'test'],
+  ];
+  const files = () => {
+    const tree: Record<string, string> = { 'apps/plain.yaml': configMap('plain') };
+    hooks.forEach(([key, value], index) => {
+      tree[`apps/hook-${index}.yaml`] = configMap(`hook-${index}`, annotated(key, `"${value}"`));
+    });
+    // Helm's CRD marker is not a hook: the object is applied like any other.
+    tree['apps/crd-install.yaml'] = configMap(
+      'crd-install',
+      annotated('helm.sh/hook', 'crd-install'),
+    );
+    // Unstructured.GetAnnotations reads no annotation at all when one is not a string.
+    tree['apps/unquoted.yaml'] = configMap(
+      'unquoted',
+      `${annotated('argocd.argoproj.io/hook', 'PreSync')}\n    argocd.argoproj.io/sync-wave: 1`,
+    );
+    // A hook named by generateName (a Job run on every sync) is left out before its name is asked for.
+    tree['apps/migrate.yaml'] =
+      'apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: migrate-\n  annotations:\n    argocd.argoproj.io/hook: PreSync\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: busybox}]\n';
+    return tree;
+  };
+
+  it('in a directory source: only the objects Argo CD applies are rendered', async () => {
+    const root = checkout(files());
+    const { names, notes } = await renderArgo(argoSource({ path: 'apps' }), root);
+    expect(names.sort()).toEqual(['crd-install', 'plain', 'unquoted']);
+    expect(notes).toEqual([]);
+    // A configured source reads the same files as kubectl would apply them: every object, and
+    // the generateName Job is an error there.
+    await expect(
+      render(sourceConfig({ repoURL: 'file:///unused', path: 'apps' }), root),
+    ).rejects.toMatchObject({
+      message: expect.stringContaining('metadata.name is missing') as unknown,
+    });
+  });
+
+  it('in helm template output: hooks are left out there too', async () => {
+    const root = checkout({ 'chart/Chart.yaml': 'apiVersion: v2\nname: shop\nversion: 0.1.0\n' });
+    const stream = Object.values(files()).join('---\n');
+    const bin = fakeTool('helm', `cat <<'EOF'\n${stream}EOF`);
+    const { names } = await withPath(bin.dir, () =>
+      renderArgo(argoSource({ path: 'chart', helm: { releaseName: 'shop' } }), root),
+    );
+    expect(names.sort()).toEqual(['crd-install', 'plain', 'unquoted']);
+  });
+
+  it('a non-hook object named by generateName is reported and skipped, the rest is judged', async () => {
+    const root = checkout({
+      'apps/web.yaml': configMap('web'),
+      'apps/job.yaml':
+        'apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: report-\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: r, image: busybox}]\n',
+    });
+    const { names, notes } = await renderArgo(argoSource({ path: 'apps' }), root);
+    expect(names).toEqual(['web']);
+    expect(notes).toEqual([
+      'apps/job.yaml:1: Job named by generateName report- is not judged (its name is chosen at creation)',
+    ]);
+  });
+});
+
+describe('Argo CD directory sources', () => {
+  // reposerver/repository/repository.go getPotentiallyValidManifests: exclude then include,
+  // util/glob.Match against the path relative to the source path; recurse off by default.
+  const tree = {
+    'apps/a.yaml': configMap('a'),
+    'apps/a-test.yaml': configMap('a-test'),
+    'apps/b.yml': configMap('b'),
+    'apps/sub/c.yaml': configMap('c'),
+    'apps/sub/x-test.yaml': configMap('x-test'),
+    'apps/sub/deeper/d.json': JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'd' },
+    }),
+    // Case-sensitive extensions, as repository.go's manifestFile regexp.
+    'apps/UPPER.YAML': configMap('upper'),
+  };
+
+  it.each([
+    { name: 'no settings: the top directory only', directory: {}, expected: ['a', 'a-test', 'b'] },
+    {
+      name: 'exclude *-test.yaml reaches subdirectories',
+      directory: { recurse: true, exclude: '*-test.yaml' },
+      expected: ['a', 'b', 'c', 'd'],
+    },
+    {
+      name: 'include *.yaml with recurse reaches subdirectories',
+      directory: { recurse: true, include: '*.yaml' },
+      expected: ['a', 'a-test', 'c', 'x-test'],
+    },
+    {
+      name: 'brace lists',
+      directory: { recurse: true, include: '{*.yml,sub/deeper/*}' },
+      expected: ['b', 'd'],
+    },
+    {
+      name: 'include and exclude together',
+      directory: { recurse: true, include: 'sub/*', exclude: '*test*' },
+      expected: ['c', 'd'],
+    },
+  ])('$name', async ({ directory, expected }) => {
+    const root = checkout(tree);
+    const { names } = await renderArgo(argoSource({ path: 'apps', directory }), root);
+    expect(names.sort()).toEqual(expected);
+  });
+
+  // repository.go getObjsFromYAMLOrJSON: a YAML file that does not decode into objects is
+  // skipped unless it holds `apiVersion:`, `kind:` and `metadata:`, or objects came before.
+  it('skips files that are not Kubernetes objects, as Argo CD does', async () => {
+    const root = checkout({
+      'apps/web.yaml': configMap('web'),
+      'apps/values.yaml': 'replicaCount: 3\nimage:\n  tag: 1.4.2\n',
+      'apps/broken-notes.yaml': 'notes: [unclosed\n',
+      'apps/list.yaml':
+        'apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: from-list\n',
+      'apps/skipped.yaml': `# +argocd:skip-file-rendering\n${configMap('marked')}`,
+    });
+    const { names, notes } = await renderArgo(argoSource({ path: 'apps' }), root);
+    expect(names.sort()).toEqual(['from-list', 'web']);
+    expect(notes).toEqual([]);
+  });
+
+  it.each([
+    {
+      name: 'a file that looks like a manifest but does not decode',
+      file: 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata: [unclosed\n',
+      message: 'apps/bad.yaml:6: invalid YAML',
+    },
+    {
+      name: 'a document that is no object after one that is',
+      file: `${configMap('first')}---\nreplicaCount: 3\n`,
+      message: 'apps/bad.yaml:8: not a Kubernetes object',
+    },
+    {
+      name: 'a JSON file that is no object',
+      file: '{"name": "not-an-object"}',
+      message: 'apps/bad.json:1: not a Kubernetes object',
+    },
+  ])('fails the source on $name, as Argo CD fails the Application', async ({ file, message }) => {
+    const name = message.startsWith('apps/bad.json') ? 'apps/bad.json' : 'apps/bad.yaml';
+    const root = checkout({ 'apps/web.yaml': configMap('web'), [name]: file });
+    await expect(renderArgo(argoSource({ path: 'apps' }), root)).rejects.toMatchObject({
+      code: errorCodes.manifest,
+      message: expect.stringContaining(message) as unknown,
+    });
+  });
+
+  // repository.go findManifests evaluates .jsonnet files with directory.jsonnet's options; no
+  // Jsonnet evaluator runs here, so their objects are named as not judged, never silently left out.
+  it('names the .jsonnet files it does not evaluate', async () => {
+    const root = checkout({
+      'apps/web.yaml': configMap('web'),
+      'apps/app.jsonnet': '{ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "jsonnet" } }',
+      'apps/lib.libsonnet': '{}',
+    });
+    const { names, notes } = await renderArgo(
+      argoSource({
+        path: 'apps',
+        directory: { jsonnet: { tlas: [{ name: 'env', value: 'prod' }] } },
+      }),
+      root,
+    );
+    expect(names).toEqual(['web']);
+    expect(notes).toEqual([
+      'apps/app.jsonnet: Jsonnet is not evaluated; its objects are not judged',
+    ]);
   });
 });

@@ -129,7 +129,7 @@ describe('the parse worker (renderer output, as from kustomize build)', () => {
   const parse = async (label: string, text: string) => {
     const documents: RenderedDocument[] = [];
     const outcome = await pool.run(
-      { kind: 'text', text, label, persist: null },
+      { kind: 'text', text, label, argocd: false, persist: null },
       (chunk) => documents.push(...chunk),
       30_000,
     );
