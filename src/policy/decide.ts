@@ -5,13 +5,8 @@ import type { DesiredEntry, DesiredSnapshot } from '../desired/snapshot.js';
 import { diff, diffWrite, type FieldDrift } from '../drift/diff.js';
 import { pointsIntoAny, type IgnoreRule } from '../drift/ignore.js';
 import type { AdmissionRequest } from '../kube/admission.js';
-import {
-  formatKey,
-  isClusterScoped,
-  isJsonObject,
-  type KubeObject,
-  type ResourceKey,
-} from '../kube/object.js';
+import type { Scope } from '../kube/discovery.js';
+import { formatKey, isJsonObject, type KubeObject, type ResourceKey } from '../kube/object.js';
 import { DRIFTGATE_PREFIX, labels as labelKeys } from '../kube/well-known.js';
 import {
   isActive,
@@ -87,7 +82,7 @@ export function decide(
     return quietly('kill-switch', 'the override ConfigMap turned driftgate off');
 
   const index = indexSnapshot(snapshot);
-  const key = targetKey(request, index);
+  const key = targetKey(request, index, snapshot, facts);
   if (key === undefined) return quietly('out-of-scope', 'no object to judge');
   const namespace = isNamespace(key) ? key.name : key.namespace;
   if (namespace !== '' && config.namespaces.exclude.includes(namespace)) {
@@ -236,7 +231,7 @@ export function decide(
 
   const { drift, preexisting, replicasLeftToHpa } = driftOf(
     request,
-    entry,
+    manifestOf(entry),
     key,
     index,
     facts,
@@ -363,7 +358,12 @@ function originOf(entry: DesiredEntry): DesiredOrigin {
   return { source: entry.source, file: entry.file, line: entry.line, commit: entry.commit };
 }
 
-function targetKey(request: AdmissionRequest, index: SnapshotIndex): ResourceKey | undefined {
+function targetKey(
+  request: AdmissionRequest,
+  index: SnapshotIndex,
+  snapshot: DesiredSnapshot,
+  facts: ClusterFacts,
+): ResourceKey | undefined {
   const object = request.object ?? request.oldObject ?? undefined;
   const name = request.name ?? object?.metadata?.name;
   if (name === undefined || name === '') return undefined;
@@ -376,8 +376,26 @@ function targetKey(request: AdmissionRequest, index: SnapshotIndex): ResourceKey
     kind = parent?.kind ?? SCALE_KINDS[resource] ?? '';
     if (kind === '') return undefined;
   }
-  const namespace = isClusterScoped(group, kind) ? '' : (request.namespace ?? '');
+  const namespace =
+    scopeOf(request, group, kind, snapshot, facts) === 'Cluster' ? '' : (request.namespace ?? '');
   return { group, kind, namespace, name };
+}
+
+/**
+ * Scope from the API: Kubernetes' own kinds and CRDs in Git (the snapshot), then the cluster's
+ * discovery; for a kind none of them knows, the review itself, whose `namespace` the API server
+ * sets for namespaced resources only.
+ */
+function scopeOf(
+  request: AdmissionRequest,
+  group: string,
+  kind: string,
+  snapshot: DesiredSnapshot,
+  facts: ClusterFacts,
+): Scope {
+  const known = snapshot.scopeOf(group, kind) ?? facts.scopeOf?.(group, kind);
+  if (known !== undefined) return known;
+  return request.namespace === undefined || request.namespace === '' ? 'Cluster' : 'Namespaced';
 }
 
 function isManagedKind(key: ResourceKey, index: SnapshotIndex, config: Config): boolean {
@@ -534,7 +552,7 @@ function ignoreRulesFor(
 
 function driftOf(
   request: AdmissionRequest,
-  entry: DesiredEntry,
+  manifest: KubeObject,
   key: ResourceKey,
   index: SnapshotIndex,
   facts: ClusterFacts,
@@ -543,7 +561,6 @@ function driftOf(
 ): { drift: FieldDrift[]; preexisting: FieldDrift[]; replicasLeftToHpa?: string } {
   const namespace = key.namespace;
   const fieldPolicy = config.namespaces.overrides[namespace]?.fieldPolicy ?? config.fieldPolicy;
-  const manifest = manifestOf(entry);
   const ignore = ignoreRulesFor(request, key, manifest, index, facts, config, source);
   const trackingLabel = source?.trackingLabel ?? undefined;
   const options = {

@@ -1,5 +1,6 @@
 // What the cluster itself tells the decision (HPAs, namespace labels and annotations, the
 // kill switch). Filled from informer caches; the decision never waits for the API server.
+import type { Scope } from '../kube/discovery.js';
 import type { ResourceKey } from '../kube/object.js';
 
 export interface NamespaceFacts {
@@ -17,6 +18,8 @@ export interface ClusterFacts {
   parentAnnotations(key: ResourceKey): Readonly<Record<string, string>> | undefined;
   /** The kill switch: the override ConfigMap's mode, when set. */
   readonly override: OverrideMode | undefined;
+  /** A kind's scope by the cluster's own discovery (its CRDs included), once it has been read. */
+  scopeOf?(group: string, kind: string): Scope | undefined;
 }
 
 /** Facts when nothing is known of the cluster: decisions rest on Git alone. */

@@ -45,3 +45,21 @@ export function edited(object: KubeObject, edit: (copy: any) => void): KubeObjec
   edit(copy);
   return copy;
 }
+
+/** From the kube-apiserver v1.31 capture (test/fixtures/captured-1.31). */
+export const captured131 = {
+  /** The request of a validating-stage review, e.g. `review('73b-edit-clusterwidget-by-alice')`. */
+  review(label: string): AdmissionRequest {
+    const body = JSON.parse(
+      readFileSync(`${root}captured-1.31/reviews/${label}.validating.json`, 'utf8'),
+    ) as { request: AdmissionRequest };
+    return body.request;
+  },
+  manifest(name: string): KubeObject {
+    return readObject(`captured-1.31/manifests/${name}.yaml`);
+  },
+  /** An object as stored after a step (`NAME.json`), or read back at v1 (`NAME.v1.json`). */
+  stored(name: string): KubeObject {
+    return readObject(`captured-1.31/stored/${name}.json`);
+  },
+};
