@@ -2,6 +2,7 @@
 // cluster says and the config to an allow or a denial with its reasons. No I/O, no clock.
 import type { Config, IgnoreDifference, SourceConfig } from '../config/config.js';
 import type { DesiredEntry, DesiredSnapshot } from '../desired/snapshot.js';
+import { convertToVersion } from '../drift/convert.js';
 import { diff, diffWrite, type FieldDrift } from '../drift/diff.js';
 import { pointsIntoAny, type IgnoreRule } from '../drift/ignore.js';
 import type { AdmissionRequest } from '../kube/admission.js';
@@ -229,9 +230,16 @@ export function decide(
     return quietly('not-recordable', 'no drift of this write would be allowed and recorded');
   }
 
+  const desired = inWriteVersion(request, manifestOf(entry), snapshot);
+  if ('unconvertible' in desired) {
+    return outcome('not-judged', 'version', desired.unconvertible, {
+      ...common,
+      warnings: [`driftgate: not judged: ${desired.unconvertible}`],
+    });
+  }
   const { drift, preexisting, replicasLeftToHpa } = driftOf(
     request,
-    manifestOf(entry),
+    desired.converted,
     key,
     index,
     facts,
@@ -396,6 +404,18 @@ function scopeOf(
   const known = snapshot.scopeOf(group, kind) ?? facts.scopeOf?.(group, kind);
   if (known !== undefined) return known;
   return request.namespace === undefined || request.namespace === '' ? 'Cluster' : 'Namespaced';
+}
+
+/** Git's manifest in the API version of the write (`request.kind`), where it can be converted. */
+function inWriteVersion(
+  request: AdmissionRequest,
+  manifest: KubeObject,
+  snapshot: DesiredSnapshot,
+): ReturnType<typeof convertToVersion> {
+  // A Scale is compared as its parent's spec.replicas, whatever the parent's version.
+  if (request.subResource === 'scale') return { converted: manifest };
+  const { group, version, kind } = request.kind;
+  return convertToVersion(manifest, { group, version, kind }, snapshot.customResource(group, kind));
 }
 
 function isManagedKind(key: ResourceKey, index: SnapshotIndex, config: Config): boolean {
