@@ -60,6 +60,24 @@ describe('Git declares autoscaling/v1, writes arrive as v2', () => {
     expect(decision.preexisting.map((d) => d.path)).toEqual(['spec.maxReplicas']);
   });
 
+  it('denies a metric added at v2, which v1 could not even express', () => {
+    const request = review('22-patch-merge-hpa-v2-by-alice');
+    const added = {
+      ...request,
+      object: edited(request.object!, (hpa) => {
+        hpa.spec.maxReplicas = 5;
+        hpa.spec.metrics[0].resource.target.averageUtilization = 70;
+        hpa.spec.metrics.push({
+          type: 'Resource',
+          resource: { name: 'memory', target: { type: 'AverageValue', averageValue: '1Gi' } },
+        });
+      }),
+    };
+    const decision = judge(added, [hpaV1]);
+    expect(decision).toMatchObject({ kind: 'denied', reason: 'drift' });
+    expect(decision.drift.map((d) => d.path)).toEqual(['spec.metrics']);
+  });
+
   it('lets the sync identity restore Git (27)', () => {
     expect(judge(review('27-apply-reapply-hpa-v1-by-argocd'), [hpaV1])).toMatchObject({
       kind: 'sync',
