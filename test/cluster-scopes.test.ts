@@ -1,6 +1,8 @@
 // The scope of the cluster's kinds, custom ones included, read from its aggregated discovery
 // (here the documents a real kube-apiserver v1.31 served, through the loopback API server).
 import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { watchApiScopes, type ApiScopes } from '../src/cluster/api-scopes.js';
 import { watchCluster, type ClusterWatch } from '../src/cluster/cluster-facts.js';
@@ -84,6 +86,31 @@ describe('the cluster’s discovery', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(scopes.scopeOf('kyverno.io', 'ClusterPolicy')).toBe('Cluster');
     await api.comeBack();
+  });
+
+  it('stops at once while a read hangs on an API server that never answers', async () => {
+    const silent = createServer((socket) => sockets.push(socket));
+    const sockets: Socket[] = [];
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromOptions({
+      clusters: [{ name: 'silent', server: `https://127.0.0.1:${port}`, skipTLSVerify: true }],
+      users: [{ name: 'driftgate', token: 'token' }],
+      contexts: [{ name: 'silent', cluster: 'silent', user: 'driftgate' }],
+      currentContext: 'silent',
+    });
+    try {
+      const hanging = watchApiScopes(kubeConfig, { logger: log.logger });
+      expect(await waitFor(() => sockets.length > 0, 5_000)).toBe(true);
+      const started = Date.now();
+      await hanging.stop();
+      expect(Date.now() - started).toBeLessThan(1_000);
+      expect(hanging.isSynced()).toBe(false);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it('is part of the cluster facts the decision reads', async () => {

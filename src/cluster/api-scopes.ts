@@ -44,12 +44,16 @@ export function watchApiScopes(
   let stopped = false;
   let running: Promise<void> | undefined;
   let failures = 0;
+  // Stopping abandons a read in flight rather than waiting for its timeout.
+  const abort = new AbortController();
 
   /** Reads discovery once; says after how long to read it again. */
   async function readOnce(): Promise<number> {
     try {
       const documents = await Promise.all(
-        ['/api', '/apis'].map((path) => getJson(kubeConfig, path, AGGREGATED_DISCOVERY_ACCEPT)),
+        ['/api', '/apis'].map((path) =>
+          getJson(kubeConfig, path, AGGREGATED_DISCOVERY_ACCEPT, abort.signal),
+        ),
       );
       const next = new Map<string, Scope>();
       for (const resource of resourcesFromAggregated(documents)) {
@@ -66,6 +70,7 @@ export function watchApiScopes(
       backoffMs = timing.initialBackoffMs;
       return intervalMs;
     } catch (error) {
+      if (stopped) return intervalMs;
       failures += 1;
       deps.events?.failed(API_SCOPES_WATCH, error);
       // Once per run of failures: the scopes already read stay in use.
@@ -100,16 +105,22 @@ export function watchApiScopes(
     async stop() {
       stopped = true;
       if (timer !== undefined) clearTimeout(timer);
+      abort.abort();
       await running;
     },
   };
 }
 
 /** One GET over node:https with the KubeConfig's TLS and credentials. */
-async function getJson(kubeConfig: KubeConfig, path: string, accept: string): Promise<unknown> {
+async function getJson(
+  kubeConfig: KubeConfig,
+  path: string,
+  accept: string,
+  signal: AbortSignal,
+): Promise<unknown> {
   const cluster = kubeConfig.getCurrentCluster();
   if (cluster === null) throw new Error('the kubeconfig has no current cluster');
-  const options: RequestOptions = { method: 'GET', headers: { Accept: accept } };
+  const options: RequestOptions = { method: 'GET', headers: { Accept: accept }, signal };
   await kubeConfig.applyToHTTPSOptions(options);
   return new Promise((resolve, reject) => {
     const request = httpsRequest(new URL(cluster.server + path), options, (response) => {
