@@ -152,6 +152,7 @@ describe('a real kube-apiserver audit log', () => {
     { name: '--user, nobody', argv: ['--user', 'mallory@example.com'], count: 0 },
     { name: '--decision', argv: ['--decision', 'denied'], count: 4 },
     { name: '--decision, two', argv: ['--decision', 'denied,warned'], count: 6 },
+    { name: '--decision, not-judged: none here', argv: ['--decision', 'not-judged'], count: 0 },
     { name: '--break-glass', argv: ['--break-glass'], count: 3 },
     { name: '--namespace', argv: ['--namespace', 'shop-warn'], count: 6 },
     { name: '--kind, by kind name', argv: ['--kind', 'Deployment'], count: 9 },

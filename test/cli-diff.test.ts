@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { runDriftgate } from './support/cli.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { edited, fixturePath, review } from './support/fixtures.js';
+import { captured131, edited, fixturePath, review } from './support/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'driftgate-cli-'));
 afterAll(() => {
@@ -40,6 +40,26 @@ describe('driftgate diff', () => {
     expect(result).toEqual({
       code: 0,
       stdout: 'apps/Deployment shop/web: in sync with Git\n',
+      stderr: '',
+    });
+  });
+
+  it('pairs a cluster-scoped custom resource with its manifest, whatever namespace Git gave it', async () => {
+    // The ClusterWidget as kubectl created it on kube-apiserver v1.31 (step 73a); Git's copy
+    // carries the namespace kustomize's `namespace:` sets on kinds it does not know.
+    const live = file(
+      'live-clusterwidget.json',
+      captured131.review('73a-apply-create-clusterwidget-by-argocd').object,
+    );
+    const git = file(
+      'clusterwidget.json',
+      edited(captured131.manifest('clusterwidget-global'), (w) => {
+        w.metadata.namespace = 'platform';
+      }),
+    );
+    expect(await driftgate('diff', '--desired', git, '--live', live)).toEqual({
+      code: 0,
+      stdout: 'capture.example.com/ClusterWidget global: in sync with Git\n',
       stderr: '',
     });
   });

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { loadAll } from 'js-yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defaults, validateConfig, type Config } from '../src/config/config.js';
+import { BUILTIN_RESOURCES } from '../src/kube/builtin.js';
 
 const run = promisify(execFile);
 
@@ -230,6 +231,35 @@ describe.each(OVERLAYS)('deploy/overlays/%s', (overlay) => {
         expect(webhook.reinvocationPolicy).toBe('IfNeeded');
       }
     }
+  });
+
+  it('registers each kind at one version, the API server’s preferred, to be sent every write in it', () => {
+    // With matchPolicy Equivalent the API server converts a write made at another version (an
+    // HPA edited at autoscaling/v1) to the registered one: driftgate then converts Git's side.
+    const preferred = new Map(
+      BUILTIN_RESOURCES.map(([group, resource, , , versions]) => [
+        `${group}/${resource}`,
+        versions[0],
+      ]),
+    );
+    for (const { webhook } of webhooksOf(objects)) {
+      expect(webhook.matchPolicy).toBe('Equivalent');
+      for (const rule of webhook.rules as Manifest[]) {
+        expect(rule.apiVersions, JSON.stringify(rule)).toHaveLength(1);
+        for (const group of rule.apiGroups as string[]) {
+          for (const resource of rule.resources as string[]) {
+            const id = `${group}/${resource.split('/')[0]!}`;
+            expect(preferred.has(id), `${id} is a Kubernetes resource`).toBe(true);
+            expect(rule.apiVersions, id).toEqual([preferred.get(id)]);
+          }
+        }
+      }
+    }
+    const hpa = webhooksOf(objects)
+      .flatMap(({ webhook }) => webhook.rules as Manifest[])
+      .filter((rule) => (rule.resources as string[]).includes('horizontalpodautoscalers'));
+    expect(hpa.length).toBeGreaterThan(0);
+    for (const rule of hpa) expect(rule.apiVersions).toEqual(['v2']);
   });
 
   it('never reviews what controllers write all the time', () => {

@@ -113,6 +113,7 @@ function record(
     kind: decision.key?.kind ?? request.kind.kind,
     webhook,
   });
+  if (decision.kind === 'not-judged') deps.metrics.notJudged.inc({ reason: decision.reason });
   const line = decisionLogLine(request, decision, webhook);
   if (deps.decisionLog === undefined) deps.logger.info(line);
   else deps.decisionLog(line);

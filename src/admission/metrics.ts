@@ -7,6 +7,7 @@ import type { DesiredProvider } from '../desired/provider.js';
 export interface Metrics {
   readonly registry: Registry;
   readonly decisions: Counter<'decision' | 'operation' | 'kind' | 'webhook'>;
+  readonly notJudged: Counter<'reason'>;
   readonly reviewSeconds: Histogram<'webhook'>;
   readonly badRequests: Counter<'webhook' | 'status'>;
   readonly errors: Counter<'webhook'>;
@@ -67,6 +68,12 @@ export function createMetrics(
     name: 'driftgate_decisions_total',
     help: 'Admission decisions about managed objects, by decision, operation and kind.',
     labelNames: ['decision', 'operation', 'kind', 'webhook'] as const,
+    registers: [registry],
+  });
+  const notJudged = new Counter({
+    name: 'driftgate_not_judged_total',
+    help: 'Writes to managed objects allowed without comparing them with Git, by reason (version: Git and the write are in API versions driftgate cannot convert between).',
+    labelNames: ['reason'] as const,
     registers: [registry],
   });
   const reviewSeconds = new Histogram({
@@ -136,5 +143,5 @@ export function createMetrics(
       }
     },
   });
-  return { registry, decisions, reviewSeconds, badRequests, errors };
+  return { registry, decisions, notJudged, reviewSeconds, badRequests, errors };
 }

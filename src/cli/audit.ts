@@ -29,7 +29,7 @@ Options:
   --namespace NS       only writes in namespace NS
   --kind KIND          only writes to objects of KIND (Deployment or deployments)
   --decision D[,D]     only these decisions: denied, allowed, warned, audited, break-glass,
-                       exempt, sync, error
+                       exempt, sync, not-judged, error
   --break-glass        only writes allowed under break-glass
   --webhook-name NAME  the validating webhook's name in the audit log annotations
                        (default ${DEFAULT_WEBHOOK_NAME})
@@ -181,6 +181,7 @@ const DECISIONS = new Set([
   'break-glass',
   'exempt',
   'sync',
+  'not-judged',
   'error',
 ]);
 

@@ -8,7 +8,8 @@ import {
   type FieldPolicy,
 } from '../drift/diff.js';
 import { validateIgnoreRules, type IgnoreRule } from '../drift/ignore.js';
-import { formatKey, keyOf, sameKey, type KubeObject } from '../kube/object.js';
+import { builtinScope } from '../kube/builtin.js';
+import { formatKey, keyOf, sameKey, type KubeObject, type ScopeOf } from '../kube/object.js';
 import { readDocuments, readObjectFile } from './files.js';
 import { exitCodes, UsageError, type Command, parseCommandArgs } from './io.js';
 
@@ -115,8 +116,12 @@ function checkSameObject(
   b: KubeObject,
   defaultNamespace: string | undefined,
 ): void {
-  const aKey = keyOf(a, defaultNamespace);
-  const bKey = keyOf(b, defaultNamespace);
+  // The live object comes from the API server, which gives it a namespace exactly when its kind
+  // is namespaced: that says the scope of a kind Kubernetes itself does not serve.
+  const scopeOf: ScopeOf = (group, kind) =>
+    builtinScope(group, kind) ?? (b.metadata?.namespace === undefined ? 'Cluster' : 'Namespaced');
+  const aKey = keyOf(a, defaultNamespace, scopeOf);
+  const bKey = keyOf(b, defaultNamespace, scopeOf);
   if (!sameKey(aKey, bKey)) {
     throw new UsageError(
       `${aFile} and ${bFile} are different objects: ${formatKey(aKey)} and ${formatKey(bKey)}`,

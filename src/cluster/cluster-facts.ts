@@ -1,7 +1,8 @@
 // What the decision learns from the cluster: HPAs and their scale targets, Namespaces (mode
-// label, namespace break-glass), the metadata of the parents a `scale` write names, and the
-// kill switch. Each comes from a watch cache; reading them never calls the API server, and a
-// cache that has not listed yet simply knows nothing, so decisions rest on Git alone.
+// label, namespace break-glass), the metadata of the parents a `scale` write names, the kill
+// switch, and the scope of every kind it serves. Each comes from a watch cache (or discovery
+// read in the background); reading them never calls the API server, and a cache that has not
+// listed yet simply knows nothing, so decisions rest on Git alone.
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { keyString } from '../policy/snapshot-index.js';
@@ -14,6 +15,7 @@ import {
 } from '../policy/facts.js';
 import type { ResourceKey } from '../kube/object.js';
 import { watchClusterSchemas, type ClusterSchemas } from './openapi-schemas.js';
+import { API_SCOPES_WATCH, watchApiScopes } from './api-scopes.js';
 import {
   watchCollection,
   type WatchEvents,
@@ -68,6 +70,8 @@ export function watchCluster(
     readonly timing?: WatchTiming;
     /** Read the cluster's OpenAPI for kinds outside the built-in table (test servers may lack it). */
     readonly schemas?: ClusterSchemas;
+    /** How often the cluster's discovery (the scope of its kinds) is read again. */
+    readonly discoveryIntervalMs?: number;
   },
 ): ClusterWatch {
   const { logger } = deps;
@@ -126,6 +130,12 @@ export function watchCluster(
     ...parents.values(),
     overrideMap,
   ];
+  const apiScopes = watchApiScopes(kubeConfig, {
+    logger,
+    events: deps.events,
+    ...(deps.timing === undefined ? {} : { timing: deps.timing }),
+    ...(deps.discoveryIntervalMs === undefined ? {} : { intervalMs: deps.discoveryIntervalMs }),
+  });
 
   function readOverride(): OverrideMode | undefined {
     const configMap = overrideMap.get(options.overrideConfigMap, options.namespace);
@@ -169,15 +179,18 @@ export function watchCluster(
       return override;
     },
     schemaOf: (apiVersion, kind) => schemas.schemaOf(apiVersion, kind),
+    scopeOf: (group, kind) => apiScopes.scopeOf(group, kind),
   };
 
   return {
     facts: () => facts,
-    synced: () =>
-      Object.fromEntries(all.map((collection) => [collection.name, collection.isSynced()])),
+    synced: () => ({
+      ...Object.fromEntries(all.map((collection) => [collection.name, collection.isSynced()])),
+      [API_SCOPES_WATCH]: apiScopes.isSynced(),
+    }),
     async stop() {
       schemas.stop();
-      await Promise.all(all.map((collection) => collection.stop()));
+      await Promise.all([...all.map((collection) => collection.stop()), apiScopes.stop()]);
     },
   };
 }

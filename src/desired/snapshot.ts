@@ -1,5 +1,12 @@
 // The desired state every admission decision reads: objects from Git keyed by ResourceKey,
 // immutable once built, replaced whole when a source changes.
+import { builtinScope } from '../kube/builtin.js';
+import {
+  customResourceFacts,
+  isCustomResourceDefinition,
+  type CustomResourceFacts,
+} from '../kube/crd.js';
+import type { Scope } from '../kube/discovery.js';
 import { formatKey, keyOf, type KubeObject, type ResourceKey } from '../kube/object.js';
 import type { RenderedDocument } from './manifest-parser.js';
 
@@ -44,8 +51,17 @@ export interface DesiredSnapshot {
   readonly conflicts: readonly KeyConflict[];
   /** Commit of each source that contributed. */
   readonly commits: Readonly<Record<string, string>>;
+  /**
+   * The object Git declares under this key. A cluster-scoped key (namespace '') also finds an
+   * object of a kind whose scope Git and Kubernetes' own kinds leave unknown, whatever namespace
+   * its manifest gave it: the API server ignores a cluster-scoped object's namespace.
+   */
   get(key: ResourceKey): DesiredEntry | undefined;
   entries(): IterableIterator<DesiredEntry>;
+  /** Scope of a kind by Kubernetes' own discovery or by a CRD in the snapshot; else undefined. */
+  scopeOf(group: string, kind: string): Scope | undefined;
+  /** What a CustomResourceDefinition in the snapshot says of the kind it defines. */
+  customResource(group: string, kind: string): CustomResourceFacts | undefined;
 }
 
 class SnapshotEntry implements DesiredEntry {
@@ -74,6 +90,10 @@ function mapKey(key: ResourceKey): string {
   return `${key.group}\u0000${key.kind}\u0000${key.namespace}\u0000${key.name}`;
 }
 
+function unscopedKey(key: ResourceKey): string {
+  return `${key.group}\u0000${key.kind}\u0000${key.name}`;
+}
+
 class IndexedSnapshot implements DesiredSnapshot {
   constructor(
     readonly origin: DesiredSnapshot['origin'],
@@ -81,6 +101,9 @@ class IndexedSnapshot implements DesiredSnapshot {
     private readonly byKey: ReadonlyMap<string, DesiredEntry>,
     readonly conflicts: readonly KeyConflict[],
     readonly commits: Readonly<Record<string, string>>,
+    private readonly crds: ReadonlyMap<string, CustomResourceFacts> = new Map(),
+    /** Objects of kinds of unknown scope, by group, kind and name (the first declared). */
+    private readonly unscoped: ReadonlyMap<string, DesiredEntry> = new Map(),
   ) {}
 
   get size(): number {
@@ -88,7 +111,17 @@ class IndexedSnapshot implements DesiredSnapshot {
   }
 
   get(key: ResourceKey): DesiredEntry | undefined {
-    return this.byKey.get(mapKey(key));
+    const entry = this.byKey.get(mapKey(key));
+    if (entry !== undefined || key.namespace !== '') return entry;
+    return this.unscoped.get(unscopedKey(key));
+  }
+
+  scopeOf(group: string, kind: string): Scope | undefined {
+    return builtinScope(group, kind) ?? this.crds.get(`${group}/${kind}`)?.scope;
+  }
+
+  customResource(group: string, kind: string): CustomResourceFacts | undefined {
+    return this.crds.get(`${group}/${kind}`);
   }
 
   entries(): IterableIterator<DesiredEntry> {
@@ -112,6 +145,10 @@ export function buildSnapshot(
   const byKey = new Map<string, DesiredEntry>();
   const conflicts: KeyConflict[] = [];
   const commits: Record<string, string> = {};
+  const crds = customResourcesOf(renders);
+  const scopeOf = (group: string, kind: string) =>
+    builtinScope(group, kind) ?? crds.get(`${group}/${kind}`)?.scope;
+  const unscoped = new Map<string, DesiredEntry>();
   for (const render of renders) {
     commits[render.source] = render.commit;
     for (const document of render.documents) {
@@ -122,6 +159,7 @@ export function buildSnapshot(
       const key = keyOf(
         { apiVersion: document.apiVersion, kind: document.kind, metadata },
         render.namespace,
+        scopeOf,
       );
       const id = mapKey(key);
       const existing = byKey.get(id);
@@ -133,20 +171,39 @@ export function buildSnapshot(
         });
         continue;
       }
-      byKey.set(
-        id,
-        new SnapshotEntry(
-          key,
-          document.json,
-          render.source,
-          document.file,
-          document.line,
-          render.commit,
-        ),
+      const entry = new SnapshotEntry(
+        key,
+        document.json,
+        render.source,
+        document.file,
+        document.line,
+        render.commit,
       );
+      byKey.set(id, entry);
+      // Keyed by the manifest's namespace, as a namespaced object would be; a write to it as a
+      // cluster-scoped object (a review without a namespace) finds it here.
+      const nameKey = unscopedKey(key);
+      if (scopeOf(key.group, key.kind) === undefined && !unscoped.has(nameKey)) {
+        unscoped.set(nameKey, entry);
+      }
     }
   }
-  return new IndexedSnapshot(origin, builtAt, byKey, conflicts, commits);
+  return new IndexedSnapshot(origin, builtAt, byKey, conflicts, commits, crds, unscoped);
+}
+
+/** The CRDs the renders declare, by the `group/Kind` they define; the first declaration wins. */
+function customResourcesOf(renders: readonly SourceRender[]): Map<string, CustomResourceFacts> {
+  const crds = new Map<string, CustomResourceFacts>();
+  for (const render of renders) {
+    for (const document of render.documents) {
+      const head = { apiVersion: document.apiVersion, kind: document.kind };
+      if (!isCustomResourceDefinition(head)) continue;
+      const facts = customResourceFacts(JSON.parse(document.json) as KubeObject);
+      const id = facts === undefined ? undefined : `${facts.group}/${facts.kind}`;
+      if (facts !== undefined && id !== undefined && !crds.has(id)) crds.set(id, facts);
+    }
+  }
+  return crds;
 }
 
 /** `apps/Deployment shop/web: declared by shop (a.yaml:3) and by web (b.yaml:1); shop's kept`. */

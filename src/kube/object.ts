@@ -1,5 +1,7 @@
 // Kubernetes object shapes and identity, shared by every layer.
 // Objects stay plain parsed JSON: the core reads them, it never needs a typed client model.
+import { builtinScope } from './builtin.js';
+import type { Scope } from './discovery.js';
 
 /** Any value that JSON (and therefore an API server) can carry. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
@@ -47,16 +49,24 @@ export function groupOf(apiVersion: string | undefined): string {
   return slash === -1 ? '' : apiVersion.slice(0, slash);
 }
 
+/** Where the scope of a kind comes from; undefined when it is not known. */
+export type ScopeOf = (group: string, kind: string) => Scope | undefined;
+
 /**
  * The key of an object. A namespaced object without a namespace takes `defaultNamespace`; a
  * cluster-scoped kind never has one, even when a manifest sets it (the API server ignores it).
+ * Scope comes from `scopeOf` (by default Kubernetes' own kinds, from its discovery); a kind of
+ * unknown scope is keyed as the manifest says: its namespace, else `defaultNamespace`.
  */
-export function keyOf(object: KubeObject, defaultNamespace = ''): ResourceKey {
+export function keyOf(
+  object: KubeObject,
+  defaultNamespace = '',
+  scopeOf: ScopeOf = builtinScope,
+): ResourceKey {
   const group = groupOf(object.apiVersion);
   const kind = object.kind ?? '';
-  const namespace = isClusterScoped(group, kind)
-    ? ''
-    : (object.metadata?.namespace ?? defaultNamespace);
+  const namespace =
+    scopeOf(group, kind) === 'Cluster' ? '' : (object.metadata?.namespace ?? defaultNamespace);
   return { group, kind, namespace, name: object.metadata?.name ?? '' };
 }
 
@@ -70,45 +80,4 @@ export function sameKey(a: ResourceKey, b: ResourceKey): boolean {
   return (
     a.group === b.group && a.kind === b.kind && a.namespace === b.namespace && a.name === b.name
   );
-}
-
-// Cluster-scoped kinds of Kubernetes itself and of the add-ons a GitOps repository commonly
-// declares. For other custom resources the cluster's discovery data decides (cluster/).
-const CLUSTER_SCOPED = new Set([
-  '/Namespace',
-  '/Node',
-  '/PersistentVolume',
-  '/ComponentStatus',
-  'rbac.authorization.k8s.io/ClusterRole',
-  'rbac.authorization.k8s.io/ClusterRoleBinding',
-  'apiextensions.k8s.io/CustomResourceDefinition',
-  'apiregistration.k8s.io/APIService',
-  'admissionregistration.k8s.io/MutatingWebhookConfiguration',
-  'admissionregistration.k8s.io/ValidatingWebhookConfiguration',
-  'admissionregistration.k8s.io/ValidatingAdmissionPolicy',
-  'admissionregistration.k8s.io/ValidatingAdmissionPolicyBinding',
-  'admissionregistration.k8s.io/MutatingAdmissionPolicy',
-  'admissionregistration.k8s.io/MutatingAdmissionPolicyBinding',
-  'storage.k8s.io/StorageClass',
-  'storage.k8s.io/CSIDriver',
-  'storage.k8s.io/CSINode',
-  'storage.k8s.io/VolumeAttachment',
-  'storage.k8s.io/VolumeAttributesClass',
-  'scheduling.k8s.io/PriorityClass',
-  'node.k8s.io/RuntimeClass',
-  'networking.k8s.io/IngressClass',
-  'networking.k8s.io/IPAddress',
-  'networking.k8s.io/ServiceCIDR',
-  'certificates.k8s.io/CertificateSigningRequest',
-  'certificates.k8s.io/ClusterTrustBundle',
-  'flowcontrol.apiserver.k8s.io/FlowSchema',
-  'flowcontrol.apiserver.k8s.io/PriorityLevelConfiguration',
-  'resource.k8s.io/DeviceClass',
-  'cert-manager.io/ClusterIssuer',
-  'snapshot.storage.k8s.io/VolumeSnapshotClass',
-  'snapshot.storage.k8s.io/VolumeSnapshotContent',
-]);
-
-export function isClusterScoped(group: string, kind: string): boolean {
-  return CLUSTER_SCOPED.has(`${group}/${kind}`);
 }

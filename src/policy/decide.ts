@@ -2,16 +2,12 @@
 // cluster says and the config to an allow or a denial with its reasons. No I/O, no clock.
 import type { Config, IgnoreDifference, SourceConfig } from '../config/config.js';
 import type { DesiredEntry, DesiredSnapshot } from '../desired/snapshot.js';
+import { convertToVersion } from '../drift/convert.js';
 import { diff, diffWrite, type FieldDrift } from '../drift/diff.js';
 import { pointsIntoAny, type IgnoreRule } from '../drift/ignore.js';
 import type { AdmissionRequest } from '../kube/admission.js';
-import {
-  formatKey,
-  isClusterScoped,
-  isJsonObject,
-  type KubeObject,
-  type ResourceKey,
-} from '../kube/object.js';
+import type { Scope } from '../kube/discovery.js';
+import { formatKey, isJsonObject, type KubeObject, type ResourceKey } from '../kube/object.js';
 import { DRIFTGATE_PREFIX, labels as labelKeys } from '../kube/well-known.js';
 import {
   isActive,
@@ -100,6 +96,7 @@ const STEPS: readonly Step[] = [
   breakGlassAnnotations,
   deletion,
   recordable,
+  version,
   terminating,
   drift,
 ];
@@ -119,10 +116,11 @@ class Judgement {
   readonly mode: EffectiveMode;
   private breakGlass: { active: BreakGlass | undefined } | undefined;
   private found: DriftFound | undefined;
+  private inWriteVersion: ReturnType<typeof convertToVersion> | undefined;
 
   constructor(
     readonly request: AdmissionRequest,
-    snapshot: DesiredSnapshot,
+    readonly snapshot: DesiredSnapshot,
     readonly index: SnapshotIndex,
     readonly key: ResourceKey,
     readonly facts: ClusterFacts,
@@ -185,10 +183,11 @@ class Judgement {
   get drift(): DriftFound {
     if (this.found === undefined) {
       const { request, entry, record, key, index, facts, config, source } = this;
+      const desired = this.desired;
       let found: DriftFound =
-        entry === undefined
+        desired === undefined || 'unconvertible' in desired
           ? { drift: [], preexisting: [] }
-          : driftOf(request, entry, key, index, facts, config, source);
+          : driftOf(request, desired.converted, key, index, facts, config, source);
       if (record !== undefined) found = withRecordDrift(found, driftFromRecord(this, record));
       const borrowed = borrowedManager(request.options, SYNC_RECORD_MANAGERS);
       if (borrowed !== undefined && (entry !== undefined || record !== undefined)) {
@@ -208,6 +207,13 @@ class Judgement {
       this.found = found;
     }
     return this.found;
+  }
+
+  /** Git's manifest in the write's API version, or why it cannot be (§2); none without Git's. */
+  get desired(): ReturnType<typeof convertToVersion> | undefined {
+    if (this.entry === undefined) return undefined;
+    this.inWriteVersion ??= inWriteVersion(this.request, manifestOf(this.entry), this.snapshot);
+    return this.inWriteVersion;
   }
 
   decision(
@@ -265,7 +271,7 @@ function scope(
   if (facts.override === 'off')
     return quietly('kill-switch', 'the override ConfigMap turned driftgate off');
   const index = indexSnapshot(snapshot);
-  const key = targetKey(request, index);
+  const key = targetKey(request, index, snapshot, facts);
   if (key === undefined) return quietly('out-of-scope', 'no object to judge');
   const namespace = isNamespace(key) ? key.name : key.namespace;
   if (namespace !== '' && config.namespaces.exclude.includes(namespace)) {
@@ -452,6 +458,19 @@ function terminating(j: Judgement): Decision | undefined {
   );
 }
 
+/**
+ * Git's manifest and the write are compared in one API version: where Kubernetes defines no
+ * conversion driftgate can make, the write is not judged, and says so — never a silent allow.
+ */
+function version(j: Judgement): Decision | undefined {
+  const desired = j.desired;
+  if (desired === undefined || !('unconvertible' in desired)) return undefined;
+  return j.decision('not-judged', 'version', desired.unconvertible, {
+    ...j.common,
+    warnings: [`driftgate: not judged: ${desired.unconvertible}`],
+  });
+}
+
 /** For the mutating webhook: a write whose drift nothing would allow and record ends here. */
 function recordable(j: Judgement): Decision | undefined {
   if (j.options.recordingOnly !== true || j.mode === 'warn') return undefined;
@@ -552,7 +571,12 @@ function originOf(entry: DesiredEntry): DesiredOrigin {
   return { source: entry.source, file: entry.file, line: entry.line, commit: entry.commit };
 }
 
-function targetKey(request: AdmissionRequest, index: SnapshotIndex): ResourceKey | undefined {
+function targetKey(
+  request: AdmissionRequest,
+  index: SnapshotIndex,
+  snapshot: DesiredSnapshot,
+  facts: ClusterFacts,
+): ResourceKey | undefined {
   const object = request.object ?? request.oldObject ?? undefined;
   const name = request.name ?? object?.metadata?.name;
   if (name === undefined || name === '') return undefined;
@@ -565,7 +589,8 @@ function targetKey(request: AdmissionRequest, index: SnapshotIndex): ResourceKey
     kind = parent?.kind ?? SCALE_KINDS[resource] ?? '';
     if (kind === '') return undefined;
   }
-  const namespace = isClusterScoped(group, kind) ? '' : (request.namespace ?? '');
+  const namespace =
+    scopeOf(request, group, kind, snapshot, facts) === 'Cluster' ? '' : (request.namespace ?? '');
   return { group, kind, namespace, name };
 }
 
@@ -574,6 +599,35 @@ function isExcludedKind(key: ResourceKey, config: Config): boolean {
   const { include, exclude } = config.kinds;
   if (exclude.some((k) => names.includes(k))) return true;
   return include.length > 0 && !include.some((k) => names.includes(k));
+}
+
+/**
+ * Scope from the API: Kubernetes' own kinds and CRDs in Git (the snapshot), then the cluster's
+ * discovery; for a kind none of them knows, the review itself, whose `namespace` the API server
+ * sets for namespaced resources only.
+ */
+function scopeOf(
+  request: AdmissionRequest,
+  group: string,
+  kind: string,
+  snapshot: DesiredSnapshot,
+  facts: ClusterFacts,
+): Scope {
+  const known = snapshot.scopeOf(group, kind) ?? facts.scopeOf?.(group, kind);
+  if (known !== undefined) return known;
+  return request.namespace === undefined || request.namespace === '' ? 'Cluster' : 'Namespaced';
+}
+
+/** Git's manifest in the API version of the write (`request.kind`), where it can be converted. */
+function inWriteVersion(
+  request: AdmissionRequest,
+  manifest: KubeObject,
+  snapshot: DesiredSnapshot,
+): ReturnType<typeof convertToVersion> {
+  // A Scale is compared as its parent's spec.replicas, whatever the parent's version.
+  if (request.subResource === 'scale') return { converted: manifest };
+  const { group, version, kind } = request.kind;
+  return convertToVersion(manifest, { group, version, kind }, snapshot.customResource(group, kind));
 }
 
 function isManagedKind(key: ResourceKey, index: SnapshotIndex, config: Config): boolean {
@@ -762,7 +816,7 @@ interface DriftFound {
  */
 function driftOf(
   request: AdmissionRequest,
-  entry: DesiredEntry,
+  manifest: KubeObject,
   key: ResourceKey,
   index: SnapshotIndex,
   facts: ClusterFacts,
@@ -771,7 +825,6 @@ function driftOf(
 ): DriftFound {
   const namespace = key.namespace;
   const fieldPolicy = config.namespaces.overrides[namespace]?.fieldPolicy ?? config.fieldPolicy;
-  const manifest = manifestOf(entry);
   let desired = manifest;
   let live = request.object ?? undefined;
   let old = request.oldObject ?? undefined;

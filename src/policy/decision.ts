@@ -3,9 +3,21 @@
 import type { FieldDrift } from '../drift/diff.js';
 import type { ResourceKey } from '../kube/object.js';
 
-/** As written to the `decision` audit annotation (DESIGN.md §5). */
+/**
+ * As written to the `decision` audit annotation (DESIGN.md §5). `not-judged`: allowed because
+ * the write could not be compared with Git (reason `version`: Git's manifest is in an API
+ * version driftgate cannot convert to the write's); recorded, never silent.
+ */
 export type DecisionKind =
-  'allowed' | 'denied' | 'warned' | 'audited' | 'break-glass' | 'exempt' | 'sync' | 'error';
+  | 'allowed'
+  | 'denied'
+  | 'warned'
+  | 'audited'
+  | 'break-glass'
+  | 'exempt'
+  | 'sync'
+  | 'not-judged'
+  | 'error';
 
 export type EffectiveMode = 'enforce' | 'warn' | 'audit' | 'off';
 

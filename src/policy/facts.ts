@@ -1,6 +1,7 @@
 // What the cluster itself tells the decision (HPAs, namespace labels and annotations, the
 // kill switch). Filled from informer caches; the decision never waits for the API server.
 import type { KindSchema } from '../drift/schema.js';
+import type { Scope } from '../kube/discovery.js';
 import { isJsonObject, type ResourceKey } from '../kube/object.js';
 
 /** An HPA that scales an object, and the replica counts it could itself set. */
@@ -49,6 +50,8 @@ export interface ClusterFacts {
    * groups, aggregated APIs, custom resources), once read.
    */
   schemaOf?(apiVersion: string | undefined, kind: string): KindSchema | undefined;
+  /** A kind's scope by the cluster's own discovery (its CRDs included), once it has been read. */
+  scopeOf?(group: string, kind: string): Scope | undefined;
 }
 
 /** Facts when nothing is known of the cluster: decisions rest on Git alone. */

@@ -160,6 +160,11 @@ export interface FakeApiServer {
   /** Events created through `events.k8s.io/v1`, series updates applied. */
   readonly events: readonly JsonObject[];
   openWatches(type?: ResourceType): number;
+  /**
+   * Aggregated discovery answered at `/api` and `/apis` from now on (by default, documents of
+   * the resource types above, shaped as kube-apiserver v1.31 sends them).
+   */
+  serveDiscovery(documents: { readonly api: unknown; readonly apis: unknown }): void;
   stop(): Promise<void>;
 }
 
@@ -274,6 +279,8 @@ export async function startFakeApiServer(
     });
   }
 
+  let discovery: { readonly api: unknown; readonly apis: unknown } = discoveryOf(allTypes);
+
   const storeKey = (type: ResourceType, namespace: string, name: string) =>
     `${type.group}/${type.resource}/${namespace}/${name}`;
 
@@ -292,6 +299,19 @@ export async function startFakeApiServer(
     }
     if (url.pathname === '/openapi/v3' || url.pathname.startsWith('/openapi/v3/')) {
       serveOpenApi(response, url.pathname.slice('/openapi/v3'.length).replace(/^\//, ''), openapi);
+      return;
+    }
+    if ((url.pathname === '/api' || url.pathname === '/apis') && request.method === 'GET') {
+      if (!accept.includes('as=APIGroupDiscoveryList')) {
+        sendStatus(
+          response,
+          406,
+          'NotAcceptable',
+          'the fake API server serves aggregated discovery only',
+        );
+        return;
+      }
+      sendJson(response, 200, url.pathname === '/api' ? discovery.api : discovery.apis);
       return;
     }
     const route = parsePath(url.pathname);
@@ -558,6 +578,9 @@ export async function startFakeApiServer(
       return [...watches].filter((watch) => type === undefined || watch.resourceType === type)
         .length;
     },
+    serveDiscovery(documents) {
+      discovery = documents;
+    },
     async stop() {
       if (server.listening) await closeServer();
     },
@@ -572,6 +595,40 @@ const eventType: ResourceType = {
   namespaced: true,
 };
 const allTypes: readonly ResourceType[] = [...Object.values(resourceTypes), eventType];
+
+/** `/api` and `/apis` as aggregated discovery (APIGroupDiscoveryList), from resource types. */
+function discoveryOf(types: readonly ResourceType[]): { api: unknown; apis: unknown } {
+  const groups = new Map<string, Map<string, ResourceType[]>>();
+  for (const type of types) {
+    const versions = groups.get(type.group) ?? new Map<string, ResourceType[]>();
+    versions.set(type.version, [...(versions.get(type.version) ?? []), type]);
+    groups.set(type.group, versions);
+  }
+  const item = (group: string, versions: Map<string, ResourceType[]>) => ({
+    metadata: group === '' ? { creationTimestamp: null } : { name: group, creationTimestamp: null },
+    versions: [...versions].map(([version, resources]) => ({
+      version,
+      resources: resources.map((type) => ({
+        resource: type.resource,
+        responseKind: { group: '', version: '', kind: type.kind },
+        scope: type.namespaced ? 'Namespaced' : 'Cluster',
+        verbs: ['get', 'list', 'watch'],
+      })),
+      freshness: 'Current',
+    })),
+  });
+  const list = (items: unknown[]) => ({
+    kind: 'APIGroupDiscoveryList',
+    apiVersion: 'apidiscovery.k8s.io/v2',
+    metadata: {},
+    items,
+  });
+  const core = groups.get('');
+  return {
+    api: list(core === undefined ? [] : [item('', core)]),
+    apis: list([...groups].filter(([group]) => group !== '').map(([g, v]) => item(g, v))),
+  };
+}
 
 function parsePath(
   path: string,

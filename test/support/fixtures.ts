@@ -75,3 +75,9 @@ export function edited(object: KubeObject, edit: (copy: any) => void): KubeObjec
 export function stored131(name: string): KubeObject {
   return readObject(`captured-1.31/stored/${name}.json`);
 }
+/** From the kube-apiserver v1.31 capture (test/fixtures/captured-1.31), as one object. */
+export const captured131 = {
+  review: (label: string) => review131(label),
+  manifest: manifest131,
+  stored: stored131,
+};

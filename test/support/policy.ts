@@ -4,6 +4,7 @@ import { validateConfig, type Config } from '../../src/config/config.js';
 import { toRendered } from '../../src/desired/manifest-parser.js';
 import { buildSnapshot, type DesiredSnapshot } from '../../src/desired/snapshot.js';
 import type { AdmissionRequest } from '../../src/kube/admission.js';
+import type { Scope } from '../../src/kube/discovery.js';
 import type { KubeObject } from '../../src/kube/object.js';
 import { noClusterFacts, type ClusterFacts, type NamespaceFacts } from '../../src/policy/facts.js';
 import { manifest, manifest131 } from './fixtures.js';
@@ -47,10 +48,16 @@ export function snapshot(
   names: readonly string[] = SHOP_MANIFESTS,
   extra: readonly KubeObject[] = [],
 ): DesiredSnapshot {
-  const documents = [
+  return snapshotOf([
     ...names.map((name) => ({ name, object: manifest(name) })),
     ...extra.map((object, i) => ({ name: `extra-${i}`, object })),
-  ];
+  ]);
+}
+
+/** These objects as Git's side, from source `shop` (default namespace `shop`) at one commit. */
+export function snapshotOf(
+  documents: readonly { readonly name: string; readonly object: KubeObject }[],
+): DesiredSnapshot {
   return buildSnapshot(
     [
       {
@@ -101,10 +108,13 @@ export function facts(
     hpaBounds?: [number, number];
     parents?: Record<string, Record<string, string>>;
     override?: ClusterFacts['override'];
+    /** Scope by the cluster's discovery, by `group/Kind`. */
+    scopes?: Record<string, Scope>;
   } = {},
 ): ClusterFacts {
   const [minReplicas, maxReplicas] = overrides.hpaBounds ?? [1, 10];
   return {
+    scopeOf: (group, kind) => overrides.scopes?.[`${group}/${kind}`],
     namespace: (name) => {
       const ns = overrides.namespaces?.[name];
       return ns === undefined
