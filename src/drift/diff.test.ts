@@ -599,3 +599,26 @@ describe('validateIgnoreRules', () => {
     expect(result.rules).toEqual([]);
   });
 });
+
+describe('ignore rules and scope', () => {
+  it("a rule for a namespace never reaches a cluster-scoped object the source's namespace defaults", () => {
+    const widget = (size: string): KubeObject => ({
+      apiVersion: 'capture.example.com/v1',
+      kind: 'ClusterWidget',
+      metadata: { name: 'global' },
+      spec: { size },
+    });
+    const drift = diff(widget('large'), widget('small'), {
+      defaultNamespace: 'shop',
+      ignore: [
+        {
+          group: 'capture.example.com',
+          kind: 'ClusterWidget',
+          namespace: 'shop',
+          jsonPointers: ['/spec/size'],
+        },
+      ],
+    });
+    expect(paths(drift)).toEqual(['spec.size']);
+  });
+});

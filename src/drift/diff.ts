@@ -160,7 +160,10 @@ function prepare(
   old: KubeObject | undefined,
   options: DiffOptions,
 ): Prepared {
-  const key: ResourceKey = keyOf(live, options.defaultNamespace);
+  // The live object is the API server's: it names a namespace exactly when its kind has one.
+  const key: ResourceKey = keyOf(live, '', () =>
+    live.metadata?.namespace === undefined ? 'Cluster' : 'Namespaced',
+  );
   let normalized = normalizeDesired(desired, live, options.defaultNamespace);
   let liveSide = live;
   let oldSide = old;
