@@ -1,7 +1,6 @@
 // The scope of every kind the cluster serves, custom resources included, from its aggregated
 // discovery (`/api` and `/apis`), read at start and again every few minutes: installing a CRD
 // changes it. Discovery is readable by every authenticated identity; no RBAC is needed.
-import { request as httpsRequest, type RequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import {
@@ -9,6 +8,7 @@ import {
   resourcesFromAggregated,
   type Scope,
 } from '../kube/discovery.js';
+import { getJson } from './get-json.js';
 import { describeError, type WatchEvents, type WatchTiming } from './watch.js';
 
 /** Its name in logs and in the cluster watch metrics. */
@@ -23,7 +23,6 @@ export interface ApiScopes {
 }
 
 const DEFAULT_INTERVAL_MS = 5 * 60_000;
-const TIMEOUT_MS = 30_000;
 
 export function watchApiScopes(
   kubeConfig: KubeConfig,
@@ -52,7 +51,7 @@ export function watchApiScopes(
     try {
       const documents = await Promise.all(
         ['/api', '/apis'].map((path) =>
-          getJson(kubeConfig, path, AGGREGATED_DISCOVERY_ACCEPT, abort.signal),
+          getJson(kubeConfig, path, { accept: AGGREGATED_DISCOVERY_ACCEPT, signal: abort.signal }),
         ),
       );
       const next = new Map<string, Scope>();
@@ -109,39 +108,4 @@ export function watchApiScopes(
       await running;
     },
   };
-}
-
-/** One GET over node:https with the KubeConfig's TLS and credentials. */
-async function getJson(
-  kubeConfig: KubeConfig,
-  path: string,
-  accept: string,
-  signal: AbortSignal,
-): Promise<unknown> {
-  const cluster = kubeConfig.getCurrentCluster();
-  if (cluster === null) throw new Error('the kubeconfig has no current cluster');
-  const options: RequestOptions = { method: 'GET', headers: { Accept: accept }, signal };
-  await kubeConfig.applyToHTTPSOptions(options);
-  return new Promise((resolve, reject) => {
-    const request = httpsRequest(new URL(cluster.server + path), options, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('error', reject);
-      response.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        if (response.statusCode !== 200) {
-          reject(new Error(`GET ${path}: HTTP ${String(response.statusCode)}`));
-          return;
-        }
-        try {
-          resolve(JSON.parse(body) as unknown);
-        } catch (error) {
-          reject(error instanceof Error ? error : new Error(String(error)));
-        }
-      });
-    });
-    request.setTimeout(TIMEOUT_MS, () => request.destroy(new Error(`GET ${path}: timed out`)));
-    request.on('error', reject);
-    request.end();
-  });
 }

@@ -1,5 +1,5 @@
 // One GET of a JSON document from the API server, over node:https with the KubeConfig's TLS and
-// credentials: for the documents that are not lists of objects (OpenAPI, discovery).
+// credentials: a LIST, a discovery document, an OpenAPI document.
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 
@@ -13,23 +13,44 @@ export class ApiGetError extends Error {
   }
 }
 
+export interface GetOptions {
+  /** `application/json` unless said. */
+  readonly accept?: string;
+  readonly query?: Readonly<Record<string, string | undefined>>;
+  readonly signal?: AbortSignal;
+  /** How the request is named in errors: `LIST /apis/apps/v1/deployments`. Default `GET <path>`. */
+  readonly describe?: string;
+}
+
 const TIMEOUT_MS = 30_000;
 // An OpenAPI document of a large group is a few MB; nothing the API server sends is near this.
-const MAX_BYTES = 64 * 1024 * 1024;
+const MAX_BYTES = 256 * 1024 * 1024;
 
-export async function getJson(kubeConfig: KubeConfig, path: string): Promise<unknown> {
+export async function getJson(
+  kubeConfig: KubeConfig,
+  path: string,
+  options: GetOptions = {},
+): Promise<unknown> {
   const cluster = kubeConfig.getCurrentCluster();
   if (cluster === null) throw new Error('the kubeconfig has no current cluster');
   const url = new URL(cluster.server.replace(/\/$/, '') + path);
-  const options: RequestOptions = { method: 'GET', headers: { Accept: 'application/json' } };
-  await kubeConfig.applyToHTTPSOptions(options);
+  for (const [name, value] of Object.entries(options.query ?? {})) {
+    if (value !== undefined) url.searchParams.set(name, value);
+  }
+  const what = options.describe ?? `GET ${path}`;
+  const request: RequestOptions = {
+    method: 'GET',
+    headers: { Accept: options.accept ?? 'application/json' },
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  };
+  await kubeConfig.applyToHTTPSOptions(request);
   return new Promise((resolve, reject) => {
-    const request = httpsRequest(url, options, (response) => {
+    const sent = httpsRequest(url, request, (response) => {
       const chunks: Buffer[] = [];
       let size = 0;
       response.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > MAX_BYTES) request.destroy(new Error(`GET ${path}: over ${MAX_BYTES} bytes`));
+        if (size > MAX_BYTES) sent.destroy(new Error(`${what}: over ${MAX_BYTES} bytes`));
         else chunks.push(chunk);
       });
       response.on('error', reject);
@@ -38,7 +59,7 @@ export async function getJson(kubeConfig: KubeConfig, path: string): Promise<unk
         if (response.statusCode !== 200) {
           reject(
             new ApiGetError(
-              `GET ${path}: HTTP ${String(response.statusCode)}: ${body.slice(0, 200).trim()}`,
+              `${what}: HTTP ${String(response.statusCode)}: ${statusMessage(body)}`,
               response.statusCode,
             ),
           );
@@ -51,8 +72,19 @@ export async function getJson(kubeConfig: KubeConfig, path: string): Promise<unk
         }
       });
     });
-    request.setTimeout(TIMEOUT_MS, () => request.destroy(new Error(`GET ${path}: timed out`)));
-    request.on('error', reject);
-    request.end();
+    sent.setTimeout(TIMEOUT_MS, () => sent.destroy(new Error(`${what}: timed out`)));
+    sent.on('error', reject);
+    sent.end();
   });
+}
+
+/** The message of a Status body; an unknown API group answers text/plain. */
+export function statusMessage(body: string): string {
+  try {
+    const status = JSON.parse(body) as { message?: unknown };
+    if (typeof status.message === 'string') return status.message;
+  } catch {
+    // Not a Status.
+  }
+  return body.slice(0, 200).trim();
 }

@@ -2,7 +2,6 @@
 // never gives up: client-node relists after 410 Gone and reconnects after a quiet watch times
 // out, but on any other error (API server down, 403, a dropped list) it stops; here it starts
 // again after a backoff. The admission path reads the cache and never waits for the API server.
-import { request as httpsRequest, type RequestOptions } from 'node:https';
 import {
   KubeConfig,
   ListWatch,
@@ -12,6 +11,7 @@ import {
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { RequestContext } from '@kubernetes/client-node';
+import { getJson } from './get-json.js';
 
 /** The Accept header of a metadata-only watch; the list asks for the list kind. */
 const METADATA_WATCH = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
@@ -173,42 +173,12 @@ async function listObjects<T extends KubernetesObject>(
   kubeConfig: KubeConfig,
   spec: WatchSpec,
 ): Promise<KubernetesListObject<T>> {
-  const cluster = kubeConfig.getCurrentCluster();
-  if (cluster === null) throw new Error('the kubeconfig has no current cluster');
-  const url = new URL(cluster.server + spec.path);
-  if (spec.fieldSelector !== undefined) url.searchParams.set('fieldSelector', spec.fieldSelector);
-  if (spec.labelSelector !== undefined) url.searchParams.set('labelSelector', spec.labelSelector);
-  const options: RequestOptions = {
-    method: 'GET',
-    headers: { Accept: spec.metadataOnly === true ? METADATA_LIST : 'application/json' },
-  };
-  await kubeConfig.applyToHTTPSOptions(options);
-  return new Promise((resolve, reject) => {
-    const request = httpsRequest(url, options, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('error', reject);
-      response.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        if (response.statusCode !== 200) {
-          const error = new Error(
-            `LIST ${spec.path}: HTTP ${String(response.statusCode)}: ${statusMessage(body)}`,
-          ) as Error & { statusCode?: number | undefined };
-          error.statusCode = response.statusCode;
-          reject(error);
-          return;
-        }
-        try {
-          resolve(listOf<T>(JSON.parse(body), spec.path));
-        } catch (error) {
-          reject(error instanceof Error ? error : new Error(String(error)));
-        }
-      });
-    });
-    request.setTimeout(30_000, () => request.destroy(new Error(`LIST ${spec.path}: timed out`)));
-    request.on('error', reject);
-    request.end();
+  const body = await getJson(kubeConfig, spec.path, {
+    accept: spec.metadataOnly === true ? METADATA_LIST : 'application/json',
+    query: { fieldSelector: spec.fieldSelector, labelSelector: spec.labelSelector },
+    describe: `LIST ${spec.path}`,
   });
+  return listOf<T>(body, spec.path);
 }
 
 /**
@@ -226,16 +196,6 @@ export function listOf<T extends KubernetesObject>(
   if (items === null) return { ...list, items: [] };
   if (!Array.isArray(items)) throw new Error(`LIST ${path}: the answer has no items`);
   return list;
-}
-
-function statusMessage(body: string): string {
-  try {
-    const status = JSON.parse(body) as { message?: unknown };
-    if (typeof status.message === 'string') return status.message;
-  } catch {
-    // Not a Status: an unknown API group answers text/plain.
-  }
-  return body.slice(0, 200).trim();
 }
 
 export function describeError(error: unknown): string {
