@@ -135,3 +135,30 @@ describe("a sync tool's field-manager name is not an identity", () => {
     expect(decision.kind).toBe('sync');
   });
 });
+
+describe("the deploying source's own sync identities", () => {
+  it("a Kustomization's service account writing its objects is the sync tool, not a person", () => {
+    const reconciler = 'system:serviceaccount:apps:reconciler';
+    const base = enforce.sources[0]!;
+    const kustomization = {
+      ...base,
+      name: 'flux:flux-system/apps',
+      syncIdentities: { users: [reconciler], groups: [] },
+    };
+    const request = asUser(review131('61a-edit-deployment-flux-app-image-by-alice'), reconciler, [
+      'system:serviceaccounts',
+    ]);
+    const decision = decide(request, nothingInGit, facts(), enforce, NOW, [kustomization]);
+    expect(decision.kind).toBe('sync');
+    // Anyone else is still judged against the record.
+    const byAlice = decide(
+      review131('61a-edit-deployment-flux-app-image-by-alice'),
+      nothingInGit,
+      facts(),
+      enforce,
+      NOW,
+      [kustomization],
+    );
+    expect(byAlice.kind).toBe('denied');
+  });
+});

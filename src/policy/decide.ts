@@ -29,6 +29,7 @@ import {
   ownershipTaken,
   syncOwnerOf,
   syncRecordOf,
+  type SyncOwner,
   type SyncRecord,
   type SyncRecordSettings,
 } from './sync-record.js';
@@ -140,7 +141,10 @@ class Judgement {
         : undefined;
     this.origin =
       this.entry === undefined ? this.record && recordOrigin(this.record) : originOf(this.entry);
-    this.source = this.entry && sourceNamed(sources, this.entry.source);
+    this.source =
+      this.entry === undefined
+        ? this.record && sourceOfOwner(this.record.owner, sources, config)
+        : sourceNamed(sources, this.entry.source);
     this.mode = resolveMode(this.namespace, facts, config);
   }
 
@@ -920,6 +924,25 @@ function recordBefore(
   return syncRecordOf(old, owner, settings, schemaOf(key, old.apiVersion, index, facts)?.root);
 }
 
+/**
+ * The discovered source of the Application or Kustomization that deployed an object, though it
+ * does not render the object: its sync identities (sync impersonation, a Kustomization's
+ * service account) and ignore rules still apply to it.
+ */
+function sourceOfOwner(
+  owner: SyncOwner,
+  sources: readonly SourceConfig[],
+  config: Config,
+): SourceConfig | undefined {
+  if (owner.tool === 'Flux') {
+    return owner.kind === 'Kustomization' ? sourceNamed(sources, `flux:${owner.name}`) : undefined;
+  }
+  const name = owner.name.includes('/')
+    ? owner.name
+    : `${config.discovery.argocd?.namespace ?? 'argocd'}/${owner.name}`;
+  return sourceNamed(sources, `argocd:${name}`) ?? sourceNamed(sources, `argocd:${name}#0`);
+}
+
 function recordOrigin(record: SyncRecord): DesiredOrigin {
   const file =
     record.from === 'last-applied'
@@ -945,7 +968,7 @@ function driftFromRecord(j: Judgement, record: SyncRecord): DriftFound {
   const hpa = hpaOf(key, index, facts);
   const leftToHpa = hpa !== undefined && hpaMaySet(hpa, replicasOf(live));
   const result = diffWrite(record.desired, old, live, {
-    ignore: ignoreRulesFor(request, key, record.desired, config, undefined, leftToHpa),
+    ignore: ignoreRulesFor(request, key, record.desired, config, j.source, leftToHpa),
     fieldPolicy,
     ...(schema === undefined ? {} : { schema }),
   });
