@@ -162,3 +162,17 @@ describe("the deploying source's own sync identities", () => {
     expect(byAlice.kind).toBe('denied');
   });
 });
+
+describe('allowances apply to fields taken from the sync tool', () => {
+  it('an ignore rule for a field lets a controller take it over (62a, the rule on spec.replicas)', () => {
+    const request = review131(
+      '62a-apply-serverside-force-conflicts-deployment-flux-app-replicas-by-bob',
+    );
+    const withRule = config({
+      mode: 'enforce',
+      ignoreDifferences: [{ group: 'apps', kind: 'Deployment', jsonPointers: ['/spec/replicas'] }],
+    });
+    expect(judged(request).kind).toBe('denied');
+    expect(judged(request, withRule)).toMatchObject({ kind: 'allowed', reason: 'no-drift' });
+  });
+});

@@ -83,9 +83,10 @@ describe("Flux's server-side apply: the fields kustomize-controller owns", () =>
     expect(taken).toEqual([
       {
         path: 'spec.replicas',
-        pointer: '/metadata/managedFields',
+        pointer: '/spec/replicas',
         desired: 'owned by kustomize-controller',
         live: 'owned by bob',
+        newOwner: 'bob',
       },
     ]);
     // The forced apply is invisible in the request: options say only who manages the fields.
@@ -156,5 +157,15 @@ describe("a sync tool's field-manager name is not an identity", () => {
         settings,
       ),
     ).toBeUndefined();
+  });
+});
+
+describe('fields taken over are judged with the same allowances as changed ones', () => {
+  it("a key of a list element is found by its keys in the object's pointer", () => {
+    const { old, live } = write('61a-edit-deployment-flux-app-image-by-alice');
+    const taken = ownershipTaken(old, live, settings, deploymentSchema);
+    expect(taken.map((d) => [d.path, d.pointer])).toEqual([
+      ['spec.template.spec.containers[name=app].image', '/spec/template/spec/containers/0/image'],
+    ]);
   });
 });

@@ -161,6 +161,55 @@ export function ownedPaths(tries: readonly FieldsTrie[]): Set<string> {
   return paths;
 }
 
+/**
+ * The JSON pointer of each owned path (as `ownedPaths` spells it) in `object`, where the object
+ * holds that field; list elements are found by their keys or values.
+ */
+export function ownedPointers(
+  tries: readonly FieldsTrie[],
+  object: unknown,
+  schema: SchemaNode | undefined,
+): Map<string, string> {
+  const pointers = new Map<string, string>();
+  const walk = (
+    trie: FieldsTrie,
+    prefix: string,
+    value: unknown,
+    pointer: string | undefined,
+    node: SchemaNode | undefined,
+  ): void => {
+    for (const [token, child] of Object.entries(trie)) {
+      if (token === '.' || !isJsonObject(child)) continue;
+      const path = prefix + stepOf(token, prefix === '');
+      let next: unknown;
+      let at: string | undefined;
+      let nextNode: SchemaNode | undefined;
+      if (token.startsWith('f:')) {
+        const name = token.slice(2);
+        next = isJsonObject(value) ? value[name] : undefined;
+        at = pointer === undefined || next === undefined ? undefined : `${pointer}/${escape(name)}`;
+        nextNode = fieldOf(node, name);
+      } else {
+        const index = Array.isArray(value) ? findOwnedElement(value, token, node?.keys) : -1;
+        next = index === -1 ? undefined : (value as unknown[])[index];
+        at = pointer === undefined || index === -1 ? undefined : `${pointer}/${index}`;
+        nextNode = itemsOf(node);
+      }
+      if (isLeafTrie(child)) {
+        if (at !== undefined) pointers.set(path, at);
+      } else {
+        walk(child, path, next, at, nextNode);
+      }
+    }
+  };
+  for (const trie of tries) walk(trie, '', object, '', schema);
+  return pointers;
+}
+
+function escape(token: string): string {
+  return token.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
 function stepOf(token: string, first: boolean): string {
   const body = token.slice(2);
   if (token.startsWith('f:')) {

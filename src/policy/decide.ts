@@ -4,7 +4,7 @@ import type { Config, IgnoreDifference, SourceConfig } from '../config/config.js
 import type { DesiredEntry, DesiredSnapshot } from '../desired/snapshot.js';
 import { convertToVersion } from '../drift/convert.js';
 import { diff, diffWrite, type FieldDrift } from '../drift/diff.js';
-import { pointsIntoAny, type IgnoreRule } from '../drift/ignore.js';
+import { pointsIntoAny, rulesFor, type IgnoreRule } from '../drift/ignore.js';
 import type { AdmissionRequest } from '../kube/admission.js';
 import type { Scope } from '../kube/discovery.js';
 import { formatKey, isJsonObject, type KubeObject, type ResourceKey } from '../kube/object.js';
@@ -967,15 +967,23 @@ function driftFromRecord(j: Judgement, record: SyncRecord): DriftFound {
   const schema = schemaOf(key, live.apiVersion, index, facts);
   const hpa = hpaOf(key, index, facts);
   const leftToHpa = hpa !== undefined && hpaMaySet(hpa, replicasOf(live));
+  const ignore = ignoreRulesFor(request, key, record.desired, config, j.source, leftToHpa);
   const result = diffWrite(record.desired, old, live, {
-    ignore: ignoreRulesFor(request, key, record.desired, config, j.source, leftToHpa),
+    ignore,
     fieldPolicy,
     ...(schema === undefined ? {} : { schema }),
   });
   const changed = new Set(result.introduced.map((d) => d.path));
-  const taken = ownershipTaken(old, live, recordSettings(config)).filter(
-    (d) => !changed.has(d.path),
-  );
+  // A field taken over is judged as a changed one is: ignore rules, allowances and the HPA's
+  // replicas apply (cert-manager's cainjector taking a caBundle is no theft).
+  const rules = rulesFor(ignore, key);
+  const ignoredPointers = rules.flatMap((rule) => rule.jsonPointers ?? []);
+  const ignoredManagers = new Set(rules.flatMap((rule) => rule.managedFieldsManagers ?? []));
+  const taken = ownershipTaken(old, live, recordSettings(config), schema?.root)
+    .filter((d) => !changed.has(d.path))
+    .filter((d) => d.newOwner === undefined || !ignoredManagers.has(d.newOwner))
+    .filter((d) => !ignoredPointers.some((p) => d.pointer === p || d.pointer.startsWith(`${p}/`)))
+    .map(({ newOwner: _newOwner, ...drift }) => drift);
   return { drift: [...result.introduced, ...taken], preexisting: result.preexisting };
 }
 

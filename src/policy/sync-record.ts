@@ -8,6 +8,7 @@ import {
   keepOwned,
   managedFieldsOf,
   ownedPaths,
+  ownedPointers,
   type FieldsTrie,
 } from '../drift/managed-fields.js';
 import type { SchemaNode } from '../drift/schema.js';
@@ -144,6 +145,11 @@ export function syncRecordOf(
   };
 }
 
+/** A field a write took from the sync tool's managers, and who holds it now. */
+export interface OwnershipTaken extends FieldDrift {
+  readonly newOwner: string | undefined;
+}
+
 /**
  * Fields a sync manager owned before the write and no longer owns after it: taken over by a
  * forced server-side apply, by an update under another manager, or erased. Each is drift even
@@ -153,24 +159,29 @@ export function ownershipTaken(
   old: KubeObject,
   live: KubeObject,
   settings: SyncRecordSettings,
-): FieldDrift[] {
+  schema?: SchemaNode,
+): OwnershipTaken[] {
   const syncTries = (object: KubeObject) =>
     managedFieldsOf(object)
       .filter((entry) => settings.managers.has(entry.manager))
       .map((entry) => entry.fields);
-  const before = ownedPaths(syncTries(old));
+  const oldTries = syncTries(old);
+  const before = ownedPaths(oldTries);
   if (before.size === 0) return [];
   const after = ownedPaths(syncTries(live));
   const others = managedFieldsOf(live).filter((entry) => !settings.managers.has(entry.manager));
-  const taken: FieldDrift[] = [];
+  const pointers = ownedPointers(oldTries, old, schema);
+  const taken: OwnershipTaken[] = [];
   for (const path of before) {
     if (after.has(path)) continue;
     const newOwner = others.find((entry) => ownedPaths([entry.fields]).has(path))?.manager;
     taken.push({
       path,
-      pointer: '/metadata/managedFields',
+      // Where the field was; the managed fields themselves where it is no longer anywhere.
+      pointer: pointers.get(path) ?? '/metadata/managedFields',
       desired: `owned by ${managersOwning(old, path, settings).join(', ')}`,
       live: newOwner === undefined ? 'owned by no manager' : `owned by ${newOwner}`,
+      newOwner,
     });
   }
   return taken;
