@@ -110,11 +110,11 @@ class Judgement {
   readonly namespace: string;
   readonly subresource: string;
   readonly entry: DesiredEntry | undefined;
-  /** The sync tool's record on the object, where it stands in for Git or beside it (§8). */
-  readonly record: SyncRecord | undefined;
-  readonly origin: DesiredOrigin | undefined;
+  /** The sync tool that deployed the object, where its record stands in for Git or beside it. */
+  readonly owner: SyncOwner | undefined;
   readonly source: SourceConfig | undefined;
   readonly mode: EffectiveMode;
+  private recorded: { record: SyncRecord | undefined } | undefined;
   private breakGlass: { active: BreakGlass | undefined } | undefined;
   private found: DriftFound | undefined;
   private inWriteVersion: ReturnType<typeof convertToVersion> | undefined;
@@ -135,17 +135,35 @@ class Judgement {
     this.namespace = isNamespace(key) ? key.name : key.namespace;
     this.subresource = request.subResource ?? '';
     this.entry = snapshot.get(key);
-    this.record =
+    // Only the tracking marks are read here (the identity step needs the owner's source); the
+    // record itself, from the managed fields, only when a step asks for it.
+    this.owner =
       config.syncRecords === 'always' || (config.syncRecords === 'fallback' && !this.entry)
-        ? recordBefore(request, key, index, facts, config)
+        ? ownerBefore(request, config)
         : undefined;
-    this.origin =
-      this.entry === undefined ? this.record && recordOrigin(this.record) : originOf(this.entry);
     this.source =
       this.entry === undefined
-        ? this.record && sourceOfOwner(this.record.owner, sources, config)
+        ? this.owner && sourceOfOwner(this.owner, sources, config)
         : sourceNamed(sources, this.entry.source);
     this.mode = resolveMode(this.namespace, facts, config);
+  }
+
+  /** The sync tool's record on the object before the write (§8). */
+  get record(): SyncRecord | undefined {
+    if (this.recorded === undefined) {
+      const { owner, request, key, index, facts, config } = this;
+      this.recorded = {
+        record: owner && recordBefore(owner, request, key, index, facts, config),
+      };
+    }
+    return this.recorded.record;
+  }
+
+  /** Where the desired state came from: Git's file and commit, or the sync tool's record. */
+  get origin(): DesiredOrigin | undefined {
+    if (this.entry !== undefined) return originOf(this.entry);
+    const record = this.record;
+    return record && recordOrigin(record);
   }
 
   /** What a decision about a Git-managed object carries. */
@@ -905,10 +923,19 @@ function recordSettings(config: Config): SyncRecordSettings {
 }
 
 /**
- * The record the sync tool left on the object before this write: only an UPDATE or DELETE of
- * the object itself has one, and only an object carrying a sync tool's tracking marks.
+ * The sync tool that deployed the object, by its tracking marks: only an UPDATE or DELETE of the
+ * object itself has a record to protect.
  */
+function ownerBefore(request: AdmissionRequest, config: Config): SyncOwner | undefined {
+  const old = request.oldObject ?? undefined;
+  if (old === undefined || (request.subResource ?? '') !== '') return undefined;
+  if (request.operation !== 'UPDATE' && request.operation !== 'DELETE') return undefined;
+  return syncOwnerOf(old, recordSettings(config));
+}
+
+/** The record the sync tool left on the object before this write. */
 function recordBefore(
+  owner: SyncOwner,
   request: AdmissionRequest,
   key: ResourceKey,
   index: SnapshotIndex,
@@ -916,12 +943,9 @@ function recordBefore(
   config: Config,
 ): SyncRecord | undefined {
   const old = request.oldObject ?? undefined;
-  if (old === undefined || (request.subResource ?? '') !== '') return undefined;
-  if (request.operation !== 'UPDATE' && request.operation !== 'DELETE') return undefined;
-  const settings = recordSettings(config);
-  const owner = syncOwnerOf(old, settings);
-  if (owner === undefined) return undefined;
-  return syncRecordOf(old, owner, settings, schemaOf(key, old.apiVersion, index, facts)?.root);
+  if (old === undefined) return undefined;
+  const schema = schemaOf(key, old.apiVersion, index, facts)?.root;
+  return syncRecordOf(old, owner, recordSettings(config), schema);
 }
 
 /**
