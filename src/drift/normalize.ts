@@ -52,35 +52,6 @@ export function isNeverCompared(
   return second === 'labels' && name === rules.trackingLabel;
 }
 
-// Maps whose values are resource quantities: container and PVC resources, quotas, capacities,
-// pod overhead. A leaf directly under one of these compares by value (`1` = `1000m`).
-const QUANTITY_MAPS = new Set([
-  'requests',
-  'limits',
-  'hard',
-  'used',
-  'capacity',
-  'allocatable',
-  'overhead',
-  'podFixed',
-]);
-const LIMIT_RANGE_MAPS = new Set([
-  'max',
-  'min',
-  'default',
-  'defaultRequest',
-  'maxLimitRequestRatio',
-]);
-
-export function isQuantityPosition(segments: readonly Segment[], limitRange: boolean): boolean {
-  const leaf = segments[segments.length - 1];
-  if (typeof leaf !== 'string') return false;
-  if (leaf === 'sizeLimit') return true;
-  const parent = segments[segments.length - 2];
-  if (typeof parent !== 'string') return false;
-  return QUANTITY_MAPS.has(parent) || (limitRange && LIMIT_RANGE_MAPS.has(parent));
-}
-
 export function isSops(desired: KubeObject): boolean {
   return isJsonObject(desired.sops);
 }
