@@ -1,9 +1,8 @@
 // The decision (DESIGN.md §3): one pure function from a request, the desired snapshot, what the
 // cluster says and the config to an allow or a denial with its reasons. No I/O, no clock.
-import type { Config, IgnoreDifference, SourceConfig } from '../config/config.js';
+import type { Config, SourceConfig } from '../config/config.js';
 import type { DesiredEntry, DesiredSnapshot } from '../desired/snapshot.js';
 import { diff, diffWrite, type FieldDrift } from '../drift/diff.js';
-import { pointsIntoAny, type IgnoreRule } from '../drift/ignore.js';
 import type { AdmissionRequest } from '../kube/admission.js';
 import {
   formatKey,
@@ -12,7 +11,7 @@ import {
   type KubeObject,
   type ResourceKey,
 } from '../kube/object.js';
-import { DRIFTGATE_PREFIX, labels as labelKeys } from '../kube/well-known.js';
+import { DRIFTGATE_PREFIX } from '../kube/well-known.js';
 import {
   isActive,
   readBreakGlass,
@@ -20,16 +19,18 @@ import {
   stampProblem,
   ticketProblem,
 } from './break-glass.js';
-import type { Decision, DecisionKind, DesiredOrigin, EffectiveMode } from './decision.js';
+import {
+  comparisonOptions,
+  hpaScaling,
+  isManagedKind,
+  resolveMode,
+  sourceNamed,
+} from './comparison.js';
+import type { Decision, DecisionKind, DesiredOrigin } from './decision.js';
 import type { ClusterFacts } from './facts.js';
 import { describeIdentities, isOneOf } from './identity.js';
 import { denialMessage, driftWarnings } from './messages.js';
-import {
-  customResourceSchemaOf,
-  indexSnapshot,
-  keyString,
-  type SnapshotIndex,
-} from './snapshot-index.js';
+import { indexSnapshot, type SnapshotIndex } from './snapshot-index.js';
 
 // Resources with a scale subresource whose kind the snapshot may not hold under that name.
 const SCALE_KINDS: Readonly<Record<string, string>> = {
@@ -385,21 +386,6 @@ function targetKey(request: AdmissionRequest, index: SnapshotIndex): ResourceKey
   return { group, kind, namespace, name };
 }
 
-function isManagedKind(key: ResourceKey, index: SnapshotIndex, config: Config): boolean {
-  const names = [key.kind, `${key.group}/${key.kind}`];
-  const { include, exclude } = config.kinds;
-  if (exclude.some((k) => names.includes(k))) return false;
-  if (include.length > 0) return include.some((k) => names.includes(k));
-  return index.kinds.has(`${key.group}/${key.kind}`);
-}
-
-function resolveMode(namespace: string, facts: ClusterFacts, config: Config): EffectiveMode {
-  if (facts.override === 'audit' || facts.override === 'warn') return facts.override;
-  const label = namespace === '' ? undefined : facts.namespace(namespace)?.labels[labelKeys.mode];
-  if (label === 'enforce' || label === 'warn' || label === 'audit') return label;
-  return config.namespaces.overrides[namespace]?.mode ?? config.mode;
-}
-
 function changedDriftgateLabels(
   object: KubeObject | null | undefined,
   old: KubeObject | null | undefined,
@@ -409,59 +395,6 @@ function changedDriftgateLabels(
   const keys = new Set([...Object.keys(now), ...Object.keys(before)]);
   return [...keys].filter((k) => k.startsWith(DRIFTGATE_PREFIX) && now[k] !== before[k]).sort();
 }
-
-const sourceIndexCache = new WeakMap<readonly SourceConfig[], Map<string, SourceConfig>>();
-
-/** The source named so; discovery can make thousands, so they are indexed once per list. */
-function sourceNamed(sources: readonly SourceConfig[], name: string): SourceConfig | undefined {
-  let byName = sourceIndexCache.get(sources);
-  if (byName === undefined) {
-    byName = new Map(sources.map((source) => [source.name, source]));
-    sourceIndexCache.set(sources, byName);
-  }
-  return byName.get(name);
-}
-
-const ignoreRulesCache = new WeakMap<Config, IgnoreRule[]>();
-const sourceIgnoreRulesCache = new WeakMap<SourceConfig, IgnoreRule[]>();
-
-function toIgnoreRule(rule: IgnoreDifference): IgnoreRule {
-  return {
-    group: rule.group,
-    kind: rule.kind,
-    ...(rule.name === null ? {} : { name: rule.name }),
-    ...(rule.namespace === null ? {} : { namespace: rule.namespace }),
-    jsonPointers: rule.jsonPointers,
-    managedFieldsManagers: rule.managedFieldsManagers,
-  };
-}
-
-function configuredIgnoreRules(config: Config): IgnoreRule[] {
-  let rules = ignoreRulesCache.get(config);
-  if (rules === undefined) {
-    rules = config.ignoreDifferences.map(toIgnoreRule);
-    ignoreRulesCache.set(config, rules);
-  }
-  return rules;
-}
-
-/** The source's own rules (an Argo CD Application's ignoreDifferences): for its objects only. */
-function sourceIgnoreRules(source: SourceConfig | undefined): readonly IgnoreRule[] {
-  if (source?.ignoreDifferences === undefined) return [];
-  let rules = sourceIgnoreRulesCache.get(source);
-  if (rules === undefined) {
-    rules = source.ignoreDifferences.map(toIgnoreRule);
-    sourceIgnoreRulesCache.set(source, rules);
-  }
-  return rules;
-}
-
-const RESTARTED_AT = 'kubectl.kubernetes.io~1restartedAt';
-// Where `kubectl rollout restart` stamps it: a pod template, or a CronJob's job template.
-const RESTART_POINTERS = [
-  `/spec/template/metadata/annotations/${RESTARTED_AT}`,
-  `/spec/jobTemplate/spec/template/metadata/annotations/${RESTARTED_AT}`,
-] as const;
 
 // A snapshot entry parses its manifest on every read (the snapshot keeps text, not object
 // graphs, for memory). The objects written to most often are few: keep the latest parsed.
@@ -483,60 +416,6 @@ function manifestOf(entry: DesiredEntry): KubeObject {
   return manifest;
 }
 
-/** Paths removed before judging this write: ignore rules, allowances, HPAs, built-ins. */
-function ignoreRulesFor(
-  request: AdmissionRequest,
-  key: ResourceKey,
-  desired: KubeObject,
-  index: SnapshotIndex,
-  facts: ClusterFacts,
-  config: Config,
-  source: SourceConfig | undefined,
-): IgnoreRule[] {
-  const rules = [...configuredIgnoreRules(config), ...sourceIgnoreRules(source)];
-  const only = (jsonPointers: string[]): IgnoreRule => ({
-    group: key.group,
-    kind: key.kind,
-    jsonPointers,
-  });
-  for (const allowance of config.allowances) {
-    if (isOneOf(request.userInfo, allowance)) {
-      rules.push({
-        group: allowance.group,
-        kind: allowance.kind,
-        jsonPointers: allowance.jsonPointers,
-      });
-    }
-  }
-  if (hpaScaling(key, index, facts) !== undefined) rules.push(only(['/spec/replicas']));
-  if (config.builtins.rolloutRestart) {
-    // Only where an object carries the stamp: a rule that removes nothing would still send every
-    // write of a workload through applyIgnoreRules, 8 µs of the server's CPU per denial.
-    const objects = [desired, request.object, request.oldObject];
-    const stamped = RESTART_POINTERS.filter((pointer) => pointsIntoAny(pointer, objects));
-    if (stamped.length > 0) rules.push(only(stamped));
-  }
-  if (config.builtins.caBundles) {
-    if (key.group === 'apiregistration.k8s.io' && key.kind === 'APIService')
-      rules.push(only(['/spec/caBundle']));
-    if (key.group === 'apiextensions.k8s.io' && key.kind === 'CustomResourceDefinition') {
-      rules.push(only(['/spec/conversion/webhook/clientConfig/caBundle']));
-    }
-    if (key.group === 'admissionregistration.k8s.io' && key.kind.endsWith('WebhookConfiguration')) {
-      // cert-manager's cainjector fills every webhook's caBundle.
-      const count = Math.max(
-        ...[desired, request.object, request.oldObject].map((o) =>
-          Array.isArray(o?.webhooks) ? o.webhooks.length : 0,
-        ),
-      );
-      rules.push(
-        only(Array.from({ length: count }, (_, i) => `/webhooks/${i}/clientConfig/caBundle`)),
-      );
-    }
-  }
-  return rules;
-}
-
 function driftOf(
   request: AdmissionRequest,
   entry: DesiredEntry,
@@ -546,22 +425,18 @@ function driftOf(
   config: Config,
   source: SourceConfig | undefined,
 ): { drift: FieldDrift[]; preexisting: FieldDrift[]; replicasLeftToHpa?: string } {
-  const namespace = key.namespace;
-  const fieldPolicy = config.namespaces.overrides[namespace]?.fieldPolicy ?? config.fieldPolicy;
   const manifest = manifestOf(entry);
-  const ignore = ignoreRulesFor(request, key, manifest, index, facts, config, source);
-  const trackingLabel = source?.trackingLabel ?? undefined;
-  const apiVersion = request.object?.apiVersion;
-  // A CRD in Git names every field (so pruning is known); else the cluster's published schema.
-  const schema =
-    customResourceSchemaOf(index, key, apiVersion) ?? facts.schemaOf?.(apiVersion, key.kind);
-  const options = {
-    ignore,
-    fieldPolicy,
-    ...(schema === undefined ? {} : { schema }),
-    ...(source === undefined ? {} : { defaultNamespace: source.namespace }),
-    ...(trackingLabel === undefined ? {} : { trackingLabel }),
-  };
+  const options = comparisonOptions({
+    key,
+    desired: manifest,
+    objects: [request.object, request.oldObject],
+    allowancesOf: request.userInfo,
+    apiVersion: request.object?.apiVersion,
+    index,
+    facts,
+    config,
+    source,
+  });
   let desired = manifest;
   let live = request.object ?? undefined;
   let old = request.oldObject ?? undefined;
@@ -596,13 +471,4 @@ function driftOf(
   }
   const result = diffWrite(desired, old, live, options);
   return { drift: result.introduced, preexisting: result.preexisting, ...leftToHpa };
-}
-
-/** The HPA, declared in Git or found in the cluster, that owns this object's replicas. */
-function hpaScaling(
-  key: ResourceKey,
-  index: SnapshotIndex,
-  facts: ClusterFacts,
-): string | undefined {
-  return index.hpaTargets.get(keyString(key)) ?? facts.hpaOf(key);
 }
