@@ -96,17 +96,17 @@ export const scanCommand: Command = async (argv, io) => {
   const config = await readConfig(args.config, io.cwd);
   const kubeConfig = kubeConfigFor(
     args.kubeconfig === undefined ? undefined : resolve(io.cwd, args.kubeconfig),
-    io.env as NodeJS.ProcessEnv,
+    io.env,
   );
   if (config.sources.length === 0) {
     io.stderr(
-      'driftgate scan: the config has no Git sources; sources discovered from Argo CD or Flux are scanned by serve\'s background scan, not by this command\n',
+      "driftgate scan: the config has no Git sources; sources discovered from Argo CD or Flux are scanned by serve's background scan, not by this command\n",
     );
     return exitCodes.badInput;
   }
   if (config.discovery.argocd !== null || config.discovery.flux !== null) {
     io.stderr(
-      'driftgate scan: sources discovered from Argo CD or Flux are not scanned here (serve\'s background scan covers them); scanning the configured sources\n',
+      "driftgate scan: sources discovered from Argo CD or Flux are not scanned here (serve's background scan covers them); scanning the configured sources\n",
     );
   }
   const { snapshot, status } = await renderOnce(config, io.cwd);

@@ -8,6 +8,8 @@ export class ApiGetError extends Error {
   constructor(
     message: string,
     readonly statusCode: number | undefined,
+    /** The API server's own explanation: a Status's message, else the start of the body. */
+    readonly reason?: string,
   ) {
     super(message);
   }
@@ -40,6 +42,7 @@ export async function getJson(kubeConfig: KubeConfig, path: string): Promise<unk
             new ApiGetError(
               `GET ${path}: HTTP ${String(response.statusCode)}: ${body.slice(0, 200).trim()}`,
               response.statusCode,
+              statusMessage(body),
             ),
           );
           return;
@@ -55,4 +58,14 @@ export async function getJson(kubeConfig: KubeConfig, path: string): Promise<unk
     request.on('error', reject);
     request.end();
   });
+}
+
+function statusMessage(body: string): string {
+  try {
+    const status = JSON.parse(body) as { message?: unknown };
+    if (typeof status.message === 'string') return status.message;
+  } catch {
+    // Not a Status: an unknown API group answers text/plain.
+  }
+  return body.slice(0, 200).trim();
 }

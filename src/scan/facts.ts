@@ -1,7 +1,6 @@
 // What a one-shot scan learns from the cluster before it compares: Namespaces (mode label,
 // namespace break-glass), HPAs (who owns spec.replicas) and the kill switch, read with the same
 // paged, rate-limited LISTs as the objects. serve's background scan uses its watch caches instead.
-import type { KubernetesObject } from '@kubernetes/client-node';
 import { indexHpaTargets } from '../cluster/cluster-facts.js';
 import type { Config } from '../config/config.js';
 import type { KubeObject, ResourceKey } from '../kube/object.js';
@@ -84,7 +83,7 @@ export async function readScanFacts(
       annotations: namespace.metadata?.annotations ?? {},
     });
   }
-  const hpaTargets = indexHpaTargets(hpas as KubernetesObject[]);
+  const hpaTargets = indexHpaTargets(hpas);
   const mode = (overrideMaps[0]?.data as Record<string, string> | undefined)?.mode;
   const override = ['off', 'audit', 'warn'].includes(mode ?? '')
     ? (mode as OverrideMode)

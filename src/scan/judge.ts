@@ -63,7 +63,11 @@ function modeOf(entry: DesiredEntry, context: ScanContext): EffectiveMode {
   return resolveMode(entry.key.namespace, context.facts, context.config);
 }
 
-export function notJudged(entry: DesiredEntry, reason: string, context: ScanContext): ScannedObject {
+export function notJudged(
+  entry: DesiredEntry,
+  reason: string,
+  context: ScanContext,
+): ScannedObject {
   return { ...base(entry, context), status: 'not-judged', reason };
 }
 

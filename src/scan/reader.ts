@@ -96,7 +96,7 @@ export function createClusterReader(
     } catch (error) {
       if (error instanceof ApiGetError) {
         if (error.statusCode === 403 || error.statusCode === 404) {
-          throw new ScopedReadError(error.message, error.statusCode);
+          throw new ScopedReadError(error.reason ?? error.message, error.statusCode);
         }
         throw new ClusterReadError(error.message);
       }

@@ -99,7 +99,9 @@ export function scanTable(report: ScanReport): string {
     const glass = object.breakGlass === undefined ? '' : ` (break-glass: ${object.breakGlass})`;
     lines.push(`${objectName(object)}${where} differs from Git${glass}:`);
     for (const field of object.drift) {
-      lines.push(`  ${field.path}: Git ${shortValue(field.git)}, cluster ${shortValue(field.live)}`);
+      lines.push(
+        `  ${field.path}: Git ${shortValue(field.git)}, cluster ${shortValue(field.live)}`,
+      );
     }
   }
   lines.push('', ...table(summaryRows(report.summary)));

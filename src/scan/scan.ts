@@ -171,8 +171,7 @@ function add(counts: ScanSummaryCounts, object: ScannedObject): ScanSummaryCount
     missing: counts.missing + (object.status === 'missing' ? 1 : 0),
     notJudged: counts.notJudged + (object.status === 'not-judged' ? 1 : 0),
     wouldRefuse:
-      counts.wouldRefuse +
-      (object.status === 'drifted' && object.breakGlass === undefined ? 1 : 0),
+      counts.wouldRefuse + (object.status === 'drifted' && object.breakGlass === undefined ? 1 : 0),
   };
 }
 
