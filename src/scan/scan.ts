@@ -39,6 +39,8 @@ export interface ScanInput {
   readonly namespaces?: readonly string[];
   /** Objects read (or settled without a read) so far, of the total to scan. */
   readonly onProgress?: (done: number, total: number) => void;
+  /** Stops the scan between two reads (serve shutting down). */
+  readonly signal?: AbortSignal;
 }
 
 interface Read {
@@ -92,6 +94,7 @@ export async function scanCluster(input: ScanInput): Promise<ScanReport> {
   };
   progress(0);
   for (const read of reads.values()) {
+    input.signal?.throwIfAborted();
     results.push(...(await scanRead(read, reader, context)));
     progress(read.entries.length);
   }
