@@ -4,7 +4,7 @@
 import type { Config, SourceConfig } from '../config/config.js';
 import type { DesiredEntry } from '../desired/snapshot.js';
 import { diff } from '../drift/diff.js';
-import type { KubeObject } from '../kube/object.js';
+import type { KubeObject, ResourceKey } from '../kube/object.js';
 import { isActive, readBreakGlass } from '../policy/break-glass.js';
 import { comparisonOptions, resolveMode, sourceNamed } from '../policy/comparison.js';
 import type { EffectiveMode } from '../policy/decision.js';
@@ -59,8 +59,13 @@ function base(entry: DesiredEntry, context: ScanContext) {
   };
 }
 
+/** The namespace whose settings apply: a Namespace's own, as for a write of it. */
+export function governingNamespace(key: ResourceKey): string {
+  return key.group === '' && key.kind === 'Namespace' ? key.name : key.namespace;
+}
+
 function modeOf(entry: DesiredEntry, context: ScanContext): EffectiveMode {
-  return resolveMode(entry.key.namespace, context.facts, context.config);
+  return resolveMode(governingNamespace(entry.key), context.facts, context.config);
 }
 
 export function notJudged(
@@ -98,7 +103,9 @@ export function judgeObject(
   }));
   if (drift.length === 0) return { ...base(entry, context), status: 'in-sync' };
   const own = readBreakGlass(live.metadata?.annotations);
-  const namespaceWide = readBreakGlass(context.facts.namespace(key.namespace)?.annotations);
+  const namespaceWide = readBreakGlass(
+    context.facts.namespace(governingNamespace(key))?.annotations,
+  );
   const active = isActive(own, context.now)
     ? own
     : isActive(namespaceWide, context.now)

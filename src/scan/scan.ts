@@ -8,7 +8,13 @@ import type { KubeObject } from '../kube/object.js';
 import { isManagedKind } from '../policy/comparison.js';
 import type { ClusterFacts } from '../policy/facts.js';
 import { indexSnapshot } from '../policy/snapshot-index.js';
-import { judgeObject, notJudged, type ScanContext, type ScannedObject } from './judge.js';
+import {
+  governingNamespace,
+  judgeObject,
+  notJudged,
+  type ScanContext,
+  type ScannedObject,
+} from './judge.js';
 import { collectionPath, ScopedReadError, type ClusterReader } from './reader.js';
 
 export interface ScanSummaryCounts {
@@ -68,8 +74,9 @@ export async function scanCluster(input: ScanInput): Promise<ScanReport> {
     const { key } = entry;
     if (only.size > 0 && !only.has(key.namespace)) continue;
     total += 1;
-    if (key.namespace !== '' && config.namespaces.exclude.includes(key.namespace)) {
-      results.push(notJudged(entry, `namespace ${key.namespace} is excluded`, context));
+    const governing = governingNamespace(key);
+    if (governing !== '' && config.namespaces.exclude.includes(governing)) {
+      results.push(notJudged(entry, `namespace ${governing} is excluded`, context));
       continue;
     }
     if (!isManagedKind(key, index, config)) {
