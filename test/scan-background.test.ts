@@ -66,6 +66,7 @@ function start(
     now: () => new Date(),
     random: () => 0,
     initialDelayMs: 0,
+    retryMs: 50,
     reader: (kubeConfig, qps) => {
       const reader = createClusterReader(kubeConfig, { qps });
       readers.push(reader);
@@ -133,6 +134,12 @@ describe('the background scan', () => {
     ]);
     expect(lists.every((r) => r.query.get('limit') === '500')).toBe(true);
     expect(readers[0]?.requests).toBe(api.requests.length);
+  });
+
+  it('scans without the cluster facts once it has waited an interval for them, and says so', async () => {
+    const { scan, log } = start({ ready: () => false, intervalMs: 300 });
+    expect(await eventually(() => Promise.resolve(scan.last() !== undefined), 10_000)).toBe(true);
+    expect(log.lines().some((line) => String(line.msg).includes('have not all listed'))).toBe(true);
   });
 
   it('keeps the last results when the cluster cannot be read, and says so', async () => {

@@ -96,11 +96,26 @@ export function startBackgroundScan(deps: BackgroundScanDeps): BackgroundScan {
     timer.unref();
   }
 
+  let waitingSince: number | undefined;
+
   async function tick(): Promise<void> {
-    if (!deps.ready() || deps.snapshot().origin === 'empty') {
+    if (deps.snapshot().origin === 'empty') {
       schedule(deps.retryMs ?? 5_000);
       return;
     }
+    if (!deps.ready()) {
+      // A watch that never lists (403 on HPAs, say) must not stop the scan for good: after an
+      // interval of waiting, scan with what is known, and say what that means.
+      waitingSince ??= performance.now();
+      if (performance.now() - waitingSince < intervalMs) {
+        schedule(deps.retryMs ?? 5_000);
+        return;
+      }
+      deps.logger.warn(
+        'background scan: the cluster watches have not all listed; scanning without what they would tell (HPAs, namespace modes, break-glass)',
+      );
+    }
+    waitingSince = undefined;
     const started = performance.now();
     try {
       const report = await scanCluster({
