@@ -12,6 +12,7 @@ const code = await runCli(process.argv.slice(2), {
   stderr: (text) => process.stderr.write(text),
   cwd: process.cwd(),
   env: process.env,
+  stderrIsTerminal: process.stderr.isTTY,
   version,
 });
 process.exitCode = code;

@@ -21,6 +21,7 @@ import { DriftgateError, errorCodes } from './desired/errors.js';
 import { configCoverageWarnings, snapshotCoverageWarnings } from './config/coverage.js';
 import { createGitProvider, type GitDesiredProvider } from './desired/git-provider.js';
 import { noClusterFacts, type ClusterFacts } from './policy/facts.js';
+import { startBackgroundScan, type BackgroundScan } from './scan/background.js';
 
 export interface DriftgateOptions {
   readonly logger: Logger;
@@ -46,6 +47,8 @@ export interface DriftgateOptions {
   readonly kubeConfig?: KubeConfig | null;
   /** Backoff of the cluster watches (tests shorten it). */
   readonly watchTiming?: WatchTiming;
+  /** Wait before the first background scan (tests shorten it; default 30 s). */
+  readonly scanDelayMs?: number;
 }
 
 export interface Driftgate {
@@ -132,6 +135,11 @@ export async function startDriftgate(
       'not watching a cluster (no kubeconfig or in-cluster credentials, or cluster.watch: false): HPAs, namespace labels and the kill switch are not seen, no Events are sent',
     );
   }
+  const scan = startScan(kubeConfig ?? null, cluster, config, options, {
+    provider,
+    registry: metrics.registry,
+    now,
+  });
   const events =
     kubeConfig === null || kubeConfig === undefined || !config.cluster.events
       ? undefined
@@ -165,12 +173,48 @@ export async function startDriftgate(
     provider,
     async stop() {
       await server.close();
+      await scan?.stop();
       await events?.stop(5_000);
       await cluster?.stop();
       await discovery?.stop();
       await provider.stop();
     },
   };
+}
+
+/** serve's background scan (`scan.enabled`): whenever the cluster is watched, unless turned off. */
+function startScan(
+  kubeConfig: KubeConfig | null,
+  cluster: ClusterWatch | undefined,
+  config: Config,
+  options: DriftgateOptions,
+  deps: {
+    readonly provider: GitDesiredProvider;
+    readonly registry: Registry;
+    readonly now: () => Date;
+  },
+): BackgroundScan | undefined {
+  if (config.scan.enabled === false) return undefined;
+  if (kubeConfig === null || cluster === undefined) {
+    if (config.scan.enabled === 'auto') return undefined;
+    throw new DriftgateError(
+      errorCodes.config,
+      'scan.enabled is true, but the cluster is not watched (no kubeconfig or in-cluster credentials, or cluster.watch: false)',
+    );
+  }
+  const facts = options.facts ?? (() => cluster.facts());
+  return startBackgroundScan({
+    kubeConfig,
+    config,
+    snapshot: () => deps.provider.current(),
+    sources: () => deps.provider.sources(),
+    facts,
+    ready: () => Object.values(cluster.synced()).every(Boolean),
+    registry: deps.registry,
+    logger: options.logger,
+    now: deps.now,
+    ...(options.scanDelayMs === undefined ? {} : { initialDelayMs: options.scanDelayMs }),
+  });
 }
 
 /** Watches the cluster; never waits for the watches to sync. */

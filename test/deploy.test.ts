@@ -511,3 +511,25 @@ describe('deploy/components/argocd-repo-credentials', () => {
     expect(readers.map((o) => o.metadata.name)).toEqual(['driftgate-repo-credentials']);
   });
 });
+
+describe('deploy/components/scan', () => {
+  it('adds a read-only list of every resource (and discovery) for the scan, bound to driftgate', async () => {
+    const objects = await renderWithComponents(['scan']);
+    const base = await render('cert-manager');
+    expect(objects.length).toBe(base.length + 2);
+    const role = only(objects, 'ClusterRole', 'driftgate-scan');
+    expect(role.rules).toEqual([
+      { apiGroups: ['*'], resources: ['*'], verbs: ['list'] },
+      { nonResourceURLs: ['/api', '/api/*', '/apis', '/apis/*'], verbs: ['get'] },
+    ]);
+    const binding = only(objects, 'ClusterRoleBinding', 'driftgate-scan');
+    expect(binding.roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'ClusterRole',
+      name: 'driftgate-scan',
+    });
+    expect(binding.subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'driftgate', namespace: 'driftgate' },
+    ]);
+  });
+});

@@ -7,6 +7,8 @@ export interface CliIO {
   readonly stderr: (text: string) => void;
   readonly cwd: string;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Standard error is a terminal: commands may show progress there. */
+  readonly stderrIsTerminal?: boolean;
 }
 
 /** A subcommand: takes its own arguments (after the subcommand name), returns the exit code. */
@@ -15,7 +17,7 @@ export type Command = (argv: readonly string[], io: CliIO) => Promise<number>;
 /** Exit codes shared by every subcommand. */
 export const exitCodes = {
   ok: 0,
-  /** `diff`: drift found; `check`: denied; `render`: a source failed. */
+  /** `diff`: drift found; `check`: denied; `render`: a source failed; `scan`: drift or missing. */
   finding: 1,
   badInput: 2,
 } as const;

@@ -14,6 +14,7 @@ const diffCommand = lazy(async () => (await import('./diff.js')).diffCommand);
 const certsCommand = lazy(async () => (await import('./certs.js')).certsCommand);
 const renderCommand = lazy(async () => (await import('./render.js')).renderCommand);
 const auditCommand = lazy(async () => (await import('./audit.js')).auditCommand);
+const scanCommand = lazy(async () => (await import('./scan.js')).scanCommand);
 
 const commands: Readonly<Record<string, { summary: string; run: Command }>> = {
   serve: {
@@ -39,6 +40,10 @@ const commands: Readonly<Record<string, { summary: string; run: Command }>> = {
   audit: {
     summary: 'review decision logs and API server audit logs: denials, break-glass, drift',
     run: auditCommand,
+  },
+  scan: {
+    summary: 'compare every object Git declares with the cluster (exit 1 on drift or missing)',
+    run: scanCommand,
   },
 };
 

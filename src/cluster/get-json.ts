@@ -8,6 +8,8 @@ export class ApiGetError extends Error {
   constructor(
     message: string,
     readonly statusCode: number | undefined,
+    /** The API server's own explanation: a Status's message, else the start of the body. */
+    readonly reason?: string,
   ) {
     super(message);
   }
@@ -61,6 +63,7 @@ export async function getJson(
             new ApiGetError(
               `${what}: HTTP ${String(response.statusCode)}: ${statusMessage(body)}`,
               response.statusCode,
+              statusMessage(body),
             ),
           );
           return;

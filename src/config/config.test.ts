@@ -21,6 +21,22 @@ function errorsOf(value: unknown): string[] {
   return 'errors' in result ? result.errors.map((e) => `${e.path}: ${e.message}`) : [];
 }
 
+describe('validateConfig: the background scan', () => {
+  it('scans whenever the cluster is watched, every 10 minutes, at 20 requests a second', () => {
+    expect(valid({ sources: [source] }).scan).toEqual({
+      enabled: 'auto',
+      intervalMs: 600_000,
+      qps: 20,
+    });
+  });
+
+  it('reads enabled, interval and qps', () => {
+    expect(
+      valid({ sources: [source], scan: { enabled: false, interval: '1h', qps: 2.5 } }).scan,
+    ).toEqual({ enabled: false, intervalMs: 3_600_000, qps: 2.5 });
+  });
+});
+
 describe('validateConfig defaults', () => {
   it('fills every default of DESIGN.md §3 and §6 around a minimal source', () => {
     const config = valid({ sources: [source] });
@@ -369,6 +385,16 @@ describe('validateConfig errors name the key path', () => {
       name: 'Argo CD repository credentials that are not a boolean',
       value: { discovery: { argocd: { repoCredentials: 'yes please' } } },
       expected: ['discovery.argocd.repoCredentials: must be true or false'],
+    },
+    {
+      name: 'a background scan that is neither a boolean nor auto, too often, or too fast',
+      value: { sources: [source], scan: { enabled: 'yes', interval: '5s', qps: 0, reports: true } },
+      expected: [
+        'scan.enabled: must be true, false or auto',
+        'scan.interval: must be at least 60s',
+        'scan.qps: must be a number of requests a second, above 0 and at most 1000',
+        'scan.reports: unknown key',
+      ],
     },
     {
       name: 'a cluster watch that is neither a boolean nor auto',

@@ -260,6 +260,15 @@ export interface Config {
     /** driftgate's own namespace, where the override ConfigMap lives. */
     readonly namespace: string;
   };
+  /** serve's background scan of every object Git declares (DESIGN.md §9). */
+  readonly scan: {
+    /** `auto`: whenever the cluster is watched. */
+    readonly enabled: 'auto' | boolean;
+    /** Between the end of one scan and the start of the next, before jitter. */
+    readonly intervalMs: number;
+    /** At most this many requests a second to the API server. */
+    readonly qps: number;
+  };
 }
 
 /** What validation needs to know about where driftgate runs. */
@@ -391,6 +400,8 @@ export const defaults = {
     ...KUBE_CONTROLLER_MANAGER_ACCOUNTS.map((name) => `system:serviceaccount:kube-system:${name}`),
   ],
   adminGroups: ['system:masters'],
+  scanIntervalMs: 10 * 60_000,
+  scanQps: 20,
 } as const;
 
 export type ValidationResult =
@@ -1022,6 +1033,15 @@ export function validateConfig(
   };
   clusterFields?.rejectUnknown();
 
+  const scanFields = root.nested('scan');
+  const scan = {
+    enabled: readAutoBoolean(scanFields, 'enabled'),
+    intervalMs:
+      scanFields?.duration('interval', defaults.scanIntervalMs, 60_000) ?? defaults.scanIntervalMs,
+    qps: readQps(scanFields),
+  };
+  scanFields?.rejectUnknown();
+
   root.rejectUnknown();
   if (errors.length > 0) return { errors };
   return {
@@ -1048,6 +1068,7 @@ export function validateConfig(
       hooks,
       override,
       cluster,
+      scan,
     },
   };
 }
@@ -1058,6 +1079,24 @@ function readClusterWatch(fields: Fields | undefined): 'auto' | boolean {
   if (value === undefined || value === 'auto' || typeof value === 'boolean') return value ?? 'auto';
   fields?.fail('watch', 'must be true, false or auto');
   return 'auto';
+}
+
+function readAutoBoolean(fields: Fields | undefined, key: string): 'auto' | boolean {
+  const value = fields?.raw(key);
+  if (value === undefined || value === 'auto' || typeof value === 'boolean') return value ?? 'auto';
+  fields?.fail(key, 'must be true, false or auto');
+  return 'auto';
+}
+
+/** Requests a second: a number above 0, at most 1000 (the API server's own limits lie far below). */
+function readQps(fields: Fields | undefined): number {
+  const value = fields?.raw('qps');
+  if (value === undefined || value === null) return defaults.scanQps;
+  if (typeof value !== 'number' || !(value > 0 && value <= 1000)) {
+    fields?.fail('qps', 'must be a number of requests a second, above 0 and at most 1000');
+    return defaults.scanQps;
+  }
+  return value;
 }
 
 /** `sources[1].revision: required`, one per line. */

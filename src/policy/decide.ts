@@ -1,14 +1,14 @@
 // The decision (DESIGN.md §3): one pure function from a request, the desired snapshot, what the
 // cluster says and the config to an allow or a denial with its reasons. No I/O, no clock.
-import type { Config, IgnoreDifference, SourceConfig } from '../config/config.js';
+import type { Config, SourceConfig } from '../config/config.js';
 import type { DesiredEntry, DesiredSnapshot } from '../desired/snapshot.js';
 import { convertToVersion } from '../drift/convert.js';
 import { diff, diffWrite, type FieldDrift } from '../drift/diff.js';
-import { pointsIntoAny, rulesFor, type IgnoreRule } from '../drift/ignore.js';
+import { rulesFor } from '../drift/ignore.js';
 import type { AdmissionRequest } from '../kube/admission.js';
 import type { Scope } from '../kube/discovery.js';
 import { formatKey, isJsonObject, type KubeObject, type ResourceKey } from '../kube/object.js';
-import { DRIFTGATE_PREFIX, labels as labelKeys } from '../kube/well-known.js';
+import { DRIFTGATE_PREFIX } from '../kube/well-known.js';
 import {
   isActive,
   readBreakGlass,
@@ -18,7 +18,17 @@ import {
   ticketProblem,
 } from './break-glass.js';
 import type { Decision, DecisionKind, DesiredOrigin, EffectiveMode } from './decision.js';
-import { builtinSchemaFor, type KindSchema } from '../drift/schema.js';
+import {
+  comparisonOptions,
+  hpaOf,
+  isExcludedKind,
+  isManagedKind,
+  replicasLeftToHpa,
+  replicasOf,
+  resolveMode,
+  schemaOf,
+  sourceNamed,
+} from './comparison.js';
 import { hpaMaySet, type ClusterFacts, type HpaScaling } from './facts.js';
 import { describeIdentities, isOneOf } from './identity.js';
 import { denialMessage, describeOrigin, driftWarnings } from './messages.js';
@@ -33,12 +43,7 @@ import {
   type SyncRecord,
   type SyncRecordSettings,
 } from './sync-record.js';
-import {
-  customResourceSchemaOf,
-  indexSnapshot,
-  keyString,
-  type SnapshotIndex,
-} from './snapshot-index.js';
+import { indexSnapshot, type SnapshotIndex } from './snapshot-index.js';
 
 // Resources with a scale subresource whose kind the snapshot may not hold under that name.
 const SCALE_KINDS: Readonly<Record<string, string>> = {
@@ -616,13 +621,6 @@ function targetKey(
   return { group, kind, namespace, name };
 }
 
-function isExcludedKind(key: ResourceKey, config: Config): boolean {
-  const names = [key.kind, `${key.group}/${key.kind}`];
-  const { include, exclude } = config.kinds;
-  if (exclude.some((k) => names.includes(k))) return true;
-  return include.length > 0 && !include.some((k) => names.includes(k));
-}
-
 /**
  * Scope from the API: Kubernetes' own kinds and CRDs in Git (the snapshot), then the cluster's
  * discovery; for a kind none of them knows, the review itself, whose `namespace` the API server
@@ -652,21 +650,6 @@ function inWriteVersion(
   return convertToVersion(manifest, { group, version, kind }, snapshot.customResource(group, kind));
 }
 
-function isManagedKind(key: ResourceKey, index: SnapshotIndex, config: Config): boolean {
-  const names = [key.kind, `${key.group}/${key.kind}`];
-  const { include, exclude } = config.kinds;
-  if (exclude.some((k) => names.includes(k))) return false;
-  if (include.length > 0) return include.some((k) => names.includes(k));
-  return index.kinds.has(`${key.group}/${key.kind}`);
-}
-
-function resolveMode(namespace: string, facts: ClusterFacts, config: Config): EffectiveMode {
-  if (facts.override === 'audit' || facts.override === 'warn') return facts.override;
-  const label = namespace === '' ? undefined : facts.namespace(namespace)?.labels[labelKeys.mode];
-  if (label === 'enforce' || label === 'warn' || label === 'audit') return label;
-  return config.namespaces.overrides[namespace]?.mode ?? config.mode;
-}
-
 function changedDriftgateLabels(
   object: KubeObject | null | undefined,
   old: KubeObject | null | undefined,
@@ -676,59 +659,6 @@ function changedDriftgateLabels(
   const keys = new Set([...Object.keys(now), ...Object.keys(before)]);
   return [...keys].filter((k) => k.startsWith(DRIFTGATE_PREFIX) && now[k] !== before[k]).sort();
 }
-
-const sourceIndexCache = new WeakMap<readonly SourceConfig[], Map<string, SourceConfig>>();
-
-/** The source named so; discovery can make thousands, so they are indexed once per list. */
-function sourceNamed(sources: readonly SourceConfig[], name: string): SourceConfig | undefined {
-  let byName = sourceIndexCache.get(sources);
-  if (byName === undefined) {
-    byName = new Map(sources.map((source) => [source.name, source]));
-    sourceIndexCache.set(sources, byName);
-  }
-  return byName.get(name);
-}
-
-const ignoreRulesCache = new WeakMap<Config, IgnoreRule[]>();
-const sourceIgnoreRulesCache = new WeakMap<SourceConfig, IgnoreRule[]>();
-
-function toIgnoreRule(rule: IgnoreDifference): IgnoreRule {
-  return {
-    group: rule.group,
-    kind: rule.kind,
-    ...(rule.name === null ? {} : { name: rule.name }),
-    ...(rule.namespace === null ? {} : { namespace: rule.namespace }),
-    jsonPointers: rule.jsonPointers,
-    managedFieldsManagers: rule.managedFieldsManagers,
-  };
-}
-
-function configuredIgnoreRules(config: Config): IgnoreRule[] {
-  let rules = ignoreRulesCache.get(config);
-  if (rules === undefined) {
-    rules = config.ignoreDifferences.map(toIgnoreRule);
-    ignoreRulesCache.set(config, rules);
-  }
-  return rules;
-}
-
-/** The source's own rules (an Argo CD Application's ignoreDifferences): for its objects only. */
-function sourceIgnoreRules(source: SourceConfig | undefined): readonly IgnoreRule[] {
-  if (source?.ignoreDifferences === undefined) return [];
-  let rules = sourceIgnoreRulesCache.get(source);
-  if (rules === undefined) {
-    rules = source.ignoreDifferences.map(toIgnoreRule);
-    sourceIgnoreRulesCache.set(source, rules);
-  }
-  return rules;
-}
-
-const RESTARTED_AT = 'kubectl.kubernetes.io~1restartedAt';
-// Where `kubectl rollout restart` stamps it: a pod template, or a CronJob's job template.
-const RESTART_POINTERS = [
-  `/spec/template/metadata/annotations/${RESTARTED_AT}`,
-  `/spec/jobTemplate/spec/template/metadata/annotations/${RESTARTED_AT}`,
-] as const;
 
 // A snapshot entry parses its manifest on every read (the snapshot keeps text, not object
 // graphs, for memory). The objects written to most often are few: keep the latest parsed.
@@ -748,77 +678,6 @@ function manifestOf(entry: DesiredEntry): KubeObject {
   }
   manifestCache.set(entry, manifest);
   return manifest;
-}
-
-/** Paths removed before judging this write: ignore rules, allowances, HPAs, built-ins. */
-function ignoreRulesFor(
-  request: AdmissionRequest,
-  key: ResourceKey,
-  desired: KubeObject,
-  config: Config,
-  source: SourceConfig | undefined,
-  replicasLeftToHpa: boolean,
-): IgnoreRule[] {
-  const rules = [...configuredIgnoreRules(config), ...sourceIgnoreRules(source)];
-  const only = (jsonPointers: string[]): IgnoreRule => ({
-    group: key.group,
-    kind: key.kind,
-    jsonPointers,
-  });
-  for (const allowance of config.allowances) {
-    if (isOneOf(request.userInfo, allowance)) {
-      rules.push({
-        group: allowance.group,
-        kind: allowance.kind,
-        jsonPointers: allowance.jsonPointers,
-      });
-    }
-  }
-  if (replicasLeftToHpa) rules.push(only(['/spec/replicas']));
-  if (config.builtins.rolloutRestart) {
-    // Only where an object carries the stamp: a rule that removes nothing would still send every
-    // write of a workload through applyIgnoreRules, 8 µs of the server's CPU per denial.
-    const objects = [desired, request.object, request.oldObject];
-    const stamped = RESTART_POINTERS.filter((pointer) => pointsIntoAny(pointer, objects));
-    if (stamped.length > 0) rules.push(only(stamped));
-  }
-  if (config.builtins.caBundles) {
-    if (key.group === 'apiregistration.k8s.io' && key.kind === 'APIService')
-      rules.push(only(['/spec/caBundle']));
-    if (key.group === 'apiextensions.k8s.io' && key.kind === 'CustomResourceDefinition') {
-      rules.push(only(['/spec/conversion/webhook/clientConfig/caBundle']));
-    }
-    if (key.group === 'admissionregistration.k8s.io' && key.kind.endsWith('WebhookConfiguration')) {
-      // cert-manager's cainjector fills every webhook's caBundle.
-      const count = Math.max(
-        ...[desired, request.object, request.oldObject].map((o) =>
-          Array.isArray(o?.webhooks) ? o.webhooks.length : 0,
-        ),
-      );
-      rules.push(
-        only(Array.from({ length: count }, (_, i) => `/webhooks/${i}/clientConfig/caBundle`)),
-      );
-    }
-  }
-  if (config.builtins.aggregatedClusterRoles && isAggregatedClusterRole(key, desired)) {
-    rules.push(only(['/rules']));
-  }
-  return rules;
-}
-
-/**
- * A ClusterRole that Git declares with an `aggregationRule`: the clusterrole-aggregation
- * controller fills its `rules` (by server-side apply) with those of the roles it selects, and
- * Git's `rules: []` (the Kubernetes documentation's pattern) is stored as null. Whoever writes
- * them, the controller puts them back within a second. Read from Git's manifest only: an
- * aggregationRule added in the cluster must not free the rules of a role Git spells out.
- */
-function isAggregatedClusterRole(key: ResourceKey, desired: KubeObject): boolean {
-  return (
-    key.group === 'rbac.authorization.k8s.io' &&
-    key.kind === 'ClusterRole' &&
-    isJsonObject(desired.aggregationRule)
-  );
 }
 
 interface DriftFound {
@@ -845,8 +704,6 @@ function driftOf(
   config: Config,
   source: SourceConfig | undefined,
 ): DriftFound {
-  const namespace = key.namespace;
-  const fieldPolicy = config.namespaces.overrides[namespace]?.fieldPolicy ?? config.fieldPolicy;
   let desired = manifest;
   let live = request.object ?? undefined;
   let old = request.oldObject ?? undefined;
@@ -867,18 +724,18 @@ function driftOf(
   // The HPA's allowance covers only what it could set itself; beyond that, Git's count holds.
   const hpa = hpaOf(key, index, facts);
   const leftToHpa = hpa !== undefined && hpaMaySet(hpa, replicasOf(live));
-  const trackingLabel = source?.trackingLabel ?? undefined;
-  const apiVersion = request.object?.apiVersion;
-  // A CRD in Git names every field (so pruning is known); else the cluster's published schema.
-  const schema =
-    customResourceSchemaOf(index, key, apiVersion) ?? facts.schemaOf?.(apiVersion, key.kind);
-  const options = {
-    ignore: ignoreRulesFor(request, key, manifest, config, source, leftToHpa),
-    fieldPolicy,
-    ...(schema === undefined ? {} : { schema }),
-    ...(source === undefined ? {} : { defaultNamespace: source.namespace }),
-    ...(trackingLabel === undefined ? {} : { trackingLabel }),
-  };
+  const options = comparisonOptions({
+    key,
+    desired: manifest,
+    objects: [request.object, request.oldObject],
+    allowancesOf: request.userInfo,
+    replicasLeftToHpa: leftToHpa,
+    apiVersion: request.object?.apiVersion,
+    index,
+    facts,
+    config,
+    source,
+  });
   // Say so when the HPA is why a replica count other than Git's passes, or why it does not:
   // the audit trail must explain every difference.
   const explained =
@@ -894,19 +751,6 @@ function driftOf(
   }
   const result = diffWrite(desired, old, live, options);
   return { drift: result.introduced, preexisting: result.preexisting, ...explained };
-}
-
-function replicasOf(object: KubeObject): unknown {
-  return isJsonObject(object.spec) ? object.spec.replicas : undefined;
-}
-
-/** The HPA, declared in Git or found in the cluster, that scales this object. */
-function hpaOf(
-  key: ResourceKey,
-  index: SnapshotIndex,
-  facts: ClusterFacts,
-): HpaScaling | undefined {
-  return index.hpaTargets.get(keyString(key)) ?? facts.hpaOf(key);
 }
 
 // --- The sync tool's record (DESIGN.md §8) ------------------------------------------------------
@@ -987,16 +831,23 @@ function driftFromRecord(j: Judgement, record: SyncRecord): DriftFound {
   const old = request.oldObject ?? undefined;
   const live = request.object ?? undefined;
   if (old === undefined || live === undefined) return { drift: [], preexisting: [] };
-  const fieldPolicy = config.namespaces.overrides[key.namespace]?.fieldPolicy ?? config.fieldPolicy;
-  const schema = schemaOf(key, live.apiVersion, index, facts);
-  const hpa = hpaOf(key, index, facts);
-  const leftToHpa = hpa !== undefined && hpaMaySet(hpa, replicasOf(live));
-  const ignore = ignoreRulesFor(request, key, record.desired, config, j.source, leftToHpa);
-  const result = diffWrite(record.desired, old, live, {
-    ignore,
-    fieldPolicy,
-    ...(schema === undefined ? {} : { schema }),
+  const options = comparisonOptions({
+    key,
+    desired: record.desired,
+    objects: [live, old],
+    allowancesOf: request.userInfo,
+    replicasLeftToHpa: replicasLeftToHpa(key, live, index, facts),
+    apiVersion: live.apiVersion,
+    index,
+    facts,
+    config,
+    source: j.source,
   });
+  // The record is the object's own: no default namespace, no tracking label to leave out.
+  const { defaultNamespace: _namespace, trackingLabel: _label, ...recordOptions } = options;
+  const ignore = options.ignore ?? [];
+  const schema = options.schema;
+  const result = diffWrite(record.desired, old, live, recordOptions);
   const changed = new Set(result.introduced.map((d) => d.path));
   // A field taken over is judged as a changed one is: ignore rules, allowances and the HPA's
   // replicas apply (cert-manager's cainjector taking a caBundle is no theft).
@@ -1023,17 +874,4 @@ function withRecordDrift(found: DriftFound, fromRecord: DriftFound): DriftFound 
       ...fromRecord.preexisting.filter((d) => !seen.has(d.path) && !seenBefore.has(d.path)),
     ],
   };
-}
-
-function schemaOf(
-  key: ResourceKey,
-  apiVersion: string | undefined,
-  index: SnapshotIndex,
-  facts: ClusterFacts,
-): KindSchema | undefined {
-  return (
-    customResourceSchemaOf(index, key, apiVersion) ??
-    facts.schemaOf?.(apiVersion, key.kind) ??
-    builtinSchemaFor(apiVersion, key.kind)
-  );
 }

@@ -7,8 +7,12 @@
 // metadata-only lists and watches; fieldSelector on metadata.name; a plain 403 for a forbidden
 // watch; 401 for a bad token; a text/plain 404 for an unknown group. An empty list is shaped as
 // a real v1.31 API server answered (fixtures apiserver/131-*): `"items": null` for a
-// PartialObjectMetadataList (Go's nil slice), `"items": []` for a typed list. `/openapi/v3`
-// serves the documents a real v1.31 server served.
+// PartialObjectMetadataList (Go's nil slice), `"items": []` for a typed list. Lists page as a real
+// server pages: `limit` cuts a page, `metadata.continue` (opaque, base64 JSON of the
+// resourceVersion and the key to start after) and `remainingItemCount` say there is more.
+// Discovery answers what a real v1.31 server answered: aggregated at `/api` and `/apis`, and the
+// resource lists at `/api/v1` and `/apis/<group>/<version>`, with the test's own custom types
+// added; `/openapi/v3` serves its OpenAPI documents.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
@@ -152,6 +156,8 @@ export interface FakeApiServer {
   endWatches(): void;
   /** Resource types for which list and watch answer 403, as without RBAC. */
   forbid(type: ResourceType): void;
+  /** A resource type whose list answers 403 in this namespace only, as with a RoleBinding. */
+  forbidNamespace(type: ResourceType, namespace: string): void;
   /** Stops accepting connections and drops open ones: the API server is down. */
   goDown(): Promise<void>;
   /** Listens again on the same port. */
@@ -177,6 +183,8 @@ export interface FakeApiServerOptions {
   readonly emptyItems?: 'recorded' | 'null';
   /** OpenAPI v3 documents served beside the recorded ones, by path (`apis/example.com/v1`). */
   readonly openapi?: Readonly<Record<string, unknown>>;
+  /** Resource types served beside the built-in ones (custom resources, cluster-scoped kinds). */
+  readonly types?: readonly ResourceType[];
 }
 
 const TOKEN = 'test-token-for-the-fake-api-server';
@@ -208,6 +216,7 @@ export async function startFakeApiServer(
   options: FakeApiServerOptions = {},
 ): Promise<FakeApiServer> {
   const emptyItems = options.emptyItems ?? 'recorded';
+  const types: readonly ResourceType[] = [...allTypes, ...(options.types ?? [])];
   const openapi = recordedOpenApiDocuments();
   for (const [path, document] of Object.entries(options.openapi ?? {})) {
     openapi.set(path, JSON.stringify(document));
@@ -220,6 +229,7 @@ export async function startFakeApiServer(
   const history: StoredEvent[] = [];
   const watches = new Set<OpenWatch>();
   const forbidden = new Set<ResourceType>();
+  const forbiddenIn = new Map<ResourceType, Set<string>>();
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
 
@@ -301,20 +311,23 @@ export async function startFakeApiServer(
       serveOpenApi(response, url.pathname.slice('/openapi/v3'.length).replace(/^\//, ''), openapi);
       return;
     }
-    if ((url.pathname === '/api' || url.pathname === '/apis') && request.method === 'GET') {
-      if (!accept.includes('as=APIGroupDiscoveryList')) {
-        sendStatus(
-          response,
-          406,
-          'NotAcceptable',
-          'the fake API server serves aggregated discovery only',
-        );
-        return;
-      }
+    if (
+      (url.pathname === '/api' || url.pathname === '/apis') &&
+      request.method === 'GET' &&
+      accept.includes('as=APIGroupDiscoveryList')
+    ) {
       sendJson(response, 200, url.pathname === '/api' ? discovery.api : discovery.apis);
       return;
     }
-    const route = parsePath(url.pathname);
+    const resources = discoveryDocument(url.pathname, types);
+    if (resources !== undefined) {
+      if (resources === null) {
+        response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+        response.end('404 page not found\n');
+      } else sendJson(response, 200, resources);
+      return;
+    }
+    const route = parsePath(url.pathname, types);
     if (route === undefined) {
       response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
       response.end('404 page not found\n');
@@ -331,7 +344,10 @@ export async function startFakeApiServer(
     const { resourceType, namespace } = route;
     const watching =
       url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
-    if (forbidden.has(resourceType)) {
+    if (
+      forbidden.has(resourceType) ||
+      (namespace !== undefined && forbiddenIn.get(resourceType)?.has(namespace) === true)
+    ) {
       const verb = watching ? 'watch' : 'list';
       const scope =
         namespace === undefined ? 'at the cluster scope' : `in the namespace "${namespace}"`;
@@ -356,19 +372,29 @@ export async function startFakeApiServer(
         metadataOnly,
       });
     } else {
-      const items = [...objects.values()]
+      const all = [...objects.values()]
         .filter((entry) => entry.type === resourceType)
         .map((entry) => entry.object)
         .filter((object) => matches(object, namespace, name, labels))
-        .sort((a, b) => objectPath(a).localeCompare(objectPath(b)))
-        .map((object) => present(resourceType, object, metadataOnly, true));
+        .sort((a, b) => objectPath(a).localeCompare(objectPath(b)));
+      const page = pageOf(all, url.searchParams, resourceVersion);
+      if (page === undefined) {
+        sendStatus(response, 400, 'BadRequest', 'continue key is not valid');
+        return;
+      }
+      const items = page.items.map((object) => present(resourceType, object, metadataOnly, true));
       const list = metadataOnly
         ? { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1' }
         : { kind: `${resourceType.kind}List`, apiVersion: apiVersionOf(resourceType) };
       const nilItems = items.length === 0 && (metadataOnly || emptyItems === 'null');
       sendJson(response, 200, {
         ...list,
-        metadata: { resourceVersion: String(resourceVersion) },
+        metadata: {
+          resourceVersion: String(page.resourceVersion),
+          ...(page.continue === undefined
+            ? {}
+            : { continue: page.continue, remainingItemCount: page.remaining }),
+        },
         items: nilItems ? null : items,
       });
     }
@@ -566,6 +592,11 @@ export async function startFakeApiServer(
     forbid(type) {
       forbidden.add(type);
     },
+    forbidNamespace(type, namespace) {
+      const namespaces = forbiddenIn.get(type) ?? new Set<string>();
+      namespaces.add(namespace);
+      forbiddenIn.set(type, namespaces);
+    },
     async goDown() {
       await closeServer();
     },
@@ -632,6 +663,7 @@ function discoveryOf(types: readonly ResourceType[]): { api: unknown; apis: unkn
 
 function parsePath(
   path: string,
+  types: readonly ResourceType[],
 ):
   | { resourceType: ResourceType; namespace: string | undefined; name: string | undefined }
   | undefined {
@@ -647,7 +679,7 @@ function parsePath(
   } else {
     return undefined;
   }
-  const inGroup = allTypes.filter((type) => type.group === group);
+  const inGroup = types.filter((type) => type.group === group);
   if (inGroup.length === 0) return undefined;
   let namespace: string | undefined;
   if (rest[0] === 'namespaces' && rest.length >= 3) {
@@ -784,4 +816,99 @@ function serveOpenApi(
   }
   response.writeHead(200, { 'Content-Type': 'application/json' });
   response.end(text);
+}
+
+/** One page of a list: `limit` items after the continue key, as a real API server cuts them. */
+function pageOf(
+  all: readonly JsonObject[],
+  query: URLSearchParams,
+  resourceVersion: number,
+):
+  | {
+      items: readonly JsonObject[];
+      resourceVersion: number;
+      continue?: string;
+      remaining: number;
+    }
+  | undefined {
+  let start = 0;
+  let listedAt = resourceVersion;
+  const token = query.get('continue');
+  if (token !== null && token !== '') {
+    let key: { v?: unknown; rv?: unknown; start?: unknown };
+    try {
+      key = JSON.parse(Buffer.from(token, 'base64').toString('utf8')) as typeof key;
+    } catch {
+      return undefined;
+    }
+    if (key.v !== 'meta.k8s.io/v1' || typeof key.start !== 'string' || typeof key.rv !== 'number')
+      return undefined;
+    const after = key.start.endsWith('\u0000') ? key.start.slice(0, -1) : key.start;
+    start = all.findIndex((object) => objectPath(object) > after);
+    if (start === -1) start = all.length;
+    listedAt = key.rv;
+  }
+  const limit = Number(query.get('limit') ?? '0');
+  if (!(Number.isInteger(limit) && limit > 0) || start + limit >= all.length) {
+    return { items: all.slice(start), resourceVersion: listedAt, remaining: 0 };
+  }
+  const items = all.slice(start, start + limit);
+  const last = items[items.length - 1];
+  const next = {
+    v: 'meta.k8s.io/v1',
+    rv: listedAt,
+    start: `${last === undefined ? '' : objectPath(last)}\u0000`,
+  };
+  return {
+    items,
+    resourceVersion: listedAt,
+    continue: Buffer.from(JSON.stringify(next)).toString('base64'),
+    remaining: all.length - start - limit,
+  };
+}
+
+const DISCOVERY_DIR = new URL('../fixtures/captured-1.31/discovery/', import.meta.url);
+
+/**
+ * The APIResourceList of `/api/v1` or `/apis/<group>/<version>`: the recorded one, with the
+ * test's types of that group-version that it lacks; null (404) for a group-version nobody
+ * serves; undefined for any other path.
+ */
+function discoveryDocument(
+  path: string,
+  types: readonly ResourceType[],
+): JsonObject | null | undefined {
+  const match = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))\/?$/.exec(path);
+  if (match === null) return undefined;
+  const group = match[2] ?? '';
+  const version = match[1] ?? match[3] ?? '';
+  const groupVersion = group === '' ? version : `${group}/${version}`;
+  let recorded: JsonObject | undefined;
+  try {
+    recorded = JSON.parse(
+      readFileSync(
+        new URL(
+          group === '' ? `api/${version}.json` : `apis/${group}/${version}.json`,
+          DISCOVERY_DIR,
+        ),
+        'utf8',
+      ),
+    ) as JsonObject;
+  } catch {
+    recorded = undefined;
+  }
+  const own = types.filter((type) => type.group === group && type.version === version);
+  if (recorded === undefined && own.length === 0) return null;
+  const resources = [...((recorded?.resources ?? []) as JsonObject[])];
+  for (const type of own) {
+    if (resources.some((resource) => resource.name === type.resource)) continue;
+    resources.push({
+      name: type.resource,
+      singularName: type.kind.toLowerCase(),
+      namespaced: type.namespaced,
+      kind: type.kind,
+      verbs: ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'],
+    });
+  }
+  return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion, resources };
 }

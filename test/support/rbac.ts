@@ -80,12 +80,14 @@ export function ruleAllows(rule: PolicyRule, request: ApiRequest): boolean {
       )
     );
   }
+  const apiGroups = rule.apiGroups ?? [];
+  const resources = rule.resources ?? [];
   if (
-    !(rule.apiGroups ?? []).includes(request.group) ||
-    !(rule.resources ?? []).includes(request.resource)
+    !(apiGroups.includes('*') || apiGroups.includes(request.group)) ||
+    !(resources.includes('*') || resources.includes(request.resource))
   )
     return false;
-  if (!rule.verbs.includes(request.verb)) return false;
+  if (!rule.verbs.includes(request.verb) && !rule.verbs.includes('*')) return false;
   if (rule.resourceNames === undefined || rule.resourceNames.length === 0) return true;
   return request.name !== undefined && rule.resourceNames.includes(request.name);
 }
@@ -105,7 +107,13 @@ export function allowedBy(
 
 /** An API path and query as the API server's request-info resolver reads them. */
 export function apiRequestOf(method: string, path: string, query: URLSearchParams): ApiRequest {
-  if (!path.startsWith('/api/') && !path.startsWith('/apis/')) {
+  // As the API server's request-info resolver: `/api/v1` and `/apis/<group>/<version>` (and
+  // shorter) are discovery, outside the resource API.
+  const segments = path.split('/').filter((part) => part !== '');
+  const isResource =
+    (segments[0] === 'api' && segments.length >= 3) ||
+    (segments[0] === 'apis' && segments.length >= 4);
+  if (!isResource) {
     const verb = method === 'GET' ? 'get' : method.toLowerCase();
     return {
       verb,

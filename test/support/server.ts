@@ -43,6 +43,8 @@ export async function startTestServer(
     readonly logger?: Logger;
     /** Lines the log dropped, as serviceLog() counts them. */
     readonly droppedLogLines?: () => number;
+    /** Wait before the first background scan (default 30 s, so most tests never scan). */
+    readonly scanDelayMs?: number;
   } = {},
 ): Promise<TestServer> {
   const repo = createTestRepo();
@@ -82,6 +84,7 @@ export async function startTestServer(
     ...(options.droppedLogLines === undefined ? {} : { droppedLogLines: options.droppedLogLines }),
     kubeConfig: options.kubeConfig ?? null,
     watchTiming: { initialBackoffMs: 50, maxBackoffMs: 200 },
+    ...(options.scanDelayMs === undefined ? {} : { scanDelayMs: options.scanDelayMs }),
   });
   return {
     driftgate,
