@@ -120,9 +120,9 @@ describe('the audit review page in headless Chromium', () => {
     expect(tables).toBeGreaterThan(3);
     expect(dom.match(/<table><tbody>/g)?.length).toBe(tables);
     expect(dom.match(/<tr/g)?.length).toBe(html.match(/<tr/g)?.length);
-    expect(dom).toContain('<td>alice@example.com</td><td>3</td>');
+    expect(dom).toContain('<td>alice@example.com</td><td class="n">3</td>');
     expect(dom).toContain('<td>INC-4711 roll back bad release</td>');
-    expect(dom).toContain('<td>spec.template.spec.containers[name=app].image</td>');
+    expect(dom).toContain('<td class="long">spec.template.spec.containers[name=app].image</td>');
     expect(dom).toMatch(/<tr class="denied">/);
     expect(dom).toMatch(/<tr class="break-glass">/);
   }, 120_000);
@@ -135,8 +135,8 @@ const count = (text: string, pattern: RegExp) => text.match(pattern)?.length ?? 
 function tableUnder(heading: string): string[][] {
   const section = html.split(`<h2>${heading}</h2>`)[1]?.split('<h2>')[0] ?? '';
   const table = section.split('</table>')[0] ?? '';
-  return [...table.matchAll(/<tr>((?:<td>.*?<\/td>)+)<\/tr>/g)].map((row) =>
-    [...(row[1] ?? '').matchAll(/<td>(.*?)<\/td>/g)].map((cell) => cell[1] ?? ''),
+  return [...table.matchAll(/<tr>((?:<td[^>]*>.*?<\/td>)+)<\/tr>/g)].map((row) =>
+    [...(row[1] ?? '').matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((cell) => cell[1] ?? ''),
   );
 }
 
@@ -167,7 +167,7 @@ describe('the audit review page, as written', () => {
       rows.reduce((total, row) => total + Number(row[column]), 0);
     expect(sum(tableUnder('Top users by denials'), 1)).toBe(denials - dryRuns);
     expect(sum(tableUnder('Top objects by denials'), 1)).toBe(denials - dryRuns);
-    expect(sum(tableUnder('Break-glass sessions'), 5)).toBe(breakGlass);
+    expect(sum(tableUnder('Break-glass sessions'), 4)).toBe(breakGlass);
     expect(html).toMatch(/<p class="counts">21 writes reviewed: /);
   });
 
@@ -226,7 +226,7 @@ describe('a long user name in headless Chromium', () => {
     const longUser = `oidc:${'0123456789abcdef'.repeat(16)}@idp.example.com`;
     const lines = readFileSync(AUDIT_LOG, 'utf8')
       .split('\n')
-      .filter((line) => line.includes('"validate.driftgate.io/decision":"denied"'))
+      .filter((line) => line.includes('"impersonatedUser"'))
       .map((line) => {
         const event = JSON.parse(line);
         event.impersonatedUser.username = longUser;

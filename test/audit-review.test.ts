@@ -184,8 +184,8 @@ describe('a real kube-apiserver audit log', () => {
     expect(stdout).not.toMatch(/<script|https?:\/\//);
     expect(stdout).toContain('<h3>shop</h3>');
     expect(stdout).toContain('<td>INC-4711 roll back bad release</td>');
-    expect(stdout).toContain('<td>spec.template.spec.containers[name=app].image</td>');
-    expect(stdout).toContain('<td>alice@example.com</td><td>3</td>');
+    expect(stdout).toContain('<td class="long">spec.template.spec.containers[name=app].image</td>');
+    expect(stdout).toContain('<td>alice@example.com</td><td class="n">3</td>');
   });
 
   it('--output html escapes every value', async () => {

@@ -117,11 +117,15 @@ export function escapeHtml(text: string | number): string {
 
 // Long user and object names (service accounts, OIDC subjects) wrap inside their cell instead
 // of pushing the table off the page.
-const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;max-width:80em}
+const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em;table-layout:auto;max-width:100%}
-td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left;vertical-align:top;overflow-wrap:anywhere;word-break:break-word}
+td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left;vertical-align:top}
+td{overflow-wrap:break-word}td.long{overflow-wrap:anywhere;min-width:10em}td.time{white-space:nowrap}
 th{background:#f3f3f3}.denied{color:#a00}.break-glass{color:#a60}.dry{color:#777}
 svg text{font:11px system-ui,sans-serif;fill:#444}`;
+
+/** Characters beyond which a cell may wrap anywhere. */
+const LONG = 32;
 
 const COLOURS = { denials: '#c33', breakGlass: '#d90' } as const;
 
@@ -189,9 +193,19 @@ export function renderHtml(
   context: PageContext,
 ): string {
   const e = escapeHtml;
+  // Times never wrap; a long name or path (an OIDC subject, a service account) wraps anywhere
+  // rather than widening the table past the window.
+  const cell = (c: string | number) =>
+    typeof c === 'number'
+      ? `<td class="n">${e(c)}</td>`
+      : /^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(c)
+        ? `<td class="time">${e(c)}</td>`
+        : c.length > LONG
+          ? `<td class="long">${e(c)}</td>`
+          : `<td>${e(c)}</td>`;
   const table = (head: readonly string[], rows: readonly (readonly (string | number)[])[]) =>
     `<table><tr>${head.map((h) => `<th>${e(h)}</th>`).join('')}</tr>${rows
-      .map((r) => `<tr>${r.map((c) => `<td>${e(c)}</td>`).join('')}</tr>`)
+      .map((r) => `<tr>${r.map(cell).join('')}</tr>`)
       .join('')}</table>`;
   const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
   const parts: string[] = [];
@@ -227,7 +241,15 @@ export function renderHtml(
     for (const event of events) {
       const kind = event.dryRun ? 'dry' : event.decision;
       parts.push(
-        `<tr class="${e(kind)}"><td>${e(shortTime(event.time))}</td><td>${e(event.user)}</td><td>${e(event.object)}</td><td>${e(event.decision)}${event.dryRun ? ' (dry run)' : ''}</td><td>${e(event.detail)}</td></tr>`,
+        `<tr class="${e(kind)}">${[
+          shortTime(event.time),
+          event.user,
+          event.object,
+          `${event.decision}${event.dryRun ? ' (dry run)' : ''}`,
+          event.detail,
+        ]
+          .map(cell)
+          .join('')}</tr>`,
       );
     }
     parts.push('</table>');
@@ -262,16 +284,15 @@ export function renderHtml(
   parts.push('<h2>Break-glass sessions</h2>');
   parts.push(
     table(
-      ['object', 'reason', 'by', 'from', 'to', 'writes', 'until', 'back in line with Git'],
+      ['object', 'reason', 'by', 'when', 'writes', 'until', 'synced back to Git at'],
       report.breakGlass.map((s) => [
         s.object,
         s.reason,
         s.users.join(', '),
-        shortTime(s.first),
-        shortTime(s.last),
+        s.first === s.last ? shortTime(s.first) : `${shortTime(s.first)} to ${shortTime(s.last)}`,
         s.writes,
         s.expires ?? '',
-        s.restoredAt === undefined ? 'no' : `synced at ${shortTime(s.restoredAt)}`,
+        s.restoredAt === undefined ? 'not yet' : shortTime(s.restoredAt),
       ]),
     ),
   );
