@@ -6,7 +6,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { createApp, type GitHookResult } from './admission/app.js';
-import { createMetrics } from './admission/metrics.js';
+import { createMetrics, registerOverrideMetric } from './admission/metrics.js';
 import { readTls, startServer, type ServerTimeouts, type TlsSource } from './admission/server.js';
 import type { DecisionLog } from './audit/log.js';
 import { selfSignedForDevelopment } from './certs/generate.js';
@@ -139,10 +139,13 @@ export async function startDriftgate(
     kubeConfig === null || kubeConfig === undefined || !config.cluster.events
       ? undefined
       : createEventRecorder({ kubeConfig, registry: metrics.registry, logger, now });
+  const facts =
+    options.facts ?? (cluster === undefined ? () => noClusterFacts : () => cluster.facts());
+  registerOverrideMetric(metrics.registry, () => facts().override);
   const app = createApp({
     config,
     provider,
-    facts: options.facts ?? (cluster === undefined ? () => noClusterFacts : () => cluster.facts()),
+    facts,
     ...(events === undefined ? {} : { events }),
     sources: () => provider.sources(),
     now,
@@ -158,6 +161,7 @@ export async function startDriftgate(
     ...(options.host === undefined ? {} : { host: options.host }),
     tls,
     clientCAFile: config.listen.clientCAFile,
+    onCertificate: metrics.certificateLoaded,
     ...(options.serverTimeouts === undefined ? {} : { timeouts: options.serverTimeouts }),
     logger,
   });
