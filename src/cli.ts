@@ -2,6 +2,7 @@
 // The `driftgate` command, also installed as `kubectl-driftgate` (the kubectl plugin): checks
 // the Node.js version, then picks a subcommand and hands it the process's I/O.
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { nodeVersionProblem } from './cli/node-version.js';
 
 const { version, engines } = JSON.parse(
@@ -22,5 +23,9 @@ if (problem !== null) {
     cwd: process.cwd(),
     env: process.env,
     version,
+    // kubectl runs a plugin by its file name, kubectl-driftgate: messages then say how it was called.
+    program: basename(process.argv[1] ?? '').startsWith('kubectl-')
+      ? 'kubectl driftgate'
+      : 'driftgate',
   });
 }

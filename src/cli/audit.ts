@@ -15,6 +15,7 @@ import { boundYoungGeneration } from '../audit/review/memory.js';
 import { emptyCounts, entriesOf, matchRequests, mergeByTime } from '../audit/review/read.js';
 import { SummaryBuilder } from '../audit/review/summary.js';
 import { exitCodes, UsageError, type Command } from './io.js';
+import { auditOptions, helpOption } from './options.js';
 
 const HELP = `Usage: driftgate audit [FILE ...] [options]
 
@@ -40,18 +41,7 @@ Options:
 Exit status: 0 reviewed, 2 bad input.
 `;
 
-const OPTIONS = {
-  since: { type: 'string' },
-  until: { type: 'string' },
-  user: { type: 'string' },
-  namespace: { type: 'string' },
-  kind: { type: 'string' },
-  decision: { type: 'string' },
-  'break-glass': { type: 'boolean' },
-  'webhook-name': { type: 'string', default: DEFAULT_WEBHOOK_NAME },
-  output: { type: 'string', default: 'table' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+const OPTIONS = { ...auditOptions, ...helpOption } as const;
 
 export interface AuditCommandDeps {
   readonly now: () => Date;
@@ -106,7 +96,7 @@ export function createAuditCommand(
     }
 
     const counts = emptyCounts();
-    const webhookName = values['webhook-name'];
+    const webhookName = values['webhook-name'] ?? DEFAULT_WEBHOOK_NAME;
     const inputs =
       files.length === 0
         ? [entriesOf(deps.stdin(), counts, webhookName)]

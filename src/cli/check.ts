@@ -13,6 +13,7 @@ import { readObjectsFile } from './files.js';
 import { requestFor } from './manifest-review.js';
 import { readConfig, renderOnce } from './one-shot.js';
 import { exitCodes, UsageError, type Command, parseCommandArgs } from './io.js';
+import { checkOptions } from './options.js';
 
 const HELP = `Usage: driftgate check --config FILE --review FILE [--now TIME] [--output text|json]
        driftgate check --config FILE --object FILE [--old FILE] [--operation CREATE|UPDATE|DELETE]
@@ -40,22 +41,7 @@ Exit status: 0 allowed, 1 denied, 2 bad input.
 const OPERATIONS: readonly Operation[] = ['CREATE', 'UPDATE', 'DELETE'];
 
 export const checkCommand: Command = async (argv, io) => {
-  const values = parseCommandArgs(
-    argv,
-    {
-      config: { type: 'string' },
-      review: { type: 'string' },
-      object: { type: 'string' },
-      old: { type: 'string' },
-      operation: { type: 'string' },
-      user: { type: 'string' },
-      group: { type: 'string', multiple: true },
-      namespace: { type: 'string' },
-      now: { type: 'string' },
-      output: { type: 'string' },
-    },
-    HELP,
-  );
+  const values = parseCommandArgs(argv, checkOptions, HELP);
   if (values.help === true) {
     io.stdout(HELP);
     return exitCodes.ok;
