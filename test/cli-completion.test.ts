@@ -125,7 +125,7 @@ describe('driftgate completion', () => {
     }
   });
 
-  it('bash: the script is valid and completes commands and options, also as kubectl driftgate', async () => {
+  it('bash: the script is valid and completes commands, options and files', async () => {
     const file = join(dir, 'driftgate.bash');
     writeFileSync(file, await script('bash'));
     expect(spawnSync('bash', ['-n', file]).status).toBe(0);
@@ -146,7 +146,6 @@ describe('driftgate completion', () => {
     expect(complete('driftgate', 'c')).toEqual(['check', 'certs', 'completion']);
     expect(complete('driftgate', 'check', '--ob')).toEqual(['--object']);
     expect(complete('kubectl-driftgate', 'audit', '--break')).toEqual(['--break-glass']);
-    expect(complete('kubectl', 'driftgate', 'diff', '--fi')).toEqual(['--field-policy']);
     writeFileSync(join(dir, 'manifest.yaml'), 'kind: ConfigMap\n');
     expect(complete('driftgate', 'check', '--object', 'mani')).toEqual(['manifest.yaml']);
   });
@@ -159,11 +158,35 @@ describe('driftgate completion', () => {
 });
 
 describe('kubectl-driftgate, the kubectl plugin', () => {
-  it('is installed from the same file as driftgate', () => {
+  it('is installed from the same file as driftgate, with its completion for kubectl', () => {
     const { bin } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
       bin: Record<string, string>;
     };
     expect(bin['kubectl-driftgate']).toBe(bin.driftgate);
+    expect(bin['kubectl_complete-driftgate']).toBe(bin.driftgate);
+  });
+
+  it.each([
+    { words: ['ch'], output: 'check\n:4\n' },
+    { words: ['check', '--ob'], output: '--object\n:4\n' },
+    { words: ['render', '-'], output: '--config\n--output\n-o\n--help\n-h\n:4\n' },
+    // A value of an option, or an audit log file: kubectl completes file names (directive 0).
+    { words: ['check', '--object', ''], output: ':0\n' },
+    { words: ['audit', 'aud'], output: ':0\n' },
+  ])('kubectl_complete-driftgate $words prints $output', ({ words, output }) => {
+    const plugin = join(dir, 'kubectl_complete-driftgate');
+    rmSync(plugin, { force: true });
+    symlinkSync(join(root, 'src/cli.ts'), plugin);
+    const result = spawnSync(
+      process.execPath,
+      ['--import', import.meta.resolve('tsx'), plugin, ...words],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe(output);
   });
 
   it('called by that name, it says how it was called', () => {

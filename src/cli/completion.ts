@@ -84,8 +84,6 @@ _driftgate() {
   local cur=\${COMP_WORDS[COMP_CWORD]}
   local prev=\${COMP_WORDS[COMP_CWORD-1]}
   local first=1
-  # kubectl driftgate ...: the plugin's words follow 'kubectl driftgate'.
-  if [ "\${COMP_WORDS[0]}" = kubectl ]; then first=2; fi
   if [ "$COMP_CWORD" -eq "$first" ]; then
     COMPREPLY=($(compgen -W "${entries.map(([name]) => name).join(' ')} --help --version" -- "$cur"))
     return
@@ -172,6 +170,50 @@ function fish(entries: Entries): string {
     }
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * What to offer for the word being typed (the last of `words`, which follow the program name):
+ * the candidates, and whether file names fit too. For `kubectl driftgate`, whose completion
+ * kubectl asks of the executable kubectl_complete-driftgate.
+ */
+export function candidates(
+  commands: Readonly<Record<string, CompletionEntry>>,
+  words: readonly string[],
+): { readonly words: string[]; readonly files: boolean } {
+  const current = words.at(-1) ?? '';
+  const [name] = words;
+  if (words.length <= 1) {
+    const all = [...Object.keys(commands), '--help', '--version'];
+    return { words: all.filter((w) => w.startsWith(current)), files: false };
+  }
+  const entry = commands[name ?? ''];
+  if (entry === undefined) return { words: [], files: false };
+  const flags = flagsOf(entry.options);
+  const previous = words.at(-2) ?? '';
+  const valued = flags.some(
+    (f) => f.takesValue && (previous === `--${f.long}` || previous === `-${f.short ?? ''}`),
+  );
+  if (valued) return { words: [], files: true };
+  if (!current.startsWith('-') && entry.files === true) return { words: [], files: true };
+  const all = flags.flatMap((f) => [
+    `--${f.long}`,
+    ...(f.short === undefined ? [] : [`-${f.short}`]),
+  ]);
+  return { words: all.filter((w) => w.startsWith(current)), files: false };
+}
+
+/** Cobra's completion directives, which kubectl reads from a plugin's completion executable. */
+const DIRECTIVE = { default: 0, noFiles: 4 } as const;
+
+/** The output of kubectl_complete-driftgate: one candidate per line, then `:<directive>`. */
+export function kubectlCompletion(
+  commands: Readonly<Record<string, CompletionEntry>>,
+  words: readonly string[],
+): string {
+  const offer = candidates(commands, words.length === 0 ? [''] : words);
+  const directive = offer.files ? DIRECTIVE.default : DIRECTIVE.noFiles;
+  return `${[...offer.words, `:${directive}`].join('\n')}\n`;
 }
 
 export function createCompletionCommand(
