@@ -6,8 +6,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { createApp, type GitHookResult } from './admission/app.js';
-import { createMetrics } from './admission/metrics.js';
-import { startServer, type ServerTimeouts, type TlsSource } from './admission/server.js';
+import { createMetrics, registerOverrideMetric } from './admission/metrics.js';
+import { readTls, startServer, type ServerTimeouts, type TlsSource } from './admission/server.js';
 import type { DecisionLog } from './audit/log.js';
 import { selfSignedForDevelopment } from './certs/generate.js';
 import { watchCluster, type ClusterWatch } from './cluster/cluster-facts.js';
@@ -65,6 +65,25 @@ export async function startDriftgate(
 ): Promise<Driftgate> {
   const { logger } = options;
   const now = options.now ?? (() => new Date());
+  let caCert: string | undefined;
+  let tls = options.tls;
+  if (tls === undefined && config.listen.certFile !== null && config.listen.keyFile !== null) {
+    tls = { kind: 'files', certFile: config.listen.certFile, keyFile: config.listen.keyFile };
+  }
+  if (tls === undefined) {
+    logger.warn(
+      'no listen.certFile/keyFile configured: serving a self-signed development certificate',
+    );
+    const generated = selfSignedForDevelopment();
+    caCert = generated.caCert;
+    tls = { kind: 'memory', cert: generated.cert, key: generated.key };
+  }
+
+  const secretFile = config.hooks.git.secretFile;
+  const hookSecret = secretFile === null ? null : await readSecret(secretFile);
+  // The files are checked before Git is rendered, which can take minutes: a wrong path is
+  // reported at once, naming the file.
+  await readTls(tls, config.listen.clientCAFile);
   const provider = createGitProvider(
     { sources: config.sources, cacheDir: config.cacheDir, safety: config.safety },
     { logger, now: () => now().getTime() },
@@ -81,22 +100,6 @@ export async function startDriftgate(
     logger.warn({ key: warning.path }, `config ${warning.path}: ${warning.message}`);
   }
 
-  let caCert: string | undefined;
-  let tls = options.tls;
-  if (tls === undefined && config.listen.certFile !== null && config.listen.keyFile !== null) {
-    tls = { kind: 'files', certFile: config.listen.certFile, keyFile: config.listen.keyFile };
-  }
-  if (tls === undefined) {
-    logger.warn(
-      'no listen.certFile/keyFile configured: serving a self-signed development certificate',
-    );
-    const generated = selfSignedForDevelopment();
-    caCert = generated.caCert;
-    tls = { kind: 'memory', cert: generated.cert, key: generated.key };
-  }
-
-  const secretFile = config.hooks.git.secretFile;
-  const hookSecret = secretFile === null ? null : (await readFile(secretFile, 'utf8')).trim();
   const gitHook = (input: {
     headers: Record<string, string | undefined>;
     rawBody: Buffer;
@@ -144,10 +147,13 @@ export async function startDriftgate(
     kubeConfig === null || kubeConfig === undefined || !config.cluster.events
       ? undefined
       : createEventRecorder({ kubeConfig, registry: metrics.registry, logger, now });
+  const facts =
+    options.facts ?? (cluster === undefined ? () => noClusterFacts : () => cluster.facts());
+  registerOverrideMetric(metrics.registry, () => facts().override);
   const app = createApp({
     config,
     provider,
-    facts: options.facts ?? (cluster === undefined ? () => noClusterFacts : () => cluster.facts()),
+    facts,
     ...(events === undefined ? {} : { events }),
     sources: () => provider.sources(),
     now,
@@ -163,6 +169,7 @@ export async function startDriftgate(
     ...(options.host === undefined ? {} : { host: options.host }),
     tls,
     clientCAFile: config.listen.clientCAFile,
+    onCertificate: metrics.certificateLoaded,
     ...(options.serverTimeouts === undefined ? {} : { timeouts: options.serverTimeouts }),
     logger,
   });
@@ -289,4 +296,16 @@ function startDiscovery(
       ...(hub === undefined ? {} : { argocdKubeConfig: hub }),
     },
   );
+}
+
+async function readSecret(file: string): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new DriftgateError(
+      errorCodes.config,
+      `hooks.git.secretFile ${file}: cannot read it (${code === 'ENOENT' ? 'no such file' : code})`,
+    );
+  }
 }

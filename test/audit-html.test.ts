@@ -120,10 +120,136 @@ describe('the audit review page in headless Chromium', () => {
     expect(tables).toBeGreaterThan(3);
     expect(dom.match(/<table><tbody>/g)?.length).toBe(tables);
     expect(dom.match(/<tr/g)?.length).toBe(html.match(/<tr/g)?.length);
-    expect(dom).toContain('<td>alice@example.com</td><td>3</td>');
+    expect(dom).toContain('<td>alice@example.com</td><td class="n">3</td>');
     expect(dom).toContain('<td>INC-4711 roll back bad release</td>');
-    expect(dom).toContain('<td>spec.template.spec.containers[name=app].image</td>');
+    expect(dom).toContain('<td class="long">spec.template.spec.containers[name=app].image</td>');
     expect(dom).toMatch(/<tr class="denied">/);
     expect(dom).toMatch(/<tr class="break-glass">/);
+  }, 120_000);
+});
+
+/** How many times `pattern` occurs in `text`. */
+const count = (text: string, pattern: RegExp) => text.match(pattern)?.length ?? 0;
+
+/** The numbers of a table's data rows under an `<h2>` heading, by column. */
+function tableUnder(heading: string): string[][] {
+  const section = html.split(`<h2>${heading}</h2>`)[1]?.split('<h2>')[0] ?? '';
+  const table = section.split('</table>')[0] ?? '';
+  return [...table.matchAll(/<tr>((?:<td[^>]*>.*?<\/td>)+)<\/tr>/g)].map((row) =>
+    [...(row[1] ?? '').matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((cell) => cell[1] ?? ''),
+  );
+}
+
+describe('the audit review page, as written', () => {
+  const number = (id: string) =>
+    Number(new RegExp(`<span id="${id}">(\\d+)</span>`).exec(html)?.[1]);
+
+  it('its counts match its rows, its chart and its tables', () => {
+    const denials = number('denials');
+    const dryRuns = number('dry-run-denials');
+    const breakGlass = number('break-glass-writes');
+    expect(denials).toBeGreaterThan(0);
+    expect(breakGlass).toBeGreaterThan(0);
+    // Timeline rows: dry-run denials are shown grey, the others red.
+    expect(count(html, /<tr class="denied">/g)).toBe(denials - dryRuns);
+    expect(count(html, /<tr class="dry">/g)).toBe(dryRuns);
+    expect(count(html, /<tr class="break-glass">/g)).toBe(breakGlass);
+    // The chart's bars add up to the same numbers.
+    const bars = (cls: string) =>
+      [...html.matchAll(new RegExp(`<rect class="${cls}"[^>]*data-count="(\\d+)"`, 'g'))].reduce(
+        (sum, m) => sum + Number(m[1]),
+        0,
+      );
+    expect(bars('bar-denials')).toBe(denials);
+    expect(bars('bar-break-glass')).toBe(breakGlass);
+    // The top tables count the denials that were not dry runs; sessions count break-glass writes.
+    const sum = (rows: string[][], column: number) =>
+      rows.reduce((total, row) => total + Number(row[column]), 0);
+    expect(sum(tableUnder('Top users by denials'), 1)).toBe(denials - dryRuns);
+    expect(sum(tableUnder('Top objects by denials'), 1)).toBe(denials - dryRuns);
+    expect(sum(tableUnder('Break-glass sessions'), 4)).toBe(breakGlass);
+    expect(html).toMatch(/<p class="counts">21 writes reviewed: /);
+  });
+
+  it('says what it read and the time range it covers', () => {
+    expect(html).toContain(`Read: <code>${AUDIT_LOG}</code>.`);
+    expect(html).toContain('Covers writes from 2026-11-22T03:16:43Z to 2026-11-22T03:17:56Z.');
+  });
+
+  it('has the text output\'s "still drifted" section', () => {
+    expect(tableUnder('Still drifted from Git (no sync since)')).toContainEqual([
+      'ConfigMap shop-warn/web-config',
+      'data[FEATURE_X]',
+      'warned',
+      'alice@example.com',
+      '2026-11-22T03:17:15Z',
+    ]);
+  });
+
+  it('spells objects as kinds, as the decision log does, not as audit log resources', () => {
+    expect(html).toContain('<td>apps/Deployment shop/web</td>');
+    expect(html).not.toMatch(/apps\/deployments|>configmaps /);
+  });
+
+  it('an hourly chart, inline, with nothing loaded from elsewhere', () => {
+    expect(count(html, /<svg /g)).toBe(1);
+    expect(html).toContain('<title>2026-11-22T03:00Z: 4 denials</title>');
+    expect(html).not.toMatch(/<script|<link|<img|\ssrc=|https?:\/\//);
+  });
+
+  it('spreads the bars over the hours they fall in', async () => {
+    const lines = readFileSync(AUDIT_LOG, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('"validate.driftgate.io/decision":"denied"'))
+      .map((line, i) => {
+        const event = JSON.parse(line);
+        // The same denials, each an hour after the one before.
+        const hour = String(i).padStart(2, '0');
+        event.requestReceivedTimestamp = `2026-11-22T${hour}:10:00.000000Z`;
+        return JSON.stringify(event);
+      });
+    writeFileSync(join(dir, 'hours.log'), lines.join('\n'));
+    const { stdout } = await runDriftgate(dir, 'audit', 'hours.log', '--output', 'html');
+    const hours = [
+      ...stdout.matchAll(/<rect class="bar-denials" data-hour="([^"]+)" data-count="(\d+)"/g),
+    ];
+    expect(hours.map((m) => [m[1], m[2]])).toEqual(
+      lines.map((_, i) => [`2026-11-22T${String(i).padStart(2, '0')}`, '1']),
+    );
+  });
+});
+
+describe('a long user name in headless Chromium', () => {
+  it('wraps inside its cell: the page is no wider than the window', async ({ skip }) => {
+    if (chromium === undefined) return skip(missing);
+    // An OIDC subject: no space or hyphen where a browser would break the line by itself.
+    const longUser = `oidc:${'0123456789abcdef'.repeat(16)}@idp.example.com`;
+    const lines = readFileSync(AUDIT_LOG, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('"impersonatedUser"'))
+      .map((line) => {
+        const event = JSON.parse(line);
+        event.impersonatedUser.username = longUser;
+        return JSON.stringify(event);
+      });
+    writeFileSync(join(dir, 'long-user.log'), lines.join('\n'));
+    const { stdout } = await runDriftgate(dir, 'audit', 'long-user.log', '--output', 'html');
+    expect(stdout).toContain(longUser);
+    // The page, plus a line that writes its laid-out width where --dump-dom shows it.
+    const file = join(dir, 'long-user.html');
+    writeFileSync(
+      file,
+      stdout.replace(
+        '</body>',
+        '<script>document.title = "width " + document.documentElement.scrollWidth</script></body>',
+      ),
+    );
+    const run = await runChromium(chromium, pathToFileURL(file).href, [
+      '--dump-dom',
+      '--window-size=1024,800',
+    ]);
+    const width = Number(/<title>width (\d+)<\/title>/.exec(run.stdout)?.[1]);
+    expect(width).toBeGreaterThan(0);
+    expect(width).toBeLessThanOrEqual(1024);
   }, 120_000);
 });

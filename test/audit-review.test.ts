@@ -69,7 +69,7 @@ describe('a real kube-apiserver audit log', () => {
       '2026-11-22T03:17:05Z',
       ALICE,
       'UPDATE',
-      'apps/deployments shop/web/scale',
+      'apps/Deployment shop/web/scale',
       'denied',
       'no',
       'drift: spec.replicas',
@@ -78,7 +78,7 @@ describe('a real kube-apiserver audit log', () => {
       '2026-11-22T03:17:08Z',
       ALICE,
       'UPDATE',
-      'apps/deployments shop/web',
+      'apps/Deployment shop/web',
       'denied',
       'dry-run',
       'drift: spec.template.spec.containers[name=app].image',
@@ -87,7 +87,7 @@ describe('a real kube-apiserver audit log', () => {
       '2026-11-22T03:17:23Z',
       'bob@example.com',
       'UPDATE',
-      'apps/deployments shop/web',
+      'apps/Deployment shop/web',
       'break-glass',
       'yes',
       'reason: INC-4711 roll back bad release; drift: spec.template.spec.containers[name=app].image',
@@ -98,19 +98,19 @@ describe('a real kube-apiserver audit log', () => {
     const summary = stdout.slice(stdout.indexOf('\n\n'));
     expect(summary).toContain('Denials by user:\n  3  alice@example.com\n');
     expect(summary).toContain(
-      'Denials by object:\n  2  apps/deployments shop/web\n  1  configmaps shop/web-config\n',
+      'Denials by object:\n  2  apps/Deployment shop/web\n  1  ConfigMap shop/web-config\n',
     );
     expect(summary).toContain('Dry-run denials (nothing was written): 1\n');
     expect(summary).toContain(
-      '  apps/deployments shop/web: "INC-4711 roll back bad release" by bob@example.com, 2026-11-22T03:17:20Z to 2026-11-22T03:17:23Z, 2 writes\n' +
+      '  apps/Deployment shop/web: "INC-4711 roll back bad release" by bob@example.com, 2026-11-22T03:17:20Z to 2026-11-22T03:17:23Z, 2 writes\n' +
         '    back in line with Git: synced at 2026-11-22T03:17:46Z\n',
     );
     expect(summary).toContain(
-      '  configmaps shop-warn/web-config: "INC-4711 revert FEATURE_X experiment" by bob@example.com, 2026-11-22T03:17:35Z, 1 write\n' +
+      '  ConfigMap shop-warn/web-config: "INC-4711 revert FEATURE_X experiment" by bob@example.com, 2026-11-22T03:17:35Z, 1 write\n' +
         '    not restored from Git since\n',
     );
     expect(summary).toContain(
-      'Still drifted from Git (no sync since):\n  configmaps shop-warn/web-config: data[FEATURE_X] (warned, alice@example.com, 2026-11-22T03:17:15Z)\n',
+      'Still drifted from Git (no sync since):\n  ConfigMap shop-warn/web-config: data[FEATURE_X] (warned, alice@example.com, 2026-11-22T03:17:15Z)\n',
     );
     expect(summary).toContain(
       '0 lines skipped: not JSON; 0 lines skipped: not a decision or audit event\n',
@@ -185,8 +185,8 @@ describe('a real kube-apiserver audit log', () => {
     expect(stdout).not.toMatch(/<script|https?:\/\//);
     expect(stdout).toContain('<h3>shop</h3>');
     expect(stdout).toContain('<td>INC-4711 roll back bad release</td>');
-    expect(stdout).toContain('<td>spec.template.spec.containers[name=app].image</td>');
-    expect(stdout).toContain('<td>alice@example.com</td><td>3</td>');
+    expect(stdout).toContain('<td class="long">spec.template.spec.containers[name=app].image</td>');
+    expect(stdout).toContain('<td>alice@example.com</td><td class="n">3</td>');
   });
 
   it('--output html escapes every value', async () => {

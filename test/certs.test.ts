@@ -180,7 +180,7 @@ describe('driftgate certs', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--key-type TYPE      rsa (RSA 2048, default) or ecdsa');
     const usage = await driftgate('--help');
-    expect(usage.stdout).toMatch(/^ {2}certs {4}create the CA and serving certificate/m);
+    expect(usage.stdout).toMatch(/^ {2}certs {6}create the CA and serving certificate/m);
   });
 
   it.each([

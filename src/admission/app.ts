@@ -5,7 +5,7 @@
 import type { RequestListener } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { mutateReview, validate, type WebhookDeps } from './handlers.js';
+import { mutateReview, NO_SNAPSHOT, validate, type WebhookDeps } from './handlers.js';
 import type { Metrics } from './metrics.js';
 import { reviewRoute, reviewWebhookOf } from './review-route.js';
 
@@ -61,7 +61,7 @@ function operationsApp(deps: AppDeps): express.Express {
     res
       .status(ready ? 200 : 503)
       .type('text/plain')
-      .send(ready ? 'ready\n' : 'not ready: no desired snapshot yet\n');
+      .send(ready ? 'ready\n' : `not ready: ${NO_SNAPSHOT}\n`);
   });
   app.get('/metrics', (_req, res, next) => {
     deps.metrics.registry

@@ -45,8 +45,10 @@ export async function validate(
   const { config, provider, logger } = deps;
   const facts = deps.facts();
   let snapshot = provider.current();
-  if (snapshot.origin === 'empty')
-    return failure(request, deps, 'validate', new Error('no desired snapshot yet'));
+  if (snapshot.origin === 'empty') {
+    // Not an internal error: Git has not been rendered since start (still cloning, or failing).
+    return failure(request, deps, 'validate', new Error(NO_SNAPSHOT), NO_SNAPSHOT);
+  }
   let decision: Decision;
   try {
     const sources = deps.sources?.() ?? config.sources;
@@ -125,18 +127,25 @@ function record(
   }
 }
 
+/** Said in the log, the readiness body and the warning while Git has not been rendered yet. */
+export const NO_SNAPSHOT = 'no desired snapshot yet';
+
 function failure(
   request: AdmissionRequest,
   deps: WebhookDeps,
   webhook: 'validate',
   error: unknown,
+  cause = 'internal error',
 ): AdmissionResponse {
   deps.metrics.errors.inc({ webhook });
-  deps.logger.error({ uid: request.uid, err: error }, 'could not decide');
+  deps.logger.error(
+    { uid: request.uid, ...(cause === NO_SNAPSHOT ? {} : { err: error }) },
+    `could not decide: ${cause}`,
+  );
   // In audit or warn mode, or when configured to fail open, an error must not block anyone.
   if (deps.config.failureMode === 'open' || deps.config.mode !== 'enforce') {
     return allowed(request.uid, {
-      warnings: ['driftgate: could not judge this write (internal error); allowed'],
+      warnings: [`driftgate: could not judge this write (${cause}); allowed`],
       auditAnnotations: { decision: 'error' },
     });
   }

@@ -1,8 +1,10 @@
 // Prometheus metrics, on a registry passed in (never the global one), so tests and several
 // servers in one process stay apart.
+import { X509Certificate } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DesiredProvider } from '../desired/provider.js';
+import type { OverrideMode } from '../policy/facts.js';
 
 export interface Metrics {
   readonly registry: Registry;
@@ -11,6 +13,8 @@ export interface Metrics {
   readonly reviewSeconds: Histogram<'webhook'>;
   readonly badRequests: Counter<'webhook' | 'status'>;
   readonly errors: Counter<'webhook'>;
+  /** Sets the expiry gauge from the serving certificate (PEM), on load and on every reload. */
+  readonly certificateLoaded: (certPem: string) => void;
 }
 
 export function createMetrics(
@@ -143,5 +147,40 @@ export function createMetrics(
       }
     },
   });
-  return { registry, decisions, notJudged, reviewSeconds, badRequests, errors };
+  new Gauge({
+    name: 'driftgate_ready',
+    help: '1 when a desired snapshot is served (the readiness probe passes), 0 before Git is first rendered.',
+    registers: [registry],
+    collect() {
+      this.set(provider.current().origin === 'empty' ? 0 : 1);
+    },
+  });
+  const certificateExpiry = new Gauge({
+    name: 'driftgate_certificate_expiry_timestamp_seconds',
+    help: 'When the serving certificate expires (Unix time), read when it is loaded or reloaded.',
+    registers: [registry],
+  });
+  const certificateLoaded = (certPem: string) => {
+    certificateExpiry.set(Date.parse(new X509Certificate(certPem).validTo) / 1000);
+  };
+  return { registry, decisions, notJudged, reviewSeconds, badRequests, errors, certificateLoaded };
+}
+
+const OVERRIDE_MODES: readonly OverrideMode[] = ['off', 'audit', 'warn'];
+
+/** The kill switch as a gauge per mode, 1 for the one in force: an alert sees it left on. */
+export function registerOverrideMetric(
+  registry: Registry,
+  override: () => OverrideMode | undefined,
+): void {
+  new Gauge({
+    name: 'driftgate_override_mode',
+    help: 'The kill switch (override ConfigMap): 1 for the mode it forces (off, audit, warn), 0 for the others.',
+    labelNames: ['mode'] as const,
+    registers: [registry],
+    collect() {
+      const current = override();
+      for (const mode of OVERRIDE_MODES) this.set({ mode }, mode === current ? 1 : 0);
+    },
+  });
 }

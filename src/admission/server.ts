@@ -3,10 +3,12 @@
 // drains.
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
+import { createSecureContext } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { RequestListener } from 'node:http';
 import type { Logger } from 'pino';
 import { watchTlsFiles, type TlsFilesWatch } from './tls-files.js';
+import { DriftgateError, errorCodes } from '../desired/errors.js';
 
 export type TlsSource =
   | { readonly kind: 'files'; readonly certFile: string; readonly keyFile: string }
@@ -24,6 +26,8 @@ export interface ServerOptions {
   readonly clientCAFile?: string | null;
   readonly timeouts?: Partial<ServerTimeouts>;
   readonly logger: Logger;
+  /** Called with the serving certificate (PEM) each time it is loaded: at start and on reload. */
+  readonly onCertificate?: (certPem: string) => void;
 }
 
 /** How long a client may take; slow or idle connections are closed. */
@@ -69,14 +73,47 @@ interface TlsMaterial {
 const sameMaterial = (a: TlsMaterial, b: TlsMaterial) =>
   a.cert === b.cert && a.key === b.key && a.ca === b.ca;
 
-async function readTls(tls: TlsSource, clientCAFile: string | null): Promise<TlsMaterial> {
-  const ca = clientCAFile === null ? undefined : await readFile(clientCAFile, 'utf8');
+async function readPem(file: string, what: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'is a directory'
+            : (code ?? String(error));
+    throw new DriftgateError(errorCodes.tlsFile, `${what} ${file}: cannot read it (${reason})`, {
+      file,
+    });
+  }
+}
+
+/**
+ * Reads the serving certificate, its key and the client CA, and checks that TLS can use them,
+ * so a missing or wrong file is one error naming the file (code DRIFTGATE_ERR_TLS_FILE).
+ */
+export async function readTls(tls: TlsSource, clientCAFile: string | null): Promise<TlsMaterial> {
+  const ca = clientCAFile === null ? undefined : await readPem(clientCAFile, 'client CA');
   const withCA = ca === undefined ? {} : { ca };
   if (tls.kind === 'memory') return { cert: tls.cert, key: tls.key, ...withCA };
   const [cert, key] = await Promise.all([
-    readFile(tls.certFile, 'utf8'),
-    readFile(tls.keyFile, 'utf8'),
+    readPem(tls.certFile, 'serving certificate'),
+    readPem(tls.keyFile, 'serving key'),
   ]);
+  try {
+    createSecureContext({ cert, key, ...withCA });
+  } catch (error) {
+    const files = `${tls.certFile} and ${tls.keyFile}${clientCAFile === null ? '' : ` (client CA ${clientCAFile})`}`;
+    throw new DriftgateError(
+      errorCodes.tlsFile,
+      `serving certificate and key ${files}: not usable (${(error as Error).message})`,
+      { file: tls.certFile },
+    );
+  }
   return { cert, key, ...withCA };
 }
 
@@ -88,6 +125,7 @@ export async function startServer(
   const clientCAFile = options.clientCAFile ?? null;
   const timeouts = { ...defaultTimeouts, ...options.timeouts };
   const initial = await readTls(options.tls, clientCAFile);
+  options.onCertificate?.(initial.cert);
   const server = createServer(
     {
       ...initial,
@@ -125,12 +163,13 @@ export async function startServer(
       }
       server.setSecureContext({ ...material, minVersion: 'TLSv1.2' });
       served = material;
+      options.onCertificate?.(material.cert);
       logger.info('serving certificate reloaded');
       return true;
     } catch (error) {
       logger.error(
         { err: error },
-        'could not reload the serving certificate; keeping the current one',
+        `could not reload the serving certificate; keeping the current one: ${(error as Error).message}`,
       );
       return false;
     }

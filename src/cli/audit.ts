@@ -6,13 +6,16 @@ import { access, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { DEFAULT_WEBHOOK_NAME, resourceOf, type AuditEntry } from '../audit/review/entry.js';
+import { DEFAULT_WEBHOOK_NAME, type AuditEntry } from '../audit/review/entry.js';
+import { resourceOf } from '../kube/resource-name.js';
 import { formatSummary, skippedLine, tableHeader, tableRow } from '../audit/review/format.js';
 import { renderHtml, TimelineCollector } from '../audit/review/html.js';
+import { KindNames } from '../audit/review/kinds.js';
 import { boundYoungGeneration } from '../audit/review/memory.js';
 import { emptyCounts, entriesOf, matchRequests, mergeByTime } from '../audit/review/read.js';
 import { SummaryBuilder } from '../audit/review/summary.js';
 import { exitCodes, UsageError, type Command } from './io.js';
+import { auditOptions, helpOption } from './options.js';
 
 const HELP = `Usage: driftgate audit [FILE ...] [options]
 
@@ -38,18 +41,7 @@ Options:
 Exit status: 0 reviewed, 2 bad input.
 `;
 
-const OPTIONS = {
-  since: { type: 'string' },
-  until: { type: 'string' },
-  user: { type: 'string' },
-  namespace: { type: 'string' },
-  kind: { type: 'string' },
-  decision: { type: 'string' },
-  'break-glass': { type: 'boolean' },
-  'webhook-name': { type: 'string', default: DEFAULT_WEBHOOK_NAME },
-  output: { type: 'string', default: 'table' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+const OPTIONS = { ...auditOptions, ...helpOption } as const;
 
 export interface AuditCommandDeps {
   readonly now: () => Date;
@@ -81,9 +73,11 @@ export function createAuditCommand(
       throw new UsageError(`--output must be table, json or html, not '${output}'`);
     }
     const now = deps.now();
+    const since = values.since === undefined ? undefined : parseTime('--since', values.since, now);
+    const until = values.until === undefined ? undefined : parseTime('--until', values.until, now);
     const keep = entryFilter({
-      since: values.since === undefined ? undefined : parseTime('--since', values.since, now),
-      until: values.until === undefined ? undefined : parseTime('--until', values.until, now),
+      since,
+      until,
       user: values.user,
       namespace: values.namespace,
       kind: values.kind,
@@ -102,7 +96,7 @@ export function createAuditCommand(
     }
 
     const counts = emptyCounts();
-    const webhookName = values['webhook-name'];
+    const webhookName = values['webhook-name'] ?? DEFAULT_WEBHOOK_NAME;
     const inputs =
       files.length === 0
         ? [entriesOf(deps.stdin(), counts, webhookName)]
@@ -115,8 +109,10 @@ export function createAuditCommand(
     const keepMemoryBounded = boundYoungGeneration();
     if (output === 'table') io.stdout(tableHeader());
     if (output === 'json') io.stdout('{"entries":[');
-    for await (const entry of matchRequests(mergeByTime(inputs))) {
+    const kinds = new KindNames();
+    for await (const read of matchRequests(mergeByTime(inputs))) {
       keepMemoryBounded();
+      const entry = kinds.name(read);
       summary.observeAny(entry);
       if (!keep(entry)) continue;
       summary.observe(entry);
@@ -136,7 +132,17 @@ export function createAuditCommand(
       io.stdout(`\n],"summary":${JSON.stringify({ ...report, skipped })}}\n`);
     }
     if (timeline !== undefined) {
-      io.stdout(renderHtml(report, timeline.report(), skippedLine(counts), now));
+      const iso = (ms: number | undefined) =>
+        ms === undefined ? undefined : new Date(ms).toISOString();
+      io.stdout(
+        renderHtml(report, timeline.report(), {
+          inputs: files.length === 0 ? ['standard input'] : files,
+          since: iso(since),
+          until: iso(until),
+          skipped: skippedLine(counts),
+          now,
+        }),
+      );
     }
     return exitCodes.ok;
   };

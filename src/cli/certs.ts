@@ -13,6 +13,7 @@ import {
 } from '../certs/generate.js';
 import { CertificateFilesExistError, writeCertificates } from '../certs/write.js';
 import { exitCodes, UsageError, type Command, parseCommandArgs } from './io.js';
+import { certsOptions } from './options.js';
 
 const HELP = `Usage: driftgate certs [options]
 
@@ -38,21 +39,7 @@ Exit status: 0 written, 2 bad input or files already there.
 const MAX_DAYS = 36_500;
 
 export const certsCommand: Command = async (argv, io) => {
-  const values = parseCommandArgs(
-    argv,
-    {
-      out: { type: 'string', default: 'certs' },
-      service: { type: 'string', default: 'driftgate' },
-      namespace: { type: 'string', default: 'driftgate' },
-      dns: { type: 'string', multiple: true, default: [] },
-      ip: { type: 'string', multiple: true, default: [] },
-      days: { type: 'string', default: String(defaultValidityDays) },
-      'ca-days': { type: 'string', default: String(defaultCaValidityDays) },
-      'key-type': { type: 'string', default: 'rsa' },
-      force: { type: 'boolean', default: false },
-    },
-    HELP,
-  );
+  const values = parseCommandArgs(argv, certsOptions, HELP);
   if (values.help === true) {
     io.stdout(HELP);
     return exitCodes.ok;
@@ -62,8 +49,8 @@ export const certsCommand: Command = async (argv, io) => {
   if (!isKeyType(keyType)) {
     throw new UsageError(`--key-type must be ${keyTypes.join(' or ')}, not '${keyType}'`);
   }
-  const days = parseDays('--days', values.days);
-  const caDays = parseDays('--ca-days', values['ca-days']);
+  const days = parseDays('--days', values.days ?? String(defaultValidityDays));
+  const caDays = parseDays('--ca-days', values['ca-days'] ?? String(defaultCaValidityDays));
   if (days > caDays) {
     throw new UsageError(
       `--days ${days} is longer than --ca-days ${caDays}: the serving certificate would outlive its CA`,

@@ -12,6 +12,7 @@ import { builtinScope } from '../kube/builtin.js';
 import { formatKey, keyOf, sameKey, type KubeObject, type ScopeOf } from '../kube/object.js';
 import { readDocuments, readObjectFile } from './files.js';
 import { exitCodes, UsageError, type Command, parseCommandArgs } from './io.js';
+import { diffOptions } from './options.js';
 
 const HELP = `Usage: driftgate diff --desired FILE --live FILE [options]
 
@@ -32,19 +33,7 @@ Exit status: 0 no drift, 1 drift, 2 bad input.
 `;
 
 export const diffCommand: Command = async (argv, io) => {
-  const values = parseCommandArgs(
-    argv,
-    {
-      desired: { type: 'string' },
-      live: { type: 'string' },
-      old: { type: 'string' },
-      'field-policy': { type: 'string', default: 'declared' },
-      ignore: { type: 'string' },
-      namespace: { type: 'string' },
-      output: { type: 'string', default: 'text' },
-    },
-    HELP,
-  );
+  const values = parseCommandArgs(argv, diffOptions, HELP);
   if (values.help === true) {
     io.stdout(HELP);
     return exitCodes.ok;

@@ -64,7 +64,19 @@ export async function readObjectFile(file: string, cwd: string): Promise<KubeObj
       `${file}: expected exactly one object, found ${documents.length} documents`,
     );
   }
-  const [object] = documents;
+  return asKubeObject(documents[0], file);
+}
+
+/** Every document of a file, each a Kubernetes object (apiVersion, kind, metadata.name). */
+export async function readObjectsFile(file: string, cwd: string): Promise<KubeObject[]> {
+  const documents = await readDocuments(file, cwd);
+  if (documents.length === 0) throw new UsageError(`${file}: holds no objects`);
+  return documents.map((document, index) =>
+    asKubeObject(document, documents.length === 1 ? file : `${file} (document ${index + 1})`),
+  );
+}
+
+function asKubeObject(object: unknown, file: string): KubeObject {
   if (!isJsonObject(object)) throw new UsageError(`${file}: expected a Kubernetes object`);
   if (object.kind === 'AdmissionReview') {
     throw new UsageError(

@@ -1,6 +1,7 @@
 // What a CLI command may touch of the outside world, passed in so tests can run commands
 // in-process and read exactly what a user would see.
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import { helpOption } from './options.js';
 
 export interface CliIO {
   readonly stdout: (text: string) => void;
@@ -39,7 +40,7 @@ export function parseCommandArgs<const O extends ParseArgsOptionsConfig>(
   try {
     return parseArgs({
       args: [...argv],
-      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      options: { ...options, ...helpOption },
       strict: true,
       allowPositionals: false,
     }).values;

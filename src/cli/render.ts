@@ -7,6 +7,7 @@ import { formatConflict, type DesiredSnapshot } from '../desired/snapshot.js';
 import { formatKey } from '../kube/object.js';
 import { readConfig, renderOnce } from './one-shot.js';
 import { exitCodes, UsageError, type Command } from './io.js';
+import { helpOption, renderOptions } from './options.js';
 
 const HELP = `Usage: driftgate render --config FILE [--output table|json|yaml]
 
@@ -29,11 +30,7 @@ function parse(argv: readonly string[]): { config: string; output: Output } | 'h
   try {
     ({ values } = parseArgs({
       args: [...argv],
-      options: {
-        config: { type: 'string' },
-        output: { type: 'string', short: 'o', default: 'table' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: { ...renderOptions, ...helpOption },
       strict: true,
       allowPositionals: false,
     }));

@@ -14,6 +14,7 @@ import { ClusterReadError, createClusterReader, DEFAULT_QPS } from '../scan/read
 import { scanHtml, scanJson, scanTable } from '../scan/report.js';
 import { scanCluster } from '../scan/scan.js';
 import { exitCodes, parseCommandArgs, UsageError, type Command } from './io.js';
+import { scanOptions } from './options.js';
 import { readConfig, renderOnce } from './one-shot.js';
 
 const HELP = `Usage: driftgate scan --config FILE [--kubeconfig FILE] [--namespace NS]...
@@ -44,24 +45,13 @@ const OUTPUTS = ['table', 'json', 'html'] as const;
 type Output = (typeof OUTPUTS)[number];
 
 function parse(argv: readonly string[]) {
-  const values = parseCommandArgs(
-    argv,
-    {
-      config: { type: 'string' },
-      kubeconfig: { type: 'string' },
-      namespace: { type: 'string', short: 'n', multiple: true },
-      output: { type: 'string', short: 'o', default: 'table' },
-      out: { type: 'string' },
-      qps: { type: 'string', default: String(DEFAULT_QPS) },
-    },
-    HELP,
-  );
+  const values = parseCommandArgs(argv, scanOptions, HELP);
   if (values.help === true) return 'help' as const;
   if (values.config === undefined) throw new UsageError(`--config is required\n\n${HELP}`);
   if (!(OUTPUTS as readonly string[]).includes(values.output)) {
     throw new UsageError(`--output must be one of ${OUTPUTS.join(', ')}, not "${values.output}"`);
   }
-  const qps = Number(values.qps);
+  const qps = values.qps === undefined ? DEFAULT_QPS : Number(values.qps);
   if (!Number.isFinite(qps) || qps <= 0) {
     throw new UsageError(`--qps must be a positive number, not "${values.qps}"`);
   }

@@ -6,6 +6,7 @@ import { isDriftgateError } from '../desired/errors.js';
 import { exampleConfig } from '../example.js';
 import { startDriftgate } from '../main.js';
 import { exitCodes, UsageError, type Command, parseCommandArgs } from './io.js';
+import { serveOptions } from './options.js';
 
 const HELP = `Usage: driftgate serve [--config FILE] [--port N] [--host ADDRESS]
 
@@ -23,16 +24,7 @@ Options:
 `;
 
 export const serveCommand: Command = async (argv, io) => {
-  const values = parseCommandArgs(
-    argv,
-    {
-      config: { type: 'string' },
-      port: { type: 'string' },
-      host: { type: 'string' },
-      'drain-seconds': { type: 'string', default: '5' },
-    },
-    HELP,
-  );
+  const values = parseCommandArgs(argv, serveOptions, HELP);
   if (values.help === true) {
     io.stdout(HELP);
     return exitCodes.ok;

@@ -15,6 +15,8 @@ export const errorCodes = {
   cache: 'DRIFTGATE_ERR_CACHE',
   /** A render held back by safety.maxDeletionShare; the previous one is served. */
   snapshotHeld: 'DRIFTGATE_ERR_SNAPSHOT_HELD',
+  /** A certificate, key or CA file that cannot be read or used for TLS. */
+  tlsFile: 'DRIFTGATE_ERR_TLS_FILE',
 } as const;
 
 export type ErrorCode = (typeof errorCodes)[keyof typeof errorCodes];

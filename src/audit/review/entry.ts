@@ -1,6 +1,7 @@
 // One reviewed write, whether driftgate's decision log or the API server's audit log recorded
 // it: both are read into the same shape so they can be filtered, matched and summed up alike.
 import { annotations as wellKnown } from '../../kube/well-known.js';
+import { resourceOf } from '../../kube/resource-name.js';
 
 export type EntryOrigin = 'decision-log' | 'audit-log';
 
@@ -222,12 +223,4 @@ export function sameType(a: AuditEntry, b: AuditEntry): boolean {
     e.resource?.toLowerCase() ?? (e.kind === undefined ? undefined : resourceOf(e.kind));
   const [ta, tb] = [typeOf(a), typeOf(b)];
   return ta === undefined || tb === undefined || ta === tb;
-}
-
-/** The resource name the API server uses for a kind, by the English plural it follows. */
-export function resourceOf(kind: string): string {
-  const lower = kind.toLowerCase();
-  if (/(s|x|z|ch|sh)$/.test(lower)) return `${lower}es`;
-  if (/[^aeiou]y$/.test(lower)) return `${lower.slice(0, -1)}ies`;
-  return `${lower}s`;
 }
