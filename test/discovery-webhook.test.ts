@@ -107,13 +107,18 @@ describe('an Argo CD Application discovered in the cluster', () => {
     expect(await eventually(async () => !(await judged(setImage)).allowed)).toBe(true);
   });
 
-  it('takes its objects with it when it is deleted', async () => {
+  it('once it is deleted, Git no longer judges its objects; what Argo CD applied still does', async () => {
     api.remove(resourceTypes.applications, 'argocd', 'shop');
     expect(
-      await eventually(async () => (await judged(setImage)).auditAnnotations?.source === undefined),
+      await eventually(
+        async () => (await judged(setImage)).auditAnnotations?.['protected-by'] === 'sync-record',
+      ),
     ).toBe(true);
+    // The object keeps Argo CD's tracking annotation and the fields argocd-controller applied:
+    // until they are gone, that record protects it (a new Application adopts it as it is).
     const after = await judged(setImage);
-    expect(after.allowed).toBe(true);
-    expect(after.auditAnnotations?.decision).not.toBe('error');
+    expect(after.auditAnnotations?.source).toMatch(/^Argo CD Application shop:/);
+    expect(after.allowed).toBe(false);
+    expect(after.status?.message).toContain('from what the sync tool applied');
   });
 });
