@@ -35,7 +35,7 @@ describe('helm template as Argo CD runs it', () => {
           skipSchemaValidation: true,
         },
         ['/checkout/charts/shop/values-prod.yaml'],
-        '/work/values-1.yaml',
+        '/scratch/values-1.yaml',
       ),
     ).toEqual([
       'helm',
@@ -54,7 +54,7 @@ describe('helm template as Argo CD runs it', () => {
       '--values',
       '/checkout/charts/shop/values-prod.yaml',
       '--values',
-      '/work/values-1.yaml',
+      '/scratch/values-1.yaml',
       '--api-versions',
       'monitoring.coreos.com/v1/ServiceMonitor',
       '--include-crds',
