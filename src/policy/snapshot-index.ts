@@ -2,6 +2,8 @@
 // objects HPAs declared in Git scale, which namespaces hold managed objects.
 import type { DesiredEntry, DesiredSnapshot } from '../desired/snapshot.js';
 import { customResourceSchema, type KindSchema } from '../drift/schema.js';
+import { customResourceFacts } from '../kube/crd.js';
+import { resourceOf } from '../kube/resource-name.js';
 import { groupOf, isJsonObject, type ResourceKey } from '../kube/object.js';
 import { hpaScaling, type HpaScaling } from './facts.js';
 
@@ -20,14 +22,6 @@ export interface SnapshotIndex {
 
 export function keyString(key: ResourceKey): string {
   return `${key.group}/${key.kind}/${key.namespace}/${key.name}`;
-}
-
-// English plurals as Kubernetes forms resource names for the kinds it ships.
-function pluralOf(kind: string): string {
-  const lower = kind.toLowerCase();
-  if (/(s|x|z|ch|sh)$/.test(lower)) return `${lower}es`;
-  if (/[^aeiou]y$/.test(lower)) return `${lower.slice(0, -1)}ies`;
-  return `${lower}s`;
 }
 
 function isCustomResourceDefinition(key: ResourceKey): boolean {
@@ -54,7 +48,7 @@ export function indexSnapshot(snapshot: DesiredSnapshot): SnapshotIndex {
     const kind = `${key.group}/${key.kind}`;
     if (!kinds.has(kind)) {
       kinds.add(kind);
-      kindByResource.set(`${key.group}/${pluralOf(key.kind)}`, {
+      kindByResource.set(`${key.group}/${resourceOf(key.kind)}`, {
         group: key.group,
         kind: key.kind,
       });
@@ -64,15 +58,9 @@ export function indexSnapshot(snapshot: DesiredSnapshot): SnapshotIndex {
       list.push(key);
       objectsInNamespace.set(key.namespace, list);
     }
-    if (isCustomResourceDefinition(key)) {
-      const definition = entry.object.spec;
-      if (isJsonObject(definition) && isJsonObject(definition.names)) {
-        const { group } = definition;
-        const { kind: defined } = definition.names;
-        if (typeof group === 'string' && typeof defined === 'string') {
-          customResourceDefinitions.set(`${group}/${defined}`, entry);
-        }
-      }
+    const defined = isCustomResourceDefinition(key) ? customResourceFacts(entry.object) : undefined;
+    if (defined !== undefined) {
+      customResourceDefinitions.set(`${defined.group}/${defined.kind}`, entry);
     }
     // Only HPAs and CRDs are read in full: reading an entry's object may parse it.
     const spec = isHpa(key) ? entry.object.spec : undefined;
