@@ -253,7 +253,7 @@ describe('the generated table', () => {
     expect(readFileSync(out, 'utf8')).toBe(checkedIn);
   });
 
-  it('keeps the stored object of every recorded built-in kind equal to itself', () => {
+  it('a stored Deployment and HPA are each in sync with themselves', () => {
     for (const name of [
       '40-apply-create-deployment-zeros-by-argocd',
       '24-apply-create-hpa-v2-quantities-by-argocd',
