@@ -20,7 +20,12 @@ import { defaults, type Config } from './config/config.js';
 import { DriftgateError, errorCodes } from './desired/errors.js';
 import { configCoverageWarnings, snapshotCoverageWarnings } from './config/coverage.js';
 import { createGitProvider, type GitDesiredProvider } from './desired/git-provider.js';
-import { noClusterFacts, type ClusterFacts } from './policy/facts.js';
+import {
+  noClusterFacts,
+  withHelmReleases,
+  type ClusterFacts,
+  type HelmReleaseFacts,
+} from './policy/facts.js';
 import { startBackgroundScan, type BackgroundScan } from './scan/background.js';
 
 export interface DriftgateOptions {
@@ -128,10 +133,15 @@ export async function startDriftgate(
     kubeConfig === null || kubeConfig === undefined
       ? undefined
       : startClusterWatch(kubeConfig, config, options, watchEvents);
+  // Replaced whole on each change, as the snapshot is: a request sees one set or the other.
+  let helmReleases: ReadonlyMap<string, HelmReleaseFacts> = new Map();
   const discovery = startDiscovery(kubeConfig ?? null, config, options, {
     events: watchEvents,
     provider,
     registry: metrics.registry,
+    helmReleases: (releases) => {
+      helmReleases = new Map(releases.map((release) => [release.name, release]));
+    },
   });
   if (cluster === undefined) {
     logger.info(
@@ -147,8 +157,12 @@ export async function startDriftgate(
     kubeConfig === null || kubeConfig === undefined || !config.cluster.events
       ? undefined
       : createEventRecorder({ kubeConfig, registry: metrics.registry, logger, now });
-  const facts =
+  const clusterFacts =
     options.facts ?? (cluster === undefined ? () => noClusterFacts : () => cluster.facts());
+  const facts = () => {
+    const known = clusterFacts();
+    return helmReleases.size === 0 ? known : withHelmReleases(known, helmReleases);
+  };
   registerOverrideMetric(metrics.registry, () => facts().override);
   const app = createApp({
     config,
@@ -256,6 +270,7 @@ function startDiscovery(
     readonly events: WatchEvents;
     readonly provider: GitDesiredProvider;
     readonly registry: Registry;
+    readonly helmReleases: (releases: readonly HelmReleaseFacts[]) => void;
   },
 ): DiscoveryWatch | undefined {
   const { argocd, flux } = config.discovery;
@@ -291,6 +306,9 @@ function startDiscovery(
         deps.provider.setDiscoveredSources(result.sources).catch((error: unknown) => {
           logger.error({ err: error }, 'discovered sources could not be applied');
         });
+      },
+      releases: (result) => {
+        deps.helmReleases(result.releases);
       },
       ...(options.watchTiming === undefined ? {} : { timing: options.watchTiming }),
       ...(hub === undefined ? {} : { argocdKubeConfig: hub }),

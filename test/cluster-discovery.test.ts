@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { watchDiscovery, type DiscoveryWatch } from '../src/cluster/discovery-watch.js';
 import type { WatchEvents } from '../src/cluster/watch.js';
+import type { HelmReleaseDiscovery } from '../src/discovery/flux-helm.js';
 import type { DiscoveryResult } from '../src/discovery/result.js';
 import type { JsonObject } from '../src/kube/object.js';
 import { captureLogger, waitFor } from './desired/git-fixture.js';
@@ -43,10 +44,12 @@ function guestbook(status?: JsonObject): JsonObject {
 let api: FakeApiServer;
 let discovery: DiscoveryWatch | undefined;
 let published: DiscoveryResult[];
+let releases: HelmReleaseDiscovery[];
 
 beforeEach(async () => {
   api = await startFakeApiServer();
   published = [];
+  releases = [];
 });
 afterEach(async () => {
   await discovery?.stop();
@@ -65,6 +68,7 @@ function start(settings: {
       logger: captureLogger().logger,
       events: quiet,
       publish: (result) => published.push(result),
+      releases: (result) => releases.push(result),
       timing: { initialBackoffMs: 50, maxBackoffMs: 200 },
       debounceMs: 20,
     },
@@ -220,6 +224,72 @@ describe('Flux', () => {
     expect(await waitFor(() => sourceNamed('flux:flux-system/podinfo') === undefined, 5_000)).toBe(
       true,
     );
+  });
+
+  const helmRelease = (serviceAccountName?: string): JsonObject => ({
+    apiVersion: 'helm.toolkit.fluxcd.io/v2',
+    kind: 'HelmRelease',
+    metadata: { name: 'podinfo', namespace: 'team-a' },
+    spec: {
+      interval: '10m',
+      chart: {
+        spec: {
+          chart: 'podinfo',
+          version: '6.x',
+          sourceRef: { kind: 'HelmRepository', name: 'podinfo', namespace: 'flux-system' },
+        },
+      },
+      ...(serviceAccountName === undefined ? {} : { serviceAccountName }),
+    },
+    status: {
+      history: [
+        {
+          chartName: 'podinfo',
+          chartVersion: '6.5.4',
+          configDigest: 'sha256:2c5b4b3f0f6a2b8e9d1c7e4a5f6b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b',
+          digest: 'sha256:8e9d1c7e4a5f6b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b2c5b4b3f0f6a2b',
+          firstDeployed: '2026-12-01T10:00:00Z',
+          lastDeployed: '2026-12-06T10:00:00Z',
+          name: 'podinfo',
+          namespace: 'team-a',
+          status: 'deployed',
+          version: 1,
+        },
+      ],
+      lastAttemptedRevision: '6.5.4',
+    },
+  });
+  const release = () => releases.at(-1)?.releases.find((r) => r.name === 'team-a/podinfo');
+
+  it('a HelmRelease names who applies its objects and what it released, and follows changes', async () => {
+    start({ flux: { namespace: null } });
+    expect(await waitFor(() => releases.length > 0, 5_000)).toBe(true);
+    expect(releases.at(-1)?.releases).toEqual([]);
+    api.put(resourceTypes.helmreleases, helmRelease());
+    expect(await waitFor(() => release() !== undefined, 5_000)).toBe(true);
+    expect(release()).toEqual({
+      name: 'team-a/podinfo',
+      syncIdentities: { users: ['system:serviceaccount:flux-system:helm-controller'], groups: [] },
+      revision: 'podinfo@6.5.4, Helm release team-a/podinfo.v1',
+    });
+    api.put(resourceTypes.helmreleases, helmRelease('deployer'));
+    expect(await waitFor(() => release()?.syncIdentities.users.length === 2, 5_000)).toBe(true);
+    expect(release()?.syncIdentities.users[1]).toBe('system:serviceaccount:team-a:deployer');
+    api.remove(resourceTypes.helmreleases, 'team-a', 'podinfo');
+    expect(await waitFor(() => release() === undefined, 5_000)).toBe(true);
+    // HelmReleases make no sources: driftgate renders no chart.
+    expect(last()?.sources ?? []).toEqual([]);
+  });
+
+  it('Kustomizations are discovered though HelmReleases cannot be listed', async () => {
+    api.forbid(resourceTypes.helmreleases);
+    start({ flux: { namespace: null } });
+    api.put(resourceTypes.gitrepositories, gitRepository);
+    api.put(resourceTypes.kustomizations, kustomization(`master@sha1:${commit}`));
+    expect(await waitFor(() => sourceNamed('flux:flux-system/podinfo') !== undefined, 5_000)).toBe(
+      true,
+    );
+    expect(releases).toEqual([]);
   });
 });
 

@@ -2,7 +2,9 @@
 // against the sync tool's record on the object, on writes recorded on a real kube-apiserver 1.31.
 import { describe, expect, it } from 'vitest';
 import type { AdmissionRequest } from '../src/kube/admission.js';
+import { auditAnnotations } from '../src/audit/record.js';
 import { decide } from '../src/policy/decide.js';
+import { withHelmReleases } from '../src/policy/facts.js';
 import { edited, manifest131, review131, stored131 } from './support/fixtures.js';
 import { asUser, config, facts, snapshot } from './support/policy.js';
 
@@ -174,5 +176,116 @@ describe('allowances apply to fields taken from the sync tool', () => {
     });
     expect(judged(request).kind).toBe('denied');
     expect(judged(request, withRule)).toMatchObject({ kind: 'allowed', reason: 'no-drift' });
+  });
+});
+
+describe('Flux HelmReleases found by discovery', () => {
+  // helm-controller labels every object it deploys with the HelmRelease's name and namespace
+  // (its origin-labels post-renderer); the capture's Helm-style writes carry the name only, so the
+  // namespace label is added as helm-controller would have added it.
+  const RELEASE = 'shop/helm-app';
+  const DEPLOYER = 'system:serviceaccount:shop:helm-app-deployer';
+  const OTHER_DEPLOYER = 'system:serviceaccount:team-b:deployer';
+  const labelled = (object: unknown) =>
+    edited(object as never, (d) => {
+      d.metadata.labels['helm.toolkit.fluxcd.io/namespace'] = 'shop';
+    });
+  const helmUpgrade = (): AdmissionRequest => {
+    const request = review131('64b-apply-update-deployment-helm-app-by-helm');
+    return { ...request, object: labelled(request.object), oldObject: labelled(request.oldObject) };
+  };
+  const helmInstall = (): AdmissionRequest => {
+    const request = review131('64a-apply-create-deployment-helm-app-by-helm');
+    return { ...request, object: labelled(request.object) };
+  };
+  const released = withHelmReleases(
+    facts(),
+    new Map([
+      [
+        RELEASE,
+        {
+          name: RELEASE,
+          syncIdentities: {
+            users: ['system:serviceaccount:flux-system:helm-controller', DEPLOYER],
+            groups: [],
+          },
+          revision: 'helm-app@1.2.0, Helm release shop/helm-app.v2',
+        },
+      ],
+      [
+        'team-b/other',
+        {
+          name: 'team-b/other',
+          syncIdentities: {
+            users: ['system:serviceaccount:flux-system:helm-controller', OTHER_DEPLOYER],
+            groups: [],
+          },
+          revision: undefined,
+        },
+      ],
+    ]),
+  );
+  const by = (request: AdmissionRequest, user: string, cfg = enforce, git = nothingInGit) =>
+    decide(asUser(request, user, ['system:serviceaccounts']), git, released, cfg, NOW);
+  // Git manages Deployments (another one), so a CREATE of one is judged by `unmanaged`.
+  const deploymentsInGit = snapshot([], [manifest131('flux-app-deploy')]);
+
+  it('the service account a HelmRelease names syncs its objects (64b)', () => {
+    expect(by(helmUpgrade(), DEPLOYER).kind).toBe('sync');
+  });
+
+  it('is no sync identity for another release’s objects, nor elsewhere', () => {
+    expect(by(helmUpgrade(), OTHER_DEPLOYER).kind).toBe('denied');
+    // An object Flux's Kustomization deployed, written by the release's account.
+    expect(by(review131('61a-edit-deployment-flux-app-image-by-alice'), DEPLOYER).kind).toBe(
+      'denied',
+    );
+  });
+
+  it('not without discovery: the account is no one’s sync identity then', () => {
+    const decision = decide(
+      asUser(helmUpgrade(), DEPLOYER, ['system:serviceaccounts']),
+      nothingInGit,
+      facts(),
+      enforce,
+      NOW,
+    );
+    expect(decision.kind).toBe('denied');
+  });
+
+  it('an object labelled with the release’s name alone is not attributed to a release', () => {
+    const request = review131('64b-apply-update-deployment-helm-app-by-helm');
+    expect(by(request, DEPLOYER).kind).toBe('denied');
+  });
+
+  it('a denial names the HelmRelease and what it last released, in the message and the audit', () => {
+    const decision = by(helmUpgrade(), 'alice@example.com');
+    expect(decision.kind).toBe('denied');
+    expect(decision.drift.map((d) => d.path)).toContain(
+      'spec.template.spec.containers[name=app].image',
+    );
+    expect(decision.message).toContain(
+      'deployed by Flux HelmRelease shop/helm-app (helm-app@1.2.0, Helm release shop/helm-app.v2), record: last-applied-configuration written by helm-controller',
+    );
+    expect(auditAnnotations(decision)).toMatchObject({
+      source:
+        'Flux HelmRelease shop/helm-app:last-applied-configuration written by helm-controller',
+      revision: 'helm-app@1.2.0, Helm release shop/helm-app.v2',
+      'protected-by': 'sync-record',
+    });
+  });
+
+  it('installs its objects where only GitOps creates (unmanaged: deny) (64a)', () => {
+    const strict = config({ mode: 'enforce', unmanaged: 'deny' });
+    expect(by(helmInstall(), DEPLOYER, strict, deploymentsInGit).kind).toBe('sync');
+    expect(by(helmInstall(), OTHER_DEPLOYER, strict, deploymentsInGit)).toMatchObject({
+      kind: 'denied',
+      reason: 'unmanaged',
+    });
+  });
+
+  it('with syncRecords: off, a release grants nothing', () => {
+    const strict = config({ mode: 'enforce', unmanaged: 'deny', syncRecords: 'off' });
+    expect(by(helmInstall(), DEPLOYER, strict, deploymentsInGit).kind).toBe('denied');
   });
 });

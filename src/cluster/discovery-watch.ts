@@ -1,7 +1,8 @@
 // Argo CD and Flux discovery from the cluster: watches Applications, GitRepositories and
-// Kustomizations and hands the sources they describe to the provider. Nothing is published
-// before every discovery watch has listed once, so a slow start never reads as "every
-// Application was deleted" and never drops the sources served from the persisted snapshot.
+// Kustomizations and hands the sources they describe to the provider, and HelmReleases, whose
+// identities and revisions it hands to the decision. No sources are published before every
+// source watch has listed once, so a slow start never reads as "every Application was deleted"
+// and never drops the sources served from the persisted snapshot.
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ArgoCDDiscovery, FluxDiscovery } from '../config/config.js';
@@ -14,6 +15,11 @@ import {
 } from '../discovery/argocd-credentials.js';
 import { CredentialFiles } from './credential-files.js';
 import { defaultFluxController, sourcesFromFlux } from '../discovery/flux.js';
+import {
+  defaultHelmController,
+  releasesFromFlux,
+  type HelmReleaseDiscovery,
+} from '../discovery/flux-helm.js';
 import { readArgoCDSettings } from '../discovery/argocd-settings.js';
 import {
   readIgnoreDifferences,
@@ -37,7 +43,7 @@ export interface DiscoverySettings {
 }
 
 export interface DiscoveryWatch {
-  /** Whether every discovery watch has listed once. */
+  /** Whether every discovery watch (HelmReleases' too) has listed once. */
   isSynced(): boolean;
   stop(): Promise<void>;
 }
@@ -52,6 +58,12 @@ export function watchDiscovery(
     readonly publish: (result: DiscoveryResult) => void;
     /** Every problem of the latest mapping, for metrics. */
     readonly problems?: (problems: readonly DiscoveryProblem[]) => void;
+    /**
+     * Called with every Flux HelmRelease (with `discovery.flux`), after each change (coalesced),
+     * once their watch has listed. Apart from the sources: a cluster without helm-controller
+     * (no HelmRelease API) still has its Kustomizations discovered.
+     */
+    readonly releases?: (result: HelmReleaseDiscovery) => void;
     readonly timing?: WatchTiming;
     /** Changes arriving within this window are published once. */
     readonly debounceMs?: number;
@@ -63,6 +75,7 @@ export function watchDiscovery(
   if (settings.argocd === null && settings.flux === null) return undefined;
   const debounceMs = deps.debounceMs ?? 200;
   let pending: NodeJS.Timeout | undefined;
+  let pendingReleases: NodeJS.Timeout | undefined;
   let stopped = false;
   const reported = new Set<string>();
   let applicationCache = { key: '', byObject: new Map<KubernetesObject, DiscoveryResult>() };
@@ -75,11 +88,13 @@ export function watchDiscovery(
     ...deps.events,
     synced(name) {
       deps.events.synced(name);
-      schedule();
+      if (name === HELM_RELEASES_WATCH) scheduleReleases();
+      else schedule();
     },
     changed(name) {
       deps.events.changed(name);
-      schedule();
+      if (name === HELM_RELEASES_WATCH) scheduleReleases();
+      else schedule();
     },
   };
   const watchDeps = {
@@ -203,6 +218,17 @@ export function watchDiscovery(
           },
           watchDeps,
         );
+  const helmReleases =
+    settings.flux === null
+      ? undefined
+      : watchCollection<KubernetesObject>(
+          kubeConfig,
+          {
+            name: HELM_RELEASES_WATCH,
+            path: collectionPath('helm.toolkit.fluxcd.io', 'v2', 'helmreleases', fluxNamespace),
+          },
+          watchDeps,
+        );
   const all = [
     applications,
     projects,
@@ -215,6 +241,34 @@ export function watchDiscovery(
     (collection): collection is WatchedCollection<KubernetesObject> => collection !== undefined,
   );
   const isSynced = () => all.every((collection) => collection.isSynced());
+
+  function scheduleReleases(): void {
+    if (stopped || helmReleases?.isSynced() !== true || pendingReleases !== undefined) return;
+    pendingReleases = setTimeout(() => {
+      pendingReleases = undefined;
+      if (!stopped) publishReleases();
+    }, debounceMs);
+    pendingReleases.unref();
+  }
+
+  function publishReleases(): void {
+    if (helmReleases === undefined) return;
+    const result = releasesFromFlux(helmReleases.list(), { controller: defaultHelmController });
+    for (const problem of result.problems) {
+      const id = `${problem.object}|${problem.effect}|${problem.reason}`;
+      if (reported.has(id)) continue;
+      reported.add(id);
+      logger.warn(
+        { object: problem.object, effect: problem.effect },
+        `discovery: its objects' writers are not known here: ${problem.reason}`,
+      );
+    }
+    logger.info(
+      { helmReleases: result.releases.map((release) => release.name) },
+      'discovered HelmReleases',
+    );
+    deps.releases?.(result);
+  }
 
   function schedule(): void {
     if (stopped || !isSynced() || pending !== undefined) return;
@@ -372,14 +426,21 @@ export function watchDiscovery(
   }
 
   return {
-    isSynced,
+    isSynced: () => isSynced() && (helmReleases?.isSynced() ?? true),
     async stop() {
       stopped = true;
       if (pending !== undefined) clearTimeout(pending);
-      await Promise.all(all.map((collection) => collection.stop()));
+      if (pendingReleases !== undefined) clearTimeout(pendingReleases);
+      await Promise.all(
+        [...all, ...(helmReleases === undefined ? [] : [helmReleases])].map((collection) =>
+          collection.stop(),
+        ),
+      );
     },
   };
 }
+
+const HELM_RELEASES_WATCH = 'flux-helmreleases';
 
 /** `namespace/name` of the GitRepository a Kustomization reads (its own namespace by default). */
 function sourceRefOf(kustomization: KubernetesObject): string {

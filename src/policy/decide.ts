@@ -29,19 +29,19 @@ import {
   schemaOf,
   sourceNamed,
 } from './comparison.js';
-import { hpaMaySet, type ClusterFacts, type HpaScaling } from './facts.js';
+import { hpaMaySet, type ClusterFacts, type HelmReleaseFacts, type HpaScaling } from './facts.js';
 import { describeIdentities, isOneOf } from './identity.js';
 import { denialMessage, describeOrigin, driftWarnings } from './messages.js';
 import {
   borrowedManager,
-  DEFAULT_SYNC_MANAGERS,
   describeOwner,
   ownershipTaken,
+  SYNC_RECORD_MANAGERS,
   syncOwnerOf,
   syncRecordOf,
+  syncRecordSettings,
   type SyncOwner,
   type SyncRecord,
-  type SyncRecordSettings,
 } from './sync-record.js';
 import { indexSnapshot, type SnapshotIndex } from './snapshot-index.js';
 
@@ -117,6 +117,11 @@ class Judgement {
   readonly entry: DesiredEntry | undefined;
   /** The sync tool that deployed the object, where its record stands in for Git or beside it. */
   readonly owner: SyncOwner | undefined;
+  /**
+   * The discovered HelmRelease that deployed the object: its writers are sync identities for it.
+   * On a CREATE, the one the new object's labels name (there is no stored object yet).
+   */
+  readonly release: HelmReleaseFacts | undefined;
   readonly source: SourceConfig | undefined;
   readonly mode: EffectiveMode;
   private recorded: { record: SyncRecord | undefined } | undefined;
@@ -142,10 +147,12 @@ class Judgement {
     this.entry = snapshot.get(key);
     // Only the tracking marks are read here (the identity step needs the owner's source); the
     // record itself, from the managed fields, only when a step asks for it.
-    this.owner =
-      config.syncRecords === 'always' || (config.syncRecords === 'fallback' && !this.entry)
-        ? ownerBefore(request, config)
-        : undefined;
+    const recorded =
+      config.syncRecords === 'always' || (config.syncRecords === 'fallback' && !this.entry);
+    this.owner = recorded ? ownerBefore(request, config) : undefined;
+    this.release = recorded
+      ? releaseOf(this.owner ?? ownerCreated(request, config), facts)
+      : undefined;
     this.source =
       this.entry === undefined
         ? this.owner && sourceOfOwner(this.owner, sources, config)
@@ -168,7 +175,7 @@ class Judgement {
   get origin(): DesiredOrigin | undefined {
     if (this.entry !== undefined) return originOf(this.entry);
     const record = this.record;
-    return record && recordOrigin(record);
+    return record && recordOrigin(record, this.release);
   }
 
   /** What a decision about a Git-managed object carries. */
@@ -313,7 +320,8 @@ function identity(j: Judgement): Decision | undefined {
   const { config, source } = j;
   if (
     isOneOf(user, config.syncIdentities) ||
-    (source !== undefined && isOneOf(user, source.syncIdentities))
+    (source !== undefined && isOneOf(user, source.syncIdentities)) ||
+    (j.release !== undefined && isOneOf(user, j.release.syncIdentities))
   ) {
     return j.decision('sync', 'sync-identity', `${j.username} is a sync identity`, {
       ...j.common,
@@ -755,16 +763,7 @@ function driftOf(
 
 // --- The sync tool's record (DESIGN.md §8) ------------------------------------------------------
 
-const SYNC_RECORD_MANAGERS: SyncRecordSettings = {
-  managers: new Set(DEFAULT_SYNC_MANAGERS),
-  argocdTrackingLabel: undefined,
-};
-
-function recordSettings(config: Config): SyncRecordSettings {
-  const argocd = config.discovery.argocd;
-  if (argocd === null || argocd.trackingMethod === 'annotation') return SYNC_RECORD_MANAGERS;
-  return { ...SYNC_RECORD_MANAGERS, argocdTrackingLabel: argocd.instanceLabelKey };
-}
+const recordSettings = syncRecordSettings;
 
 /**
  * The sync tool that deployed the object, by its tracking marks: only an UPDATE or DELETE of the
@@ -775,6 +774,25 @@ function ownerBefore(request: AdmissionRequest, config: Config): SyncOwner | und
   if (old === undefined || (request.subResource ?? '') !== '') return undefined;
   if (request.operation !== 'UPDATE' && request.operation !== 'DELETE') return undefined;
   return syncOwnerOf(old, recordSettings(config));
+}
+
+/**
+ * The sync tool a CREATE's own labels name: not yet a record to protect, but a HelmRelease's
+ * writers install its objects. The labels are the client's, so they only ever widen who is a
+ * sync identity to that release's own writers, for this object.
+ */
+function ownerCreated(request: AdmissionRequest, config: Config): SyncOwner | undefined {
+  if (request.operation !== 'CREATE' || (request.subResource ?? '') !== '') return undefined;
+  return syncOwnerOf(request.object, recordSettings(config));
+}
+
+/** The discovered HelmRelease an owner names (by both of helm-controller's labels). */
+function releaseOf(
+  owner: SyncOwner | undefined,
+  facts: ClusterFacts,
+): HelmReleaseFacts | undefined {
+  if (owner?.kind !== 'HelmRelease' || !owner.name.includes('/')) return undefined;
+  return facts.helmRelease?.(owner.name);
 }
 
 /** The record the sync tool left on the object before this write. */
@@ -811,7 +829,7 @@ function sourceOfOwner(
   return sourceNamed(sources, `argocd:${name}`) ?? sourceNamed(sources, `argocd:${name}#0`);
 }
 
-function recordOrigin(record: SyncRecord): DesiredOrigin {
+function recordOrigin(record: SyncRecord, release: HelmReleaseFacts | undefined): DesiredOrigin {
   const file =
     record.from === 'last-applied'
       ? `last-applied-configuration written by ${record.manager}`
@@ -820,7 +838,8 @@ function recordOrigin(record: SyncRecord): DesiredOrigin {
     source: describeOwner(record.owner),
     file,
     line: 0,
-    commit: 'unknown',
+    // What the HelmRelease last released, where discovery knows it.
+    commit: release?.revision ?? 'unknown',
     by: 'sync-record',
   };
 }

@@ -3,6 +3,7 @@
 import type { KindSchema } from '../drift/schema.js';
 import type { Scope } from '../kube/discovery.js';
 import { isJsonObject, type ResourceKey } from '../kube/object.js';
+import type { Identities } from './identity.js';
 
 /** An HPA that scales an object, and the replica counts it could itself set. */
 export interface HpaScaling {
@@ -52,6 +53,34 @@ export interface ClusterFacts {
   schemaOf?(apiVersion: string | undefined, kind: string): KindSchema | undefined;
   /** A kind's scope by the cluster's own discovery (its CRDs included), once it has been read. */
   scopeOf?(group: string, kind: string): Scope | undefined;
+  /** A Flux HelmRelease found by discovery, by `namespace/name`. */
+  helmRelease?(name: string): HelmReleaseFacts | undefined;
+}
+
+/**
+ * A Flux HelmRelease in the cluster: who applies the objects it deploys (helm-controller and
+ * the service account it impersonates for this release), and what it last released.
+ */
+export interface HelmReleaseFacts {
+  /** `namespace/name` of the HelmRelease, as its objects' labels name it. */
+  readonly name: string;
+  readonly syncIdentities: Identities;
+  /** What it last released (`podinfo@6.5.4, release v3`), for messages and the audit trail. */
+  readonly revision: string | undefined;
+}
+
+/**
+ * `facts` with the HelmReleases discovery found. The result delegates to `facts` through its
+ * prototype, so that live getters (the kill switch) stay live.
+ */
+export function withHelmReleases(
+  facts: ClusterFacts,
+  releases: ReadonlyMap<string, HelmReleaseFacts>,
+): ClusterFacts {
+  const extended = Object.create(facts) as ClusterFacts;
+  return Object.assign(extended, {
+    helmRelease: (name: string) => releases.get(name),
+  });
 }
 
 /** Facts when nothing is known of the cluster: decisions rest on Git alone. */

@@ -50,7 +50,10 @@ function boundedJson(value: unknown, limit: number): string {
 }
 
 export function describeOrigin(origin: DesiredOrigin): string {
-  if (origin.by === 'sync-record') return `deployed by ${origin.source}, record: ${origin.file}`;
+  if (origin.by === 'sync-record') {
+    const revision = origin.commit === 'unknown' ? '' : ` (${origin.commit})`;
+    return `deployed by ${origin.source}${revision}, record: ${origin.file}`;
+  }
   const line = origin.line > 0 ? `:${origin.line}` : '';
   return `source ${origin.source}, file ${origin.file}${line}, commit ${origin.commit.slice(0, 12)}`;
 }

@@ -3,6 +3,7 @@
 // client-side apply's last-applied-configuration, trusted only when the sync tool's field manager
 // wrote it last, else the fields the sync tool's managers own in managedFields with the values the
 // object holds. A person's write that changes, takes over or erases that record is drift.
+import type { Config } from '../config/config.js';
 import type { FieldDrift } from '../drift/diff.js';
 import {
   keepOwned,
@@ -27,6 +28,18 @@ export interface SyncRecordSettings {
   readonly managers: ReadonlySet<string>;
   /** Argo CD's tracking label, when Argo CD tracks resources by label. */
   readonly argocdTrackingLabel: string | undefined;
+}
+
+export const SYNC_RECORD_MANAGERS: SyncRecordSettings = {
+  managers: new Set(DEFAULT_SYNC_MANAGERS),
+  argocdTrackingLabel: undefined,
+};
+
+/** The sync tools' managers, and Argo CD's tracking label where the config says it tracks by one. */
+export function syncRecordSettings(config: Config): SyncRecordSettings {
+  const argocd = config.discovery.argocd;
+  if (argocd === null || argocd.trackingMethod === 'annotation') return SYNC_RECORD_MANAGERS;
+  return { ...SYNC_RECORD_MANAGERS, argocdTrackingLabel: argocd.instanceLabelKey };
 }
 
 /** What deployed the object, from its tracking marks. */

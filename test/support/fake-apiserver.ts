@@ -116,6 +116,14 @@ export const resourceTypes = {
     namespaced: true,
     custom: true,
   },
+  helmreleases: {
+    group: 'helm.toolkit.fluxcd.io',
+    version: 'v2',
+    resource: 'helmreleases',
+    kind: 'HelmRelease',
+    namespaced: true,
+    custom: true,
+  },
 } satisfies Record<string, ResourceType>;
 
 interface StoredEvent {
