@@ -9,7 +9,7 @@ import { jittered, startBackgroundScan, type BackgroundScan } from '../src/scan/
 import { createClusterReader, type ClusterReader } from '../src/scan/reader.js';
 import { captureLogger, eventually } from './desired/git-fixture.js';
 import { resourceTypes, startFakeApiServer, type FakeApiServer } from './support/fake-apiserver.js';
-import { edited, review } from './support/fixtures.js';
+import { edited, review, stored131 } from './support/fixtures.js';
 import { config, facts, snapshot } from './support/policy.js';
 import { getText, postReview, startTestServer } from './support/server.js';
 
@@ -97,6 +97,46 @@ describe('the background scan', () => {
         'driftgate_scan_duration_seconds_count{}'
       ],
     ).toBe(1);
+  });
+
+  it('counts the objects it read by what protects them: Git, the sync record, nothing', async () => {
+    // Beside Git's web: a Deployment a Flux HelmRelease deployed (helm-controller's write as
+    // recorded, with the namespace label helm-controller adds beside the name label).
+    api.put(
+      resourceTypes.deployments,
+      edited(stored131('64b-apply-update-deployment-helm-app-by-helm'), (d) => {
+        d.metadata.labels['helm.toolkit.fluxcd.io/namespace'] = 'shop';
+      }) as JsonObject,
+    );
+    const { scan, registry } = start();
+    expect(await eventually(() => Promise.resolve(scan.last() !== undefined), 10_000)).toBe(true);
+    expect(await metric(registry, 'driftgate_objects_protected')).toEqual({
+      'driftgate_objects_protected{by=git}': 2,
+      'driftgate_objects_protected{by=sync-record}': 1,
+      'driftgate_objects_protected{by=none}': 0,
+    });
+    // Its record gone (a person's update took every field), nothing protects it.
+    api.put(
+      resourceTypes.deployments,
+      edited(stored131('64b-apply-update-deployment-helm-app-by-helm'), (d) => {
+        d.metadata.labels['helm.toolkit.fluxcd.io/namespace'] = 'shop';
+        for (const entry of d.metadata.managedFields) entry.manager = 'kubectl-edit';
+      }) as JsonObject,
+    );
+    expect(
+      await eventually(
+        async () =>
+          (await metric(registry, 'driftgate_objects_protected'))[
+            'driftgate_objects_protected{by=none}'
+          ] === 1,
+        10_000,
+      ),
+    ).toBe(true);
+    expect(
+      (await metric(registry, 'driftgate_objects_protected'))[
+        'driftgate_objects_protected{by=sync-record}'
+      ],
+    ).toBe(0);
   });
 
   it('scans again after the interval: a fix in the cluster clears the drift, a deletion is missing', async () => {
@@ -209,6 +249,9 @@ describe('driftgate serve with the cluster watched', () => {
       ).toBe(true);
       expect((await getText(server.driftgate, '/metrics')).body).toMatch(
         /driftgate_scan_last_success_timestamp_seconds \d+/,
+      );
+      expect((await getText(server.driftgate, '/metrics')).body).toContain(
+        'driftgate_objects_protected{by="git"} 2',
       );
     } finally {
       await server.stop();

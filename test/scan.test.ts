@@ -125,6 +125,16 @@ beforeAll(async () => {
       data: { index: String(i) },
     });
   }
+  // Deployed by a Flux HelmRelease (helm-controller's write as recorded, with the namespace label
+  // helm-controller adds beside the name): no source declares it, its record protects it.
+  api.put(
+    resourceTypes.deployments,
+    asJson(
+      edited(stored131('64b-apply-update-deployment-helm-app-by-helm'), (d) => {
+        d.metadata.labels['helm.toolkit.fluxcd.io/namespace'] = 'shop';
+      }),
+    ),
+  );
   api.forbidNamespace(resourceTypes.configmaps, 'pay');
 }, 60_000);
 
@@ -163,6 +173,7 @@ interface JsonReport {
     drift: { path: string; git?: unknown; live?: unknown }[];
     reason?: string;
   }[];
+  syncTracked: Record<string, string>[];
   summary: Record<string, unknown> & { byNamespace: Record<string, Record<string, number>> };
 }
 
@@ -190,6 +201,7 @@ describe('driftgate scan', () => {
       file: 'apps/shop/deploy-web.yaml',
       commit: expect.stringMatching(/^[0-9a-f]{40}$/) as string,
       mode: 'enforce',
+      protection: 'git',
       // spec.replicas (3, Git says 2) is the HPA's: not drift, as for a write.
       drift: [
         {
@@ -200,6 +212,25 @@ describe('driftgate scan', () => {
       ],
     });
     expect(find('shop', 'ConfigMap', 'web-config')?.status).toBe('in-sync');
+  });
+
+  it('says what protects each object: Git, or the record of the sync tool that deployed it', () => {
+    expect(report.syncTracked).toEqual([
+      {
+        group: 'apps',
+        kind: 'Deployment',
+        namespace: 'shop',
+        name: 'helm-app',
+        protection: 'sync-record',
+        deployedBy: 'Flux HelmRelease shop/helm-app',
+        record: 'last-applied-configuration written by helm-controller',
+      },
+    ]);
+    // Read from the page of shop's Deployments the scan lists for web: no request of its own.
+    expect(
+      full.requests.filter((r) => r.path.endsWith('/namespaces/shop/deployments')),
+    ).toHaveLength(1);
+    expect(report.summary.byProtection).toEqual({ git: 8 + BULK, 'sync-record': 1, none: 0 });
   });
 
   it('reports an object Git declares and the cluster lacks as missing', () => {
@@ -316,12 +347,20 @@ describe('driftgate scan', () => {
     const result = await scan(['--kubeconfig', kubeconfigFile, '--namespace', 'shop']);
     expect(result.code).toBe(1);
     const lines = result.stdout.split('\n');
-    expect(lines[0]).toMatch(/^NAMESPACE\s+OBJECT\s+STATUS\s+MODE\s+SOURCE\s+FILE\s+COMMIT$/);
+    expect(lines[0]).toMatch(
+      /^NAMESPACE\s+OBJECT\s+STATUS\s+MODE\s+PROTECTION\s+SOURCE\s+FILE\s+COMMIT$/,
+    );
     expect(lines).toContainEqual(
       expect.stringMatching(
-        /^shop\s+Deployment\.apps\/web\s+drifted\s+enforce\s+shop\s+apps\/shop\/deploy-web\.yaml\s+[0-9a-f]{12}$/,
+        /^shop\s+Deployment\.apps\/web\s+drifted\s+enforce\s+git\s+shop\s+apps\/shop\/deploy-web\.yaml\s+[0-9a-f]{12}$/,
       ),
     );
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^shop\s+Deployment\.apps\/helm-app\s+sync-record\s+Flux HelmRelease shop\/helm-app\s+last-applied-configuration written by helm-controller$/,
+      ),
+    );
+    expect(lines).toContain("Protected by Git: 5, by the sync tool's record: 1, by nothing: 0");
     expect(lines).toContain(
       '  spec.template.spec.containers[name=app].image: Git "registry.example.com/shop/web:1.4.2", cluster "registry.example.com/shop/web:hotfix"',
     );

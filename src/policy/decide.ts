@@ -35,6 +35,7 @@ import { denialMessage, describeOrigin, driftWarnings } from './messages.js';
 import {
   borrowedManager,
   describeOwner,
+  describeRecord,
   ownershipTaken,
   SYNC_RECORD_MANAGERS,
   syncOwnerOf,
@@ -830,13 +831,9 @@ function sourceOfOwner(
 }
 
 function recordOrigin(record: SyncRecord, release: HelmReleaseFacts | undefined): DesiredOrigin {
-  const file =
-    record.from === 'last-applied'
-      ? `last-applied-configuration written by ${record.manager}`
-      : `managedFields of ${record.manager}`;
   return {
     source: describeOwner(record.owner),
-    file,
+    file: describeRecord(record),
     line: 0,
     // What the HelmRelease last released, where discovery knows it.
     commit: release?.revision ?? 'unknown',

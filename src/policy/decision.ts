@@ -21,6 +21,12 @@ export type DecisionKind =
 
 export type EffectiveMode = 'enforce' | 'warn' | 'audit' | 'off';
 
+/**
+ * What protects an object from a person's write: Git rendered (`git`), the sync tool's record on
+ * the object (`sync-record`), or nothing (`none`).
+ */
+export type Protection = 'git' | 'sync-record' | 'none';
+
 export interface DesiredOrigin {
   readonly source: string;
   readonly file: string;

@@ -224,3 +224,10 @@ export function borrowedManager(
 export function describeOwner(owner: SyncOwner): string {
   return `${owner.tool} ${owner.kind} ${owner.name}`;
 }
+
+/** Which record it is, and who wrote it: `managedFields of helm-controller`. */
+export function describeRecord(record: SyncRecord): string {
+  return record.from === 'last-applied'
+    ? `last-applied-configuration written by ${record.manager}`
+    : `managedFields of ${record.manager}`;
+}

@@ -54,6 +54,12 @@ function scanMetrics(registry: Registry) {
       labelNames: ['namespace', 'kind'] as const,
       registers: [registry],
     }),
+    protected: new Gauge({
+      name: 'driftgate_objects_protected',
+      help: 'Objects the last background scan read, by what protects them from a person’s write: git (a rendered source declares it), sync-record (a sync tool’s tracking marks and its record), none (tracking marks, but no record, or syncRecords: off; or out of scope)',
+      labelNames: ['by'] as const,
+      registers: [registry],
+    }),
     missing: new Gauge({
       name: 'driftgate_missing_objects',
       help: 'Objects Git declares that the cluster lacks, at the last background scan',
@@ -172,6 +178,9 @@ export function startBackgroundScan(deps: BackgroundScanDeps): BackgroundScan {
     }
     metrics.missing.reset();
     for (const [namespace, count] of missing) metrics.missing.set({ namespace }, count);
+    for (const [by, count] of Object.entries(report.summary.byProtection)) {
+      metrics.protected.set({ by }, count);
+    }
   }
 
   schedule(jittered(deps.initialDelayMs ?? 30_000, random));

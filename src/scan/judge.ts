@@ -8,11 +8,12 @@ import type { KubeObject, ResourceKey } from '../kube/object.js';
 import { isActive, readBreakGlass } from '../policy/break-glass.js';
 import {
   comparisonOptions,
+  isExcludedKind,
   replicasLeftToHpa,
   resolveMode,
   sourceNamed,
 } from '../policy/comparison.js';
-import type { EffectiveMode } from '../policy/decision.js';
+import type { EffectiveMode, Protection } from '../policy/decision.js';
 import type { ClusterFacts } from '../policy/facts.js';
 import type { SnapshotIndex } from '../policy/snapshot-index.js';
 
@@ -38,6 +39,8 @@ export interface ScannedObject {
   readonly file: string;
   readonly commit: string;
   readonly mode: EffectiveMode;
+  /** `git` where a write to it is judged against Git; `none` where it is out of scope. */
+  readonly protection: Protection;
   readonly drift: readonly ScanDrift[];
   /** Why the object was not judged. */
   readonly reason?: string;
@@ -60,8 +63,16 @@ function base(entry: DesiredEntry, context: ScanContext) {
     file: entry.file,
     commit: entry.commit,
     mode: context.facts.override === 'off' ? ('off' as const) : modeOf(entry, context),
+    protection: inScope(entry.key, context) ? ('git' as const) : ('none' as const),
     drift: [],
   };
+}
+
+/** Whether a write to the object would be judged at all: its namespace and kind (§3.1). */
+export function inScope(key: ResourceKey, context: ScanContext): boolean {
+  const governing = governingNamespace(key);
+  if (governing !== '' && context.config.namespaces.exclude.includes(governing)) return false;
+  return !isExcludedKind(key, context.config);
 }
 
 /** The namespace whose settings apply: a Namespace's own, as for a write of it. */

@@ -16,11 +16,13 @@ export function scanJson(report: ScanReport): string {
     file: object.file,
     commit: object.commit,
     mode: object.mode,
+    protection: object.protection,
     drift: object.drift,
     ...(object.reason === undefined ? {} : { reason: object.reason }),
     ...(object.breakGlass === undefined ? {} : { breakGlass: object.breakGlass }),
   }));
-  return `${JSON.stringify({ objects, summary: report.summary }, null, 2)}\n`;
+  const { syncTracked, summary } = report;
+  return `${JSON.stringify({ objects, syncTracked, summary }, null, 2)}\n`;
 }
 
 const MAX_VALUE = 80;
@@ -32,7 +34,7 @@ export function shortValue(value: unknown): string {
   return text.length > MAX_VALUE ? `${text.slice(0, MAX_VALUE - 1)}…` : text;
 }
 
-function objectName(object: ScannedObject): string {
+function objectName(object: Pick<ScannedObject, 'group' | 'kind' | 'name'>): string {
   const kind = object.group === '' ? object.kind : `${object.kind}.${object.group}`;
   return `${kind}/${object.name}`;
 }
@@ -73,14 +75,37 @@ function summaryRows(summary: ScanReport['summary']): string[][] {
   ];
 }
 
+/** What protects each sync-tracked object: the record, or why nothing does. */
+function trackedRows(report: ScanReport): string[][] {
+  return [
+    ['NAMESPACE', 'OBJECT', 'PROTECTION', 'DEPLOYED BY', 'RECORD'],
+    ...report.syncTracked.map((object) => [
+      namespaceLabel(object.namespace),
+      objectName(object),
+      object.protection,
+      object.deployedBy,
+      object.record ?? `none: ${object.reason ?? ''}`,
+    ]),
+  ];
+}
+
+function protectionLine(summary: ScanReport['summary']): string {
+  const counts = summary.byProtection;
+  return `Protected by Git: ${counts.git}, by the sync tool's record: ${counts['sync-record']}, by nothing: ${counts.none}`;
+}
+
+const TRACKED_HEADING =
+  'Deployed by a sync tool, declared by no rendered source (in the kinds and namespaces read):';
+
 export function scanTable(report: ScanReport): string {
   const lines = table([
-    ['NAMESPACE', 'OBJECT', 'STATUS', 'MODE', 'SOURCE', 'FILE', 'COMMIT'],
+    ['NAMESPACE', 'OBJECT', 'STATUS', 'MODE', 'PROTECTION', 'SOURCE', 'FILE', 'COMMIT'],
     ...report.objects.map((object) => [
       namespaceLabel(object.namespace),
       objectName(object),
       object.status,
       object.mode,
+      object.protection,
       object.source,
       object.file,
       object.commit.slice(0, 12),
@@ -104,7 +129,8 @@ export function scanTable(report: ScanReport): string {
       );
     }
   }
-  lines.push('', ...table(summaryRows(report.summary)));
+  if (report.syncTracked.length > 0) lines.push('', TRACKED_HEADING, ...table(trackedRows(report)));
+  lines.push('', ...table(summaryRows(report.summary)), protectionLine(report.summary));
   return `${lines.join('\n')}\n`;
 }
 
@@ -126,12 +152,13 @@ export function scanHtml(report: ScanReport, now: Date): string {
     rows.map((row) => row.map((text) => cell(text))),
   );
   const objects = htmlTable(
-    ['Namespace', 'Object', 'Status', 'Mode', 'Source', 'File', 'Commit', 'Detail'],
+    ['Namespace', 'Object', 'Status', 'Mode', 'Protection', 'Source', 'File', 'Commit', 'Detail'],
     report.objects.map((object) => [
       cell(namespaceLabel(object.namespace)),
       cell(objectName(object)),
       cell(object.status, object.status),
       cell(object.mode),
+      cell(object.protection),
       cell(object.source),
       cell(object.file),
       cell(object.commit.slice(0, 12)),
@@ -147,9 +174,17 @@ export function scanHtml(report: ScanReport, now: Date): string {
       }</td>`,
     ]),
   );
+  const [trackedHead = [], ...trackedBody] = trackedRows(report);
+  const tracked =
+    report.syncTracked.length === 0
+      ? ''
+      : `<h2>${e(TRACKED_HEADING)}</h2>${htmlTable(
+          trackedHead,
+          trackedBody.map((row) => row.map((text) => cell(text))),
+        )}`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>driftgate scan</title><style>${STYLE}</style></head>
 <body><h1>driftgate scan</h1><p>Scanned ${e(now.toISOString())}: ${e(report.summary.objects)} objects declared in Git, ${e(report.summary.drifted)} drifted, ${e(report.summary.missing)} missing, ${e(report.summary.notJudged)} not judged.</p>
-<h2>Per namespace</h2>${summary}<h2>Objects</h2>${objects}</body></html>
+<h2>Per namespace</h2>${summary}<p>${e(protectionLine(report.summary))}</p><h2>Objects</h2>${objects}${tracked}</body></html>
 `;
 }

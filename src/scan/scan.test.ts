@@ -1,8 +1,8 @@
 // The scan's judgement without a cluster: an in-memory reader, the captured manifests and the
 // objects a real API server stored. Each object must be judged exactly as a write of it would be.
 import { describe, expect, it } from 'vitest';
-import { edited, review } from '../../test/support/fixtures.js';
-import { config, facts, snapshot } from '../../test/support/policy.js';
+import { edited, review, stored131 } from '../../test/support/fixtures.js';
+import { config, facts, snapshot, snapshotOf } from '../../test/support/policy.js';
 import type { KubeObject } from '../kube/object.js';
 import { decide } from '../policy/decide.js';
 import type { ClusterFacts } from '../policy/facts.js';
@@ -171,5 +171,122 @@ describe('scanCluster', () => {
         reason: 'namespace shop is excluded',
       },
     ]);
+  });
+});
+
+describe('what protects each object', () => {
+  // helm-controller's write as recorded, with the namespace label helm-controller adds beside
+  // the name label: in shop, among the Deployments the scan lists for web.
+  const helmApp = edited(stored131('64b-apply-update-deployment-helm-app-by-helm'), (d) => {
+    d.metadata.labels['helm.toolkit.fluxcd.io/namespace'] = 'shop';
+  });
+  const sync = ['argocd-controller', 'kustomize-controller', 'helm-controller'];
+
+  it('Git for what a source declares, the sync record for what a sync tool deployed beside it', async () => {
+    const report = await scan([deployment, configMap, helmApp]);
+    expect(report.objects.map((o) => o.protection)).toEqual(['git', 'git']);
+    expect(report.syncTracked).toEqual([
+      {
+        group: 'apps',
+        kind: 'Deployment',
+        namespace: 'shop',
+        name: 'helm-app',
+        protection: 'sync-record',
+        deployedBy: 'Flux HelmRelease shop/helm-app',
+        record: 'last-applied-configuration written by helm-controller',
+      },
+    ]);
+    expect(report.summary.byProtection).toEqual({ git: 2, 'sync-record': 1, none: 0 });
+  });
+
+  it('nothing, where the marks are there but no sync manager owns a field, or records are off', async () => {
+    const unrecorded = edited(helmApp, (d) => {
+      d.metadata.managedFields = d.metadata.managedFields.filter(
+        (entry: { manager: string }) => !sync.includes(entry.manager),
+      );
+    });
+    const report = await scan([deployment, configMap, unrecorded]);
+    expect(report.syncTracked).toMatchObject([
+      {
+        name: 'helm-app',
+        protection: 'none',
+        deployedBy: 'Flux HelmRelease shop/helm-app',
+        reason: `no field is owned by a sync manager (${sync.join(', ')})`,
+      },
+    ]);
+    const off = await scan([deployment, configMap, helmApp], { config: { syncRecords: 'off' } });
+    expect(off.syncTracked).toMatchObject([{ protection: 'none', reason: 'syncRecords is off' }]);
+    expect(off.summary.byProtection).toEqual({ git: 2, 'sync-record': 0, none: 1 });
+  });
+
+  it('an object without tracking marks is not counted; one Git declares is Git’s', async () => {
+    const unmarked = edited(helmApp, (d) => {
+      d.metadata.labels = { app: 'helm-app' };
+    });
+    expect((await scan([deployment, configMap, unmarked])).syncTracked).toEqual([]);
+    const marked = edited(deployment, (d) => {
+      d.metadata.labels = { ...d.metadata.labels, 'helm.toolkit.fluxcd.io/name': 'web' };
+    });
+    const report = await scan([marked, configMap]);
+    expect(report.syncTracked).toEqual([]);
+    expect(report.summary.byProtection).toEqual({ git: 2, 'sync-record': 0, none: 0 });
+  });
+
+  it('nothing protects what Git declares in an excluded namespace', async () => {
+    const excluded = await scan([deployment, configMap, helmApp], {
+      config: { namespaces: { exclude: ['shop'] } },
+    });
+    expect(excluded.objects.map((o) => o.protection)).toEqual(['none', 'none']);
+    expect(excluded.summary.byProtection).toEqual({ git: 0, 'sync-record': 0, none: 2 });
+  });
+
+  it('an object Git declares in another API version of its kind is Git’s, not sync-tracked', async () => {
+    // Git declares HPA web in autoscaling/v2 and HPA api in autoscaling/v1: the scan lists the
+    // namespace's HPAs once per version, and each list holds the other one too.
+    const tracked = (object: KubeObject) =>
+      edited(object, (h) => {
+        h.metadata.annotations['argocd.argoproj.io/tracking-id'] =
+          `shop:autoscaling/HorizontalPodAutoscaler:shop/${h.metadata.name as string}`;
+      });
+    const web = tracked(review('50-apply-create-hpa-by-argocd').object!);
+    const api = tracked(edited(web, (h) => (h.metadata.name = 'api')));
+    const apiV1: KubeObject = {
+      apiVersion: 'autoscaling/v1',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'api' },
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'api' },
+        minReplicas: 2,
+        maxReplicas: 3,
+      },
+    };
+    const lists: string[] = [];
+    const hpas: ClusterReader = {
+      requests: 0,
+      resource: () =>
+        Promise.resolve({ resource: 'horizontalpodautoscalers', namespaced: true, listable: true }),
+      async *list(path) {
+        lists.push(path);
+        yield await Promise.resolve({ items: [web, api] });
+      },
+    };
+    const settings = config();
+    const report = await scanCluster({
+      reader: hpas,
+      snapshot: snapshotOf([
+        { name: 'hpa-web', object: review('50-apply-create-hpa-by-argocd').object! },
+        { name: 'hpa-api', object: apiV1 },
+      ]),
+      sources: settings.sources,
+      config: settings,
+      facts: facts(),
+      now: new Date('2026-12-07T03:00:00Z'),
+    });
+    expect(lists).toEqual([
+      '/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers',
+      '/apis/autoscaling/v1/namespaces/shop/horizontalpodautoscalers',
+    ]);
+    expect(report.syncTracked).toEqual([]);
+    expect(report.summary.byProtection).toEqual({ git: 2, 'sync-record': 0, none: 0 });
   });
 });

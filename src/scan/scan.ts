@@ -4,7 +4,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Config, SourceConfig } from '../config/config.js';
 import type { DesiredEntry, DesiredSnapshot } from '../desired/snapshot.js';
-import type { KubeObject } from '../kube/object.js';
+import type { KubeObject, ResourceKey } from '../kube/object.js';
 import { isManagedKind } from '../policy/comparison.js';
 import type { ClusterFacts } from '../policy/facts.js';
 import { indexSnapshot } from '../policy/snapshot-index.js';
@@ -15,6 +15,12 @@ import {
   type ScanContext,
   type ScannedObject,
 } from './judge.js';
+import {
+  countByProtection,
+  syncTracked,
+  type ProtectionCounts,
+  type SyncTrackedObject,
+} from './protection.js';
 import { collectionPath, ScopedReadError, type ClusterReader } from './reader.js';
 
 export interface ScanSummaryCounts {
@@ -29,8 +35,15 @@ export interface ScanSummaryCounts {
 
 export interface ScanReport {
   readonly objects: readonly ScannedObject[];
+  /**
+   * Objects in the pages the scan read (the kinds and namespaces Git declares) that carry a sync
+   * tool's tracking marks and that no rendered source declares.
+   */
+  readonly syncTracked: readonly SyncTrackedObject[];
   readonly summary: ScanSummaryCounts & {
     readonly byNamespace: Readonly<Record<string, ScanSummaryCounts>>;
+    /** Objects and sync-tracked objects, by what protects them. */
+    readonly byProtection: ProtectionCounts;
   };
 }
 
@@ -100,19 +113,29 @@ export async function scanCluster(input: ScanInput): Promise<ScanReport> {
     input.onProgress?.(done, total);
   };
   progress(0);
+  const tracked = new Map<string, SyncTrackedObject>();
   for (const read of reads.values()) {
     input.signal?.throwIfAborted();
-    results.push(...(await scanRead(read, reader, context)));
+    results.push(...(await scanRead(read, reader, context, tracked)));
     progress(read.entries.length);
   }
   results.sort(byKey);
-  return { objects: results, summary: summarise(results) };
+  // A kind read in two API versions lists its objects twice, and an object left out of one
+  // read may be Git's in the other.
+  const outsideGit = [...tracked.values()].filter((object) => snapshot.get(object) === undefined);
+  outsideGit.sort(byKey);
+  return {
+    objects: results,
+    syncTracked: outsideGit,
+    summary: { ...summarise(results), byProtection: countByProtection(results, outsideGit) },
+  };
 }
 
 async function scanRead(
   read: Read,
   reader: ClusterReader,
   context: ScanContext,
+  tracked: Map<string, SyncTrackedObject>,
 ): Promise<ScannedObject[]> {
   const settle = (reason: string) =>
     read.entries.map(({ entry }) => notJudged(entry, reason, context));
@@ -134,7 +157,12 @@ async function scanRead(
       for (const live of page.items) {
         const name = live.metadata?.name ?? '';
         const item = wanted.get(name);
-        if (item === undefined) continue;
+        if (item === undefined) {
+          const other = syncTracked(live, read.apiVersion, context);
+          if (other !== undefined)
+            tracked.set(JSON.stringify([other.group, other.kind, other.namespace, name]), other);
+          continue;
+        }
         wanted.delete(name);
         results.push(judgeObject(item.entry, item.manifest, live, context));
       }
@@ -155,7 +183,7 @@ async function scanRead(
   return results;
 }
 
-function byKey(a: ScannedObject, b: ScannedObject): number {
+function byKey(a: ResourceKey, b: ResourceKey): number {
   return (
     a.namespace.localeCompare(b.namespace) ||
     a.group.localeCompare(b.group) ||
@@ -185,7 +213,9 @@ function add(counts: ScanSummaryCounts, object: ScannedObject): ScanSummaryCount
   };
 }
 
-export function summarise(objects: readonly ScannedObject[]): ScanReport['summary'] {
+export function summarise(
+  objects: readonly ScannedObject[],
+): Omit<ScanReport['summary'], 'byProtection'> {
   let all = zero;
   const byNamespace: Record<string, ScanSummaryCounts> = {};
   for (const object of objects) {
