@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { AdmissionRequest } from '../src/kube/admission.js';
 import { auditAnnotations } from '../src/audit/record.js';
 import { decide } from '../src/policy/decide.js';
-import { withHelmReleases } from '../src/policy/facts.js';
+import { withHelmReleases, type ClusterFacts } from '../src/policy/facts.js';
 import { edited, manifest131, review131, stored131 } from './support/fixtures.js';
 import { asUser, config, facts, snapshot } from './support/policy.js';
 
@@ -282,6 +282,21 @@ describe('Flux HelmReleases found by discovery', () => {
       kind: 'denied',
       reason: 'unmanaged',
     });
+  });
+
+  it('adding the releases to the cluster facts keeps the rest of them live (the kill switch)', () => {
+    let override: ClusterFacts['override'] = undefined;
+    const live: ClusterFacts = {
+      ...facts(),
+      get override() {
+        return override;
+      },
+    };
+    const extended = withHelmReleases(live, new Map());
+    expect(extended.override).toBeUndefined();
+    override = 'off';
+    expect(extended.override).toBe('off');
+    expect(extended.helmRelease?.(RELEASE)).toBeUndefined();
   });
 
   it('with syncRecords: off, a release grants nothing', () => {
