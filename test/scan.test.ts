@@ -367,6 +367,17 @@ describe('driftgate scan', () => {
     expect(lines).toContainEqual(expect.stringMatching(/^shop\s+5\s+1\s+2\s+1\s+1\s+2$/));
   });
 
+  it('shows the protection in the HTML page too', async () => {
+    const html = await scan(['--kubeconfig', kubeconfigFile, '--namespace', 'shop', '-o', 'html']);
+    expect(html.stdout).toContain('<th>Protection</th>');
+    expect(html.stdout).toContain(
+      '<td>Deployment.apps/helm-app</td><td>sync-record</td><td>Flux HelmRelease shop/helm-app</td>',
+    );
+    expect(html.stdout).toContain(
+      'Protected by Git: 5, by the sync tool&#39;s record: 1, by nothing: 0',
+    );
+  });
+
   it('writes the report to --out, and shows progress on a terminal', async () => {
     const out = join(dir.path, 'report.json');
     const result = await scan(

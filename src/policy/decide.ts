@@ -764,8 +764,6 @@ function driftOf(
 
 // --- The sync tool's record (DESIGN.md §8) ------------------------------------------------------
 
-const recordSettings = syncRecordSettings;
-
 /**
  * The sync tool that deployed the object, by its tracking marks: only an UPDATE or DELETE of the
  * object itself has a record to protect.
@@ -774,7 +772,7 @@ function ownerBefore(request: AdmissionRequest, config: Config): SyncOwner | und
   const old = request.oldObject ?? undefined;
   if (old === undefined || (request.subResource ?? '') !== '') return undefined;
   if (request.operation !== 'UPDATE' && request.operation !== 'DELETE') return undefined;
-  return syncOwnerOf(old, recordSettings(config));
+  return syncOwnerOf(old, syncRecordSettings(config));
 }
 
 /**
@@ -784,7 +782,7 @@ function ownerBefore(request: AdmissionRequest, config: Config): SyncOwner | und
  */
 function ownerCreated(request: AdmissionRequest, config: Config): SyncOwner | undefined {
   if (request.operation !== 'CREATE' || (request.subResource ?? '') !== '') return undefined;
-  return syncOwnerOf(request.object, recordSettings(config));
+  return syncOwnerOf(request.object, syncRecordSettings(config));
 }
 
 /** The discovered HelmRelease an owner names (by both of helm-controller's labels). */
@@ -808,7 +806,7 @@ function recordBefore(
   const old = request.oldObject ?? undefined;
   if (old === undefined) return undefined;
   const schema = schemaOf(key, old.apiVersion, index, facts)?.root;
-  return syncRecordOf(old, owner, recordSettings(config), schema);
+  return syncRecordOf(old, owner, syncRecordSettings(config), schema);
 }
 
 /**
@@ -870,7 +868,7 @@ function driftFromRecord(j: Judgement, record: SyncRecord): DriftFound {
   const rules = rulesFor(ignore, key);
   const ignoredPointers = rules.flatMap((rule) => rule.jsonPointers ?? []);
   const ignoredManagers = new Set(rules.flatMap((rule) => rule.managedFieldsManagers ?? []));
-  const taken = ownershipTaken(old, live, recordSettings(config), schema?.root)
+  const taken = ownershipTaken(old, live, syncRecordSettings(config), schema?.root)
     .filter((d) => !changed.has(d.path))
     .filter((d) => d.newOwner === undefined || !ignoredManagers.has(d.newOwner))
     .filter((d) => !ignoredPointers.some((p) => d.pointer === p || d.pointer.startsWith(`${p}/`)))

@@ -56,7 +56,7 @@ function scanMetrics(registry: Registry) {
     }),
     protected: new Gauge({
       name: 'driftgate_objects_protected',
-      help: 'Objects the last background scan read, by what protects them from a person’s write: git (a rendered source declares it), sync-record (a sync tool’s tracking marks and its record), none (tracking marks, but no record, or syncRecords: off; or out of scope)',
+      help: 'Objects the last background scan read, by what protects them from a person’s write: git, sync-record (the record of the sync tool that deployed it), or none',
       labelNames: ['by'] as const,
       registers: [registry],
     }),
