@@ -37,6 +37,34 @@ describe('validateConfig: the background scan', () => {
   });
 });
 
+describe('validateConfig: a key written with no value', () => {
+  it('takes the default, in every mapping (YAML reads `watch:` as null)', () => {
+    const config = valid({
+      sources: [{ ...source, revision: null, pollInterval: null }],
+      listen: null,
+      cluster: { watch: null, events: null },
+      scan: { enabled: null },
+      breakGlass: { ttl: null, ticketPattern: null },
+      namespaces: { overrides: { shop: null } },
+    });
+    expect(config.cluster).toEqual({ watch: 'auto', events: true, namespace: 'driftgate' });
+    expect(config.scan.enabled).toBe('auto');
+    expect(config.breakGlass.ttlMs).toBe(defaults.breakGlassTtlMs);
+    expect(config.sources[0]).toMatchObject({ revision: null, pollIntervalMs: 30_000 });
+    expect(config.namespaces.overrides).toEqual({ shop: {} });
+    expect(config.listen.port).toBe(8443);
+  });
+
+  it('turns discovery on (`flux:` with nothing after it), and counts as missing where required', () => {
+    expect(valid({ discovery: { flux: null } }).discovery.flux).toEqual({
+      namespace: 'flux-system',
+    });
+    expect(errorsOf({ sources: [{ name: null, repoURL: 'https://h/r.git' }] })).toEqual([
+      'sources[0].name: required',
+    ]);
+  });
+});
+
 describe('validateConfig defaults', () => {
   it('fills every default of DESIGN.md §3 and §6 around a minimal source', () => {
     const config = valid({ sources: [source] });
@@ -544,6 +572,24 @@ describe('validateConfig errors name the key path', () => {
         sources: [{ ...source, repoURL: 'git@github.com:o/r.git', auth: { sshKeyFile: '/k' } }],
       },
       expected: ['sources[0].auth.knownHostsFile: required'],
+    },
+    {
+      name: 'https and ssh credentials together',
+      value: {
+        sources: [
+          {
+            ...source,
+            repoURL: 'git@github.com:o/r.git',
+            auth: { sshKeyFile: '/k', knownHostsFile: '/kh', passwordFile: '/token' },
+          },
+        ],
+      },
+      expected: ['sources[0].auth.passwordFile: not used with sshKeyFile and knownHostsFile (ssh)'],
+    },
+    {
+      name: 'a wrong key judged once, not again by the rule that pairs it',
+      value: { sources: [source], listen: { certFile: 3, keyFile: '/tls.key' } },
+      expected: ['listen.certFile: must be a string'],
     },
     {
       name: 'empty auth',

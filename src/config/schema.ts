@@ -114,7 +114,7 @@ const always = {
  * judges only valid keys, so a wrong value gives one error, not two.
  */
 const wrong = (
-  ctx: { readonly issues: readonly { readonly path?: readonly PropertyKey[] }[] },
+  ctx: { readonly issues: readonly { readonly path?: readonly PropertyKey[] | undefined }[] },
   ...keys: string[]
 ) => ctx.issues.some((issue) => keys.includes(String(issue.path?.[0])));
 
@@ -156,8 +156,12 @@ const ignoreDifference = mapping({
   kind: requiredText(nonEmpty)
     .describe('Kind of the objects.')
     .meta({ examples: ['Deployment'] }),
-  name: optionalText().describe('Only the object of this name.'),
-  namespace: optionalText().describe('Only objects in this namespace.'),
+  name: optionalText()
+    .describe('Only the object of this name.')
+    .meta({ examples: ['ca-bundle'] }),
+  namespace: optionalText()
+    .describe('Only objects in this namespace.')
+    .meta({ examples: ['shop'] }),
   jsonPointers: orAbsent(texts(jsonPointer).default([]))
     .describe('Fields never compared, as JSON pointers.')
     .meta({ examples: [['/spec/replicas']] }),
@@ -184,27 +188,34 @@ const ignoreDifference = mapping({
   .describe("One ignore rule in Argo CD's `ignoreDifferences` syntax.");
 
 const ignoreDifferences = (scope: string) =>
-  orAbsent(list(ignoreDifference).default([])).describe(
-    `Fields never compared ${scope}, in Argo CD's \`ignoreDifferences\` syntax (paste what you have).`,
-  );
+  orAbsent(list(ignoreDifference).default([]))
+    .describe(
+      `Fields never compared ${scope}, in Argo CD's \`ignoreDifferences\` syntax (paste what you have).`,
+    )
+    .meta({
+      examples: [[{ group: 'apps', kind: 'Deployment', jsonPointers: ['/spec/replicas'] }]],
+    });
 
 const auth = mapping({
-  usernameFile: optionalText().describe(
-    'File holding the username for an https:// repoURL (default: none, for token-only servers).',
-  ),
-  passwordFile: orAbsent(text(nonEmpty).optional()).describe(
-    'File holding the password or token for an https:// repoURL.',
-  ),
-  sshKeyFile: orAbsent(text(nonEmpty).optional()).describe(
-    'File holding the private key for an ssh:// or user@host:path repoURL.',
-  ),
-  knownHostsFile: orAbsent(text(nonEmpty).optional()).describe(
-    "File holding the ssh server's host keys (always checked) for sshKeyFile.",
-  ),
+  usernameFile: optionalText()
+    .describe(
+      'File holding the username for an https:// repoURL (default: none, for token-only servers).',
+    )
+    .meta({ examples: ['/etc/driftgate/git/username'] }),
+  passwordFile: orAbsent(text(nonEmpty).optional())
+    .describe('File holding the password or token for an https:// repoURL.')
+    .meta({ examples: ['/etc/driftgate/git/token'] }),
+  sshKeyFile: orAbsent(text(nonEmpty).optional())
+    .describe('File holding the private key for an ssh:// or user@host:path repoURL.')
+    .meta({ examples: ['/etc/driftgate/git/id_ed25519'] }),
+  knownHostsFile: orAbsent(text(nonEmpty).optional())
+    .describe("File holding the ssh server's host keys (always checked) for sshKeyFile.")
+    .meta({ examples: ['/etc/driftgate/git/known_hosts'] }),
 })
   .superRefine((fields, ctx) => {
-    const required = (key: string) =>
+    const required = (key: string) => {
       ctx.addIssue({ code: 'custom', path: [key], message: 'required' });
+    };
     if (fields.sshKeyFile !== undefined || fields.knownHostsFile !== undefined) {
       if (fields.sshKeyFile === undefined) required('sshKeyFile');
       // Host keys are always checked: a token or key must never be offered to an impostor.
@@ -415,9 +426,9 @@ const argocdHub = mapping({
   kubeconfigFile: requiredText(nonEmpty)
     .describe("Kubeconfig of Argo CD's cluster, read to list its Applications.")
     .meta({ examples: ['/etc/driftgate/hub/kubeconfig'] }),
-  server: optionalText().describe(
-    "This cluster's API server URL as the hub names it (`spec.destination.server`).",
-  ),
+  server: optionalText()
+    .describe("This cluster's API server URL as the hub names it (`spec.destination.server`).")
+    .meta({ examples: ['https://spoke-1.example.com:6443'] }),
   name: optionalText()
     .describe("This cluster's name in Argo CD (`spec.destination.name`).")
     .meta({ examples: ['spoke-1'] }),
@@ -441,9 +452,11 @@ const argocdDiscovery = mapping({
     'Where Applications (and AppProjects) live.',
   ),
   hub: orAbsent(argocdHub.optional()).transform((value) => value ?? null),
-  controller: orAbsent(text(nonEmpty).optional()).describe(
-    "The application controller's username, a sync identity for the objects of discovered Applications (default: `system:serviceaccount:<namespace>:argocd-application-controller`; with a hub, `system:serviceaccount:kube-system:argocd-manager`).",
-  ),
+  controller: orAbsent(text(nonEmpty).optional())
+    .describe(
+      "The application controller's username, a sync identity for the objects of discovered Applications (default: `system:serviceaccount:<namespace>:argocd-application-controller`; with a hub, `system:serviceaccount:kube-system:argocd-manager`).",
+    )
+    .meta({ examples: ['system:serviceaccount:gitops:argocd-application-controller'] }),
   repoCredentials: orAbsent(flag().default(false)).describe(
     "Clone with Argo CD's repository credentials (needs deploy/components/argocd-repo-credentials); off: public or config-auth URLs only.",
   ),
@@ -526,9 +539,11 @@ export const configFileSchema = mapping({
       keyFile: optionalText()
         .describe('Private key of certFile (PEM).')
         .meta({ examples: ['/etc/driftgate/tls/tls.key'] }),
-      clientCAFile: optionalText().describe(
-        "CA of the API server's client certificate: when set, /validate and /mutate answer only clients whose certificate it signed (probes and metrics need none).",
-      ),
+      clientCAFile: optionalText()
+        .describe(
+          "CA of the API server's client certificate: when set, /validate and /mutate answer only clients whose certificate it signed (probes and metrics need none).",
+        )
+        .meta({ examples: ['/etc/driftgate/client-ca/ca.crt'] }),
     })
       .superRefine((fields, ctx) => {
         if (wrong(ctx, 'certFile', 'keyFile')) return;
@@ -553,9 +568,11 @@ export const configFileSchema = mapping({
         /^[0-9a-f]{7,64}$/.test(value)
           ? undefined
           : 'must be a commit SHA (hexadecimal, at least 7 digits)',
-      ).describe(
-        'A commit whose render is served even though it drops more than maxDeletionShare.',
-      ),
+      )
+        .describe(
+          'A commit whose render is served even though it drops more than maxDeletionShare.',
+        )
+        .meta({ examples: ['4f2a9c1'] }),
     }).prefault({}),
   ).describe('Guards against a render that would silently stop protecting most objects.'),
   cacheDir: orAbsent(text(nonEmpty).default(defaults.cacheDir)).describe(
@@ -581,11 +598,24 @@ export const configFileSchema = mapping({
       },
       { when: (payload) => Array.isArray(payload.value) },
     )
-    .describe('The Git sources of desired state (required unless discovery is on).'),
+    .describe('The Git sources of desired state (required unless discovery is on).')
+    .meta({
+      examples: [
+        [
+          {
+            name: 'shop',
+            repoURL: 'https://git.example.com/ops.git',
+            revision: 'main',
+            path: 'apps/shop',
+            namespace: 'shop',
+          },
+        ],
+      ],
+    }),
   discovery: orAbsent(
     mapping({
-      argocd: turnedOn(argocdDiscovery),
-      flux: turnedOn(fluxDiscovery),
+      argocd: turnedOn(argocdDiscovery).meta({ examples: [{ namespace: 'argocd' }] }),
+      flux: turnedOn(fluxDiscovery).meta({ examples: [{}] }),
     }).prefault({}),
   ).describe(
     "Take the sources from the sync tool's own objects (Argo CD Applications, Flux Kustomizations).",
@@ -665,9 +695,22 @@ export const configFileSchema = mapping({
   adminGroups: orAbsent(texts(nonEmpty).default([...defaults.adminGroups])).describe(
     'Groups that may change `driftgate.io/*` labels on Namespaces, besides the sync identities.',
   ),
-  allowances: orAbsent(list(allowance).default([])).describe(
-    'Named writers that may change named fields (e.g. Reloader the pod template annotations).',
-  ),
+  allowances: orAbsent(list(allowance).default([]))
+    .describe(
+      'Named writers that may change named fields (e.g. Reloader the pod template annotations).',
+    )
+    .meta({
+      examples: [
+        [
+          {
+            users: ['system:serviceaccount:reloader:reloader'],
+            group: 'apps',
+            kind: 'Deployment',
+            jsonPointers: ['/spec/template/metadata/annotations'],
+          },
+        ],
+      ],
+    }),
   ignoreDifferences: ignoreDifferences('for every source'),
   builtins: orAbsent(
     mapping({
@@ -711,9 +754,11 @@ export const configFileSchema = mapping({
     mapping({
       git: orAbsent(
         mapping({
-          secretFile: optionalText().describe(
-            'File holding the shared secret that signs push notifications (HMAC); without it they are not verified.',
-          ),
+          secretFile: optionalText()
+            .describe(
+              'File holding the shared secret that signs push notifications (HMAC); without it they are not verified.',
+            )
+            .meta({ examples: ['/etc/driftgate/hook/secret'] }),
         }).prefault({}),
       ).describe('POST /hooks/git: a push notification fetches at once.'),
     }).prefault({}),
@@ -763,11 +808,12 @@ export const configFileSchema = mapping({
 })
   .superRefine((config, ctx) => {
     const sources = Array.isArray(config.sources) ? config.sources : [];
-    const discovery = (config.discovery ?? {}) as { argocd?: unknown; flux?: unknown };
+    // Any of these may be the file's own wrong value here: the rule runs despite other errors.
+    const discovery = config.discovery as { argocd?: unknown; flux?: unknown } | undefined;
     const discovered =
-      (discovery.argocd !== undefined && discovery.argocd !== null) ||
-      (discovery.flux !== undefined && discovery.flux !== null);
-    const sourceProblems = ctx.issues?.some((issue) => issue.path?.[0] === 'sources') ?? false;
+      (discovery?.argocd !== undefined && discovery.argocd !== null) ||
+      (discovery?.flux !== undefined && discovery.flux !== null);
+    const sourceProblems = wrong(ctx, 'sources');
     if (sources.length === 0 && !discovered && !sourceProblems) {
       ctx.addIssue({
         code: 'custom',
@@ -797,7 +843,13 @@ export function configJsonSchema(): JsonSchema {
     // read null as absent): the declared examples are still the input's.
     override: (ctx) => {
       const examples = z.globalRegistry.get(ctx.zodSchema)?.examples;
-      if (examples !== undefined) ctx.jsonSchema.examples = examples;
+      if (examples !== undefined) ctx.jsonSchema.examples = examples as unknown[];
+      // Likewise defaults of keys whose value is transformed (a source, a list of them): every
+      // `.default()` here is a value the file could hold as it is.
+      const def = ctx.zodSchema._zod.def;
+      if (def.type === 'default' && ctx.jsonSchema.default === undefined) {
+        ctx.jsonSchema.default = structuredClone((def as { defaultValue: unknown }).defaultValue);
+      }
     },
   }) as JsonSchema;
   const { $schema, ...rest } = acceptNullWhereOptional(schema);
@@ -817,11 +869,14 @@ function acceptNullWhereOptional(schema: JsonSchema): JsonSchema {
       }),
     );
   }
-  for (const key of ['items', 'additionalProperties'] as const) {
-    const value = schema[key];
-    if (typeof value === 'object' && value !== null) {
-      walked[key] = acceptNullWhereOptional(value as JsonSchema);
-    }
+  if (typeof schema.items === 'object' && schema.items !== null) {
+    walked.items = acceptNullWhereOptional(schema.items as JsonSchema);
+  }
+  // A named entry with no value (`shop:` under namespaces.overrides) takes every default.
+  if (typeof schema.additionalProperties === 'object' && schema.additionalProperties !== null) {
+    walked.additionalProperties = orNull(
+      acceptNullWhereOptional(schema.additionalProperties as JsonSchema),
+    );
   }
   if (Array.isArray(schema.anyOf)) {
     walked.anyOf = (schema.anyOf as JsonSchema[]).map(acceptNullWhereOptional);
@@ -830,7 +885,9 @@ function acceptNullWhereOptional(schema: JsonSchema): JsonSchema {
 }
 
 function orNull(schema: JsonSchema): JsonSchema {
-  if (Array.isArray(schema.anyOf)) return { ...schema, anyOf: [...schema.anyOf, { type: 'null' }] };
+  if (Array.isArray(schema.anyOf)) {
+    return { ...schema, anyOf: [...(schema.anyOf as unknown[]), { type: 'null' }] };
+  }
   if (typeof schema.type !== 'string') return schema;
   const nullable: JsonSchema = { ...schema, type: [schema.type, 'null'] };
   if (Array.isArray(schema.enum)) nullable.enum = [...(schema.enum as unknown[]), null];
