@@ -305,7 +305,7 @@ describe('validateConfig defaults', () => {
       kind: 'ConfigMap',
       name: 'ca',
       namespace: null,
-      jsonPointers: [],
+      jsonPointers: ['/data/ca'],
       jqPathExpressions: ['.data.ca'],
       managedFieldsManagers: [],
     });
@@ -613,6 +613,18 @@ describe('validateConfig errors name the key path', () => {
         'ignoreDifferences[0].kind: required',
         'ignoreDifferences[0]: needs jsonPointers, jqPathExpressions or managedFieldsManagers',
         'ignoreDifferences[0].jsonPointer: unknown key',
+      ],
+    },
+    {
+      name: 'a jq expression that is more than a path',
+      value: {
+        sources: [source],
+        ignoreDifferences: [
+          { kind: 'Pod', jqPathExpressions: ['.spec.containers[] | select(.name == "envoy")'] },
+        ],
+      },
+      expected: [
+        'ignoreDifferences[0].jqPathExpressions[0]: only a plain jq path (.spec.replicas, .data["ca.crt"]) is evaluated: write this one as jsonPointers',
       ],
     },
     {

@@ -6,6 +6,7 @@
 // with its exact key path, and infers the TypeScript types from the same declaration.
 import { z } from 'zod';
 import { checkRepoURL, checkRevision, checkSourcePath } from '../desired/repo-url.js';
+import { jqToPointer } from '../discovery/result.js';
 import type { FieldPolicy } from '../drift/diff.js';
 import { defaults, EXEMPT_PRESETS, type ExemptPreset } from './defaults.js';
 import { formatDuration, parseDuration } from './duration.js';
@@ -165,9 +166,17 @@ const ignoreDifference = mapping({
   jsonPointers: orAbsent(texts(jsonPointer).default([]))
     .describe('Fields never compared, as JSON pointers.')
     .meta({ examples: [['/spec/replicas']] }),
-  jqPathExpressions: orAbsent(texts(nonEmpty).default([]))
-    .describe('Fields never compared, as jq path expressions.')
-    .meta({ examples: [['.spec.template.spec.containers[] | select(.name == "istio-proxy")']] }),
+  jqPathExpressions: orAbsent(
+    texts((expression) =>
+      jqToPointer(expression)?.exact === true
+        ? undefined
+        : 'only a plain jq path (.spec.replicas, .data["ca.crt"]) is evaluated: write this one as jsonPointers',
+    ).default([]),
+  )
+    .describe(
+      'Fields never compared, as jq paths; driftgate evaluates plain paths only (no filters), as the JSON pointers they name.',
+    )
+    .meta({ examples: [['.metadata.annotations["example.com/rotated-at"]']] }),
   managedFieldsManagers: orAbsent(texts(nonEmpty).default([]))
     .describe('Fields owned by these field managers (managedFields) are never compared.')
     .meta({ examples: [['kube-controller-manager']] }),
@@ -185,6 +194,14 @@ const ignoreDifference = mapping({
       });
     }
   }, always)
+  // A jq path is honoured as the pointer it names, with the rule's own pointers.
+  .transform((rule) => ({
+    ...rule,
+    jsonPointers: [
+      ...rule.jsonPointers,
+      ...rule.jqPathExpressions.flatMap((expression) => jqToPointer(expression)?.pointer ?? []),
+    ],
+  }))
   .describe("One ignore rule in Argo CD's `ignoreDifferences` syntax.");
 
 const ignoreDifferences = (scope: string) =>
