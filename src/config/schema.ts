@@ -13,7 +13,7 @@ import { formatDuration, parseDuration } from './duration.js';
 
 // ---------------------------------------------------------------------------------------------
 // Building blocks. Each carries the wording an error gives, so every message says what was
-// expected; the path and the value found are added where issues are read (config.ts).
+// expected (or `required`); the key path is added where issues are read (config.ts).
 
 type Check = (value: string) => string | undefined;
 
