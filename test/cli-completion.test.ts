@@ -114,6 +114,16 @@ describe('driftgate completion', () => {
     expect(result.code).toBe(2);
   });
 
+  it.each(SHELLS)('%s: offers the words a command takes (config schema)', async (shell) => {
+    const text = await script(shell);
+    const line = {
+      bash: /^ {4}config\)\n(?: {6}.*\n)*? {6}words="schema"$/m,
+      zsh: /^ {4}config\) _arguments .*'1:argument:\(schema\)' ;;$/m,
+      fish: /^complete -c driftgate -n '__fish_seen_subcommand_from config' -a 'schema'$/m,
+    }[shell];
+    expect(text).toMatch(line);
+  });
+
   it('a command added to the table appears in every script', () => {
     const withScan = {
       ...commands,
@@ -143,7 +153,10 @@ describe('driftgate completion', () => {
       return result.stdout.split('\n').filter((w) => w !== '');
     };
     expect(complete('driftgate', 'ch')).toEqual(['check']);
-    expect(complete('driftgate', 'c')).toEqual(['check', 'certs', 'completion']);
+    expect(complete('driftgate', 'c')).toEqual(['check', 'certs', 'completion', 'config']);
+    expect(complete('driftgate', 'config', '')).toEqual(['schema']);
+    expect(complete('driftgate', 'completion', 'z')).toEqual(['zsh']);
+    expect(complete('driftgate', 'config', '--h')).toEqual(['--help']);
     expect(complete('driftgate', 'check', '--ob')).toEqual(['--object']);
     expect(complete('kubectl-driftgate', 'audit', '--break')).toEqual(['--break-glass']);
     writeFileSync(join(dir, 'manifest.yaml'), 'kind: ConfigMap\n');
@@ -170,6 +183,9 @@ describe('kubectl-driftgate, the kubectl plugin', () => {
     { words: ['ch'], output: 'check\n:4\n' },
     { words: ['check', '--ob'], output: '--object\n:4\n' },
     { words: ['render', '-'], output: '--config\n--output\n-o\n--help\n-h\n:4\n' },
+    // The word a command takes: config schema, completion bash|zsh|fish.
+    { words: ['config', ''], output: 'schema\n:4\n' },
+    { words: ['completion', 'f'], output: 'fish\n:4\n' },
     // A value of an option, or an audit log file: kubectl completes file names (directive 0).
     { words: ['check', '--object', ''], output: ':0\n' },
     { words: ['audit', 'aud'], output: ':0\n' },

@@ -152,7 +152,7 @@ function webhookName(request: AdmissionRequest): string {
 }
 
 /** The lines kubectl prints for this answer: its warnings, then the denial or nothing. */
-function asKubectlPrints(request: AdmissionRequest, response: AdmissionResponse): string {
+export function asKubectlPrints(request: AdmissionRequest, response: AdmissionResponse): string {
   const lines = (response.warnings ?? []).map((warning) => `Warning: ${warning}`);
   if (response.allowed) {
     lines.push(`${request.operation} ${describe(request)}: allowed`);

@@ -2,12 +2,14 @@
 // table and the option tables the commands parse with, for `driftgate` and `kubectl-driftgate`.
 import type { ParseArgsOptionsConfig } from 'node:util';
 import { exitCodes, UsageError, type Command, parseCommandArgs } from './io.js';
-import { completionOptions, helpOption } from './options.js';
+import { completionOptions, completionWords, helpOption } from './options.js';
 
 export interface CompletionEntry {
   readonly summary: string;
   readonly options: ParseArgsOptionsConfig;
   readonly files?: boolean;
+  /** The words the command takes as its argument, offered where no option is being typed. */
+  readonly words?: readonly string[];
 }
 
 const HELP = `Usage: driftgate completion bash|zsh|fish
@@ -22,7 +24,7 @@ of kubectl-driftgate (the kubectl plugin). Load it with, for example:
 Exit status: 0 printed, 2 bad input.
 `;
 
-const SHELLS = ['bash', 'zsh', 'fish'] as const;
+const SHELLS = completionWords;
 type Shell = (typeof SHELLS)[number];
 const PROGRAMS = ['driftgate', 'kubectl-driftgate'] as const;
 
@@ -76,6 +78,7 @@ function bash(entries: Entries): string {
       `      opts="${words.join(' ')}"`,
       `      valued="${valued.join(' ')}"`,
       `      files=${entry.files === true ? 1 : 0}`,
+      `      words="${(entry.words ?? []).join(' ')}"`,
       '      ;;',
     ].join('\n');
   });
@@ -88,7 +91,7 @@ _driftgate() {
     COMPREPLY=($(compgen -W "${entries.map(([name]) => name).join(' ')} --help --version" -- "$cur"))
     return
   fi
-  local opts="" valued="" files=0
+  local opts="" valued="" files=0 words=""
   case "\${COMP_WORDS[first]}" in
 ${cases.join('\n')}
     *) return ;;
@@ -97,7 +100,9 @@ ${cases.join('\n')}
     COMPREPLY=($(compgen -f -- "$cur"))
     return
   fi
-  if [[ "$cur" == -* ]] || [ "$files" -eq 0 ]; then
+  if [[ "$cur" != -* ]] && [ -n "$words" ]; then
+    COMPREPLY=($(compgen -W "$words" -- "$cur"))
+  elif [[ "$cur" == -* ]] || [ "$files" -eq 0 ]; then
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))
   else
     COMPREPLY=($(compgen -f -- "$cur"))
@@ -124,6 +129,7 @@ function zsh(entries: Entries): string {
         : `${repeat}{--${f.long},-${f.short}}${value === '' ? '' : `'${value}'`}`;
     });
     if (entry.files === true) specs.push("'*:file:_files'");
+    if (entry.words !== undefined) specs.push(`'1:argument:(${entry.words.join(' ')})'`);
     return `    ${name}) _arguments ${specs.join(' ')} ;;`;
   });
   return `#compdef ${PROGRAMS.join(' ')}
@@ -167,6 +173,9 @@ function fish(entries: Entries): string {
         );
       }
       if (entry.files === true) lines.push(`complete -c ${program} ${when} -F`);
+      if (entry.words !== undefined) {
+        lines.push(`complete -c ${program} ${when} -a '${quoted(entry.words.join(' '))}'`);
+      }
     }
   }
   return `${lines.join('\n')}\n`;
@@ -195,6 +204,9 @@ export function candidates(
     (f) => f.takesValue && (previous === `--${f.long}` || previous === `-${f.short ?? ''}`),
   );
   if (valued) return { words: [], files: true };
+  if (!current.startsWith('-') && entry.words !== undefined) {
+    return { words: entry.words.filter((w) => w.startsWith(current)), files: false };
+  }
   if (!current.startsWith('-') && entry.files === true) return { words: [], files: true };
   const all = flags.flatMap((f) => [
     `--${f.long}`,

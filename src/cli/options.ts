@@ -63,7 +63,13 @@ export const auditOptions = {
   output: { type: 'string', default: 'table' },
 } as const satisfies ParseArgsOptionsConfig;
 
+/** `completion` takes one of these words: the shell. */
+export const completionWords = ['bash', 'zsh', 'fish'] as const;
 export const completionOptions = {} as const satisfies ParseArgsOptionsConfig;
+
+/** `config` takes one of these words: what to print. */
+export const configWords = ['schema'] as const;
+export const configOptions = {} as const satisfies ParseArgsOptionsConfig;
 
 export const scanOptions = {
   config: { type: 'string' },

@@ -8,6 +8,9 @@ import {
   certsOptions,
   checkOptions,
   completionOptions,
+  completionWords,
+  configOptions,
+  configWords,
   diffOptions,
   renderOptions,
   scanOptions,
@@ -26,6 +29,7 @@ const certsCommand = lazy(async () => (await import('./certs.js')).certsCommand)
 const renderCommand = lazy(async () => (await import('./render.js')).renderCommand);
 const auditCommand = lazy(async () => (await import('./audit.js')).auditCommand);
 const scanCommand = lazy(async () => (await import('./scan.js')).scanCommand);
+const configCommand = lazy(async () => (await import('./config.js')).configCommand);
 const completionCommand = lazy(async () =>
   (await import('./completion.js')).createCompletionCommand(commands),
 );
@@ -36,6 +40,8 @@ export interface CommandEntry {
   readonly options: ParseArgsOptionsConfig;
   /** Whether it takes files as arguments besides its options. */
   readonly files?: boolean;
+  /** The words it takes as its argument (`completion bash`, `config schema`); completion offers them. */
+  readonly words?: readonly string[];
   readonly run: Command;
 }
 
@@ -74,7 +80,14 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
   completion: {
     summary: 'print a shell completion script: completion bash|zsh|fish',
     options: completionOptions,
+    words: completionWords,
     run: completionCommand,
+  },
+  config: {
+    summary: 'print the JSON Schema of the config file: config schema',
+    options: configOptions,
+    words: configWords,
+    run: configCommand,
   },
   scan: {
     summary: 'compare every object Git declares with the cluster (exit 1 on drift or missing)',

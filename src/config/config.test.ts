@@ -37,6 +37,34 @@ describe('validateConfig: the background scan', () => {
   });
 });
 
+describe('validateConfig: a key written with no value', () => {
+  it('takes the default, in every mapping (YAML reads `watch:` as null)', () => {
+    const config = valid({
+      sources: [{ ...source, revision: null, pollInterval: null }],
+      listen: null,
+      cluster: { watch: null, events: null },
+      scan: { enabled: null },
+      breakGlass: { ttl: null, ticketPattern: null },
+      namespaces: { overrides: { shop: null } },
+    });
+    expect(config.cluster).toEqual({ watch: 'auto', events: true, namespace: 'driftgate' });
+    expect(config.scan.enabled).toBe('auto');
+    expect(config.breakGlass.ttlMs).toBe(defaults.breakGlassTtlMs);
+    expect(config.sources[0]).toMatchObject({ revision: null, pollIntervalMs: 30_000 });
+    expect(config.namespaces.overrides).toEqual({ shop: {} });
+    expect(config.listen.port).toBe(8443);
+  });
+
+  it('turns discovery on (`flux:` with nothing after it), and counts as missing where required', () => {
+    expect(valid({ discovery: { flux: null } }).discovery.flux).toEqual({
+      namespace: 'flux-system',
+    });
+    expect(errorsOf({ sources: [{ name: null, repoURL: 'https://h/r.git' }] })).toEqual([
+      'sources[0].name: required',
+    ]);
+  });
+});
+
 describe('validateConfig defaults', () => {
   it('fills every default of DESIGN.md §3 and §6 around a minimal source', () => {
     const config = valid({ sources: [source] });
@@ -277,7 +305,7 @@ describe('validateConfig defaults', () => {
       kind: 'ConfigMap',
       name: 'ca',
       namespace: null,
-      jsonPointers: [],
+      jsonPointers: ['/data/ca'],
       jqPathExpressions: ['.data.ca'],
       managedFieldsManagers: [],
     });
@@ -546,6 +574,24 @@ describe('validateConfig errors name the key path', () => {
       expected: ['sources[0].auth.knownHostsFile: required'],
     },
     {
+      name: 'https and ssh credentials together',
+      value: {
+        sources: [
+          {
+            ...source,
+            repoURL: 'git@github.com:o/r.git',
+            auth: { sshKeyFile: '/k', knownHostsFile: '/kh', passwordFile: '/token' },
+          },
+        ],
+      },
+      expected: ['sources[0].auth.passwordFile: not used with sshKeyFile and knownHostsFile (ssh)'],
+    },
+    {
+      name: 'a wrong key judged once, not again by the rule that pairs it',
+      value: { sources: [source], listen: { certFile: 3, keyFile: '/tls.key' } },
+      expected: ['listen.certFile: must be a string'],
+    },
+    {
       name: 'empty auth',
       value: { sources: [{ ...source, auth: {} }] },
       expected: [
@@ -567,6 +613,18 @@ describe('validateConfig errors name the key path', () => {
         'ignoreDifferences[0].kind: required',
         'ignoreDifferences[0]: needs jsonPointers, jqPathExpressions or managedFieldsManagers',
         'ignoreDifferences[0].jsonPointer: unknown key',
+      ],
+    },
+    {
+      name: 'a jq expression that is more than a path',
+      value: {
+        sources: [source],
+        ignoreDifferences: [
+          { kind: 'Pod', jqPathExpressions: ['.spec.containers[] | select(.name == "envoy")'] },
+        ],
+      },
+      expected: [
+        'ignoreDifferences[0].jqPathExpressions[0]: only a plain jq path (.spec.replicas, .data["ca.crt"]) is evaluated: write this one as jsonPointers',
       ],
     },
     {
