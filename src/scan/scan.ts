@@ -15,7 +15,12 @@ import {
   type ScanContext,
   type ScannedObject,
 } from './judge.js';
-import { collectionPath, ScopedReadError, type ClusterReader } from './reader.js';
+import {
+  collectionPath,
+  ExpiredListError,
+  ScopedReadError,
+  type ClusterReader,
+} from './reader.js';
 
 export interface ScanSummaryCounts {
   readonly objects: number;
@@ -127,10 +132,16 @@ async function scanRead(
     served.resource,
     served.namespaced ? read.namespace : undefined,
   );
-  const wanted = new Map(read.entries.map((item) => [item.entry.key.name, item]));
-  const results: ScannedObject[] = [];
+  const all = () => new Map(read.entries.map((item) => [item.entry.key.name, item]));
+  let wanted = all();
+  let results: ScannedObject[] = [];
   try {
     for await (const page of reader.list(path)) {
+      if (page.restarted === true) {
+        // Listed again from the start: judge every object on the new list alone.
+        wanted = all();
+        results = [];
+      }
       for (const live of page.items) {
         const name = live.metadata?.name ?? '';
         const item = wanted.get(name);
@@ -142,6 +153,7 @@ async function scanRead(
       await yieldToEventLoop();
     }
   } catch (error) {
+    if (error instanceof ExpiredListError) return settle(error.message);
     if (!(error instanceof ScopedReadError)) throw error;
     const reason =
       error.statusCode === 403

@@ -150,7 +150,10 @@ export interface FakeApiServer {
   remove(type: ResourceType, namespace: string, name: string): void;
   /** Sends a BOOKMARK on every open watch that asked for them. */
   bookmark(): void;
-  /** Forgets the history: watches from an older resourceVersion get 410 Expired. */
+  /**
+   * Forgets the history: watches from an older resourceVersion, and continue tokens of lists
+   * begun before, get 410 Expired.
+   */
   compact(): void;
   /** Ends every open watch as the server does at `timeoutSeconds`. */
   endWatches(): void;
@@ -377,9 +380,14 @@ export async function startFakeApiServer(
         .map((entry) => entry.object)
         .filter((object) => matches(object, namespace, name, labels))
         .sort((a, b) => objectPath(a).localeCompare(objectPath(b)));
-      const page = pageOf(all, url.searchParams, resourceVersion);
+      const page = pageOf(all, url.searchParams, resourceVersion, oldestRetained);
       if (page === undefined) {
         sendStatus(response, 400, 'BadRequest', 'continue key is not valid');
+        return;
+      }
+      if (page === 'expired') {
+        // As the API server answers a continue token whose resourceVersion etcd has compacted.
+        sendStatus(response, 410, 'Expired', EXPIRED_CONTINUE_MESSAGE);
         return;
       }
       const items = page.items.map((object) => present(resourceType, object, metadataOnly, true));
@@ -818,12 +826,18 @@ function serveOpenApi(
   response.end(text);
 }
 
+// kube-apiserver's words (staging/src/k8s.io/apiserver/pkg/storage/etcd3/store.go).
+const EXPIRED_CONTINUE_MESSAGE =
+  'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.';
+
 /** One page of a list: `limit` items after the continue key, as a real API server cuts them. */
 function pageOf(
   all: readonly JsonObject[],
   query: URLSearchParams,
   resourceVersion: number,
+  oldestRetained: number,
 ):
+  | 'expired'
   | {
       items: readonly JsonObject[];
       resourceVersion: number;
@@ -843,6 +857,8 @@ function pageOf(
     }
     if (key.v !== 'meta.k8s.io/v1' || typeof key.start !== 'string' || typeof key.rv !== 'number')
       return undefined;
+    // Compaction removed the revision the first page was read at (writes came after it).
+    if (key.rv < oldestRetained - 1) return 'expired';
     const after = key.start.endsWith('\u0000') ? key.start.slice(0, -1) : key.start;
     start = all.findIndex((object) => objectPath(object) > after);
     if (start === -1) start = all.length;
