@@ -268,6 +268,11 @@ export interface Config {
     readonly intervalMs: number;
     /** At most this many requests a second to the API server. */
     readonly qps: number;
+    /**
+     * Write `wgpolicyk8s.io/v1alpha2` PolicyReports of each scan. `auto`: when the API server
+     * serves them; `true`: expected, their absence is an error; `false`: never.
+     */
+    readonly policyReports: 'auto' | boolean;
   };
 }
 
@@ -1039,6 +1044,7 @@ export function validateConfig(
     intervalMs:
       scanFields?.duration('interval', defaults.scanIntervalMs, 60_000) ?? defaults.scanIntervalMs,
     qps: readQps(scanFields),
+    policyReports: readAutoBoolean(scanFields, 'policyReports'),
   };
   scanFields?.rejectUnknown();
 
