@@ -43,6 +43,9 @@ export interface ScannedObject {
   readonly reason?: string;
   /** An active break-glass covers the object: a write that keeps its drift is allowed. */
   readonly breakGlass?: string;
+  /** Git's apiVersion of the object, and the cluster's uid of it where it was read. */
+  readonly apiVersion?: string;
+  readonly uid?: string;
 }
 
 export interface ScanContext {
@@ -61,6 +64,7 @@ function base(entry: DesiredEntry, context: ScanContext) {
     commit: entry.commit,
     mode: context.facts.override === 'off' ? ('off' as const) : modeOf(entry, context),
     drift: [],
+    ...(entry.object.apiVersion === undefined ? {} : { apiVersion: entry.object.apiVersion }),
   };
 }
 
@@ -90,6 +94,8 @@ export function judgeObject(
 ): ScannedObject {
   if (live === undefined) return { ...base(entry, context), status: 'missing' };
   const { key } = entry;
+  const uid = live.metadata?.uid;
+  const known = typeof uid === 'string' ? { uid } : {};
   const options = comparisonOptions({
     key,
     desired: manifest,
@@ -107,7 +113,7 @@ export function judgeObject(
     ...('desired' in field ? { git: field.desired } : {}),
     ...('live' in field ? { live: field.live } : {}),
   }));
-  if (drift.length === 0) return { ...base(entry, context), status: 'in-sync' };
+  if (drift.length === 0) return { ...base(entry, context), ...known, status: 'in-sync' };
   const own = readBreakGlass(live.metadata?.annotations);
   const namespaceWide = readBreakGlass(
     context.facts.namespace(governingNamespace(key))?.annotations,
@@ -119,6 +125,7 @@ export function judgeObject(
       : undefined;
   return {
     ...base(entry, context),
+    ...known,
     status: 'drifted',
     drift,
     ...(active === undefined ? {} : { breakGlass: active.reason }),

@@ -15,12 +15,7 @@ import {
   type ScanContext,
   type ScannedObject,
 } from './judge.js';
-import {
-  collectionPath,
-  ExpiredListError,
-  ScopedReadError,
-  type ClusterReader,
-} from './reader.js';
+import { collectionPath, ExpiredListError, ScopedReadError, type ClusterReader } from './reader.js';
 
 export interface ScanSummaryCounts {
   readonly objects: number;
