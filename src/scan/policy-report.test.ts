@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ScannedObject } from './judge.js';
 import {
+  MAX_RESULTS,
   policyReportsOf,
   reportUpdate,
   resultMessage,
@@ -57,6 +58,15 @@ describe('policyReportsOf', () => {
       nanos: 250_000_000,
     });
   });
+
+  it('keeps a report of a namespace with thousands of drifted objects within bounds, counting them all', () => {
+    const many = Array.from({ length: MAX_RESULTS + 20 }, (_, i) =>
+      object({ name: `cm-${i}`, status: 'missing' }),
+    );
+    const report = reports(many).get('shop')!;
+    expect(report.results).toHaveLength(MAX_RESULTS);
+    expect(report.summary.fail).toBe(MAX_RESULTS + 20);
+  });
 });
 
 describe('resultMessage', () => {
@@ -95,6 +105,18 @@ describe('resultMessage', () => {
     },
   ])('$name', ({ object: scanned, expected }) => {
     expect(resultMessage(scanned)).toBe(expected);
+  });
+
+  it('cuts a message past 1024 characters', () => {
+    const long = 'x'.repeat(300);
+    const message = resultMessage(
+      object({
+        status: 'drifted',
+        drift: Array.from({ length: 10 }, (_, i) => ({ path: `data.${long}${i}`, git: 'a' })),
+      }),
+    );
+    expect(message).toHaveLength(1024);
+    expect(message.endsWith('…')).toBe(true);
   });
 });
 

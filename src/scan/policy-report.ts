@@ -19,6 +19,12 @@ export const MANAGED_BY = 'driftgate';
 const CATEGORY = 'Git drift';
 /** Fields named in one result's message; the rest are counted. */
 const MAX_FIELDS = 10;
+const MAX_MESSAGE = 1024;
+/**
+ * Results in one report, so that a namespace with thousands of drifted objects stays far below
+ * the API server's object size limit (1.5 MiB in etcd); the summary still counts every object.
+ */
+export const MAX_RESULTS = 500;
 
 /** corev1.ObjectReference, as `results[].resources` holds it. */
 export interface ObjectReference {
@@ -111,7 +117,8 @@ export function resultMessage(object: ScannedObject): string {
     );
   const more = object.drift.length - fields.length;
   const glass = object.breakGlass === undefined ? '' : ` (under break-glass: ${object.breakGlass})`;
-  return `${what} differs from Git${glass}: ${fields.join('; ')}${more > 0 ? `; and ${more} more` : ''}`;
+  const message = `${what} differs from Git${glass}: ${fields.join('; ')}${more > 0 ? `; and ${more} more` : ''}`;
+  return message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message;
 }
 
 function result(object: ScannedObject, found: Timestamp): PolicyReportResult {
@@ -166,6 +173,7 @@ export function policyReportsOf(report: ScanReport, now: Date): Map<string, Poli
       },
       results: objects
         .filter((object) => object.status === 'drifted' || object.status === 'missing')
+        .slice(0, MAX_RESULTS)
         .map((object) => result(object, found)),
     });
   }
