@@ -149,7 +149,9 @@ function result(object: ScannedObject, found: Timestamp): PolicyReportResult {
 export function policyReportsOf(report: ScanReport, now: Date): Map<string, PolicyReport> {
   const byNamespace = new Map<string, ScannedObject[]>();
   for (const object of report.objects) {
-    byNamespace.set(object.namespace, [...(byNamespace.get(object.namespace) ?? []), object]);
+    const objects = byNamespace.get(object.namespace);
+    if (objects === undefined) byNamespace.set(object.namespace, [object]);
+    else objects.push(object);
   }
   const found = timestamp(now);
   const reports = new Map<string, PolicyReport>();
