@@ -351,6 +351,30 @@ describe('one replica scans: the holder of the scan Lease', () => {
   });
 });
 
+describe('a replica that loses the scan Lease', () => {
+  it('drops the results it published, at the next scrape', async () => {
+    await cluster({ reports: true });
+    const a = start({ identity: 'driftgate-a' });
+    expect(await scanned(a.scan)).toBe(true);
+    expect(await metric(a.registry, 'driftgate_drifted_objects')).toMatchObject({
+      '{namespace=shop,kind=Deployment}': 1,
+    });
+    // Another replica took the Lease (say, while this one was cut off from the API server).
+    const lease = await fetchJson(LEASE);
+    api.put(resourceTypes.leases, {
+      ...lease,
+      spec: { ...(lease.spec as JsonObject), holderIdentity: 'driftgate-x' },
+    });
+    expect(
+      await eventually(async () =>
+        Promise.resolve((await metric(a.registry, 'driftgate_scan_leader'))['{}'] === 0),
+      ),
+    ).toBe(true);
+    expect(await metric(a.registry, 'driftgate_drifted_objects')).toEqual({});
+    expect(await metric(a.registry, 'driftgate_missing_objects')).toEqual({});
+  });
+});
+
 describe('the RBAC deploy/ renders', () => {
   it(
     'allows every request of the background scan: reads, PolicyReport writes and the Lease',

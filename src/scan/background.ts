@@ -56,19 +56,24 @@ export function jittered(ms: number, random: () => number): number {
   return ms * (1 + random() * JITTER);
 }
 
-function scanMetrics(registry: Registry) {
+/** Called at each scrape before the scan's gauges are read: the Lease may have moved since. */
+type BeforeScrape = () => void;
+
+function scanMetrics(registry: Registry, beforeScrape: BeforeScrape) {
   return {
     drifted: new Gauge({
       name: 'driftgate_drifted_objects',
       help: 'Objects Git declares whose cluster copy differs from Git, at the last background scan',
       labelNames: ['namespace', 'kind'] as const,
       registers: [registry],
+      collect: beforeScrape,
     }),
     missing: new Gauge({
       name: 'driftgate_missing_objects',
       help: 'Objects Git declares that the cluster lacks, at the last background scan',
       labelNames: ['namespace'] as const,
       registers: [registry],
+      collect: beforeScrape,
     }),
     duration: new Histogram({
       name: 'driftgate_scan_duration_seconds',
@@ -85,6 +90,7 @@ function scanMetrics(registry: Registry) {
       name: 'driftgate_scan_leader',
       help: 'Whether this replica holds the scan Lease (1) and so scans and writes the PolicyReports; the others export no scan results',
       registers: [registry],
+      collect: beforeScrape,
     }),
     reportWrites: new Counter({
       name: 'driftgate_policy_report_writes_total',
@@ -102,11 +108,27 @@ function scanMetrics(registry: Registry) {
 }
 
 export function startBackgroundScan(deps: BackgroundScanDeps): BackgroundScan {
-  const metrics = scanMetrics(deps.registry);
+  // A replica that lost the Lease drops the results it published while it held it: they would
+  // go stale beside the new holder's (summed across replicas, counted twice).
+  const beforeScrape = () => {
+    const role = lease?.role();
+    metrics.leader.set(role === 'leader' ? 1 : 0);
+    if (role === 'follower' && published) {
+      metrics.drifted.reset();
+      metrics.missing.reset();
+      published = false;
+    }
+  };
+  const metrics = scanMetrics(deps.registry, beforeScrape);
   const random = deps.random ?? Math.random;
   const makeReader = deps.reader ?? ((kubeConfig, qps) => createClusterReader(kubeConfig, { qps }));
   const { intervalMs, qps } = deps.config.scan;
   let last: ScanReport | undefined;
+  // Taken once this replica is ready to scan, not before: a replica still starting leaves the
+  // scan to one that can.
+  let lease: ScanLease | undefined;
+  /** The drifted and missing gauges hold this replica's results. */
+  let published = false;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
@@ -124,10 +146,6 @@ export function startBackgroundScan(deps: BackgroundScanDeps): BackgroundScan {
   }
 
   let waitingSince: number | undefined;
-  // Taken once this replica is ready to scan, not before: a replica still starting leaves the
-  // scan to one that can.
-  let lease: ScanLease | undefined;
-  let published = false;
 
   async function leaseRole(): Promise<LeaseRole> {
     if (lease === undefined) {
@@ -143,9 +161,8 @@ export function startBackgroundScan(deps: BackgroundScanDeps): BackgroundScan {
       });
       await lease.settled;
     }
-    const role = lease.role();
-    metrics.leader.set(role === 'leader' ? 1 : 0);
-    return role;
+    beforeScrape();
+    return lease.role();
   }
 
   async function tick(): Promise<void> {
@@ -167,12 +184,6 @@ export function startBackgroundScan(deps: BackgroundScanDeps): BackgroundScan {
     }
     waitingSince = undefined;
     if ((await leaseRole()) === 'follower') {
-      // Another replica scans: results this one published while it led would go stale.
-      if (published) {
-        metrics.drifted.reset();
-        metrics.missing.reset();
-        published = false;
-      }
       schedule(deps.retryMs ?? 5_000);
       return;
     }
