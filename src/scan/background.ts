@@ -108,12 +108,17 @@ function scanMetrics(registry: Registry, beforeScrape: BeforeScrape) {
 }
 
 export function startBackgroundScan(deps: BackgroundScanDeps): BackgroundScan {
-  // A replica that lost the Lease drops the results it published while it held it: they would
-  // go stale beside the new holder's (summed across replicas, counted twice).
+  // A replica that another took the Lease from drops the results it published while it held
+  // it: they would go stale beside the new holder's (summed across replicas, counted twice).
+  // One that only cannot reach the API server keeps them, as a failed scan does: then no one
+  // can scan, and the last results are the best there are.
   const beforeScrape = () => {
     const role = lease?.role();
     metrics.leader.set(role === 'leader' ? 1 : 0);
-    if (role === 'follower' && published) {
+    const holder = lease?.holder();
+    const taken =
+      role === 'follower' && holder !== undefined && holder !== '' && holder !== identity;
+    if (taken && published) {
       metrics.drifted.reset();
       metrics.missing.reset();
       published = false;
@@ -124,6 +129,7 @@ export function startBackgroundScan(deps: BackgroundScanDeps): BackgroundScan {
   const makeReader = deps.reader ?? ((kubeConfig, qps) => createClusterReader(kubeConfig, { qps }));
   const { intervalMs, qps } = deps.config.scan;
   let last: ScanReport | undefined;
+  const identity = deps.identity ?? process.env.HOSTNAME ?? hostname();
   // Taken once this replica is ready to scan, not before: a replica still starting leaves the
   // scan to one that can.
   let lease: ScanLease | undefined;
@@ -152,7 +158,7 @@ export function startBackgroundScan(deps: BackgroundScanDeps): BackgroundScan {
       lease = startScanLease({
         kubeConfig: deps.kubeConfig,
         namespace: deps.config.cluster.namespace,
-        identity: deps.identity ?? process.env.HOSTNAME ?? hostname(),
+        identity,
         logger: deps.logger,
         now: deps.now,
         ...(deps.lease === undefined

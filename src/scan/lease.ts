@@ -40,6 +40,8 @@ export interface ScanLeaseOptions {
 
 export interface ScanLease {
   role(): LeaseRole;
+  /** The holder the Lease named when last read or written ('' when none, undefined unknown). */
+  holder(): string | undefined;
   /** Settles once the first attempt to take the lease is answered (or failed). */
   readonly settled: Promise<void>;
   /** Stops renewing; a holder gives the lease up so another replica takes it at once. */
@@ -63,6 +65,7 @@ export function startScanLease(options: ScanLeaseOptions): ScanLease {
   const collection = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
   const path = `${collection}/${encodeURIComponent(name)}`;
   let role: LeaseRole = 'follower';
+  let holderSeen: string | undefined;
   /** When this replica last renewed (local monotonic clock). */
   let renewedAt = -Infinity;
   /** The lease as last seen, and when it was first seen so (local monotonic clock). */
@@ -115,6 +118,7 @@ export function startScanLease(options: ScanLeaseOptions): ScanLease {
         spec: spec(undefined, at),
       });
       renewedAt = performance.now();
+      holderSeen = identity;
       become('leader');
       return;
     }
@@ -123,6 +127,7 @@ export function startScanLease(options: ScanLeaseOptions): ScanLease {
       observed = { resourceVersion, at: performance.now() };
     }
     const holder = current.spec?.holderIdentity ?? '';
+    holderSeen = holder;
     const seconds = current.spec?.leaseDurationSeconds ?? durationSeconds;
     const expired = performance.now() - observed.at > seconds * 1000;
     if (holder !== '' && holder !== identity && !expired) {
@@ -136,6 +141,7 @@ export function startScanLease(options: ScanLeaseOptions): ScanLease {
       spec: spec(current.spec, at),
     });
     renewedAt = performance.now();
+    holderSeen = identity;
     become('leader');
   }
 
@@ -178,6 +184,7 @@ export function startScanLease(options: ScanLeaseOptions): ScanLease {
 
   return {
     role: () => role,
+    holder: () => holderSeen,
     settled,
     async stop() {
       stopped = true;
