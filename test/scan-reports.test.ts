@@ -302,6 +302,22 @@ describe('PolicyReports of the background scan', () => {
     ).toBe(true);
   });
 
+  it('writes nothing it may not first list, and counts it as forbidden', async () => {
+    await cluster({ reports: true });
+    api.forbid(policyreports);
+    const { scan, registry, log } = start();
+    expect(await scanned(scan)).toBe(true);
+    expect(api.requests.filter((r) => r.method !== 'GET' && r.path.startsWith(REPORTS))).toEqual(
+      [],
+    );
+    expect(await metric(registry, 'driftgate_policy_report_problems_total')).toEqual({
+      '{reason=forbidden}': 1,
+    });
+    expect(
+      log.lines().some((line) => String(line.msg).includes('PolicyReports could not be written')),
+    ).toBe(true);
+  });
+
   it('writes none under scan.policyReports: false', async () => {
     await cluster({ reports: true });
     const { scan } = start({ policyReports: false });

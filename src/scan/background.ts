@@ -14,7 +14,7 @@ import type { ClusterFacts } from '../policy/facts.js';
 import { startScanLease, type LeaseRole, type ScanLease } from './lease.js';
 import { policyReportsOf, POLICY_REPORT_GROUP_VERSION } from './policy-report.js';
 import { writePolicyReports } from './policy-report-writer.js';
-import { createClusterReader, type ClusterReader } from './reader.js';
+import { createClusterReader, ScopedReadError, type ClusterReader } from './reader.js';
 import { scanCluster, type ScanReport } from './scan.js';
 
 export interface BackgroundScanDeps {
@@ -215,7 +215,8 @@ export function startBackgroundScan(deps: BackgroundScanDeps): BackgroundScan {
       // have every replica rewrite the same reports.
       if (lease?.role() === 'leader') {
         await publishReports(report, reader).catch((error: unknown) => {
-          metrics.reportProblems.inc({ reason: 'failed' });
+          const forbidden = error instanceof ScopedReadError && error.statusCode === 403;
+          metrics.reportProblems.inc({ reason: forbidden ? 'forbidden' : 'failed' });
           deps.logger.warn(
             { err: error instanceof Error ? error.message : String(error) },
             'background scan: the PolicyReports could not be written; the next scan tries again',

@@ -12,7 +12,7 @@ import {
   type PolicyReport,
   type StoredPolicyReport,
 } from './policy-report.js';
-import { rateLimiter, ScopedReadError, type ClusterReader } from './reader.js';
+import { rateLimiter, type ClusterReader } from './reader.js';
 
 export type ReportWriteOutcome =
   'created' | 'updated' | 'deleted' | 'unchanged' | 'conflict' | 'forbidden' | 'failed';
@@ -64,13 +64,9 @@ export async function writePolicyReports(
   const pace = rateLimiter(options.qps);
   const outcomes = new Map<string, ReportWriteOutcome>();
   const problems: string[] = [];
-  let existing: Map<string, StoredPolicyReport>;
-  try {
-    existing = await existingReports(reader);
-  } catch (error) {
-    if (!(error instanceof ScopedReadError)) throw error;
-    return { outcomes, problems: [`the PolicyReports could not be listed: ${error.message}`] };
-  }
+  // A list that fails (403 without the scan component's grant, or the cluster unreachable)
+  // throws: nothing is written without knowing what is there.
+  const existing = await existingReports(reader);
 
   async function write(
     namespace: string,
