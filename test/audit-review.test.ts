@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createAuditCommand } from '../src/cli/audit.js';
+import type { ScannedObject } from '../src/scan/judge.js';
+import { scanJson } from '../src/scan/report.js';
+import { scanReportOf } from '../src/scan/scan.js';
 import { runCli } from '../src/cli/run.js';
 import type { AdmissionRequest, AdmissionReview } from '../src/kube/admission.js';
 import type { Driftgate } from '../src/main.js';
@@ -57,6 +60,107 @@ function rows(stdout: string): string[][] {
     .slice(1)
     .map((line) => line.split(/ {2,}/));
 }
+
+/** What `driftgate scan --output json` wrote, through the scan's own writer. */
+function scanFile(): string {
+  const scanned = (overrides: Partial<ScannedObject>): ScannedObject => ({
+    group: '',
+    kind: 'ConfigMap',
+    namespace: 'shop',
+    name: 'web-config',
+    status: 'in-sync',
+    source: 'shop',
+    file: 'apps/shop/cm.yaml',
+    commit: '3f9c2a1b4d5e6f708192a3b4c5d6e7f8091a2b3c',
+    mode: 'enforce',
+    protection: 'git',
+    drift: [],
+    ...overrides,
+  });
+  const objects = [
+    scanned({}),
+    scanned({
+      group: 'apps',
+      kind: 'Deployment',
+      name: 'web',
+      status: 'drifted',
+      drift: [
+        {
+          path: 'spec.template.spec.containers[name=app].image',
+          git: 'registry.example.com/shop/web:1.4.2',
+          live: 'registry.example.com/shop/web:hotfix',
+        },
+      ],
+    }),
+    scanned({ name: 'gone', status: 'missing' }),
+    scanned({
+      namespace: 'pay',
+      name: 'pay-settings',
+      status: 'drifted',
+      drift: [{ path: 'data.a', git: 'b', live: 'c' }],
+    }),
+    scanned({ name: 'unread', status: 'not-judged', reason: 'forbidden' }),
+  ];
+  writeFileSync(join(dir, 'scan.json'), scanJson(scanReportOf(objects)));
+  writeFileSync(join(dir, 'not-a-scan.json'), '{"entries": []}');
+  return 'scan.json';
+}
+
+describe('--scan: what is still drifted, from the latest scan', () => {
+  it('replaces what the log suggests with what the scan found, drifted and missing', async () => {
+    const { code, stdout } = await audit([AUDIT_LOG, '--scan', scanFile()]);
+    expect(code).toBe(0);
+    expect(stdout).toContain(
+      'Still drifted from Git (scan scan.json):\n' +
+        '  apps/Deployment shop/web: spec.template.spec.containers[name=app].image\n' +
+        '  ConfigMap shop/gone: missing from the cluster\n' +
+        '  ConfigMap pay/pay-settings: data.a\n',
+    );
+    // The log alone would name this one (a warned write, no sync since); the scan knows better.
+    expect(stdout).not.toContain('shop-warn/web-config: data[FEATURE_X]');
+    expect(stdout).not.toContain('no sync since');
+  });
+
+  it('keeps to --namespace and --kind, and says "none" when nothing is left', async () => {
+    const shop = await audit([
+      AUDIT_LOG,
+      '--scan',
+      scanFile(),
+      '--namespace',
+      'shop',
+      '--kind',
+      'configmaps',
+    ]);
+    expect(shop.stdout).toContain(
+      'Still drifted from Git (scan scan.json):\n  ConfigMap shop/gone: missing from the cluster\n\n',
+    );
+    const none = await audit([AUDIT_LOG, '--scan', scanFile(), '--namespace', 'kube-system']);
+    expect(none.stdout).toContain('Still drifted from Git (scan scan.json):\n  none\n');
+  });
+
+  it('--output json: the scan’s objects, and which scan', async () => {
+    const { summary } = await auditJson([AUDIT_LOG, '--scan', scanFile(), '--namespace', 'shop']);
+    expect(summary.stillDriftedFrom).toBe('scan.json');
+    expect(summary.stillDrifted).toEqual([
+      {
+        object: 'apps/Deployment shop/web',
+        drift: ['spec.template.spec.containers[name=app].image'],
+        status: 'drifted',
+      },
+      { object: 'ConfigMap shop/gone', drift: [], status: 'missing' },
+    ]);
+  });
+
+  it('--output html: the same section, from the scan', async () => {
+    const { stdout } = await audit([AUDIT_LOG, '--scan', scanFile(), '--output', 'html']);
+    expect(stdout).toContain('<h2>Still drifted from Git (scan scan.json)</h2>');
+    expect(stdout).toContain('<tr><td>ConfigMap shop/gone</td><td></td><td>missing</td></tr>');
+    expect(stdout).toContain(
+      '<tr><td>ConfigMap pay/pay-settings</td><td>data.a</td><td>drifted</td></tr>',
+    );
+    expect(stdout).not.toContain('no sync since');
+  });
+});
 
 describe('a real kube-apiserver audit log', () => {
   it('shows one row per judged write, with the impersonated user, and the summaries', async () => {
@@ -213,6 +317,11 @@ describe('a real kube-apiserver audit log', () => {
     { argv: ['--colour'], message: "Unknown option '--colour'" },
     { argv: ['missing.log'], message: 'missing.log: cannot read it (ENOENT)' },
     { argv: ['.'], message: '.: is a directory, not a log file' },
+    { argv: ['--scan', 'none.json'], message: '--scan none.json: cannot read it (ENOENT)' },
+    {
+      argv: ['--scan', 'not-a-scan.json'],
+      message: '--scan not-a-scan.json: not a scan: no "objects" list',
+    },
   ])('bad input $argv → exit 2', async ({ argv, message }) => {
     let stderr = '';
     const code = await runCli(['audit', ...argv], {

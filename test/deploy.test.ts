@@ -513,14 +513,25 @@ describe('deploy/components/argocd-repo-credentials', () => {
 });
 
 describe('deploy/components/scan', () => {
-  it('adds a read-only list of every resource (and discovery) for the scan, bound to driftgate', async () => {
+  it('adds a read-only list of every resource (and discovery), the writes of its own PolicyReports and its Lease, bound to driftgate', async () => {
     const objects = await renderWithComponents(['scan']);
     const base = await render('cert-manager');
-    expect(objects.length).toBe(base.length + 2);
+    expect(objects.length).toBe(base.length + 4);
     const role = only(objects, 'ClusterRole', 'driftgate-scan');
     expect(role.rules).toEqual([
       { apiGroups: ['*'], resources: ['*'], verbs: ['list'] },
       { nonResourceURLs: ['/api', '/api/*', '/apis', '/apis/*'], verbs: ['get'] },
+      {
+        apiGroups: ['wgpolicyk8s.io'],
+        resources: ['policyreports', 'clusterpolicyreports'],
+        verbs: ['create'],
+      },
+      {
+        apiGroups: ['wgpolicyk8s.io'],
+        resources: ['policyreports', 'clusterpolicyreports'],
+        resourceNames: ['driftgate'],
+        verbs: ['update', 'delete'],
+      },
     ]);
     const binding = only(objects, 'ClusterRoleBinding', 'driftgate-scan');
     expect(binding.roleRef).toEqual({
@@ -529,6 +540,28 @@ describe('deploy/components/scan', () => {
       name: 'driftgate-scan',
     });
     expect(binding.subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'driftgate', namespace: 'driftgate' },
+    ]);
+    // The Lease, in driftgate's namespace only, and by name but for its creation.
+    const lease = only(objects, 'Role', 'driftgate-scan');
+    expect(lease.metadata.namespace).toBe('driftgate');
+    expect(lease.rules).toEqual([
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+      {
+        apiGroups: ['coordination.k8s.io'],
+        resources: ['leases'],
+        resourceNames: ['driftgate-scan'],
+        verbs: ['get', 'update'],
+      },
+    ]);
+    const leaseBinding = only(objects, 'RoleBinding', 'driftgate-scan');
+    expect(leaseBinding.metadata.namespace).toBe('driftgate');
+    expect(leaseBinding.roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'Role',
+      name: 'driftgate-scan',
+    });
+    expect(leaseBinding.subjects).toEqual([
       { kind: 'ServiceAccount', name: 'driftgate', namespace: 'driftgate' },
     ]);
   });

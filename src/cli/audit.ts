@@ -2,7 +2,7 @@
 // denied, what was allowed under break-glass, what is still drifted. Exit 0, or 2 on bad input.
 import { createReadStream } from 'node:fs';
 import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { access, readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
@@ -13,7 +13,8 @@ import { renderHtml, TimelineCollector } from '../audit/review/html.js';
 import { KindNames } from '../audit/review/kinds.js';
 import { boundYoungGeneration } from '../audit/review/memory.js';
 import { emptyCounts, entriesOf, matchRequests, mergeByTime } from '../audit/review/read.js';
-import { SummaryBuilder } from '../audit/review/summary.js';
+import { ScanResultsError, stillDriftedOfScan } from '../audit/review/scan-results.js';
+import { SummaryBuilder, withScanResults, type StillDrifted } from '../audit/review/summary.js';
 import { exitCodes, UsageError, type Command } from './io.js';
 import { auditOptions, helpOption } from './options.js';
 
@@ -36,6 +37,9 @@ Options:
   --break-glass        only writes allowed under break-glass
   --webhook-name NAME  the validating webhook's name in the audit log annotations
                        (default ${DEFAULT_WEBHOOK_NAME})
+  --scan FILE          the JSON of the latest driftgate scan (--output json): what is still
+                       drifted or missing is taken from it, not inferred from the log
+                       (--namespace and --kind apply to it)
   --output FORMAT      table (default), json, or html (one self-contained page)
 
 Exit status: 0 reviewed, 2 bad input.
@@ -95,6 +99,14 @@ export function createAuditCommand(
       if (isDirectory) throw new UsageError(`${file}: is a directory, not a log file`);
     }
 
+    const scan =
+      values.scan === undefined
+        ? undefined
+        : {
+            file: values.scan,
+            stillDrifted: await readScan(resolve(io.cwd, values.scan), values.scan, values),
+          };
+
     const counts = emptyCounts();
     const webhookName = values['webhook-name'] ?? DEFAULT_WEBHOOK_NAME;
     const inputs =
@@ -121,7 +133,7 @@ export function createAuditCommand(
       if (output === 'json') io.stdout(`${shown === 0 ? '\n' : ',\n'}${JSON.stringify(entry)}`);
       shown += 1;
     }
-    const report = summary.report();
+    const report = scan === undefined ? summary.report() : withScanResults(summary.report(), scan);
     if (output === 'table') io.stdout(formatSummary(report, counts));
     if (output === 'json') {
       const skipped = {
@@ -149,6 +161,36 @@ export function createAuditCommand(
 }
 
 export const auditCommand: Command = createAuditCommand();
+
+/** The drifted and missing objects of a scan's JSON, within the --namespace and --kind asked. */
+async function readScan(
+  path: string,
+  name: string,
+  filters: { readonly namespace?: string | undefined; readonly kind?: string | undefined },
+): Promise<StillDrifted[]> {
+  let text;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(
+      `--scan ${name}: cannot read it (${(error as NodeJS.ErrnoException).code})`,
+    );
+  }
+  const kind = filters.kind?.toLowerCase();
+  try {
+    return stillDriftedOfScan(
+      text,
+      (object) =>
+        (filters.namespace === undefined || object.namespace === filters.namespace) &&
+        (kind === undefined ||
+          resourceOf(object.kind) === kind ||
+          resourceOf(object.kind) === resourceOf(kind)),
+    );
+  } catch (error) {
+    if (error instanceof ScanResultsError) throw new UsageError(`--scan ${name}: ${error.message}`);
+    throw error;
+  }
+}
 
 interface Filters {
   readonly since: number | undefined;

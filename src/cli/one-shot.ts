@@ -2,7 +2,7 @@
 // it, and every source rendered once, with no polling and nothing written to the cache.
 import { resolve } from 'node:path';
 import pino from 'pino';
-import type { Config } from '../config/config.js';
+import type { Config, SourceConfig } from '../config/config.js';
 import { loadConfig } from '../config/load-config.js';
 import { isDriftgateError } from '../desired/errors.js';
 import { createGitProvider } from '../desired/git-provider.js';
@@ -19,10 +19,19 @@ export async function readConfig(file: string, cwd: string): Promise<Config> {
   }
 }
 
+/**
+ * Every source rendered once: the config's, and `discovered` (from Argo CD or Flux, read by
+ * the caller) as serve would render them.
+ */
 export async function renderOnce(
   config: Config,
   cwd: string,
-): Promise<{ snapshot: DesiredSnapshot; status: readonly SourceStatus[] }> {
+  discovered: readonly SourceConfig[] = [],
+): Promise<{
+  snapshot: DesiredSnapshot;
+  status: readonly SourceStatus[];
+  sources: readonly SourceConfig[];
+}> {
   const provider = createGitProvider(
     {
       sources: config.sources,
@@ -36,8 +45,9 @@ export async function renderOnce(
   );
   try {
     await provider.start();
+    if (discovered.length > 0) await provider.setDiscoveredSources(discovered);
   } finally {
     await provider.stop();
   }
-  return { snapshot: provider.current(), status: provider.status() };
+  return { snapshot: provider.current(), status: provider.status(), sources: provider.sources() };
 }

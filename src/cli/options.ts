@@ -60,6 +60,7 @@ export const auditOptions = {
   decision: { type: 'string' },
   'break-glass': { type: 'boolean' },
   'webhook-name': { type: 'string' },
+  scan: { type: 'string' },
   output: { type: 'string', default: 'table' },
 } as const satisfies ParseArgsOptionsConfig;
 

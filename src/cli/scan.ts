@@ -6,7 +6,9 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
+import { discoverOnce, DiscoveryReadError } from '../cluster/discover-once.js';
 import { watchClusterSchemas } from '../cluster/openapi-schemas.js';
+import type { DiscoveryResult } from '../discovery/result.js';
 import { loadKubeConfigFile, resolveKubeConfig } from '../cluster/kubeconfig.js';
 import { isDriftgateError } from '../desired/errors.js';
 import { readScanFacts } from '../scan/facts.js';
@@ -20,9 +22,10 @@ import { readConfig, renderOnce } from './one-shot.js';
 const HELP = `Usage: driftgate scan --config FILE [--kubeconfig FILE] [--namespace NS]...
                       [--output table|json|html] [--out FILE] [--qps N]
 
-Renders the config's Git sources, reads every object they declare from the cluster and
-compares each with Git exactly as the validating webhook compares a write (field policy,
-ignore rules, allowances, HPAs, built-ins). Each object is in-sync, drifted (each field with
+Renders the config's Git sources, and those of the Argo CD Applications and Flux
+Kustomizations its discovery finds in the cluster, reads every object they declare from the
+cluster and compares each with Git exactly as the validating webhook compares a write (field
+policy, ignore rules, allowances, HPAs, built-ins). Each object is in-sync, drifted (each field with
 Git's and the cluster's value; Secret values are never shown), missing, or not-judged (with
 the reason). The summary counts, per namespace, the writes enforce would refuse: a person's
 next write that keeps the drift (the sync identity's writes are never refused).
@@ -88,18 +91,25 @@ export const scanCommand: Command = async (argv, io) => {
     args.kubeconfig === undefined ? undefined : resolve(io.cwd, args.kubeconfig),
     io.env,
   );
-  if (config.sources.length === 0) {
-    io.stderr(
-      "driftgate scan: the config has no Git sources; sources discovered from Argo CD or Flux are scanned by serve's background scan, not by this command\n",
-    );
+  // Argo CD Applications and Flux Kustomizations are read once, as serve's discovery reads
+  // them, and their sources rendered beside the configured ones.
+  let discovered: DiscoveryResult;
+  try {
+    discovered = await discoverOnce(kubeConfig, config, {
+      cwd: io.cwd,
+      logger: pino({ level: 'silent' }),
+    });
+  } catch (error) {
+    if (!(error instanceof DiscoveryReadError)) throw error;
+    io.stderr(`driftgate scan: discovery: ${error.message}\n`);
     return exitCodes.badInput;
   }
-  if (config.discovery.argocd !== null || config.discovery.flux !== null) {
+  for (const problem of discovered.problems) {
     io.stderr(
-      "driftgate scan: sources discovered from Argo CD or Flux are not scanned here (serve's background scan covers them); scanning the configured sources\n",
+      `driftgate scan: discovery: ${problem.object}: ${problem.effect === 'skipped' ? 'not scanned' : 'partly compared'}: ${problem.reason}\n`,
     );
   }
-  const { snapshot, status } = await renderOnce(config, io.cwd);
+  const { snapshot, status, sources } = await renderOnce(config, io.cwd, discovered.sources);
   const failed = status.filter((source) => source.lastError !== null);
   if (failed.length > 0) {
     for (const source of failed) {
@@ -130,7 +140,7 @@ export const scanCommand: Command = async (argv, io) => {
     report = await scanCluster({
       reader,
       snapshot,
-      sources: config.sources,
+      sources,
       config,
       facts,
       now,

@@ -1,5 +1,6 @@
 // One GET of a JSON document from the API server, over node:https with the KubeConfig's TLS and
-// credentials: a LIST, a discovery document, an OpenAPI document.
+// credentials: a LIST, a discovery document, an OpenAPI document. And one write of a JSON body
+// (POST, PUT, DELETE) the same way, for the few objects driftgate itself keeps.
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 
@@ -33,6 +34,34 @@ export async function getJson(
   path: string,
   options: GetOptions = {},
 ): Promise<unknown> {
+  return requestJson(kubeConfig, 'GET', path, undefined, options);
+}
+
+/**
+ * One write: POST (create), PUT (replace, optimistic on metadata.resourceVersion) or DELETE.
+ * Resolves with the object the API server answered; any status but 200, 201 or 202 rejects
+ * with an ApiGetError carrying the status (409: a conflict or an object that already exists).
+ */
+export async function sendJson(
+  kubeConfig: KubeConfig,
+  method: 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  body: unknown,
+  options: Omit<GetOptions, 'accept'> = {},
+): Promise<unknown> {
+  return requestJson(kubeConfig, method, path, body, {
+    ...options,
+    describe: options.describe ?? `${method} ${path}`,
+  });
+}
+
+async function requestJson(
+  kubeConfig: KubeConfig,
+  method: string,
+  path: string,
+  body: unknown,
+  options: GetOptions,
+): Promise<unknown> {
   const cluster = kubeConfig.getCurrentCluster();
   if (cluster === null) throw new Error('the kubeconfig has no current cluster');
   const url = new URL(cluster.server.replace(/\/$/, '') + path);
@@ -40,9 +69,15 @@ export async function getJson(
     if (value !== undefined) url.searchParams.set(name, value);
   }
   const what = options.describe ?? `GET ${path}`;
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   const request: RequestOptions = {
-    method: 'GET',
-    headers: { Accept: options.accept ?? 'application/json' },
+    method,
+    headers: {
+      Accept: options.accept ?? 'application/json',
+      ...(payload === undefined
+        ? {}
+        : { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) }),
+    },
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   };
   await kubeConfig.applyToHTTPSOptions(request);
@@ -58,7 +93,8 @@ export async function getJson(
       response.on('error', reject);
       response.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
-        if (response.statusCode !== 200) {
+        const ok = method === 'GET' ? [200] : [200, 201, 202];
+        if (!ok.includes(response.statusCode ?? 0)) {
           reject(
             new ApiGetError(
               `${what}: HTTP ${String(response.statusCode)}: ${statusMessage(body)}`,
@@ -77,7 +113,7 @@ export async function getJson(
     });
     sent.setTimeout(TIMEOUT_MS, () => sent.destroy(new Error(`${what}: timed out`)));
     sent.on('error', reject);
-    sent.end();
+    sent.end(payload);
   });
 }
 

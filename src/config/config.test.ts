@@ -27,13 +27,20 @@ describe('validateConfig: the background scan', () => {
       enabled: 'auto',
       intervalMs: 600_000,
       qps: 20,
+      policyReports: 'auto',
     });
   });
 
-  it('reads enabled, interval and qps', () => {
+  it('reads enabled, interval, qps and policyReports', () => {
     expect(
-      valid({ sources: [source], scan: { enabled: false, interval: '1h', qps: 2.5 } }).scan,
-    ).toEqual({ enabled: false, intervalMs: 3_600_000, qps: 2.5 });
+      valid({
+        sources: [source],
+        scan: { enabled: false, interval: '1h', qps: 2.5, policyReports: false },
+      }).scan,
+    ).toEqual({ enabled: false, intervalMs: 3_600_000, qps: 2.5, policyReports: false });
+    expect(valid({ sources: [source], scan: { policyReports: true } }).scan.policyReports).toBe(
+      true,
+    );
   });
 });
 
@@ -416,11 +423,15 @@ describe('validateConfig errors name the key path', () => {
     },
     {
       name: 'a background scan that is neither a boolean nor auto, too often, or too fast',
-      value: { sources: [source], scan: { enabled: 'yes', interval: '5s', qps: 0, reports: true } },
+      value: {
+        sources: [source],
+        scan: { enabled: 'yes', interval: '5s', qps: 0, policyReports: 'on', reports: true },
+      },
       expected: [
         'scan.enabled: must be true, false or auto',
         'scan.interval: must be at least 60s',
         'scan.qps: must be a number of requests a second, above 0 and at most 1000',
+        'scan.policyReports: must be true, false or auto',
         'scan.reports: unknown key',
       ],
     },

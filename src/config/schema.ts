@@ -818,6 +818,9 @@ export const configFileSchema = mapping({
           .lte(1000, 'must be a number of requests a second, above 0 and at most 1000')
           .default(defaults.scanQps),
       ).describe('At most this many requests a second to the API server.'),
+      policyReports: orAbsent(autoBoolean().default('auto')).describe(
+        'Write `wgpolicyk8s.io/v1alpha2` PolicyReports of each scan: `auto` when the API server serves them, `true` expects them (their absence is an error), `false` never.',
+      ),
     })
       .transform(({ interval, ...fields }) => ({ ...fields, intervalMs: interval }))
       .prefault({}),

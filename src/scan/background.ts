@@ -1,14 +1,20 @@
 // serve's background scan: the same reads and comparison as `driftgate scan`, repeated every
-// `scan.interval` (with jitter, so replicas do not scan in step), published as metrics. It runs
-// on timers beside the webhook, never on a review's path: reviews never wait for it, and it
-// yields to them between pages.
+// `scan.interval` (with jitter), published as metrics and PolicyReports. Only the replica that
+// holds the scan Lease scans (three replicas must not triple the load on the API server); the
+// others export no scan results and `driftgate_scan_leader 0`. It runs on timers beside the
+// webhook, never on a review's path: reviews never wait for it, and it yields to them between
+// pages.
+import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Config, SourceConfig } from '../config/config.js';
 import type { DesiredSnapshot } from '../desired/snapshot.js';
 import type { ClusterFacts } from '../policy/facts.js';
-import { createClusterReader, type ClusterReader } from './reader.js';
+import { startScanLease, type LeaseRole, type ScanLease } from './lease.js';
+import { policyReportsOf, POLICY_REPORT_GROUP_VERSION } from './policy-report.js';
+import { writePolicyReports } from './policy-report-writer.js';
+import { createClusterReader, ScopedReadError, type ClusterReader } from './reader.js';
 import { scanCluster, type ScanReport } from './scan.js';
 
 export interface BackgroundScanDeps {
@@ -30,10 +36,14 @@ export interface BackgroundScanDeps {
   readonly retryMs?: number;
   /** The reader of each scan (tests count its requests). */
   readonly reader?: (kubeConfig: KubeConfig, qps: number) => ClusterReader;
+  /** Who holds the scan Lease: the pod name (default HOSTNAME, as a pod's host name is). */
+  readonly identity?: string;
+  /** The scan Lease's timing (tests shorten it). */
+  readonly lease?: { readonly durationSeconds: number; readonly retryMs: number };
 }
 
 export interface BackgroundScan {
-  /** The last completed scan's report. */
+  /** The last completed scan's report (set once its PolicyReports, if any, are written). */
   last(): ScanReport | undefined;
   stop(): Promise<void>;
 }
@@ -46,13 +56,17 @@ export function jittered(ms: number, random: () => number): number {
   return ms * (1 + random() * JITTER);
 }
 
-function scanMetrics(registry: Registry) {
+/** Called at each scrape before the scan's gauges are read: the Lease may have moved since. */
+type BeforeScrape = () => void;
+
+function scanMetrics(registry: Registry, beforeScrape: BeforeScrape) {
   return {
     drifted: new Gauge({
       name: 'driftgate_drifted_objects',
       help: 'Objects Git declares whose cluster copy differs from Git, at the last background scan',
       labelNames: ['namespace', 'kind'] as const,
       registers: [registry],
+      collect: beforeScrape,
     }),
     protected: new Gauge({
       name: 'driftgate_objects_protected',
@@ -65,6 +79,7 @@ function scanMetrics(registry: Registry) {
       help: 'Objects Git declares that the cluster lacks, at the last background scan',
       labelNames: ['namespace'] as const,
       registers: [registry],
+      collect: beforeScrape,
     }),
     duration: new Histogram({
       name: 'driftgate_scan_duration_seconds',
@@ -77,15 +92,56 @@ function scanMetrics(registry: Registry) {
       help: 'When the last background scan completed (Unix time)',
       registers: [registry],
     }),
+    leader: new Gauge({
+      name: 'driftgate_scan_leader',
+      help: 'Whether this replica holds the scan Lease (1) and so scans and writes the PolicyReports; the others export no scan results',
+      registers: [registry],
+      collect: beforeScrape,
+    }),
+    reportWrites: new Counter({
+      name: 'driftgate_policy_report_writes_total',
+      help: 'PolicyReports written after a background scan, by operation (create, update, delete)',
+      labelNames: ['operation'] as const,
+      registers: [registry],
+    }),
+    reportProblems: new Counter({
+      name: 'driftgate_policy_report_problems_total',
+      help: 'PolicyReports not written, by reason (not-served: scan.policyReports is true but the CRDs are not installed; forbidden; conflict; failed)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
   };
 }
 
 export function startBackgroundScan(deps: BackgroundScanDeps): BackgroundScan {
-  const metrics = scanMetrics(deps.registry);
+  // A replica that another took the Lease from drops the results it published while it held
+  // it: they would go stale beside the new holder's (summed across replicas, counted twice).
+  // One that only cannot reach the API server keeps them, as a failed scan does: then no one
+  // can scan, and the last results are the best there are.
+  const beforeScrape = () => {
+    const role = lease?.role();
+    metrics.leader.set(role === 'leader' ? 1 : 0);
+    const holder = lease?.holder();
+    const taken =
+      role === 'follower' && holder !== undefined && holder !== '' && holder !== identity;
+    if (taken && published) {
+      metrics.drifted.reset();
+      metrics.missing.reset();
+      metrics.protected.reset();
+      published = false;
+    }
+  };
+  const metrics = scanMetrics(deps.registry, beforeScrape);
   const random = deps.random ?? Math.random;
   const makeReader = deps.reader ?? ((kubeConfig, qps) => createClusterReader(kubeConfig, { qps }));
   const { intervalMs, qps } = deps.config.scan;
   let last: ScanReport | undefined;
+  const identity = deps.identity ?? process.env.HOSTNAME ?? hostname();
+  // Taken once this replica is ready to scan, not before: a replica still starting leaves the
+  // scan to one that can.
+  let lease: ScanLease | undefined;
+  /** The drifted and missing gauges hold this replica's results. */
+  let published = false;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
@@ -103,6 +159,24 @@ export function startBackgroundScan(deps: BackgroundScanDeps): BackgroundScan {
   }
 
   let waitingSince: number | undefined;
+
+  async function leaseRole(): Promise<LeaseRole> {
+    if (lease === undefined) {
+      lease = startScanLease({
+        kubeConfig: deps.kubeConfig,
+        namespace: deps.config.cluster.namespace,
+        identity,
+        logger: deps.logger,
+        now: deps.now,
+        ...(deps.lease === undefined
+          ? {}
+          : { leaseDurationSeconds: deps.lease.durationSeconds, retryMs: deps.lease.retryMs }),
+      });
+      await lease.settled;
+    }
+    beforeScrape();
+    return lease.role();
+  }
 
   async function tick(): Promise<void> {
     if (deps.snapshot().origin === 'empty') {
@@ -122,10 +196,15 @@ export function startBackgroundScan(deps: BackgroundScanDeps): BackgroundScan {
       );
     }
     waitingSince = undefined;
+    if ((await leaseRole()) === 'follower') {
+      schedule(deps.retryMs ?? 5_000);
+      return;
+    }
     const started = performance.now();
     try {
+      const reader = makeReader(deps.kubeConfig, qps);
       const report = await scanCluster({
-        reader: makeReader(deps.kubeConfig, qps),
+        reader,
         snapshot: deps.snapshot(),
         sources: deps.sources(),
         config: deps.config,
@@ -136,8 +215,21 @@ export function startBackgroundScan(deps: BackgroundScanDeps): BackgroundScan {
       if (stopped) return;
       const seconds = (performance.now() - started) / 1000;
       publish(report);
+      published = true;
       metrics.duration.observe(seconds);
       metrics.lastSuccess.set(deps.now().getTime() / 1000);
+      // Only the Lease's holder writes: an uncoordinated replica (no RBAC for the Lease) would
+      // have every replica rewrite the same reports.
+      if (lease?.role() === 'leader') {
+        await publishReports(report, reader).catch((error: unknown) => {
+          const forbidden = error instanceof ScopedReadError && error.statusCode === 403;
+          metrics.reportProblems.inc({ reason: forbidden ? 'forbidden' : 'failed' });
+          deps.logger.warn(
+            { err: error instanceof Error ? error.message : String(error) },
+            'background scan: the PolicyReports could not be written; the next scan tries again',
+          );
+        });
+      }
       last = report;
       const { objects, drifted, missing, notJudged, wouldRefuse } = report.summary;
       deps.logger.info(
@@ -152,6 +244,38 @@ export function startBackgroundScan(deps: BackgroundScanDeps): BackgroundScan {
       );
     }
     schedule(jittered(intervalMs, random));
+  }
+
+  async function publishReports(report: ScanReport, reader: ClusterReader): Promise<void> {
+    const wanted = deps.config.scan.policyReports;
+    if (wanted === false) return;
+    const served =
+      (await reader.resource(POLICY_REPORT_GROUP_VERSION, 'PolicyReport')) !== undefined &&
+      (await reader.resource(POLICY_REPORT_GROUP_VERSION, 'ClusterPolicyReport')) !== undefined;
+    if (!served) {
+      if (wanted === true) {
+        metrics.reportProblems.inc({ reason: 'not-served' });
+        deps.logger.error(
+          `scan.policyReports is true, but the API server does not serve ${POLICY_REPORT_GROUP_VERSION} PolicyReport and ClusterPolicyReport: install their CRDs (Kyverno installs them) or set scan.policyReports to auto`,
+        );
+      }
+      return;
+    }
+    const writes = await writePolicyReports(
+      deps.kubeConfig,
+      reader,
+      policyReportsOf(report, deps.now()),
+      { qps },
+    );
+    const operations = { created: 'create', updated: 'update', deleted: 'delete' } as const;
+    for (const outcome of writes.outcomes.values()) {
+      if (outcome === 'created' || outcome === 'updated' || outcome === 'deleted') {
+        metrics.reportWrites.inc({ operation: operations[outcome] });
+      } else if (outcome !== 'unchanged') metrics.reportProblems.inc({ reason: outcome });
+    }
+    for (const problem of writes.problems) {
+      deps.logger.warn({ err: problem }, 'background scan: a PolicyReport could not be written');
+    }
   }
 
   function publish(report: ScanReport): void {
@@ -178,6 +302,7 @@ export function startBackgroundScan(deps: BackgroundScanDeps): BackgroundScan {
     }
     metrics.missing.reset();
     for (const [namespace, count] of missing) metrics.missing.set({ namespace }, count);
+    metrics.protected.reset();
     for (const [by, count] of Object.entries(report.summary.byProtection)) {
       metrics.protected.set({ by }, count);
     }
@@ -192,6 +317,7 @@ export function startBackgroundScan(deps: BackgroundScanDeps): BackgroundScan {
       stopping.abort();
       if (timer !== undefined) clearTimeout(timer);
       await running;
+      await lease?.stop();
     },
   };
 }

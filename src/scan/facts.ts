@@ -7,7 +7,7 @@ import type { KubeObject, ResourceKey } from '../kube/object.js';
 import type { ClusterFacts, NamespaceFacts, OverrideMode } from '../policy/facts.js';
 import { keyString } from '../policy/snapshot-index.js';
 import type { KindSchema } from '../drift/schema.js';
-import { ScopedReadError, type ClusterReader } from './reader.js';
+import { ExpiredListError, ScopedReadError, type ClusterReader } from './reader.js';
 
 async function listAll(
   reader: ClusterReader,
@@ -15,7 +15,10 @@ async function listAll(
   query?: Record<string, string>,
 ): Promise<KubeObject[]> {
   const items: KubeObject[] = [];
-  for await (const page of reader.list(path, query)) items.push(...page.items);
+  for await (const page of reader.list(path, query)) {
+    if (page.restarted === true) items.length = 0;
+    items.push(...page.items);
+  }
   return items;
 }
 
@@ -30,7 +33,7 @@ async function tryList(
   try {
     return await listAll(reader, path, query);
   } catch (error) {
-    if (!(error instanceof ScopedReadError)) throw error;
+    if (!(error instanceof ScopedReadError || error instanceof ExpiredListError)) throw error;
     warnings.push(`${what}: ${error.message}`);
     return [];
   }

@@ -46,6 +46,9 @@ export interface ScannedObject {
   readonly reason?: string;
   /** An active break-glass covers the object: a write that keeps its drift is allowed. */
   readonly breakGlass?: string;
+  /** Git's apiVersion of the object, and the cluster's uid of it where it was read. */
+  readonly apiVersion?: string;
+  readonly uid?: string;
 }
 
 export interface ScanContext {
@@ -65,6 +68,7 @@ function base(entry: DesiredEntry, context: ScanContext) {
     mode: context.facts.override === 'off' ? ('off' as const) : modeOf(entry, context),
     protection: inScope(entry.key, context) ? ('git' as const) : ('none' as const),
     drift: [],
+    ...(entry.object.apiVersion === undefined ? {} : { apiVersion: entry.object.apiVersion }),
   };
 }
 
@@ -101,6 +105,8 @@ export function judgeObject(
 ): ScannedObject {
   if (live === undefined) return { ...base(entry, context), status: 'missing' };
   const { key } = entry;
+  const uid = live.metadata?.uid;
+  const known = typeof uid === 'string' ? { uid } : {};
   const options = comparisonOptions({
     key,
     desired: manifest,
@@ -118,7 +124,7 @@ export function judgeObject(
     ...('desired' in field ? { git: field.desired } : {}),
     ...('live' in field ? { live: field.live } : {}),
   }));
-  if (drift.length === 0) return { ...base(entry, context), status: 'in-sync' };
+  if (drift.length === 0) return { ...base(entry, context), ...known, status: 'in-sync' };
   const own = readBreakGlass(live.metadata?.annotations);
   const namespaceWide = readBreakGlass(
     context.facts.namespace(governingNamespace(key))?.annotations,
@@ -130,6 +136,7 @@ export function judgeObject(
       : undefined;
   return {
     ...base(entry, context),
+    ...known,
     status: 'drifted',
     drift,
     ...(active === undefined ? {} : { breakGlass: active.reason }),

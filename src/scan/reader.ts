@@ -23,10 +23,21 @@ export class ScopedReadError extends Error {
   }
 }
 
+/**
+ * A paged LIST whose continue token expired (410) twice in one read: the collection changes
+ * faster than it can be paged through. Reported per object, as a forbidden read is.
+ */
+export class ExpiredListError extends Error {
+  readonly code = 'DRIFTGATE_ERR_LIST_EXPIRED';
+}
+
 /** The cluster could not be read at all (unreachable, 401, a server error): the scan stops. */
 export class ClusterReadError extends Error {
   readonly code = 'DRIFTGATE_ERR_CLUSTER_READ';
 }
+
+/** 410 Gone on a LIST with a continue token: the resourceVersion it pins is compacted away. */
+class ContinueExpired extends Error {}
 
 export interface ClusterReader {
   /** The resource serving `kind` at `apiVersion`; undefined when the API server does not serve it. */
@@ -40,6 +51,11 @@ export interface ClusterReader {
 export interface ListPage {
   /** Items with their kind and apiVersion set (a built-in list's items carry neither). */
   readonly items: readonly KubeObject[];
+  /**
+   * The first page of a list started again from the beginning (the continue token expired):
+   * what the earlier pages said is superseded by this page and the ones after it.
+   */
+  readonly restarted?: true;
 }
 
 export const PAGE_SIZE = 500;
@@ -88,13 +104,14 @@ export function createClusterReader(
   const discovered = new Map<string, Promise<ApiResourceList | undefined>>();
   let requests = 0;
 
-  async function get(path: string): Promise<unknown> {
+  async function get(path: string, continuing = false): Promise<unknown> {
     await pace();
     requests += 1;
     try {
       return await getJson(kubeConfig, path);
     } catch (error) {
       if (error instanceof ApiGetError) {
+        if (continuing && error.statusCode === 410) throw new ContinueExpired(error.message);
         if (error.statusCode === 403 || error.statusCode === 404) {
           throw new ScopedReadError(error.reason ?? error.message, error.statusCode);
         }
@@ -139,10 +156,29 @@ export function createClusterReader(
     },
     async *list(path, query = {}) {
       let token: string | undefined;
-      do {
+      let restarted = false;
+      let first = false;
+      for (;;) {
         const params = new URLSearchParams({ ...query, limit: String(pageSize) });
         if (token !== undefined) params.set('continue', token);
-        const page = (await get(`${path}?${params.toString()}`)) as ObjectList;
+        let page: ObjectList;
+        try {
+          page = (await get(`${path}?${params.toString()}`, token !== undefined)) as ObjectList;
+        } catch (error) {
+          if (!(error instanceof ContinueExpired)) throw error;
+          // As client-go's pager: a token older than the API server's compaction window cannot
+          // go on; list again from the start, once. A second expiry means the collection changes
+          // faster than a paged read of it, and it is reported rather than read forever.
+          if (restarted) {
+            throw new ExpiredListError(
+              `LIST ${path}: the continue token expired twice while paging; the collection changes faster than it can be read`,
+            );
+          }
+          restarted = true;
+          first = true;
+          token = undefined;
+          continue;
+        }
         // Items of a built-in list carry no kind/apiVersion; the list says which they are.
         const apiVersion = page.apiVersion ?? '';
         const kind = page.kind?.replace(/List$/, '') ?? '';
@@ -151,9 +187,11 @@ export function createClusterReader(
           apiVersion: item.apiVersion ?? apiVersion,
           kind: item.kind ?? kind,
         }));
-        yield { items };
+        yield first ? { items, restarted: true } : { items };
+        first = false;
         token = page.metadata?.continue;
-      } while (token !== undefined && token !== '');
+        if (token === undefined || token === '') return;
+      }
     },
   };
 }

@@ -21,7 +21,7 @@ import {
   type ProtectionCounts,
   type SyncTrackedObject,
 } from './protection.js';
-import { collectionPath, ScopedReadError, type ClusterReader } from './reader.js';
+import { collectionPath, ExpiredListError, ScopedReadError, type ClusterReader } from './reader.js';
 
 export interface ScanSummaryCounts {
   readonly objects: number;
@@ -124,10 +124,18 @@ export async function scanCluster(input: ScanInput): Promise<ScanReport> {
   // read may be Git's in the other.
   const outsideGit = [...tracked.values()].filter((object) => snapshot.get(object) === undefined);
   outsideGit.sort(byKey);
+  return scanReportOf(results, outsideGit);
+}
+
+/** The report of judged objects and the sync-tracked ones outside Git, with their counts. */
+export function scanReportOf(
+  objects: readonly ScannedObject[],
+  tracked: readonly SyncTrackedObject[] = [],
+): ScanReport {
   return {
-    objects: results,
-    syncTracked: outsideGit,
-    summary: { ...summarise(results), byProtection: countByProtection(results, outsideGit) },
+    objects,
+    syncTracked: tracked,
+    summary: { ...summarise(objects), byProtection: countByProtection(objects, tracked) },
   };
 }
 
@@ -150,10 +158,16 @@ async function scanRead(
     served.resource,
     served.namespaced ? read.namespace : undefined,
   );
-  const wanted = new Map(read.entries.map((item) => [item.entry.key.name, item]));
-  const results: ScannedObject[] = [];
+  const all = () => new Map(read.entries.map((item) => [item.entry.key.name, item]));
+  let wanted = all();
+  let results: ScannedObject[] = [];
   try {
     for await (const page of reader.list(path)) {
+      if (page.restarted === true) {
+        // Listed again from the start: judge every object on the new list alone.
+        wanted = all();
+        results = [];
+      }
       for (const live of page.items) {
         const name = live.metadata?.name ?? '';
         const item = wanted.get(name);
@@ -170,6 +184,7 @@ async function scanRead(
       await yieldToEventLoop();
     }
   } catch (error) {
+    if (error instanceof ExpiredListError) return settle(error.message);
     if (!(error instanceof ScopedReadError)) throw error;
     const reason =
       error.statusCode === 403

@@ -124,6 +124,36 @@ export const resourceTypes = {
     namespaced: true,
     custom: true,
   },
+  leases: {
+    group: 'coordination.k8s.io',
+    version: 'v1',
+    resource: 'leases',
+    kind: 'Lease',
+    namespaced: true,
+  },
+} satisfies Record<string, ResourceType>;
+
+/**
+ * The PolicyReport CRDs Kyverno installs (wgpolicyk8s.io/v1alpha2): served only by a test that
+ * passes them in `types`, as a cluster serves them only where they are installed.
+ */
+export const policyReportTypes = {
+  policyreports: {
+    group: 'wgpolicyk8s.io',
+    version: 'v1alpha2',
+    resource: 'policyreports',
+    kind: 'PolicyReport',
+    namespaced: true,
+    custom: true,
+  },
+  clusterpolicyreports: {
+    group: 'wgpolicyk8s.io',
+    version: 'v1alpha2',
+    resource: 'clusterpolicyreports',
+    kind: 'ClusterPolicyReport',
+    namespaced: false,
+    custom: true,
+  },
 } satisfies Record<string, ResourceType>;
 
 interface StoredEvent {
@@ -158,7 +188,10 @@ export interface FakeApiServer {
   remove(type: ResourceType, namespace: string, name: string): void;
   /** Sends a BOOKMARK on every open watch that asked for them. */
   bookmark(): void;
-  /** Forgets the history: watches from an older resourceVersion get 410 Expired. */
+  /**
+   * Forgets the history: watches from an older resourceVersion, and continue tokens of lists
+   * begun before, get 410 Expired.
+   */
   compact(): void;
   /** Ends every open watch as the server does at `timeoutSeconds`. */
   endWatches(): void;
@@ -297,6 +330,143 @@ export async function startFakeApiServer(
     });
   }
 
+  // GET, POST (create), PUT (replace, with optimistic concurrency on metadata.resourceVersion)
+  // and DELETE of one object, answered as the recorded API server answered them (fixtures
+  // captured/apiserver 06a, 06h, 07h, 08j, 09i): Status bodies for 404, 409 and deletion.
+  function writeObject(
+    request: IncomingMessage,
+    response: ServerResponse,
+    route: { resourceType: ResourceType; namespace: string | undefined; name: string | undefined },
+  ): void {
+    const { resourceType: type } = route;
+    const namespace = type.namespaced ? (route.namespace ?? '') : '';
+    const details = (name: string) => ({
+      name,
+      ...(type.group === '' ? {} : { group: type.group }),
+      kind: type.resource,
+    });
+    const notFound = (name: string) => {
+      sendStatus(
+        response,
+        404,
+        'NotFound',
+        `${qualified(type)} "${name}" not found`,
+        details(name),
+      );
+    };
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const body = text === '' ? {} : (JSON.parse(text) as JsonObject);
+      const metadata = (body.metadata ?? {}) as { name?: string; resourceVersion?: string };
+      if (request.method === 'POST' && route.name === undefined) {
+        const name = metadata.name ?? '';
+        if (objects.has(storeKey(type, namespace, name))) {
+          sendStatus(
+            response,
+            409,
+            'AlreadyExists',
+            `${qualified(type)} "${name}" already exists`,
+            details(name),
+          );
+          return;
+        }
+        const { resourceVersion: _ignored, ...rest } = metadata;
+        const stored = put(type, {
+          ...body,
+          metadata: { ...rest, ...(type.namespaced ? { namespace } : {}) },
+        });
+        sendJson(response, 201, present(type, stored, false, false));
+        return;
+      }
+      const name = route.name ?? '';
+      const existing = objects.get(storeKey(type, namespace, name));
+      if (existing === undefined) {
+        notFound(name);
+        return;
+      }
+      const current = existing.object.metadata as { resourceVersion?: string };
+      if (request.method === 'GET') {
+        sendJson(response, 200, present(type, existing.object, false, false));
+      } else if (request.method === 'PUT') {
+        if (
+          metadata.resourceVersion !== undefined &&
+          metadata.resourceVersion !== current.resourceVersion
+        ) {
+          sendStatus(
+            response,
+            409,
+            'Conflict',
+            `Operation cannot be fulfilled on ${qualified(type)} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+            details(name),
+          );
+          return;
+        }
+        const stored = put(type, {
+          ...body,
+          metadata: { ...metadata, name, ...(type.namespaced ? { namespace } : {}) },
+        });
+        sendJson(response, 200, present(type, stored, false, false));
+      } else if (request.method === 'DELETE') {
+        const uid = (existing.object.metadata as { uid?: string }).uid;
+        remove(type, namespace, name);
+        sendJson(response, 200, {
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Success',
+          details: { ...details(name), uid },
+        });
+      } else {
+        sendStatus(
+          response,
+          405,
+          'MethodNotAllowed',
+          `the fake API server does not ${request.method ?? ''}`,
+        );
+      }
+    });
+  }
+
+  function put(type: ResourceType, object: JsonObject): JsonObject {
+    const metadata = (object.metadata ?? {}) as { namespace?: string; name: string };
+    const namespace = type.namespaced ? (metadata.namespace ?? 'default') : '';
+    const name = metadata.name;
+    const key = storeKey(type, namespace, name);
+    const existing = objects.get(key);
+    resourceVersion += 1;
+    const stored: JsonObject = {
+      ...object,
+      metadata: {
+        ...metadata,
+        ...(type.namespaced ? { namespace } : {}),
+        uid: (existing?.object.metadata as JsonObject | undefined)?.uid ?? `uid-${key}`,
+        resourceVersion: String(resourceVersion),
+      },
+    };
+    objects.set(key, { type, object: stored });
+    record(existing === undefined ? 'ADDED' : 'MODIFIED', type, stored);
+    return stored;
+  }
+
+  function remove(type: ResourceType, namespace: string, name: string): void {
+    const key = storeKey(type, type.namespaced ? namespace : '', name);
+    const existing = objects.get(key);
+    if (existing === undefined) return;
+    objects.delete(key);
+    resourceVersion += 1;
+    // DELETED carries the last state with the deletion's resourceVersion.
+    const last = {
+      ...existing.object,
+      metadata: {
+        ...(existing.object.metadata as JsonObject),
+        resourceVersion: String(resourceVersion),
+      },
+    };
+    record('DELETED', type, last);
+  }
+
   let discovery: { readonly api: unknown; readonly apis: unknown } = discoveryOf(allTypes);
 
   const storeKey = (type: ResourceType, namespace: string, name: string) =>
@@ -346,7 +516,20 @@ export async function startFakeApiServer(
       return;
     }
     if (request.method !== 'GET' || route.name !== undefined) {
-      sendStatus(response, 405, 'MethodNotAllowed', 'the fake API server only lists and watches');
+      if (forbidden.has(route.resourceType)) {
+        const verb = { GET: 'get', POST: 'create', PUT: 'update', DELETE: 'delete' }[
+          request.method ?? ''
+        ];
+        sendStatus(
+          response,
+          403,
+          'Forbidden',
+          `${qualified(route.resourceType)} is forbidden: User "system:serviceaccount:driftgate:driftgate" cannot ${verb ?? 'access'} resource "${route.resourceType.resource}" in API group "${route.resourceType.group}"`,
+          { group: route.resourceType.group, kind: route.resourceType.resource },
+        );
+        return;
+      }
+      writeObject(request, response, route);
       return;
     }
     const { resourceType, namespace } = route;
@@ -385,9 +568,23 @@ export async function startFakeApiServer(
         .map((entry) => entry.object)
         .filter((object) => matches(object, namespace, name, labels))
         .sort((a, b) => objectPath(a).localeCompare(objectPath(b)));
-      const page = pageOf(all, url.searchParams, resourceVersion);
+      const page = pageOf(all, url.searchParams, resourceVersion, oldestRetained);
       if (page === undefined) {
         sendStatus(response, 400, 'BadRequest', 'continue key is not valid');
+        return;
+      }
+      if (page === 'expired') {
+        // As the API server answers a continue token whose resourceVersion etcd has compacted
+        // (fixtures captured/apiserver 03g): 410, with a token to go on inconsistently.
+        sendJson(response, 410, {
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: { continue: inconsistentContinue(url.searchParams.get('continue') ?? '') },
+          status: 'Failure',
+          message: EXPIRED_CONTINUE_MESSAGE,
+          reason: 'Expired',
+          code: 410,
+        });
         return;
       }
       const items = page.items.map((object) => present(resourceType, object, metadataOnly, true));
@@ -534,42 +731,8 @@ export async function startFakeApiServer(
       });
       return config;
     },
-    put(type, object) {
-      const metadata = (object.metadata ?? {}) as { namespace?: string; name: string };
-      const namespace = type.namespaced ? (metadata.namespace ?? 'default') : '';
-      const name = metadata.name;
-      const key = storeKey(type, namespace, name);
-      const existing = objects.get(key);
-      resourceVersion += 1;
-      const stored: JsonObject = {
-        ...object,
-        metadata: {
-          ...metadata,
-          ...(type.namespaced ? { namespace } : {}),
-          uid: (existing?.object.metadata as JsonObject | undefined)?.uid ?? `uid-${key}`,
-          resourceVersion: String(resourceVersion),
-        },
-      };
-      objects.set(key, { type, object: stored });
-      record(existing === undefined ? 'ADDED' : 'MODIFIED', type, stored);
-      return stored;
-    },
-    remove(type, namespace, name) {
-      const key = storeKey(type, type.namespaced ? namespace : '', name);
-      const existing = objects.get(key);
-      if (existing === undefined) return;
-      objects.delete(key);
-      resourceVersion += 1;
-      // DELETED carries the last state with the deletion's resourceVersion.
-      const last = {
-        ...existing.object,
-        metadata: {
-          ...(existing.object.metadata as JsonObject),
-          resourceVersion: String(resourceVersion),
-        },
-      };
-      record('DELETED', type, last);
-    },
+    put,
+    remove,
     bookmark() {
       for (const watch of watches) {
         if (!bookmarkWanted.has(watch)) continue;
@@ -752,6 +915,11 @@ function objectPath(object: JsonObject): string {
   return `${metadata.namespace ?? ''}/${metadata.name}`;
 }
 
+/** `configmaps`, `leases.coordination.k8s.io`: how the API server names a resource in messages. */
+function qualified(type: ResourceType): string {
+  return type.group === '' ? type.resource : `${type.resource}.${type.group}`;
+}
+
 function apiVersionOf(type: ResourceType): string {
   return type.group === '' ? type.version : `${type.group}/${type.version}`;
 }
@@ -826,12 +994,24 @@ function serveOpenApi(
   response.end(text);
 }
 
+// kube-apiserver's words (staging/src/k8s.io/apiserver/pkg/storage/etcd3/store.go).
+const EXPIRED_CONTINUE_MESSAGE =
+  'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.';
+
+/** The continue token of a 410 Expired: the same start key, at resourceVersion -1. */
+function inconsistentContinue(token: string): string {
+  const key = JSON.parse(Buffer.from(token, 'base64').toString('utf8')) as JsonObject;
+  return Buffer.from(JSON.stringify({ ...key, rv: -1 })).toString('base64');
+}
+
 /** One page of a list: `limit` items after the continue key, as a real API server cuts them. */
 function pageOf(
   all: readonly JsonObject[],
   query: URLSearchParams,
   resourceVersion: number,
+  oldestRetained: number,
 ):
+  | 'expired'
   | {
       items: readonly JsonObject[];
       resourceVersion: number;
@@ -851,6 +1031,8 @@ function pageOf(
     }
     if (key.v !== 'meta.k8s.io/v1' || typeof key.start !== 'string' || typeof key.rv !== 'number')
       return undefined;
+    // Compaction removed the revision the first page was read at (writes came after it).
+    if (key.rv < oldestRetained - 1) return 'expired';
     const after = key.start.endsWith('\u0000') ? key.start.slice(0, -1) : key.start;
     start = all.findIndex((object) => objectPath(object) > after);
     if (start === -1) start = all.length;

@@ -142,10 +142,65 @@ export function apiRequestOf(method: string, path: string, query: URLSearchParam
       ? 'create'
       : method === 'PATCH'
         ? 'patch'
-        : pathName !== undefined
-          ? 'get'
-          : watching
-            ? 'watch'
-            : 'list';
+        : method === 'PUT'
+          ? 'update'
+          : method === 'DELETE'
+            ? pathName === undefined
+              ? 'deletecollection'
+              : 'delete'
+            : pathName !== undefined
+              ? 'get'
+              : watching
+                ? 'watch'
+                : 'list';
   return { verb, group, resource, namespace, name: pathName ?? selected };
+}
+
+interface Binding {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  roleRef: { kind: string; name: string };
+  subjects?: { kind: string; name: string; namespace?: string }[];
+}
+
+/**
+ * The rules a service account holds in rendered manifests (`kubectl kustomize` output), as the
+ * API server's RBAC authorizer resolves them: through each ClusterRoleBinding (cluster-wide) and
+ * RoleBinding (in its namespace, to a Role of that namespace or a ClusterRole) naming it.
+ */
+export function rolesBoundTo(
+  objects: readonly Record<string, unknown>[],
+  serviceAccount: { readonly namespace: string; readonly name: string },
+): ReturnType<typeof rolesIn> {
+  const roles = objects as unknown as (RbacObject & Partial<Binding>)[];
+  const rulesOf = (kind: string, name: string, namespace?: string) =>
+    roles
+      .filter(
+        (o) =>
+          o.kind === kind &&
+          o.metadata.name === name &&
+          (kind === 'ClusterRole' || o.metadata.namespace === namespace),
+      )
+      .flatMap((o) => o.rules ?? []);
+  const names = (binding: Binding) =>
+    (binding.subjects ?? []).some(
+      (s) =>
+        s.kind === 'ServiceAccount' &&
+        s.name === serviceAccount.name &&
+        s.namespace === serviceAccount.namespace,
+    );
+  const clusterRules: PolicyRule[] = [];
+  const namespacedRules = new Map<string, PolicyRule[]>();
+  for (const binding of roles as unknown as Binding[]) {
+    if (binding.kind === 'ClusterRoleBinding' && names(binding)) {
+      clusterRules.push(...rulesOf('ClusterRole', binding.roleRef.name));
+    } else if (binding.kind === 'RoleBinding' && names(binding)) {
+      const namespace = binding.metadata.namespace ?? '';
+      namespacedRules.set(namespace, [
+        ...(namespacedRules.get(namespace) ?? []),
+        ...rulesOf(binding.roleRef.kind, binding.roleRef.name, namespace),
+      ]);
+    }
+  }
+  return { clusterRules, namespacedRules };
 }

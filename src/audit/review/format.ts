@@ -102,11 +102,21 @@ export function formatSummary(report: SummaryReport, counts: LineCounts): string
       );
     }
   }
-  if (report.stillDrifted.length > 0) {
-    lines.push('', 'Still drifted from Git (no sync since):');
+  if (report.stillDriftedFrom !== undefined) {
+    lines.push('', `${stillDriftedTitle(report)}:`);
+    if (report.stillDrifted.length === 0) lines.push('  none');
     for (const drifted of report.stillDrifted) {
       lines.push(
-        `  ${drifted.object}: ${drifted.drift.join(', ')} (${drifted.decision}, ${drifted.user}, ${shortTime(drifted.since)})`,
+        drifted.status === 'missing'
+          ? `  ${drifted.object}: missing from the cluster`
+          : `  ${drifted.object}: ${drifted.drift.join(', ')}`,
+      );
+    }
+  } else if (report.stillDrifted.length > 0) {
+    lines.push('', `${stillDriftedTitle(report)}:`);
+    for (const drifted of report.stillDrifted) {
+      lines.push(
+        `  ${drifted.object}: ${drifted.drift.join(', ')} (${drifted.decision ?? ''}, ${drifted.user ?? ''}, ${shortTime(drifted.since ?? '')})`,
       );
     }
   }
@@ -117,6 +127,13 @@ export function formatSummary(report: SummaryReport, counts: LineCounts): string
     );
   }
   return `${lines.map(printable).join('\n')}\n`;
+}
+
+/** Where the section's objects come from: the log (no sync since a drifting write), or a scan. */
+export function stillDriftedTitle(report: SummaryReport): string {
+  return report.stillDriftedFrom === undefined
+    ? 'Still drifted from Git (no sync since)'
+    : `Still drifted from Git (scan ${report.stillDriftedFrom})`;
 }
 
 export function skippedLine(counts: LineCounts): string {

@@ -2,7 +2,7 @@
 // chart and a timeline of denials and break-glass writes, top users and objects, what is still
 // drifted. Every value is escaped.
 import { formatObject, type AuditEntry } from './entry.js';
-import { shortTime } from './format.js';
+import { shortTime, stillDriftedTitle } from './format.js';
 import type { SummaryReport } from './summary.js';
 
 /** Enough for any incident; the page says how many more there were. */
@@ -296,20 +296,25 @@ export function renderHtml(
       ]),
     ),
   );
-  parts.push('<h2>Still drifted from Git (no sync since)</h2>');
+  parts.push(`<h2>${e(stillDriftedTitle(report))}</h2>`);
   parts.push(
     report.stillDrifted.length === 0
       ? '<p>None.</p>'
-      : table(
-          ['object', 'fields', 'decision', 'by', 'since'],
-          report.stillDrifted.map((d) => [
-            d.object,
-            d.drift.join(', '),
-            d.decision,
-            d.user,
-            shortTime(d.since),
-          ]),
-        ),
+      : report.stillDriftedFrom !== undefined
+        ? table(
+            ['object', 'fields', 'status'],
+            report.stillDrifted.map((d) => [d.object, d.drift.join(', '), d.status ?? 'drifted']),
+          )
+        : table(
+            ['object', 'fields', 'decision', 'by', 'since'],
+            report.stillDrifted.map((d) => [
+              d.object,
+              d.drift.join(', '),
+              d.decision ?? '',
+              d.user ?? '',
+              shortTime(d.since ?? ''),
+            ]),
+          ),
   );
   parts.push(`<p>${e(context.skipped)}.</p>`);
   return `<!doctype html>

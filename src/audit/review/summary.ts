@@ -14,12 +14,18 @@ export interface BreakGlassSession {
   readonly restoredAt: string | undefined;
 }
 
+/**
+ * An object that differs from Git: from the log, the last write that left drift and no sync
+ * since; from a scan (`--scan`), what the scan found, `missing` included.
+ */
 export interface StillDrifted {
   readonly object: string;
-  readonly since: string;
-  readonly user: string;
-  readonly decision: string;
   readonly drift: readonly string[];
+  readonly since?: string;
+  readonly user?: string;
+  readonly decision?: string;
+  /** From a scan: differs from Git, or is not in the cluster at all. */
+  readonly status?: 'drifted' | 'missing';
 }
 
 export interface SummaryReport {
@@ -29,6 +35,16 @@ export interface SummaryReport {
   readonly dryRunDenials: number;
   readonly breakGlass: readonly BreakGlassSession[];
   readonly stillDrifted: readonly StillDrifted[];
+  /** The scan file `stillDrifted` comes from; absent when it is inferred from the log. */
+  readonly stillDriftedFrom?: string;
+}
+
+/** The review with its "still drifted" section taken from a scan instead of the log. */
+export function withScanResults(
+  report: SummaryReport,
+  scan: { readonly file: string; readonly stillDrifted: readonly StillDrifted[] },
+): SummaryReport {
+  return { ...report, stillDrifted: scan.stillDrifted, stillDriftedFrom: scan.file };
 }
 
 interface Session {
