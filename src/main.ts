@@ -54,6 +54,8 @@ export interface DriftgateOptions {
   readonly watchTiming?: WatchTiming;
   /** Wait before the first background scan (tests shorten it; default 30 s). */
   readonly scanDelayMs?: number;
+  /** How long a denial waits for Git to be fetched again first (tests on a busy machine lengthen it; default 1 s). */
+  readonly refreshWaitMs?: number;
 }
 
 export interface Driftgate {
@@ -91,7 +93,11 @@ export async function startDriftgate(
   await readTls(tls, config.listen.clientCAFile);
   const provider = createGitProvider(
     { sources: config.sources, cacheDir: config.cacheDir, safety: config.safety },
-    { logger, now: () => now().getTime() },
+    {
+      logger,
+      now: () => now().getTime(),
+      ...(options.refreshWaitMs === undefined ? {} : { refreshWaitMs: options.refreshWaitMs }),
+    },
   );
   await provider.start();
   // A config that reviews nothing looks exactly like one that works: say so, naming the key.

@@ -22,6 +22,8 @@ beforeAll(async () => {
     // Polling would pick the commit up by itself: make it rare, so only the refresh can.
     source: { pollInterval: '1h' },
     now: () => new Date(Date.now() + offsetMs),
+    // A fetch and render take well under the default second, except on a loaded machine.
+    refreshWaitMs: 30_000,
   });
   ({ driftgate, repo } = server);
 });

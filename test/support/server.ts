@@ -45,6 +45,8 @@ export async function startTestServer(
     readonly droppedLogLines?: () => number;
     /** Wait before the first background scan (default 30 s, so most tests never scan). */
     readonly scanDelayMs?: number;
+    /** How long a denial waits for Git to be fetched again (default 1 s). */
+    readonly refreshWaitMs?: number;
   } = {},
 ): Promise<TestServer> {
   const repo = createTestRepo();
@@ -85,6 +87,7 @@ export async function startTestServer(
     kubeConfig: options.kubeConfig ?? null,
     watchTiming: { initialBackoffMs: 50, maxBackoffMs: 200 },
     ...(options.scanDelayMs === undefined ? {} : { scanDelayMs: options.scanDelayMs }),
+    ...(options.refreshWaitMs === undefined ? {} : { refreshWaitMs: options.refreshWaitMs }),
   });
   return {
     driftgate,
