@@ -543,7 +543,8 @@ describe('renderers', () => {
     // Hangs (with a child of its own) only once the repository holds a file named "hang".
     const script = 'if [ -f hang ]; then sleep 30 & sleep 30; fi; cat *.yaml';
     const { provider: gitProvider } = provider({
-      limits: { timeoutMs: 500 },
+      // Long enough for a loaded machine to start a shell; far shorter than the 30 s it hangs.
+      limits: { timeoutMs: 3_000 },
       sources: [
         sourceConfig({ repoURL: git.fileURL, render: 'command', command: ['sh', '-c', script] }),
       ],
@@ -553,10 +554,10 @@ describe('renderers', () => {
     git.commit({ hang: '' });
     const started = Date.now();
     await gitProvider.refreshAll();
-    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(Date.now() - started).toBeLessThan(20_000);
     expect(gitProvider.status()[0]?.lastError).toMatchObject({
       code: errorCodes.renderTimeout,
-      message: `source shop: sh -c ${script} did not finish within 500 ms and was stopped`,
+      message: `source shop: sh -c ${script} did not finish within 3000 ms and was stopped`,
     });
     expect(gitProvider.current().get(deployment)?.commit).toBe(good);
   });
