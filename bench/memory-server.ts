@@ -7,7 +7,8 @@
 // longest event-loop stall while it was rendered and swapped, and before (review load comes
 // from another process). Runs until killed.
 // Usage: node bench/memory-server.ts <compiled src dir> <dir> <objects> <objects per file>
-// Only erasable TypeScript here: plain node runs it as it is, without tsx, whose module hooks
+// Only erasable TypeScript here: bench/memory.ts strips the types and plain node runs it (from the
+// repository's root), without tsx, whose module hooks
 // run in a thread (a V8 isolate) of their own that `driftgate serve` does not have.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -29,7 +30,7 @@ const { capYoungGeneration } =
 
 const objects = Number(objectsText);
 const perFile = Number(perFileText);
-const fixtures = new URL('../test/fixtures/captured/', import.meta.url);
+const fixtures = pathToFileURL(join(process.cwd(), 'test', 'fixtures', 'captured', '/'));
 const deployment = readFileSync(new URL('manifests/deploy-web.yaml', fixtures), 'utf8');
 const reviewBody = readFileSync(
   new URL('reviews/20-set-image-deployment-by-alice.validating.json', fixtures),

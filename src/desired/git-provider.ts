@@ -621,7 +621,7 @@ export class GitDesiredProvider implements DesiredProvider {
     for (const [index, document] of served.entries()) {
       if (!kept.has(deletionKeyOf(document))) lost += 1;
       // A slice per turn of the event loop: reviews wait for none of 100,000 lookups.
-      if (index % 5_000 === 4_999) await new Promise((resolve) => setImmediate(resolve));
+      if (index % 2_000 === 1_999) await new Promise((resolve) => setImmediate(resolve));
     }
     const share = served.length === 0 ? 0 : lost / served.length;
     const accepted = acceptDeletionsAt !== null && commit.startsWith(acceptDeletionsAt);

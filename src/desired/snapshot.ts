@@ -158,7 +158,7 @@ export async function buildSnapshotInSlices(
   renders: readonly SourceRender[],
   origin: 'restored' | 'rendered',
   builtAt = new Date(),
-  slice = 5_000,
+  slice = 1_000,
 ): Promise<DesiredSnapshot> {
   const steps = snapshotSteps(renders, origin, builtAt, slice);
   for (;;) {
