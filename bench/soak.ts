@@ -7,6 +7,7 @@
 import { Agent, request as httpsRequest } from 'node:https';
 import pino from 'pino';
 import type { AdmissionRequest, AdmissionReview } from '../src/kube/admission.js';
+import { capYoungGeneration } from '../src/cli/young-generation.js';
 import { resourceTypes, startFakeApiServer } from '../test/support/fake-apiserver.js';
 import { review } from '../test/support/fixtures.js';
 import { startTestServer } from '../test/support/server.js';
@@ -27,6 +28,8 @@ const REVIEWS: readonly { webhook: 'validate' | 'mutate'; request: AdmissionRequ
   { webhook: 'validate', request: review('30-apply-edited-deployment-by-alice') },
 ];
 
+// As `driftgate serve` does for its process.
+capYoungGeneration();
 const api = await startFakeApiServer();
 const server = await startTestServer({
   source: { pollInterval: '1s' },
