@@ -393,6 +393,14 @@ export function formatHeap(results: readonly HeapResult[]): string {
       `  ${row.category.padEnd(width)} ${results.map((r) => mb(r.rows[index]?.bytes ?? NaN).padStart(16)).join(' ')}`,
   );
   const total = `  ${'RSS'.padEnd(width)} ${results.map((r) => mb(r.rssBytes).padStart(16)).join(' ')}`;
-  const how = first.rows.map((row) => `    ${row.category}: ${row.how}`);
+  // What each row measured, and its figures where they differ from one size to the next.
+  const how = first.rows.map((row, index) => {
+    const hows = results.map((r) => r.rows[index]?.how ?? '');
+    const same = hows.every((text) => text === row.how);
+    const each = results
+      .map((r, at) => `${r.objects.toLocaleString('en')} objects: ${hows[at] ?? ''}`)
+      .join('; ');
+    return `    ${row.category}: ${same ? row.how : each}`;
+  });
   return [header, ...rows, total, '  measured as:', ...how].join('\n');
 }

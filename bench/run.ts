@@ -102,6 +102,12 @@ section(
 );
 
 section(
+  'Building a snapshot of 100,000 documents',
+  "bench/snapshot-slices.ts: `buildSnapshot` and the deletion guard's key sets as they ran before, each in one go, beside the slices the provider builds a snapshot in now (1,000 documents per turn of the event loop), with the longest event-loop delay while it builds; in one process, five rounds.",
+  ownProcess('snapshot-slices.ts').trimEnd(),
+);
+
+section(
   'Rendering 10,000 manifests from Git',
   'The Git provider end to end and render + index alone, beside plain js-yaml parsing of the same files on the main thread (its own process).',
   ownProcess('render.ts')
