@@ -1,14 +1,69 @@
-// Benchmark: resident memory of a ready driftgate serving 1 desired object and one serving
-// 10,001, each in a process of its own, and the no-op server beside them: the difference is
-// what 10,000 desired objects cost. Run alone: npx tsx bench/memory.ts
-import { readFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
-import { startServer } from './http.js';
+// Benchmark: resident memory and readiness, each server in a process of its own, beside the
+// floor it cannot go below: an empty Node process, one that loads the libraries `driftgate
+// serve` loads, and one with a worker thread besides. Measures `driftgate serve` with the
+// bundled example idle (as `npm start` runs it), 10,000 objects idle and under review load, and
+// 100,000 objects: ready from a cold render and again from the persisted snapshot, and a
+// one-file commit decided under review load with the longest event-loop stall meanwhile.
+// Run alone: npx tsx bench/memory.ts [objects for the large case, default 100000]
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { stripTypeScriptTypes } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { compiledDir, importCompiled } from './compiled.js';
+import { load } from './http.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const reviewFile = fileURLToPath(
+  new URL(
+    '../test/fixtures/captured/reviews/20-set-image-deployment-by-alice.validating.json',
+    import.meta.url,
+  ),
+);
+
+export interface Row {
+  readonly name: string;
+  readonly rssBytes: number;
+}
+
+export interface LargeResult {
+  readonly objects: number;
+  readonly files: number;
+  readonly coldReadyMs: number;
+  readonly coldRssBytes: number;
+  readonly restoredReadyMs: number;
+  readonly restoredRssBytes: number;
+  readonly loadPeakRssBytes: number;
+  readonly commitMs: number;
+  readonly commitStallMs: number;
+  readonly idleStallMs: number;
+  readonly reviewsPerSecond: number;
+}
 
 export interface MemoryResult {
-  readonly name: string;
-  readonly objects: number;
-  readonly rssBytes: number;
+  readonly floors: readonly Row[];
+  readonly example: Row;
+  readonly tenThousand: {
+    readonly readyMs: number;
+    readonly restoredReadyMs: number;
+    readonly idleRssBytes: number;
+    readonly loadPeakRssBytes: number;
+    readonly reviewsPerSecond: number;
+  };
+  readonly large: LargeResult;
+}
+
+/**
+ * A benchmark server's file with its types stripped, beside the compiled sources: plain node
+ * runs it without loading its own TypeScript stripper (some 16 MB resident) as it would for a
+ * .ts file, so that the process holds what `driftgate serve` holds.
+ */
+function strippedScript(name: string): string {
+  const file = join(compiledDir, '..', name.replace(/\.ts$/, '.mjs'));
+  const source = readFileSync(new URL(name, import.meta.url), 'utf8');
+  writeFileSync(file, stripTypeScriptTypes(source));
+  return file;
 }
 
 function rssOf(pid: number | undefined): number {
@@ -20,43 +75,332 @@ function rssOf(pid: number | undefined): number {
   }
 }
 
-async function settledRss(mode: 'noop' | 'driftgate', objects: number): Promise<number> {
-  const server = await startServer(mode, objects);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The largest of a few samples a second apart, once the process has settled. */
+async function settledRss(pid: number | undefined, settleMs = 5_000): Promise<number> {
+  await sleep(settleMs);
+  let most = 0;
+  for (let sample = 0; sample < 3; sample++) {
+    most = Math.max(most, rssOf(pid));
+    await sleep(1_000);
+  }
+  return most;
+}
+
+/** Starts `argv` and resolves once a line of its standard output matches `ready`. */
+function startUntil(
+  argv: readonly string[],
+  ready: RegExp,
+  cwd = root,
+): Promise<{ child: ChildProcess; line: string; lines: () => string[] }> {
+  const [program = process.execPath, ...args] = argv;
+  const child = spawn(program, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${argv.join(' ')} was not ready within 10 minutes`));
+    }, 600_000);
+    child.stdout.on('data', (chunk: Buffer) => {
+      const before = out.length;
+      out += chunk.toString();
+      const line = out
+        .slice(before === 0 ? 0 : out.lastIndexOf('\n', before) + 1)
+        .split('\n')
+        .find((candidate) => ready.test(candidate));
+      if (line !== undefined) {
+        clearTimeout(timer);
+        resolve({ child, line, lines: () => out.split('\n') });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${argv.join(' ')} exited with ${String(code)}`));
+    });
+  });
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) {
+      resolve();
+      return;
+    }
+    child.removeAllListeners('exit');
+    child.on('exit', () => {
+      resolve();
+    });
+    child.kill('SIGKILL');
+  });
+}
+
+const FLOORS: readonly { name: string; code: string }[] = [
+  { name: 'empty Node process', code: '' },
+  {
+    name: "Node with serve's libraries",
+    code: "for (const m of ['express', 'prom-client', 'pino', 'js-yaml', 'simple-git', 'node-forge']) await import(m);",
+  },
+  {
+    name: '  and an idle worker thread',
+    code:
+      "for (const m of ['express', 'prom-client', 'pino', 'js-yaml', 'simple-git', 'node-forge']) await import(m);" +
+      "const { Worker } = await import('node:worker_threads');" +
+      "new Worker(\"await import('js-yaml'); (await import('node:worker_threads')).parentPort.on('message', () => {});\", { eval: true }).unref();",
+  },
+  {
+    name: '  and @kubernetes/client-node',
+    code:
+      "for (const m of ['express', 'prom-client', 'pino', 'js-yaml', 'simple-git', 'node-forge', '@kubernetes/client-node']) await import(m);" +
+      "const { Worker } = await import('node:worker_threads');" +
+      "new Worker(\"await import('js-yaml'); (await import('node:worker_threads')).parentPort.on('message', () => {});\", { eval: true }).unref();",
+  },
+];
+
+async function floor(code: string): Promise<number> {
+  const { child } = await startUntil(
+    [
+      process.execPath,
+      '--input-type=module',
+      '-e',
+      `${code}\nconsole.log('ready'); setInterval(() => {}, 1000);`,
+    ],
+    /^ready$/,
+  );
   try {
-    // Let the first render's garbage be collected and the parse worker go idle.
-    await new Promise((resolve) => setTimeout(resolve, 3000));
-    return rssOf(server.child.pid);
+    return await settledRss(child.pid, 3_000);
   } finally {
-    server.child.kill('SIGKILL');
+    await stop(child);
   }
 }
 
-export async function benchMemory(): Promise<MemoryResult[]> {
-  return [
-    { name: 'no-op express HTTPS', objects: 0, rssBytes: await settledRss('noop', 0) },
-    { name: 'driftgate, 1 desired object', objects: 1, rssBytes: await settledRss('driftgate', 0) },
-    {
-      name: 'driftgate, 10,001 desired objects',
-      objects: 10_001,
-      rssBytes: await settledRss('driftgate', 10_000),
-    },
-  ];
+/** `driftgate serve` without a config, as `npm start` runs it (after `npm run build`). */
+async function example(): Promise<number> {
+  const build = spawnSync(
+    process.execPath,
+    [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+    { cwd: root, stdio: 'inherit' },
+  );
+  if (build.status !== 0) throw new Error('npm run build failed');
+  const cwd = mkdtempSync(join(tmpdir(), 'driftgate-bench-example-'));
+  try {
+    const { child } = await startUntil(
+      [
+        process.execPath,
+        join(root, 'dist', 'cli.js'),
+        'serve',
+        '--port',
+        '0',
+        '--host',
+        '127.0.0.1',
+      ],
+      /driftgate is serving the example repository/,
+      cwd,
+    );
+    try {
+      return await settledRss(child.pid);
+    } finally {
+      await stop(child);
+    }
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
+}
+
+interface Ready {
+  readonly url: string;
+  readonly pid: number;
+  readonly readyMs: number;
+  readonly objects: number;
+}
+
+function startMemoryServer(
+  dir: string,
+  objects: number,
+  perFile: number,
+): Promise<{ child: ChildProcess; ready: Ready; lines: () => string[] }> {
+  return startUntil(
+    [
+      process.execPath,
+      strippedScript('memory-server.ts'),
+      compiledDir,
+      dir,
+      String(objects),
+      String(perFile),
+    ],
+    /^\{"url"/,
+  ).then(({ child, line, lines }) => ({ child, ready: JSON.parse(line) as Ready, lines }));
+}
+
+/** Review load for `seconds` while RSS is sampled: the peak, and the reviews answered. */
+async function underLoad(
+  server: { child: ChildProcess; ready: Ready },
+  seconds: number,
+  during?: () => void,
+): Promise<{ peak: number; reviewsPerSecond: number }> {
+  let peak = rssOf(server.child.pid);
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssOf(server.child.pid));
+  }, 250);
+  const duringTimer = during === undefined ? undefined : setTimeout(during, 3_000);
+  try {
+    const result = await load('driftgate', server.ready.url, reviewFile, seconds);
+    return { peak, reviewsPerSecond: result.requestsPerSecond };
+  } finally {
+    clearInterval(sampler);
+    clearTimeout(duringTimer);
+  }
+}
+
+/** 10,000 ConfigMaps, one to a file: cold, under load, and restarted on the persisted snapshot. */
+export async function tenThousand(): Promise<MemoryResult['tenThousand']> {
+  const dir = mkdtempSync(join(tmpdir(), 'driftgate-bench-memory-'));
+  try {
+    const server = await startMemoryServer(dir, 10_000, 1);
+    let idleRssBytes: number;
+    let loaded: { peak: number; reviewsPerSecond: number };
+    try {
+      idleRssBytes = await settledRss(server.child.pid, 3_000);
+      loaded = await underLoad(server, 10);
+    } finally {
+      await stop(server.child);
+    }
+    const restored = await startMemoryServer(dir, 10_000, 1);
+    await stop(restored.child);
+    return {
+      readyMs: server.ready.readyMs,
+      restoredReadyMs: restored.ready.readyMs,
+      idleRssBytes,
+      loadPeakRssBytes: loaded.peak,
+      reviewsPerSecond: loaded.reviewsPerSecond,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `objects` ConfigMaps, five to a file, cold and then restarted on the persisted snapshot. */
+async function large(objects: number): Promise<LargeResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'driftgate-bench-memory-'));
+  const perFile = 5;
+  try {
+    const cold = await startMemoryServer(dir, objects, perFile);
+    let commit: { commitMs: number; stallMs: number; idleStallMs: number };
+    let coldRssBytes: number;
+    let loaded: { peak: number; reviewsPerSecond: number };
+    try {
+      coldRssBytes = await settledRss(cold.child.pid, 3_000);
+      loaded = await underLoad(cold, 20, () => cold.child.kill('SIGUSR2'));
+      for (let tries = 0; tries < 1200; tries++) {
+        if (cold.lines().some((line) => line.startsWith('{"commitMs"'))) break;
+        await sleep(100);
+      }
+      const line = cold.lines().find((candidate) => candidate.startsWith('{"commitMs"'));
+      if (line === undefined) throw new Error('the one-file commit was not decided');
+      commit = JSON.parse(line) as typeof commit;
+    } finally {
+      await stop(cold.child);
+    }
+    const restored = await startMemoryServer(dir, objects, perFile);
+    try {
+      const restoredRssBytes = await settledRss(restored.child.pid, 3_000);
+      return {
+        objects: cold.ready.objects,
+        files: Math.ceil((objects - 1) / perFile) + 1,
+        coldReadyMs: cold.ready.readyMs,
+        coldRssBytes,
+        restoredReadyMs: restored.ready.readyMs,
+        restoredRssBytes,
+        loadPeakRssBytes: loaded.peak,
+        commitMs: commit.commitMs,
+        commitStallMs: commit.stallMs,
+        idleStallMs: commit.idleStallMs,
+        reviewsPerSecond: loaded.reviewsPerSecond,
+      };
+    } finally {
+      await stop(restored.child);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function benchMemory(objects = 100_000): Promise<MemoryResult> {
+  // The servers run driftgate as `npm run build` compiles it: compiled here, once.
+  await importCompiled('cli/young-generation.js');
+  const floors: Row[] = [];
+  for (const { name, code } of FLOORS) floors.push({ name, rssBytes: await floor(code) });
+  return {
+    floors,
+    example: { name: 'driftgate serve, bundled example', rssBytes: await example() },
+    tenThousand: await tenThousand(),
+    large: await large(objects),
+  };
 }
 
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+const met = (ok: boolean): string => (ok ? 'met' : 'MISSED');
 
-export function formatMemory(results: readonly MemoryResult[]): string {
-  const rows = results.map((r) => `  ${r.name.padEnd(36)} RSS ${mb(r.rssBytes).padStart(7)}`);
-  const [, one, many] = results;
-  if (one !== undefined && many !== undefined) {
-    const perTenThousand = ((many.rssBytes - one.rssBytes) / (many.objects - one.objects)) * 1e4;
-    rows.push(
-      `  10,000 desired objects cost ${mb(perTenThousand)} of RSS; a ready driftgate with 10,001 holds ${mb(many.rssBytes)} (target < 300 MB: ${many.rssBytes < 300 * 1024 * 1024 ? 'met' : 'MISSED'})`,
-    );
-  }
-  return rows.join('\n');
+export function formatMemory(r: MemoryResult): string {
+  const MB = 1024 * 1024;
+  const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+  const t = r.tenThousand;
+  const l = r.large;
+  const count = l.objects.toLocaleString('en');
+  return [
+    ...r.floors.map((row) => `  ${row.name.padEnd(40)} RSS ${mb(row.rssBytes).padStart(7)}`),
+    `  ${r.example.name.padEnd(40)} RSS ${mb(r.example.rssBytes).padStart(7)}  (target <= 100 MB: ${met(r.example.rssBytes <= 100 * MB)})`,
+    `  10,000 objects: ready in ${s(t.readyMs)} from a cold render (clone, check out, render), in ${s(t.restoredReadyMs)} restarted on the persisted snapshot (target <= 2 s: ${met(t.restoredReadyMs <= 2_000)}); idle RSS ${mb(t.idleRssBytes)}; under review load (16 connections, ${t.reviewsPerSecond.toFixed(0)} reviews/s) peak RSS ${mb(t.loadPeakRssBytes)} (target <= 150 MB: ${met(t.loadPeakRssBytes <= 150 * MB)})`,
+    `  ${count} objects in ${l.files.toLocaleString('en')} files: ready from a cold render in ${s(l.coldReadyMs)}, RSS ${mb(l.coldRssBytes)}; under review load peak RSS ${mb(l.loadPeakRssBytes)} (target <= 500 MB: ${met(Math.max(l.coldRssBytes, l.loadPeakRssBytes) <= 500 * MB)})`,
+    `  ${count} objects, restarted on the persisted snapshot: ready in ${s(l.restoredReadyMs)} (target <= 10 s: ${met(l.restoredReadyMs <= 10_000)}), RSS ${mb(l.restoredRssBytes)}`,
+    `  ${count} objects, a one-file commit under review load: decided in ${l.commitMs.toFixed(0)} ms (target <= 1000 ms: ${met(l.commitMs <= 1000)}); longest event-loop stall ${l.commitStallMs.toFixed(1)} ms while it was rendered and swapped (target < 50 ms: ${met(l.commitStallMs < 50)}), ${l.idleStallMs.toFixed(1)} ms under the same load before`,
+  ].join('\n');
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  console.log(formatMemory(await benchMemory()));
+  const result = await benchMemory(Number(process.argv[2] ?? 100_000));
+  console.log(JSON.stringify(result));
+  console.log(formatMemory(result));
+}
+
+export interface HeapResult {
+  readonly objects: number;
+  readonly rssBytes: number;
+  readonly rows: readonly { category: string; bytes: number; how: string }[];
+}
+
+/** bench/heap.ts in a process of its own: where the memory of a ready driftgate goes. */
+export async function benchHeap(objects: number, perFile: number): Promise<HeapResult> {
+  await importCompiled('cli/young-generation.js');
+  const result = spawnSync(
+    process.execPath,
+    ['--expose-gc', strippedScript('heap.ts'), compiledDir, String(objects), String(perFile)],
+    { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 },
+  );
+  const line = result.stdout.split('\n').find((candidate) => candidate.startsWith('{"objects"'));
+  if (line === undefined) throw new Error(`bench/heap.ts failed: ${result.stdout}`);
+  return JSON.parse(line) as HeapResult;
+}
+
+/** One row per category, a column per snapshot size. */
+export function formatHeap(results: readonly HeapResult[]): string {
+  const [first] = results;
+  if (first === undefined) return '';
+  const width = Math.max(...first.rows.map((row) => row.category.length));
+  const header = `  ${''.padEnd(width)} ${results.map((r) => `${r.objects.toLocaleString('en')} objects`.padStart(16)).join(' ')}`;
+  const rows = first.rows.map(
+    (row, index) =>
+      `  ${row.category.padEnd(width)} ${results.map((r) => mb(r.rows[index]?.bytes ?? NaN).padStart(16)).join(' ')}`,
+  );
+  const total = `  ${'RSS'.padEnd(width)} ${results.map((r) => mb(r.rssBytes).padStart(16)).join(' ')}`;
+  // What each row measured, and its figures where they differ from one size to the next.
+  const how = first.rows.map((row, index) => {
+    const hows = results.map((r) => r.rows[index]?.how ?? '');
+    const same = hows.every((text) => text === row.how);
+    const each = results
+      .map((r, at) => `${r.objects.toLocaleString('en')} objects: ${hows[at] ?? ''}`)
+      .join('; ');
+    return `    ${row.category}: ${same ? row.how : each}`;
+  });
+  return [header, ...rows, total, '  measured as:', ...how].join('\n');
 }

@@ -167,6 +167,51 @@ Each was found with a profile or a memory trace and measured before and after on
     of 12 rounds lower), throughput ratio 1.065 and 1.103; \`/mutate\`, 8 rounds: 3.4 µs less,
     1.049.
 
+18. **\`driftgate serve\` loads the Kubernetes client only when it watches a cluster**
+    (src/main.ts, src/cluster/kubeconfig-present.ts). Measured first: \`driftgate serve\` with
+    the bundled example held 157 to 161 MB (VmRSS, three runs), with a 64 MB young generation
+    after startup. A trace of module resolution (\`module.registerHooks\`, each package's first
+    importer) showed \`@kubernetes/client-node\` loaded through the cluster watch although the
+    example watches no cluster; imported alone, it takes an empty Node process from 41 to 127
+    MB. serve now imports the cluster watch, discovery, Events, the background scan and the
+    kubeconfig reader only when there are credentials (checking for them no longer needs the
+    client), and node-forge only to make a development certificate. Effect: the example 157–161
+    → 99–101 MB (three runs each, the same hour). The floors in "Memory and readiness" put the
+    client at 60 to 65 MB.
+19. **serve's young generation stops at 16 MB, and the parse worker collects its garbage after
+    each task** (src/cli/young-generation.ts, src/cli/serve.ts, src/desired/parse-worker.ts).
+    V8 grows the young generation whenever survivors pile up and never shrinks it: with
+    10,000 objects and no load serve's new space had reached 32 MB (16 MB resident), and a
+    larger one also means longer scavenges (see the stall below). serve now sets
+    \`--semi-space-growth-factor=1\` once new space reaches 16 MB (looked at once a second), as
+    \`driftgate audit\` does. An idle worker isolate is not collected either: after a render of
+    100,000 files the idle worker still held 167 MB of old space (\`getHeapSpaceStatistics()\`
+    in the worker, a render that failed on the file limit, so all of it garbage); it now runs a
+    full collection after every task, in its own thread. The worker of a ready server with
+    100,000 objects holds 57 MB of heap in use, 76 MB resident: its parse cache, a second copy of
+    the documents ("Where the memory goes"; see below). Tests: the cap is set once
+    the young generation reaches the limit, never before, and stops being looked for.
+20. **A new snapshot is built, and checked against the deletion guard, a slice at a time**
+    (src/desired/snapshot.ts, src/desired/git-provider.ts). A CPU profile of a one-file commit
+    to 20,000 objects (\`--cpu-prof\`, no load) had one 432 ms task on the event loop: the
+    deletion guard building two sets of 20,000 keys, \`buildSnapshot\`, and the collections they
+    caused. The guard's keys of the new render are now gathered as its chunks arrive, the
+    served render is checked 2,000 documents per turn of the event loop, and the snapshot is
+    built 1,000 documents per turn (\`buildSnapshotInSlices\`); it is still built aside and
+    swapped in with one assignment, and when builds overlap only the one begun last is swapped
+    in. Tests: the sliced build equals \`buildSnapshot\` for slices of 1 to 100 documents, with
+    a conflict, a CRD and a kind of unknown scope, and the event loop turns between slices.
+    Effect at 100,000 documents, both ways in one process (bench/snapshot-slices.ts, five
+    rounds): in one go, \`buildSnapshot\` took 142 to 580 ms and the guard 242 to 472 ms, each
+    a single pause of the event loop; in slices, the longest event-loop delay while the whole
+    was built was 29 to 72 ms (the load average was 6 to 10 on the two CPUs; collections of the
+    growing heap fall inside some slices).
+21. **The Git benchmark's stall is driftgate's** (bench/refresh.ts). Its longest event-loop stall
+    while 10,000 objects were rendered again included the benchmark's own synchronous
+    \`git commit\` of 10,000 changed files and \`git rev-parse\`, run in the server's process
+    (profiles of it and of the memory benchmark's server showed 190 to 290 ms in
+    \`execFileSync\` of git). The measurement now starts once git has answered.
+
 Investigated and left as they are:
 
 - **Comparing against a plan compiled once per manifest.** Tried twice. Each manifest compiled
@@ -237,4 +282,28 @@ Investigated and left as they are:
 - **The persisted snapshot and the parse cache**: the cache holds one render's documents in the
   parse worker; the RSS of a ready server with 10,000 objects did not change measurably with it
   (261 MB with, 274 MB without, within run-to-run noise).
+
+- **The parse worker's cache is a second copy of the documents.** "Where the memory goes"
+  puts the worker at 76 MB resident with 100,000 objects (57 MB of heap in use) and 29 MB with
+  10,000, beside 68 MB for the documents and snapshot on the main thread: the cache that makes a
+  one-file commit parse one file (1 above) holds every file's documents again. Holding them
+  once would mean caching on the main thread (the worker sending each file's hash, and a mark
+  for an unchanged file instead of its documents); but the worker writes the persisted snapshot
+  from the documents it holds, so for unchanged files it would have to copy their bytes from
+  the previous snapshot file instead. Not done in this change: the next cut.
+- **Ending the parse worker when idle.** With the bundled example, ending it after each task
+  took serve from 101 to 96 MB (two runs each); the floors show an idle worker thread costs 15
+  MB. Its parse cache goes with it, so the next commit parses every file again; not done.
+- **A one-file commit decided within 1 s at 100,000 objects: not met** (5.2 s in "Memory and
+  readiness", 20,001 files). Not profiled at that size. What a commit does today: the checkout
+  is switched to the commit (\`git checkout --force\` over 20,001 files), the worker reads and
+  hashes every file of the source, and every document, unchanged ones included, crosses to the
+  main thread by structured clone in chunks of 100 before the snapshot is built again. The
+  commit's changed files are already known (\`git diff --name-only\`, 11 above); having them
+  drive the parse, and only changed documents cross, is where the next second would come from.
+- **The event-loop stall under review load at 100,000 objects: not shown met.** In the run of
+  "Memory and readiness" the longest stall from the push to the first decision on it was 127
+  ms, but the longest under the same load just before the commit, with nothing being rendered,
+  was 195 ms: the load average was 8 to 10 on the two shared CPUs, and the
+  server's thread was not always running. The build's own part is measured in a loop (20).
 `;

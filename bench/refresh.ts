@@ -90,8 +90,11 @@ async function untilDecidedOn(driftgate: Driftgate, commit: string): Promise<voi
 }
 
 /** Milliseconds from asking for a refresh to decisions naming the commit at `work`'s HEAD. */
-async function untilHeadDecided(driftgate: Driftgate, work: string): Promise<number> {
-  const commit = git(work, 'rev-parse', 'HEAD');
+async function untilHeadDecided(
+  driftgate: Driftgate,
+  work: string,
+  commit = git(work, 'rev-parse', 'HEAD'),
+): Promise<number> {
   const started = performance.now();
   void driftgate.provider.refreshAll();
   await untilDecidedOn(driftgate, commit);
@@ -198,7 +201,11 @@ export async function benchRefresh(count = 10_000): Promise<RefreshBenchResult> 
         writeFileSync(file, `${readFileSync(file, 'utf8')}# every file\n`);
       }
       git(work, 'commit', '--quiet', '-am', 'every file');
-      const everyFileCommitMs = await untilHeadDecided(driftgate, work);
+      const everyFileCommit = git(work, 'rev-parse', 'HEAD');
+      // Writing 10,000 files and running git ran synchronously in this process: that wait is the
+      // benchmark's, not driftgate's.
+      stall.reset();
+      const everyFileCommitMs = await untilHeadDecided(driftgate, work, everyFileCommit);
       const rerenderStallMs = stall.max / 1e6;
       stall.disable();
       const reviewsDuringRerender = await load;

@@ -10,7 +10,7 @@ import { benchDecide, formatDecide } from './decide.js';
 import { benchDiff } from './diff.js';
 import { benchHttp, formatHttp } from './http.js';
 import { formatResults } from './measure.js';
-import { benchMemory, formatMemory } from './memory.js';
+import { benchHeap, benchMemory, formatHeap, formatMemory } from './memory.js';
 import { formatRefresh, type RefreshBenchResult } from './refresh.js';
 import { benchScaling, formatScaling } from './scaling.js';
 import { benchScan, formatScan } from './scan.js';
@@ -80,9 +80,15 @@ section(
 );
 
 section(
-  'Memory: RSS per 10,000 desired objects',
-  'Ready servers, each in its own process, 3 s after start. Target: < 300 MB.',
+  'Memory and readiness',
+  "Each server in a process of its own, beside the floors it cannot go below: an empty Node process, one loading the libraries `driftgate serve` loads (express, prom-client, pino, js-yaml, simple-git, node-forge), with an idle worker thread besides, and with `@kubernetes/client-node` too (what serve loaded before it loaded the client only with a cluster to watch). `driftgate serve` with the bundled example as `npm start` runs it; 10,000 ConfigMaps one to a file, idle and under review load (16 connections, bench/load.ts, 10 s, RSS sampled every 250 ms); 100,000 ConfigMaps five to a file, ready from a cold render (clone, check out, render, first decision) and again after a restart on the persisted snapshot, and a one-file commit under review load (20 s) with the longest event-loop stall from the push to the first decision on it. The servers run driftgate compiled, under plain node (tsx's module hooks run in a thread of their own), with the young-generation cap `driftgate serve` sets. RSS is the largest of three samples a second apart once settled. Targets: example <= 100 MB; 10,000 objects under load <= 150 MB; 100,000 <= 500 MB, ready from the persisted snapshot <= 10 s, a one-file commit decided <= 1 s, no stall over 50 ms.",
   formatMemory(await benchMemory()),
+);
+
+section(
+  'Where the memory goes',
+  "bench/heap.ts: a ready driftgate that has answered one review, in a process of its own (plain node, `--expose-gc`), each heap figure after a full collection; the parts of the desired state measured by building one more of each with driftgate's own code from the persisted snapshot, the parse worker by its own heap statistics. 10,000 ConfigMaps one to a file, and 100,000 five to a file.",
+  formatHeap([await benchHeap(10_000, 1), await benchHeap(100_000, 5)]),
 );
 
 const refreshOutput = ownProcess('refresh.ts', ['10000']);
@@ -96,6 +102,12 @@ section(
 );
 
 section(
+  'Building a snapshot of 100,000 documents',
+  "bench/snapshot-slices.ts: `buildSnapshot` and the deletion guard's key sets as they ran before, each in one go, beside the slices the provider builds a snapshot in now (1,000 documents per turn of the event loop), with the longest event-loop delay while it builds; in one process, five rounds.",
+  ownProcess('snapshot-slices.ts').trimEnd(),
+);
+
+section(
   'Rendering 10,000 manifests from Git',
   'The Git provider end to end and render + index alone, beside plain js-yaml parsing of the same files on the main thread (its own process).',
   ownProcess('render.ts')
@@ -103,6 +115,28 @@ section(
     .split('\n')
     .map((line) => `  ${line}`)
     .join('\n'),
+);
+
+const soakSeconds = Number(process.env.BENCH_SOAK_SECONDS ?? '120');
+const soakOutput = spawnSync(
+  process.execPath,
+  [
+    '--expose-gc',
+    '--import',
+    import.meta.resolve('tsx'),
+    new URL('soak.ts', import.meta.url).pathname,
+  ],
+  {
+    encoding: 'utf8',
+    env: { ...process.env, SOAK_SECONDS: String(soakSeconds) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 24,
+  },
+).stdout;
+section(
+  'Soak: memory with commits landing',
+  `bench/soak.ts for ${soakSeconds} s (BENCH_SOAK_SECONDS; \`SOAK_SECONDS=600 npm run soak\` runs ten minutes): the real server in the benchmark's process at 100 reviews a second, a commit every 5 s, HPAs and namespace labels changing every second on the API test double; RSS and heap of that process (server, client and test double together) after a forced collection at the start and the end, and sampled during.`,
+  formatSoak(soakOutput),
 );
 
 section(
@@ -116,6 +150,29 @@ section(
   'Ten namespaces of 1,000 ConfigMaps (1% drifted) on the API test double, which runs in the benchmark process; the scan (discovery, the facts it reads, paged LISTs of 500, the comparison of every object) and, as the baseline, a plain paged LIST of the same objects with the same reader, each in a process of its own, both at the default 20 requests a second; the median of 3 rounds, peak RSS from the process itself. The rate limit, not the comparison, sets the pace.',
   formatScan(await benchScan()),
 );
+
+/** The soak's JSON report as lines: counts, then RSS and heap from start to end and sampled. */
+function formatSoak(output: string): string {
+  const start = output.indexOf('{');
+  if (start === -1) return `  did not finish:\n${output}`;
+  const report = JSON.parse(output.slice(start)) as {
+    seconds: number;
+    sent: number;
+    ok: number;
+    non200: number;
+    torn: number;
+    commitsLanded: number;
+    commitsServed: number;
+    rssMb: { start: number; end: number };
+    heapMb: { start: number; end: number };
+    samples: { atS: number; rssMb: number; heapMb: number }[];
+  };
+  return [
+    `  ${report.seconds} s: ${report.sent} reviews, ${report.ok} answered 200, ${report.non200} other, ${report.torn} torn; ${report.commitsLanded} commits landed, ${report.commitsServed} served`,
+    `  RSS ${report.rssMb.start} MB at the start, ${report.rssMb.end} MB at the end; heap used ${report.heapMb.start} → ${report.heapMb.end} MB`,
+    `  samples (s: RSS MB / heap MB): ${report.samples.map((sample) => `${sample.atS}: ${sample.rssMb}/${sample.heapMb}`).join(', ')}`,
+  ].join('\n');
+}
 
 const seconds = ((Date.now() - started.getTime()) / 1000).toFixed(0);
 const markdown = `# driftgate benchmarks
@@ -133,7 +190,7 @@ ${machine.join('\n')}
 npm ci
 npm run bench                 # everything, writes this file (takes several minutes)
 npx tsx bench/decide.ts       # one benchmark alone: decide, http [seconds], scaling [seconds],
-npx tsx bench/refresh.ts      # memory, refresh [objects], render [objects], audit [MB]
+npx tsx bench/refresh.ts      # memory [objects], refresh [objects], render [objects], audit [MB]
 \`\`\`
 
 Profiles: run a server alone with \`node --cpu-prof --import tsx bench/http-server.ts driftgate 10000\`,

@@ -2,10 +2,12 @@
 // namespace labels changing in the (loopback) cluster meanwhile. It checks what an admin relies
 // on: every answer is a 200 AdmissionReview, every answer names one commit that was being
 // served at some instant during its request (no torn snapshot), and memory stays flat.
-// `npm run soak` (SOAK_SECONDS, default 180; SOAK_RATE requests per second, default 100).
+// `npm run soak` (SOAK_SECONDS, default 180, 600 for ten minutes; SOAK_RATE requests per second,
+// default 100).
 import { Agent, request as httpsRequest } from 'node:https';
 import pino from 'pino';
 import type { AdmissionRequest, AdmissionReview } from '../src/kube/admission.js';
+import { capYoungGeneration } from '../src/cli/young-generation.js';
 import { resourceTypes, startFakeApiServer } from '../test/support/fake-apiserver.js';
 import { review } from '../test/support/fixtures.js';
 import { startTestServer } from '../test/support/server.js';
@@ -26,6 +28,8 @@ const REVIEWS: readonly { webhook: 'validate' | 'mutate'; request: AdmissionRequ
   { webhook: 'validate', request: review('30-apply-edited-deployment-by-alice') },
 ];
 
+// As `driftgate serve` does for its process.
+capYoungGeneration();
 const api = await startFakeApiServer();
 const server = await startTestServer({
   source: { pollInterval: '1s' },
@@ -165,7 +169,8 @@ while (Date.now() - started < seconds * 1000) {
       rssMb: rssMb(),
       heapMb: heapMb(),
     });
-    nextSample += 30_000;
+    // A tenth of the run apart, at most 30 s: a short soak still shows whether memory grows.
+    nextSample += Math.min(30_000, (seconds * 1000) / 10);
   }
 }
 await Promise.all(inFlight);

@@ -9,12 +9,10 @@ import { createApp, type GitHookResult } from './admission/app.js';
 import { createMetrics, registerOverrideMetric } from './admission/metrics.js';
 import { readTls, startServer, type ServerTimeouts, type TlsSource } from './admission/server.js';
 import type { DecisionLog } from './audit/log.js';
-import { selfSignedForDevelopment } from './certs/generate.js';
-import { watchCluster, type ClusterWatch } from './cluster/cluster-facts.js';
-import { watchDiscovery, type DiscoveryWatch } from './cluster/discovery-watch.js';
+import type { ClusterWatch } from './cluster/cluster-facts.js';
+import type { DiscoveryWatch } from './cluster/discovery-watch.js';
 import type { WatchEvents, WatchTiming } from './cluster/watch.js';
-import { loadKubeConfigFile, resolveKubeConfig } from './cluster/kubeconfig.js';
-import { createEventRecorder } from './cluster/events.js';
+import { kubeConfigPresent } from './cluster/kubeconfig-present.js';
 import { discoveryProblemMetrics, watchMetrics } from './cluster/metrics.js';
 import { defaults, type Config } from './config/config.js';
 import { DriftgateError, errorCodes } from './desired/errors.js';
@@ -26,7 +24,7 @@ import {
   type ClusterFacts,
   type HelmReleaseFacts,
 } from './policy/facts.js';
-import { startBackgroundScan, type BackgroundScan } from './scan/background.js';
+import type { BackgroundScan } from './scan/background.js';
 
 export interface DriftgateOptions {
   readonly logger: Logger;
@@ -81,6 +79,9 @@ export async function startDriftgate(
     logger.warn(
       'no listen.certFile/keyFile configured: serving a self-signed development certificate',
     );
+    // Loaded only here: node-forge is some 10 MB resident that a pod with its certificate files
+    // never needs.
+    const { selfSignedForDevelopment } = await import('./certs/generate.js');
     const generated = selfSignedForDevelopment();
     caCert = generated.caCert;
     tls = { kind: 'memory', cert: generated.cert, key: generated.key };
@@ -133,15 +134,15 @@ export async function startDriftgate(
 
   const metrics = createMetrics(provider, options.droppedLogLines);
   const kubeConfig =
-    options.kubeConfig === undefined ? resolveKubeConfig(config.cluster.watch) : options.kubeConfig;
+    options.kubeConfig === undefined ? await clusterKubeConfig(config) : options.kubeConfig;
   const watchEvents = watchMetrics(metrics.registry);
   const cluster =
     kubeConfig === null || kubeConfig === undefined
       ? undefined
-      : startClusterWatch(kubeConfig, config, options, watchEvents);
+      : await startClusterWatch(kubeConfig, config, options, watchEvents);
   // Replaced whole on each change, as the snapshot is: a request sees one set or the other.
   let helmReleases: ReadonlyMap<string, HelmReleaseFacts> = new Map();
-  const discovery = startDiscovery(kubeConfig ?? null, config, options, {
+  const discovery = await startDiscovery(kubeConfig ?? null, config, options, {
     events: watchEvents,
     provider,
     registry: metrics.registry,
@@ -154,7 +155,7 @@ export async function startDriftgate(
       'not watching a cluster (no kubeconfig or in-cluster credentials, or cluster.watch: false): HPAs, namespace labels and the kill switch are not seen, no Events are sent',
     );
   }
-  const scan = startScan(kubeConfig ?? null, cluster, config, options, {
+  const scan = await startScan(kubeConfig ?? null, cluster, config, options, {
     provider,
     registry: metrics.registry,
     now,
@@ -162,7 +163,12 @@ export async function startDriftgate(
   const events =
     kubeConfig === null || kubeConfig === undefined || !config.cluster.events
       ? undefined
-      : createEventRecorder({ kubeConfig, registry: metrics.registry, logger, now });
+      : (await import('./cluster/events.js')).createEventRecorder({
+          kubeConfig,
+          registry: metrics.registry,
+          logger,
+          now,
+        });
   const clusterFacts =
     options.facts ?? (cluster === undefined ? () => noClusterFacts : () => cluster.facts());
   const facts = () => {
@@ -209,8 +215,19 @@ export async function startDriftgate(
   };
 }
 
+/**
+ * The cluster's credentials under `cluster.watch`. The Kubernetes client (some 60 MB resident
+ * with its API models) is loaded only when there is a cluster to watch, as are the modules
+ * below that use it.
+ */
+async function clusterKubeConfig(config: Config): Promise<KubeConfig | undefined> {
+  if (!kubeConfigPresent(config.cluster.watch)) return undefined;
+  const { resolveKubeConfig } = await import('./cluster/kubeconfig.js');
+  return resolveKubeConfig(config.cluster.watch);
+}
+
 /** serve's background scan (`scan.enabled`): whenever the cluster is watched, unless turned off. */
-function startScan(
+async function startScan(
   kubeConfig: KubeConfig | null,
   cluster: ClusterWatch | undefined,
   config: Config,
@@ -220,7 +237,7 @@ function startScan(
     readonly registry: Registry;
     readonly now: () => Date;
   },
-): BackgroundScan | undefined {
+): Promise<BackgroundScan | undefined> {
   if (config.scan.enabled === false) return undefined;
   if (kubeConfig === null || cluster === undefined) {
     if (config.scan.enabled === 'auto') return undefined;
@@ -230,6 +247,7 @@ function startScan(
     );
   }
   const facts = options.facts ?? (() => cluster.facts());
+  const { startBackgroundScan } = await import('./scan/background.js');
   return startBackgroundScan({
     kubeConfig,
     config,
@@ -245,12 +263,13 @@ function startScan(
 }
 
 /** Watches the cluster; never waits for the watches to sync. */
-function startClusterWatch(
+async function startClusterWatch(
   kubeConfig: KubeConfig,
   config: Config,
   options: DriftgateOptions,
   events: WatchEvents,
-): ClusterWatch {
+): Promise<ClusterWatch> {
+  const { watchCluster } = await import('./cluster/cluster-facts.js');
   const { logger } = options;
   logger.info(
     { server: kubeConfig.getCurrentCluster()?.server },
@@ -268,7 +287,7 @@ function startClusterWatch(
 }
 
 /** Argo CD and Flux discovery, when configured; it needs the cluster, so it fails without one. */
-function startDiscovery(
+async function startDiscovery(
   kubeConfig: KubeConfig | null,
   config: Config,
   options: DriftgateOptions,
@@ -278,9 +297,10 @@ function startDiscovery(
     readonly registry: Registry;
     readonly helmReleases: (releases: readonly HelmReleaseFacts[]) => void;
   },
-): DiscoveryWatch | undefined {
+): Promise<DiscoveryWatch | undefined> {
   const { argocd, flux } = config.discovery;
   if (argocd === null && flux === null) return undefined;
+  const { loadKubeConfigFile } = await import('./cluster/kubeconfig.js');
   // Hub and spoke: Argo CD's objects are read on the hub, with the kubeconfig it was given for it.
   const hub =
     argocd?.hub == null
@@ -294,6 +314,7 @@ function startDiscovery(
     );
   }
   const { logger } = options;
+  const { watchDiscovery } = await import('./cluster/discovery-watch.js');
   return watchDiscovery(
     local,
     {

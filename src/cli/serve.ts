@@ -7,6 +7,7 @@ import { exampleConfig } from '../example.js';
 import { startDriftgate } from '../main.js';
 import { exitCodes, UsageError, type Command, parseCommandArgs } from './io.js';
 import { serveOptions } from './options.js';
+import { capYoungGeneration } from './young-generation.js';
 
 const HELP = `Usage: driftgate serve [--config FILE] [--port N] [--host ADDRESS]
 
@@ -40,6 +41,8 @@ export const serveCommand: Command = async (argv, io) => {
     );
   }
 
+  // A process-wide V8 setting: serve runs alone in its process, as `driftgate audit` does.
+  const stopCapping = capYoungGeneration();
   const log = serviceLog(io.env.LOG_LEVEL ?? 'info');
   const { logger } = log;
   let config;
@@ -91,6 +94,7 @@ export const serveCommand: Command = async (argv, io) => {
   );
   await new Promise((resolve) => setTimeout(resolve, drainMs));
   await driftgate.stop();
+  stopCapping();
   logger.info('stopped');
   return exitCodes.ok;
 };

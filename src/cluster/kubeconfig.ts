@@ -1,30 +1,15 @@
 // Where the cluster's credentials come from: a kubeconfig (KUBECONFIG, then ~/.kube/config) or,
 // inside a pod, its service account, in client-node's usual order. `auto` watches the cluster
 // only when one of them exists; a webhook started on a laptop without any stays Git-only.
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { DriftgateError, errorCodes } from '../desired/errors.js';
-
-const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+import { kubeConfigPresent } from './kubeconfig-present.js';
 
 export function resolveKubeConfig(
   setting: 'auto' | boolean,
   env: NodeJS.ProcessEnv = process.env,
 ): KubeConfig | undefined {
-  if (setting === false) return undefined;
-  const found =
-    (env.KUBECONFIG !== undefined && env.KUBECONFIG !== '') ||
-    existsSync(join(env.HOME ?? homedir(), '.kube', 'config')) ||
-    (env.KUBERNETES_SERVICE_HOST !== undefined && existsSync(SERVICE_ACCOUNT_TOKEN));
-  if (!found) {
-    if (setting === 'auto') return undefined;
-    throw new DriftgateError(
-      errorCodes.config,
-      'cluster.watch is true, but there is no KUBECONFIG, no ~/.kube/config and no in-cluster service account token',
-    );
-  }
+  if (!kubeConfigPresent(setting, env)) return undefined;
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromDefault();
   if (kubeConfig.getCurrentCluster() === null) {

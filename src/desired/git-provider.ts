@@ -23,7 +23,7 @@ import { renderInputs, touchesInputs } from './render-inputs.js';
 import { defaultRenderLimits, renderSource, type RenderLimits } from './render.js';
 import { redactURL } from './repo-url.js';
 import {
-  buildSnapshot,
+  buildSnapshotInSlices,
   emptySnapshot,
   formatConflict,
   type DesiredSnapshot,
@@ -168,6 +168,8 @@ export class GitDesiredProvider implements DesiredProvider {
   private readonly shutdown = new AbortController();
   /** Per source, the commit whose render the deletion guard holds back. */
   private readonly held = new Map<string, string>();
+  /** Snapshot builds begun: only the latest one's snapshot is swapped in. */
+  private builds = 0;
 
   constructor(
     private readonly options: GitProviderOptions,
@@ -289,12 +291,12 @@ export class GitDesiredProvider implements DesiredProvider {
     const added = refresh.filter((state) => state.render === undefined);
     if ((this.options.restore ?? true) && added.length > 0) {
       await Promise.all(added.map((state) => this.restoreState(state)));
-      if (added.some((state) => state.restored)) this.rebuild();
+      if (added.some((state) => state.restored)) await this.rebuild();
     }
     const changed = await this.track(
       Promise.all(refresh.map((state) => this.refreshSource(state, true))),
     );
-    if (removed || changed.some(Boolean)) this.rebuild(true);
+    if (removed || changed.some(Boolean)) await this.rebuild(true);
   }
 
   current(): DesiredSnapshot {
@@ -403,9 +405,9 @@ export class GitDesiredProvider implements DesiredProvider {
   refreshAll(): Promise<void> {
     if (this.refreshingAll !== undefined) return this.refreshingAll;
     const refresh = this.track(
-      Promise.all(this.states.map((state) => this.refreshSource(state, false))).then((changed) => {
-        if (changed.some(Boolean)) this.rebuild();
-      }),
+      Promise.all(this.states.map((state) => this.refreshSource(state, false))).then((changed) =>
+        changed.some(Boolean) ? this.rebuild() : undefined,
+      ),
     ).finally(() => {
       this.refreshingAll = undefined;
     });
@@ -438,9 +440,9 @@ export class GitDesiredProvider implements DesiredProvider {
     this.logger.info({ sources, ref: push.ref }, 'git push: fetching now');
     // `force`: a fetch already running may have started before this push landed.
     const completion = this.track(
-      Promise.all(concerned.map((state) => this.refreshSource(state, true))).then((changed) => {
-        if (changed.some(Boolean)) this.rebuild();
-      }),
+      Promise.all(concerned.map((state) => this.refreshSource(state, true))).then((changed) =>
+        changed.some(Boolean) ? this.rebuild() : undefined,
+      ),
     );
     return { kind: 'triggered', sources, ref: push.ref, completion };
   }
@@ -455,8 +457,8 @@ export class GitDesiredProvider implements DesiredProvider {
     if (this.stopped) return;
     state.timer = setTimeout(() => {
       void this.track(
-        this.refreshSource(state, false).then((changed) => {
-          if (changed) this.rebuild();
+        this.refreshSource(state, false).then(async (changed) => {
+          if (changed) await this.rebuild();
           this.schedulePoll(state);
         }),
       );
@@ -513,6 +515,8 @@ export class GitDesiredProvider implements DesiredProvider {
       // Only checkouts being rendered now are busy: a served render lives in memory.
       const checkout = await repository.checkout(commit, () => this.checkoutsInUse(repository));
       const documents: RenderedDocument[] = [];
+      // Keys for the deletion guard, gathered as chunks arrive rather than all at once after.
+      const kept = new Set<string>();
       const persisting = this.options.persist ?? true;
       const header: PersistedHeader = {
         source: config.name,
@@ -534,7 +538,10 @@ export class GitDesiredProvider implements DesiredProvider {
         // restart serves.
         persist: persisting ? { file: `${this.snapshotFile(config)}.candidate`, header } : null,
         onDocuments: (chunk) => {
-          for (const document of chunk) documents.push(document);
+          for (const document of chunk) {
+            documents.push(document);
+            kept.add(deletionKeyOf(document));
+          }
         },
       });
       let inputs = renderInputs(config, checkout);
@@ -542,7 +549,7 @@ export class GitDesiredProvider implements DesiredProvider {
       // what it read is not known, and every commit renders it again.
       if (inputs !== undefined && (await repository.hasSymbolicLinks(commit, inputs)) !== false)
         inputs = undefined;
-      if (this.holdsBack(state, commit, documents)) {
+      if (await this.holdsBack(state, commit, kept)) {
         if (persisting) rmSync(`${this.snapshotFile(config)}.candidate`, { force: true });
         return false;
       }
@@ -600,20 +607,22 @@ export class GitDesiredProvider implements DesiredProvider {
    * protecting them. It is held, reported as the source's error, and served only once a later
    * commit comes back under the share or `safety.acceptDeletionsAt` names its commit.
    */
-  private holdsBack(
+  private async holdsBack(
     state: SourceState,
     commit: string,
-    documents: readonly RenderedDocument[],
-  ): boolean {
+    kept: ReadonlySet<string>,
+  ): Promise<boolean> {
     const { maxDeletionShare, acceptDeletionsAt } = this.options.safety ?? {
       maxDeletionShare: 1,
       acceptDeletionsAt: null,
     };
     const served = state.render?.documents ?? [];
-    const keyOf = (d: RenderedDocument) =>
-      `${d.apiVersion.includes('/') ? d.apiVersion.split('/')[0] : ''}/${d.kind}/${d.namespace ?? ''}/${d.name}`;
-    const kept = new Set(documents.map(keyOf));
-    const lost = served.filter((document) => !kept.has(keyOf(document))).length;
+    let lost = 0;
+    for (const [index, document] of served.entries()) {
+      if (!kept.has(deletionKeyOf(document))) lost += 1;
+      // A slice per turn of the event loop: reviews wait for none of 100,000 lookups.
+      if (index % 2_000 === 1_999) await new Promise((resolve) => setImmediate(resolve));
+    }
     const share = served.length === 0 ? 0 : lost / served.length;
     const accepted = acceptDeletionsAt !== null && commit.startsWith(acceptDeletionsAt);
     if (share <= maxDeletionShare || accepted) {
@@ -674,15 +683,21 @@ export class GitDesiredProvider implements DesiredProvider {
     );
   }
 
-  /** Assembles a new snapshot aside and swaps it in with one assignment. */
-  private rebuild(allowEmpty = false): void {
+  /**
+   * Assembles a new snapshot aside, a slice at a time so that reviews are answered meanwhile,
+   * and swaps it in with one assignment.
+   */
+  private async rebuild(allowEmpty = false): Promise<void> {
     const renders = this.states
       .map((state) => state.render)
       .filter((render): render is SourceRender => render !== undefined);
     // Empty only when discovery removed the last source: before any render there is none to serve.
     if (renders.length === 0 && !allowEmpty) return;
     const origin = this.states.some((state) => state.restored) ? 'restored' : 'rendered';
-    const next = buildSnapshot(renders, origin, new Date(this.now()));
+    const build = ++this.builds;
+    const next = await buildSnapshotInSlices(renders, origin, new Date(this.now()));
+    // A rebuild begun since read newer renders: this one's snapshot would put older ones back.
+    if (build !== this.builds) return;
     this.snapshot = next;
     const conflicts = next.conflicts.map(formatConflict);
     const joined = conflicts.join('\n');
@@ -759,7 +774,7 @@ export class GitDesiredProvider implements DesiredProvider {
   private async restore(): Promise<void> {
     await Promise.all(this.states.map((state) => this.restoreState(state)));
     if (this.states.some((state) => state.restored)) {
-      this.rebuild();
+      await this.rebuild();
       this.logger.info({ objects: this.snapshot.size }, 'serving the persisted snapshot');
     }
   }
@@ -806,6 +821,13 @@ export class GitDesiredProvider implements DesiredProvider {
     this.reportNotes(state);
     state.lastSuccessAt = header.renderedAt;
   }
+}
+
+/** What the deletion guard compares renders by: group, kind, namespace and name. */
+function deletionKeyOf(document: RenderedDocument): string {
+  const slash = document.apiVersion.indexOf('/');
+  const group = slash === -1 ? '' : document.apiVersion.slice(0, slash);
+  return `${group}/${document.kind}/${document.namespace ?? ''}/${document.name}`;
 }
 
 /** Notes of a render in one reason, the first few named. */

@@ -11,6 +11,8 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import type * as GlobModule from './argocd-glob.js';
 import type * as ParserModule from './manifest-parser.js';
@@ -252,7 +254,20 @@ function run(id: number, task: ParseTask): void {
   }
 }
 
+/**
+ * A full collection of this thread's heap. The worker sits idle between renders, and an idle
+ * isolate is not collected: without this, what a render of 10,000 files left behind (the file
+ * texts, the parsers' intermediate objects, the previous cache) stays resident until the next
+ * commit. Collecting here costs the worker's time, never the event loop's.
+ */
+const collectGarbage = ((): (() => void) => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as unknown;
+  return typeof gc === 'function' ? (gc as () => void) : () => undefined;
+})();
+
 parentPort?.on('message', (request: { id: number; task: ParseTask }) => {
   Atomics.store(inFlight, 0, 0);
   run(request.id, request.task);
+  collectGarbage();
 });

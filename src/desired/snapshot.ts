@@ -142,6 +142,39 @@ export function buildSnapshot(
   origin: 'restored' | 'rendered',
   builtAt = new Date(),
 ): DesiredSnapshot {
+  const steps = snapshotSteps(renders, origin, builtAt, Number.POSITIVE_INFINITY);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/**
+ * buildSnapshot, a slice of `slice` documents per turn of the event loop: indexing 100,000
+ * documents in one go would hold up the reviews waiting meanwhile for over a hundred
+ * milliseconds. The snapshot is built aside and returned whole, as buildSnapshot's is.
+ */
+export async function buildSnapshotInSlices(
+  renders: readonly SourceRender[],
+  origin: 'restored' | 'rendered',
+  builtAt = new Date(),
+  slice = 1_000,
+): Promise<DesiredSnapshot> {
+  const steps = snapshotSteps(renders, origin, builtAt, slice);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The work of buildSnapshot, pausing (yield) after every `slice` documents. */
+function* snapshotSteps(
+  renders: readonly SourceRender[],
+  origin: 'restored' | 'rendered',
+  builtAt: Date,
+  slice: number,
+): Generator<void, DesiredSnapshot> {
   const byKey = new Map<string, DesiredEntry>();
   const conflicts: KeyConflict[] = [];
   const commits: Record<string, string> = {};
@@ -149,9 +182,14 @@ export function buildSnapshot(
   const scopeOf = (group: string, kind: string) =>
     builtinScope(group, kind) ?? crds.get(`${group}/${kind}`)?.scope;
   const unscoped = new Map<string, DesiredEntry>();
+  let sinceYield = 0;
   for (const render of renders) {
     commits[render.source] = render.commit;
     for (const document of render.documents) {
+      if (++sinceYield >= slice) {
+        sinceYield = 0;
+        yield;
+      }
       const metadata =
         document.namespace === null
           ? { name: document.name }

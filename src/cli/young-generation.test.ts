@@ -1,0 +1,45 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { capYoungGeneration } from './young-generation.js';
+
+describe('capYoungGeneration', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('stops the young generation growing once it reaches the limit, and looks no more', () => {
+    vi.useFakeTimers();
+    let size = 4 * 1024 * 1024;
+    const flags: string[] = [];
+    const hooks = { youngSize: () => size, setFlags: (flag: string) => flags.push(flag) };
+    const stop = capYoungGeneration(16 * 1024 * 1024, 1_000, hooks);
+    vi.advanceTimersByTime(5_000);
+    expect(flags).toEqual([]);
+    size = 16 * 1024 * 1024;
+    vi.advanceTimersByTime(1_000);
+    expect(flags).toEqual(['--semi-space-growth-factor=1']);
+    size = 32 * 1024 * 1024;
+    vi.advanceTimersByTime(10_000);
+    expect(flags).toEqual(['--semi-space-growth-factor=1']);
+    stop();
+  });
+
+  it('caps at once when the young generation is already at the limit', () => {
+    const flags: string[] = [];
+    capYoungGeneration(8, 1_000, { youngSize: () => 8, setFlags: (flag) => flags.push(flag) });
+    expect(flags).toEqual(['--semi-space-growth-factor=1']);
+  });
+
+  it('stops looking when asked, before the limit is reached', () => {
+    vi.useFakeTimers();
+    let size = 0;
+    const flags: string[] = [];
+    const stop = capYoungGeneration(8, 1_000, {
+      youngSize: () => size,
+      setFlags: (flag) => flags.push(flag),
+    });
+    stop();
+    size = 8;
+    vi.advanceTimersByTime(5_000);
+    expect(flags).toEqual([]);
+  });
+});
