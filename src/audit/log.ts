@@ -18,11 +18,20 @@ export interface ServiceLog {
 // 10,000 objects holds about 250 MB of its 1 GiB memory limit (deploy/base).
 export const MAX_BUFFERED_LOG_BYTES = 64 * 1024 * 1024;
 
+// Lines are written out once this many bytes wait (about eight decision lines), or when the
+// flush interval passes, whichever comes first: one write and its completion per line cost a
+// busy webhook several microseconds a review (BENCHMARKS.md). A quiet webhook's lines appear
+// within the interval.
+export const LOG_BATCH_BYTES = 8 * 1024;
+export const LOG_FLUSH_INTERVAL_MS = 200;
+
 /**
  * Lines leave through a buffer that a libuv thread writes out (pino's asynchronous destination),
  * so a standard output that stops draining (a full pipe to a stuck container runtime) holds up
- * lines, never reviews: a webhook blocked on its log times out every write in the cluster. What
- * is buffered is written out when the process exits, on a signal or an error; only a process
+ * lines, never reviews: a webhook blocked on its log times out every write in the cluster. The
+ * buffer is written out in batches of `LOG_BATCH_BYTES`, and at least every
+ * `LOG_FLUSH_INTERVAL_MS`. What is buffered is written out when the process exits, on a signal
+ * or an error; only a process
  * killed outright (SIGKILL, the OOM killer) can lose its last lines, whose decisions the API
  * server's audit log (the audit annotations) and the Events of denials also hold. The buffer is
  * bounded: past `maxBufferedBytes` new lines are dropped and counted, where growing would end
@@ -33,7 +42,13 @@ export function serviceLog(
   fd = 1,
   { maxBufferedBytes = MAX_BUFFERED_LOG_BYTES }: { maxBufferedBytes?: number } = {},
 ): ServiceLog {
-  const destination = pino.destination({ dest: fd, sync: false, maxLength: maxBufferedBytes });
+  const destination = pino.destination({
+    dest: fd,
+    sync: false,
+    maxLength: maxBufferedBytes,
+    minLength: LOG_BATCH_BYTES,
+    periodicFlush: LOG_FLUSH_INTERVAL_MS,
+  });
   let dropped = 0;
   destination.on('drop', () => {
     dropped += 1;
