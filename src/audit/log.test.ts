@@ -139,6 +139,14 @@ describe('the service log', () => {
     expect(uidsIn(child.stdout)).toEqual(numbered(count));
   });
 
+  // A burst fills some batches and leaves a last one part-full, while a batch is being written.
+  it('writes out the rest of a burst that ends between batches while the process goes on', async () => {
+    const lines = await written('info', 25, ({ decisions }) => {
+      for (let i = 0; i < 25; i++) decisions({ ...line, uid: String(i) });
+    });
+    expect(lines.map((text) => (JSON.parse(text) as { uid: string }).uid)).toEqual(numbered(25));
+  });
+
   // Fewer bytes than a batch wait for the flush interval, not for more lines or the exit.
   it('writes out a line that fills no batch while the process goes on', async () => {
     expect(Buffer.byteLength(JSON.stringify(line))).toBeLessThan(LOG_BATCH_BYTES);
