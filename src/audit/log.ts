@@ -52,11 +52,16 @@ export function serviceLog(
   // timer, which runs only while lines wait: an idle webhook writes nothing.
   let waiting = 0;
   let timer: NodeJS.Timeout | undefined;
+  // Ended at exit by pino's exit hook: a flush after that would throw.
+  let closed = false;
+  destination.on('close', () => {
+    closed = true;
+  });
   const flushSoon = (): void => {
     timer ??= setTimeout(() => {
       timer = undefined;
       // While a write is under way this does nothing; its end (`drain`) calls again.
-      if (waiting > 0 && !destination.destroyed) destination.flush();
+      if (waiting > 0 && !closed) destination.flush();
     }, LOG_FLUSH_INTERVAL_MS).unref();
   };
   destination.on('write', (bytes: number) => {
