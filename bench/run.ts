@@ -15,6 +15,7 @@ import { formatRefresh, type RefreshBenchResult } from './refresh.js';
 import { benchScaling, formatScaling } from './scaling.js';
 import { benchScan, formatScan } from './scan.js';
 import { OPTIMISATIONS } from './optimisations.js';
+import { HTTP_OPTIMISATIONS } from './optimisations-http.js';
 
 const started = new Date();
 const cpus = os.cpus();
@@ -141,7 +142,8 @@ load it with autocannon from another shell, stop it with Ctrl-C (SIGINT), and op
 \`.cpuprofile\` in Chrome DevTools.
 
 ${sections.map((s) => `## ${s.title}\n\n${s.intro}\n\n\`\`\`\n${s.body}\n\`\`\`\n`).join('\n')}
-${OPTIMISATIONS}`;
+${OPTIMISATIONS}
+${HTTP_OPTIMISATIONS}`;
 // Formatted as the repository's lint expects every Markdown file to be.
 const file = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url));
 writeFileSync(file, await format(markdown, { ...(await resolveConfig(file)), parser: 'markdown' }));
