@@ -47,7 +47,7 @@ Investigated on the review path and left as they are:
   server itself answered 1,817 denied reviews a second, against 6,599 in the run before these
   changes, and driftgate's median round used 719 µs of CPU per denied review against 223 µs
   in the second run: these figures say more about the machine than about the code. The
-  spread of p99 between rounds (single rounds from 14 to 414 ms in the A/B runs above) is
+  spread of p99 between rounds (single rounds from 13 to 414 ms in the A/B runs above) is
   larger than the 1.2× the target allows.
 - **Starting git blocks the event loop, longer as the process grows.** A denial refreshes from
   Git first (at most one fetch every 5 s), and the fetch starts git processes. Node's
@@ -61,7 +61,7 @@ Investigated on the review path and left as they are:
   small helper process started before the snapshot is loaded, would keep it off the event
   loop; that is the Git provider's code (src/desired), not changed here.
 - **Garbage collection with 100,000 objects.** \`--trace-gc\` under denied load, 10 s: with
-  100,000 objects (RSS 445 MB ready, 527 MB after the load; 135 MB of heap left after each
+  100,000 objects (RSS 445 MB ready, 487 MB after the load; 135 MB of heap left after each
   scavenge), 29 scavenges took 226 ms in all, median 5.0 ms, 90th percentile 12.4 ms, longest
   48 ms; with 10,000 objects, in a run on a busier machine, 18 scavenges took 211 ms, median
   3.4 ms, longest 84 ms. No full collection in either window. About 2% of the time both ways:
