@@ -85,11 +85,16 @@ if (mode === 'noop') {
     }
   }
   const count = Number(countText);
-  for (let i = 0; i < count; i++) {
-    writeFileSync(
-      join(work, 'apps', `cm-${i}.yaml`),
-      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-${i}\n  namespace: bench\ndata:\n  index: "${i}"\n`,
-    );
+  // A source reads at most 50,000 files: past 10,000 objects, ten ConfigMaps share a file.
+  const perFile = count > 10_000 ? 10 : 1;
+  for (let first = 0; first < count; first += perFile) {
+    const documents: string[] = [];
+    for (let i = first; i < Math.min(count, first + perFile); i++) {
+      documents.push(
+        `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-${i}\n  namespace: bench\ndata:\n  index: "${i}"\n`,
+      );
+    }
+    writeFileSync(join(work, 'apps', `cm-${first}.yaml`), documents.join('---\n'));
   }
   const git = (...args: string[]) =>
     execFileSync('git', args, {

@@ -1,7 +1,7 @@
-// Benchmark: /validate and /mutate of the real webhook (10,000 objects in its snapshot) against a
-// no-op express HTTPS server answering allowed: true, and against the same no-op answer from
-// node:https alone, under the same load, side by side in one run. Each server and the load
-// generator (autocannon, driven by bench/load.ts) run in processes of their own.
+// Benchmark: /validate and /mutate of the real webhook (10,000 and 100,000 objects in its
+// snapshot) against a no-op express HTTPS server answering allowed: true, and against the same
+// no-op answer from node:https alone, under the same load, side by side in one run. Each server
+// and the load generator (autocannon, driven by bench/load.ts) run in processes of their own.
 // Run alone: npx tsx bench/http.ts [seconds]
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -64,14 +64,25 @@ export async function startServer(
   );
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => {
-      reject(new Error(`${mode} server did not start`));
-    }, 180_000);
+    // 100,000 manifests are written, committed and rendered before the server listens.
+    const timer = setTimeout(
+      () => {
+        reject(new Error(`${mode} server did not start`));
+      },
+      Math.max(180_000, objects * 6),
+    );
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
-      const match = /^(https:\/\/\S+)/m.exec(out);
-      if (match?.[1] !== undefined) {
-        clearTimeout(timer);
+      const match = /^(https:\/\/\S+)(?: objects=(\d+))?/m.exec(out);
+      if (match?.[1] === undefined) return;
+      clearTimeout(timer);
+      // driftgate says how many objects it serves once Git is rendered: all of them, or the
+      // figures would be of a server still starting, or of one without its snapshot.
+      const served = Number(match[2] ?? 0);
+      if (mode === 'driftgate' && served < objects) {
+        child.kill('SIGKILL');
+        reject(new Error(`driftgate serves ${String(served)} objects, not ${String(objects)}`));
+      } else {
         resolve(match[1]);
       }
     });
@@ -94,9 +105,17 @@ export interface HttpScenario {
 
 export interface HttpScenarioResult {
   readonly scenario: HttpScenario;
-  /** The no-op express server, the no-op node:https server, then driftgate. */
+  /** The no-op express server, the no-op node:https server, then driftgate at each snapshot size. */
   readonly results: readonly HttpResult[];
 }
+
+/** The first results of a scenario are the no-op servers; driftgate's follow. */
+const BASELINES = 2;
+
+/** Against the express no-op server, for every snapshot size. */
+export const HTTP_TARGET = { throughput: 0.9, p99: 1.2 } as const;
+
+export const HTTP_SECTION_INTRO = `autocannon, 16 connections, keep-alive TLS (bench/load.ts, which keeps each answer's latency to the microsecond: autocannon's own histogram counts whole milliseconds), against the real webhook with 10,000 and with 100,000 objects in its snapshot (each logging a line per decision as \`driftgate serve\` does, ready before the load begins), a no-op express HTTPS server answering allowed: true to the same review, and the same no-op answer from node:https alone (driftgate serves reviews without express, so this is the stricter baseline); each server in a process of its own, taking turns, the median of 5 rounds of 5 s. CPU per request is the server process's CPU time over the round (/proc), steadier than throughput on a shared machine. Targets, against the express no-op server, at both sizes: >= ${String(HTTP_TARGET.throughput * 100)}% of its throughput, p99 <= ${String(HTTP_TARGET.p99)}×.`;
 
 /** A Deployment UPDATE denied (kubectl set image by a person) and one allowed (Argo CD). */
 export const HTTP_SCENARIOS: readonly HttpScenario[] = [
@@ -152,18 +171,16 @@ export async function load(
  * `seconds` after a warm-up, the median round of each.
  */
 export async function benchHttp(
-  objects = 10_000,
+  objectCounts: readonly number[] = [10_000, 100_000],
   seconds = 10,
   scenarios: readonly HttpScenario[] = HTTP_SCENARIOS,
 ): Promise<HttpScenarioResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'driftgate-bench-'));
-  // Both servers run at once and take turns under load, round after round: this machine's
-  // speed drifts during a run, and alternating exposes both to the same drift.
-  const servers = [
-    await startServer('noop', objects),
-    await startServer('bare', objects),
-    await startServer('driftgate', objects),
-  ];
+  // All servers run at once and take turns under load, round after round: this machine's
+  // speed drifts during a run, and alternating exposes all to the same drift. One starts after
+  // the other, so that no server is still building its snapshot when the load begins.
+  const servers = [await startServer('noop', 0), await startServer('bare', 0)];
+  for (const objects of objectCounts) servers.push(await startServer('driftgate', objects));
   const all: HttpScenarioResult[] = [];
   try {
     for (const [index, scenario] of scenarios.entries()) {
@@ -178,7 +195,7 @@ export async function benchHttp(
       const names = [
         'no-op express HTTPS',
         'no-op node:https',
-        `driftgate /${scenario.webhook} (${objects} objects)`,
+        ...objectCounts.map((objects) => `driftgate /${scenario.webhook} (${objects} objects)`),
       ];
       const rounds: HttpResult[][] = servers.map(() => []);
       for (const [i, server] of servers.entries())
@@ -215,15 +232,24 @@ function medianOf(runs: readonly HttpResult[]): HttpResult {
 }
 
 export function formatHttp(results: readonly HttpResult[]): string {
-  const driftgate = results.at(-1);
   const rows = results.map(
     (r) =>
       `  ${r.name.padEnd(40)} ${r.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${r.p50Ms.toFixed(2).padStart(6)} ms  p99 ${r.p99Ms.toFixed(2).padStart(6)} ms  CPU ${r.cpuMicrosPerRequest.toFixed(0).padStart(5)} µs/req  non-2xx ${r.non2xx}  errors ${r.errors}`,
   );
-  if (driftgate !== undefined) {
-    for (const base of results.slice(0, -1)) {
+  const [express] = results;
+  for (const driftgate of results.slice(BASELINES)) {
+    const objects = /\((\d+) objects\)/.exec(driftgate.name)?.[1] ?? '?';
+    for (const base of results.slice(0, BASELINES)) {
       rows.push(
-        `  driftgate / ${base.name}: throughput ${((driftgate.requestsPerSecond / base.requestsPerSecond) * 100).toFixed(0)}%, p99 ${(driftgate.p99Ms / base.p99Ms).toFixed(2)}×, CPU per request ${(driftgate.cpuMicrosPerRequest / base.cpuMicrosPerRequest).toFixed(2)}×`,
+        `  driftgate (${objects}) / ${base.name}: throughput ${((driftgate.requestsPerSecond / base.requestsPerSecond) * 100).toFixed(0)}%, p99 ${(driftgate.p99Ms / base.p99Ms).toFixed(2)}×, CPU per request ${(driftgate.cpuMicrosPerRequest / base.cpuMicrosPerRequest).toFixed(2)}×`,
+      );
+    }
+    if (express !== undefined) {
+      const throughput = driftgate.requestsPerSecond / express.requestsPerSecond;
+      const p99 = driftgate.p99Ms / express.p99Ms;
+      const met = (ok: boolean) => (ok ? 'met' : 'MISSED');
+      rows.push(
+        `  target at ${objects} objects: throughput >= ${String(HTTP_TARGET.throughput * 100)}% ${met(throughput >= HTTP_TARGET.throughput)}, p99 <= ${String(HTTP_TARGET.p99)}× ${met(p99 <= HTTP_TARGET.p99)}`,
       );
     }
   }
@@ -231,7 +257,8 @@ export function formatHttp(results: readonly HttpResult[]): string {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  for (const { scenario, results } of await benchHttp(10_000, Number(process.argv[2] ?? 5))) {
+  console.log(HTTP_SECTION_INTRO);
+  for (const { scenario, results } of await benchHttp(undefined, Number(process.argv[2] ?? 5))) {
     console.log(scenario.title);
     console.log(formatHttp(results));
   }

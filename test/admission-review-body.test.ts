@@ -216,6 +216,14 @@ describe('parseReviewBody', () => {
       body: Buffer.from('{"request":{"object":{"metadata":{"managedFields":[{"a":1]]}}}}'),
     },
     { name: 'a broken byte after the lists', body: Buffer.from(`${String(SET_IMAGE)}x`) },
+    {
+      name: 'a list that ends inside a string, after a backslash',
+      body: Buffer.from('{"request":{"object":{"metadata":{"managedFields":[{"a":"x\\'),
+    },
+    {
+      name: 'a list that ends inside a string',
+      body: Buffer.from('{"request":{"object":{"metadata":{"managedFields":[{"a":"x]}'),
+    },
   ])('throws as JSON.parse does for $name', ({ body }) => {
     expect(() => JSON.parse(body.toString('utf8'))).toThrow(SyntaxError);
     expect(() => parseReviewBody(body)).toThrow(SyntaxError);

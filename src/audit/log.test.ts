@@ -3,7 +3,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { serviceLog } from './log.js';
+import { LOG_BATCH_BYTES, serviceLog } from './log.js';
 import type { DecisionLogLine } from './record.js';
 
 const line: DecisionLogLine = {
@@ -122,17 +122,38 @@ describe('the service log', () => {
     expect(lines.map((text) => (JSON.parse(text) as { msg: string }).msg)).toEqual(['still here']);
   });
 
-  // The destination buffers; a process that ends must still write out every line it took.
+  // The destination buffers, and writes in batches; a process that ends must still write out
+  // every line it took, the last partial batch too.
   it.each([
-    ['exits', 'process.exit(0)'],
-    ['throws', 'throw new Error("boom")'],
-  ])('loses no decision line when the process %s right after writing', (_, end) => {
-    const child = spawnSync(process.execPath, nodeRunning(writerScript(5000, end)), {
+    ['exits', 5000, 'process.exit(0)'],
+    ['throws', 5000, 'throw new Error("boom")'],
+    ['exits', 3, 'process.exit(0)'],
+    ['throws', 3, 'throw new Error("boom")'],
+    ['ends by itself', 3, ''],
+  ])('loses no decision line when the process %s right after writing %i', (_, count, end) => {
+    const child = spawnSync(process.execPath, nodeRunning(writerScript(count, end)), {
       encoding: 'utf8',
       maxBuffer: 64 * 1024 * 1024,
       timeout: 30_000,
     });
-    expect(uidsIn(child.stdout)).toEqual(numbered(5000));
+    expect(uidsIn(child.stdout)).toEqual(numbered(count));
+  });
+
+  // A burst fills some batches and leaves a last one part-full, while a batch is being written.
+  it('writes out the rest of a burst that ends between batches while the process goes on', async () => {
+    const lines = await written('info', 25, ({ decisions }) => {
+      for (let i = 0; i < 25; i++) decisions({ ...line, uid: String(i) });
+    });
+    expect(lines.map((text) => (JSON.parse(text) as { uid: string }).uid)).toEqual(numbered(25));
+  });
+
+  // Fewer bytes than a batch wait for the flush interval, not for more lines or the exit.
+  it('writes out a line that fills no batch while the process goes on', async () => {
+    expect(Buffer.byteLength(JSON.stringify(line))).toBeLessThan(LOG_BATCH_BYTES);
+    const lines = await written('info', 1, ({ decisions }) => {
+      decisions(line);
+    });
+    expect(lines.map((text) => (JSON.parse(text) as { uid: string }).uid)).toEqual([line.uid]);
   });
 
   // 20,000 lines (about 17 MB) fill the pipe many times over; a synchronous log would block

@@ -18,13 +18,21 @@ export interface ServiceLog {
 // 10,000 objects holds about 250 MB of its 1 GiB memory limit (deploy/base).
 export const MAX_BUFFERED_LOG_BYTES = 64 * 1024 * 1024;
 
+// Lines are written out once this many bytes wait (about eight decision lines), or when the
+// flush interval has passed since the first of them, whichever comes first: one write and its
+// completion per line cost a busy webhook several microseconds a review (BENCHMARKS.md). A quiet
+// webhook's lines appear within the interval.
+export const LOG_BATCH_BYTES = 8 * 1024;
+export const LOG_FLUSH_INTERVAL_MS = 200;
+
 /**
  * Lines leave through a buffer that a libuv thread writes out (pino's asynchronous destination),
  * so a standard output that stops draining (a full pipe to a stuck container runtime) holds up
- * lines, never reviews: a webhook blocked on its log times out every write in the cluster. What
- * is buffered is written out when the process exits, on a signal or an error; only a process
- * killed outright (SIGKILL, the OOM killer) can lose its last lines, whose decisions the API
- * server's audit log (the audit annotations) and the Events of denials also hold. The buffer is
+ * lines, never reviews: a webhook blocked on its log times out every write in the cluster. The
+ * buffer is written out in batches of `LOG_BATCH_BYTES`, or `LOG_FLUSH_INTERVAL_MS` after a
+ * line that fills none. What is buffered is written out when the process exits, on a signal
+ * or an error; only a process killed outright (SIGKILL, the OOM killer) can lose its last
+ * lines, whose decisions the API server's audit log (the audit annotations) and the Events of denials also hold. The buffer is
  * bounded: past `maxBufferedBytes` new lines are dropped and counted, where growing would end
  * in the OOM killer taking the whole buffer and the webhook with it.
  */
@@ -33,13 +41,46 @@ export function serviceLog(
   fd = 1,
   { maxBufferedBytes = MAX_BUFFERED_LOG_BYTES }: { maxBufferedBytes?: number } = {},
 ): ServiceLog {
-  const destination = pino.destination({ dest: fd, sync: false, maxLength: maxBufferedBytes });
-  let dropped = 0;
-  destination.on('drop', () => {
-    dropped += 1;
+  const destination = pino.destination({
+    dest: fd,
+    sync: false,
+    maxLength: maxBufferedBytes,
+    minLength: LOG_BATCH_BYTES,
   });
+  let dropped = 0;
+  // Bytes taken and not yet written out, so that a batch that does not fill is written out by a
+  // timer, which runs only while lines wait: an idle webhook writes nothing.
+  let waiting = 0;
+  let timer: NodeJS.Timeout | undefined;
+  // Ended at exit by pino's exit hook: a flush after that would throw.
+  let closed = false;
+  destination.on('close', () => {
+    closed = true;
+  });
+  const flushSoon = (): void => {
+    timer ??= setTimeout(() => {
+      timer = undefined;
+      // While a write is under way this does nothing; its end (`drain`) calls again.
+      if (waiting > 0 && !closed) destination.flush();
+    }, LOG_FLUSH_INTERVAL_MS).unref();
+  };
+  destination.on('write', (bytes: number) => {
+    waiting -= bytes;
+  });
+  destination.on('drain', () => {
+    if (waiting > 0) flushSoon();
+  });
+  destination.on('drop', (text: string) => {
+    dropped += 1;
+    waiting -= Buffer.byteLength(text);
+  });
+  const write = (text: string): void => {
+    waiting += Buffer.byteLength(text);
+    destination.write(text);
+    flushSoon();
+  };
   const base = { pid: process.pid, hostname: hostname() };
-  const logger = pino({ level, base }, destination);
+  const logger = pino({ level, base }, { write });
   // Every field pino would add to `logger.info(line)` before the line's own fields.
   const bindings = `,"pid":${String(base.pid)},"hostname":${JSON.stringify(base.hostname)},`;
   return {
@@ -50,7 +91,7 @@ export function serviceLog(
     decisions: (line) => {
       if (!logger.isLevelEnabled('info')) return;
       const fields = JSON.stringify(line).slice(1);
-      destination.write(`{"level":30,"time":${String(Date.now())}${bindings}${fields}\n`);
+      write(`{"level":30,"time":${String(Date.now())}${bindings}${fields}\n`);
     },
     droppedLines: () => dropped,
   };
