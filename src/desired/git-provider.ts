@@ -20,7 +20,7 @@ import { ParseWorkerPool } from './parse-task.js';
 import type { DesiredProvider, SourceStatus } from './provider.js';
 import { isLeftAloneByFlux } from './render-options.js';
 import { renderInputs, touchesInputs } from './render-inputs.js';
-import { defaultRenderLimits, renderSource, type RenderLimits } from './render.js';
+import { applyDelta, defaultRenderLimits, renderSource, type RenderLimits } from './render.js';
 import { redactURL } from './repo-url.js';
 import {
   buildSnapshotInSlices,
@@ -80,6 +80,11 @@ interface SourceState {
   checkoutInUse: string | undefined;
   /** The directories and files the served render read (render-inputs.ts); undefined when unknown. */
   inputs: readonly string[] | undefined;
+  /**
+   * The parse the served render's documents came from (its source config and commit), while
+   * the parse worker may still hold it: a later commit then sends only its changed files.
+   */
+  parsed: { readonly token: string; readonly commit: string } | undefined;
   running: Promise<boolean> | undefined;
   queued: Promise<boolean> | undefined;
   timer: NodeJS.Timeout | undefined;
@@ -212,6 +217,7 @@ export class GitDesiredProvider implements DesiredProvider {
       discovered,
       render: undefined,
       inputs: undefined,
+      parsed: undefined,
       restored: false,
       lastSuccessAt: undefined,
       lastAttemptAt: undefined,
@@ -514,10 +520,19 @@ export class GitDesiredProvider implements DesiredProvider {
       state.checkoutInUse = commit;
       // Only checkouts being rendered now are busy: a served render lives in memory.
       const checkout = await repository.checkout(commit, () => this.checkoutsInUse(repository));
-      const documents: RenderedDocument[] = [];
+      let documents: RenderedDocument[] = [];
       // Keys for the deletion guard, gathered as chunks arrive rather than all at once after.
-      const kept = new Set<string>();
+      let kept = new Set<string>();
       const persisting = this.options.persist ?? true;
+      let inputs = renderInputs(config, checkout);
+      // A render follows symbolic links anywhere in the repository: with one among its inputs,
+      // what it read is not known, and every commit renders it again.
+      if (inputs !== undefined && (await repository.hasSymbolicLinks(commit, inputs)) !== false)
+        inputs = undefined;
+      const token = `${fingerprintOf(config)}@${commit}`;
+      const delta = await this.deltaFor(state, commit, inputs);
+      // Documents that crossed from the parse worker: all of them, or a delta's.
+      let sent = 0;
       const header: PersistedHeader = {
         source: config.name,
         fingerprint: fingerprintOf(config),
@@ -525,7 +540,7 @@ export class GitDesiredProvider implements DesiredProvider {
         renderedAt: this.now(),
       };
       let notes: readonly string[] = [];
-      await renderSource({
+      const rendered = await renderSource({
         onNotes: (found) => {
           notes = found;
         },
@@ -538,17 +553,20 @@ export class GitDesiredProvider implements DesiredProvider {
         // restart serves.
         persist: persisting ? { file: `${this.snapshotFile(config)}.candidate`, header } : null,
         onDocuments: (chunk) => {
+          sent += chunk.length;
           for (const document of chunk) {
             documents.push(document);
             kept.add(deletionKeyOf(document));
           }
         },
+        token,
+        ...(delta === undefined ? {} : { delta }),
       });
-      let inputs = renderInputs(config, checkout);
-      // A render follows symbolic links anywhere in the repository: with one among its inputs,
-      // what it read is not known, and every commit renders it again.
-      if (inputs !== undefined && (await repository.hasSymbolicLinks(commit, inputs)) !== false)
-        inputs = undefined;
+      if (rendered.delta !== undefined) {
+        // Only the changed files' documents came: the rest are the served render's.
+        documents = await applyDelta(state.render?.documents ?? [], documents, rendered.delta);
+        kept = await deletionKeysOf(documents);
+      }
       if (await this.holdsBack(state, commit, kept)) {
         if (persisting) rmSync(`${this.snapshotFile(config)}.candidate`, { force: true });
         return false;
@@ -561,11 +579,18 @@ export class GitDesiredProvider implements DesiredProvider {
       state.notes = notes;
       this.reportNotes(state);
       state.inputs = inputs;
+      state.parsed = { token, commit };
       state.rerender = false;
       state.restored = false;
       this.succeeded(state);
       this.logger.info(
-        { source: config.name, commit, objects: documents.length },
+        {
+          source: config.name,
+          commit,
+          objects: documents.length,
+          objectsSent: sent,
+          delta: rendered.delta !== undefined,
+        },
         'source rendered',
       );
       return true;
@@ -655,6 +680,25 @@ export class GitDesiredProvider implements DesiredProvider {
       message,
     );
     return true;
+  }
+
+  /**
+   * What a render of `commit` may take as a delta: the files changed since the parse the served
+   * render came from. Undefined, and every file is read and sent, when that is not known for
+   * sure: no such parse (a restored render), a config that renders differently, symbolic links
+   * (what a file reads may change with no change to it), or Git cannot tell what changed.
+   */
+  private async deltaFor(
+    state: SourceState,
+    commit: string,
+    inputs: readonly string[] | undefined,
+  ): Promise<{ base: string; changed: readonly string[] } | undefined> {
+    const { render, parsed } = state;
+    if (render === undefined || parsed === undefined || state.restored || state.rerender)
+      return undefined;
+    if (inputs === undefined || state.inputs === undefined) return undefined;
+    const changed = await state.repository.changedFiles(parsed.commit, commit);
+    return changed === undefined ? undefined : { base: parsed.token, changed };
   }
 
   /** Is `commit` one that changes no file the served render of `state` read? */
@@ -817,6 +861,7 @@ export class GitDesiredProvider implements DesiredProvider {
           : documents,
     };
     state.restored = true;
+    state.parsed = undefined;
     state.notes = this.restoreNotes(state.config);
     this.reportNotes(state);
     state.lastSuccessAt = header.renderedAt;
@@ -828,6 +873,16 @@ function deletionKeyOf(document: RenderedDocument): string {
   const slash = document.apiVersion.indexOf('/');
   const group = slash === -1 ? '' : document.apiVersion.slice(0, slash);
   return `${group}/${document.kind}/${document.namespace ?? ''}/${document.name}`;
+}
+
+/** The deletion guard's keys of `documents`, a slice per turn of the event loop. */
+async function deletionKeysOf(documents: readonly RenderedDocument[]): Promise<Set<string>> {
+  const keys = new Set<string>();
+  for (const [index, document] of documents.entries()) {
+    keys.add(deletionKeyOf(document));
+    if (index % 5_000 === 4_999) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return keys;
 }
 
 /** Notes of a render in one reason, the first few named. */

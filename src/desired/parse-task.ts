@@ -27,6 +27,14 @@ export type ParseTask =
        * are unchanged since then are not parsed again. null: parse everything, keep nothing.
        */
       readonly cache: string | null;
+      /** What this parse reflects (source config and commit), recorded with its cache. */
+      readonly token: string | null;
+      /**
+       * The files changed since the parse recorded as `base`: when the cache is that parse's,
+       * only these files (and files new to the cache) are read, and only their documents are
+       * sent (see RenderDelta). Otherwise, or when null, every file is read and sent.
+       */
+      readonly delta: { readonly base: string; readonly changed: readonly string[] } | null;
     }
   | {
       readonly kind: 'text';
@@ -47,8 +55,19 @@ export type WorkerMessage =
       readonly count: number;
       readonly files: FileCounts;
       readonly notes: readonly string[];
+      readonly delta: RenderDelta | null;
     }
   | { readonly type: 'failed'; readonly problems: readonly ManifestProblem[] };
+
+/**
+ * A parse that sent only the documents of the files it read again: the previous render's
+ * documents of every other file still stand. `files` lists every manifest file in render order,
+ * `reread` those whose documents were sent (a file there that sent none now declares nothing).
+ */
+export interface RenderDelta {
+  readonly files: readonly string[];
+  readonly reread: readonly string[];
+}
 
 /** Of the manifest files a task read: how many were parsed, how many came from its cache. */
 export interface FileCounts {
@@ -64,6 +83,8 @@ export type ParseOutcome =
       readonly files: FileCounts;
       /** What the render left out and could not judge (Argo CD sources): for discovery problems. */
       readonly notes: readonly string[];
+      /** Set when only the changed files' documents were sent. */
+      readonly delta: RenderDelta | null;
     }
   | { readonly ok: false; readonly problems: readonly ManifestProblem[] };
 
@@ -187,6 +208,7 @@ export class ParseWorkerPool {
           count: message.count,
           files: message.files,
           notes: message.notes,
+          delta: message.delta,
         });
       } else this.finish({ ok: false, problems: message.problems });
     });

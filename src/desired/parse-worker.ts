@@ -17,7 +17,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type * as GlobModule from './argocd-glob.js';
 import type * as ParserModule from './manifest-parser.js';
 import type { ManifestProblem, RenderedDocument } from './manifest-parser.js';
-import type { FileCounts, ParseTask, PersistRequest, WorkerMessage } from './parse-task.js';
+import type {
+  FileCounts,
+  ParseTask,
+  PersistRequest,
+  RenderDelta,
+  WorkerMessage,
+} from './parse-task.js';
 
 // Under a TypeScript runner the sibling module is a .ts file; once built it is .js. The worker is
 // started by Node itself, so it picks the one that exists next to it.
@@ -42,6 +48,7 @@ const CHUNK_DOCUMENTS = 100;
 const WINDOW = 2;
 const inFlight = new Int32Array((workerData as { inFlight: SharedArrayBuffer }).inFlight);
 const MAX_PROBLEMS = 20;
+const WRITE_DOCUMENTS = 500;
 const SNAPSHOT_FORMAT = 'driftgate.snapshot/v1';
 
 /**
@@ -55,7 +62,12 @@ interface ParsedFile {
   readonly documents: readonly RenderedDocument[];
   readonly notes: readonly string[];
 }
-const parseCaches = new Map<string, Map<string, ParsedFile>>();
+interface ParseCache {
+  /** The task's token: what the parse reflected (source config and commit). */
+  readonly token: string | null;
+  readonly files: ReadonlyMap<string, ParsedFile>;
+}
+const parseCaches = new Map<string, ParseCache>();
 
 /**
  * Writes the persisted snapshot document by document as parsing goes, so the worker never holds
@@ -67,6 +79,8 @@ class SnapshotWriter {
   private readonly temp: string;
   private readonly fd: number;
   private first = true;
+  private parts: string[] = [];
+  private buffered = 0;
 
   // No parameter properties: Node's type stripping loads this file as it is.
   constructor(request: PersistRequest) {
@@ -81,11 +95,21 @@ class SnapshotWriter {
   }
 
   add(document: RenderedDocument): void {
-    writeSync(this.fd, `${this.first ? '' : ','}${JSON.stringify(document)}`);
+    this.parts.push(`${this.first ? '' : ','}${JSON.stringify(document)}`);
     this.first = false;
+    this.buffered += 1;
+    if (this.buffered >= WRITE_DOCUMENTS) this.write();
+  }
+
+  /** Documents a write at a time: one write call per document costs more than the writing. */
+  private write(): void {
+    if (this.parts.length > 0) writeSync(this.fd, this.parts.join(''));
+    this.parts = [];
+    this.buffered = 0;
   }
 
   commit(): void {
+    this.write();
     writeSync(this.fd, ']}');
     closeSync(this.fd);
     renameSync(this.temp, this.request.file);
@@ -155,12 +179,15 @@ function run(id: number, task: ParseTask): void {
   };
   const writer =
     task.kind !== 'restore' && task.persist !== null ? new SnapshotWriter(task.persist) : null;
-  const emit = (document: RenderedDocument): void => {
+  // send false: persisted and counted, not sent (the main thread holds it from the last render).
+  const emit = (document: RenderedDocument, send = true): void => {
     count += 1;
     writer?.add(document);
+    if (!send) return;
     chunk.push(document);
     if (chunk.length >= CHUNK_DOCUMENTS) flush();
   };
+  let delta: RenderDelta | null = null;
 
   try {
     if (task.kind === 'restore') {
@@ -178,7 +205,7 @@ function run(id: number, task: ParseTask): void {
       }
       for (const document of parsed.documents as RenderedDocument[]) emit(document);
       flush();
-      post({ type: 'done', header: parsed.header ?? null, count, files, notes });
+      post({ type: 'done', header: parsed.header ?? null, count, files, notes, delta });
       return;
     }
     if (task.kind === 'files') {
@@ -199,14 +226,27 @@ function run(id: number, task: ParseTask): void {
       const cache =
         task.cache === null ? null : `${task.cache}|${task.argocd === null ? 'kubectl' : 'argocd'}`;
       const previous = cache === null ? undefined : parseCaches.get(cache);
+      // Only when the cache is the parse the main thread's render came from are the files
+      // Git left unchanged neither read nor sent.
+      const changed =
+        task.delta !== null && previous !== undefined && previous.token === task.delta.base
+          ? new Set(task.delta.changed)
+          : undefined;
+      const reread: string[] = [];
       const next = new Map<string, ParsedFile>();
       let parsed = 0;
       for (const file of manifests) {
         if (problems.length > 0 && problems.length >= MAX_PROBLEMS) break;
         try {
+          const known = previous?.files.get(file.file);
+          if (changed !== undefined && known !== undefined && !changed.has(file.file)) {
+            next.set(file.file, known);
+            for (const document of known.documents) emit(document, false);
+            notes.push(...known.notes);
+            continue;
+          }
           const content = parser.readManifestFile(file, task.maxFileBytes);
           const sha256 = createHash('sha256').update(content).digest('hex');
-          const known = previous?.get(file.file);
           let parsedFile: ParsedFile;
           if (known?.sha256 === sha256) parsedFile = known;
           else {
@@ -214,6 +254,7 @@ function run(id: number, task: ParseTask): void {
             parsedFile = { sha256, ...parseFile(task.argocd !== null, content, file.file) };
           }
           if (cache !== null) next.set(file.file, parsedFile);
+          reread.push(file.file);
           for (const document of parsedFile.documents) emit(document);
           notes.push(...parsedFile.notes);
         } catch (error) {
@@ -222,8 +263,11 @@ function run(id: number, task: ParseTask): void {
         }
       }
       files = { parsed, reused: manifests.length - parsed };
+      if (changed !== undefined) delta = { files: manifests.map((file) => file.file), reread };
       // Only a parse that succeeded becomes the base of the next one.
-      if (cache !== null && problems.length === 0) parseCaches.set(cache, next);
+      if (cache !== null && problems.length === 0) {
+        parseCaches.set(cache, { token: task.token, files: next });
+      }
     } else {
       try {
         if (task.argocd) {
@@ -246,7 +290,7 @@ function run(id: number, task: ParseTask): void {
     }
     flush();
     writer?.commit();
-    post({ type: 'done', header: null, count, files, notes });
+    post({ type: 'done', header: null, count, files, notes, delta });
   } catch (error) {
     writer?.abandon();
     const file = task.kind === 'restore' ? task.file : task.kind === 'text' ? task.label : '';

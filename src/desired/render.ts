@@ -13,7 +13,7 @@ import {
   resolveInside,
   type RenderedDocument,
 } from './manifest-parser.js';
-import type { FileCounts, ParseWorkerPool, PersistRequest } from './parse-task.js';
+import type { FileCounts, ParseWorkerPool, PersistRequest, RenderDelta } from './parse-task.js';
 import {
   hasKustomizeEdits,
   helmTemplateArgv,
@@ -54,6 +54,22 @@ export interface RenderRequest {
    * files, objects named by generateName).
    */
   readonly onNotes?: (notes: readonly string[]) => void;
+  /** What this render reflects (source config and commit), for a later render's `delta`. */
+  readonly token?: string;
+  /**
+   * The files (paths from the repository's root) changed since the render named by `base`,
+   * whose documents the caller holds. A plain source whose parse cache is that render's then
+   * reads, and sends to `onDocuments`, only these files' documents (see RenderOutcome.delta).
+   */
+  readonly delta?: { readonly base: string; readonly changed: readonly string[] };
+}
+
+export interface RenderOutcome extends FileCounts {
+  /**
+   * Set when `onDocuments` received only the documents of the files read again: the base
+   * render's documents of every other file still stand (see applyDelta).
+   */
+  readonly delta?: RenderDelta;
 }
 
 /**
@@ -63,7 +79,7 @@ export interface RenderRequest {
  * and how many were unchanged since the source's last render (plain sources; renderer output
  * is one text, parsed whole).
  */
-export async function renderSource(request: RenderRequest): Promise<FileCounts> {
+export async function renderSource(request: RenderRequest): Promise<RenderOutcome> {
   const { source, checkout } = request;
   let directory: string;
   try {
@@ -114,13 +130,15 @@ export async function renderSource(request: RenderRequest): Promise<FileCounts> 
         argocd: source.argocd ?? null,
         persist: request.persist,
         cache: source.name,
+        token: request.token ?? null,
+        delta: request.delta ?? null,
       },
       onDocuments,
       request.limits.timeoutMs,
     );
     if (!outcome.ok) throw manifestFailure(source.name, outcome.problems);
     request.onNotes?.(outcome.notes);
-    return outcome.files;
+    return outcome.delta === null ? outcome.files : { ...outcome.files, delta: outcome.delta };
   }
 
   let rendered: { output: string; label: string };
@@ -155,6 +173,46 @@ export async function renderSource(request: RenderRequest): Promise<FileCounts> 
   if (!outcome.ok) throw manifestFailure(source.name, outcome.problems);
   request.onNotes?.(outcome.notes);
   return outcome.files;
+}
+
+/**
+ * The documents of a render that sent a delta: for each manifest file in order, the documents
+ * just sent when it was read again, else those `base` (the render the delta was taken from)
+ * holds for it. Equal to the documents a full render would have sent. A slice of files per turn
+ * of the event loop: reviews wait for none of 100,000 documents.
+ */
+export async function applyDelta(
+  base: readonly RenderedDocument[],
+  sent: readonly RenderedDocument[],
+  delta: RenderDelta,
+  slice = 5_000,
+): Promise<RenderedDocument[]> {
+  const pause = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  const byFile = (
+    documents: readonly RenderedDocument[],
+    into: Map<string, RenderedDocument[]>,
+  ) => {
+    for (const document of documents) {
+      const list = into.get(document.file);
+      if (list === undefined) into.set(document.file, [document]);
+      else list.push(document);
+    }
+  };
+  const reread = new Set(delta.reread);
+  const fresh = new Map<string, RenderedDocument[]>();
+  byFile(sent, fresh);
+  const held = new Map<string, RenderedDocument[]>();
+  for (let from = 0; from < base.length; from += slice) {
+    byFile(base.slice(from, from + slice), held);
+    await pause();
+  }
+  const documents: RenderedDocument[] = [];
+  for (const [index, file] of delta.files.entries()) {
+    const own = reread.has(file) ? fresh.get(file) : held.get(file);
+    if (own !== undefined) for (const document of own) documents.push(document);
+    if (index % slice === slice - 1) await pause();
+  }
+  return documents;
 }
 
 /** The names kustomize looks for in a directory, in its order. */

@@ -120,6 +120,57 @@ describe('GitDesiredProvider over file://', () => {
     ]);
   });
 
+  it('renders a commit from the files it changed: the same snapshot as a full render, and after a restart', async () => {
+    const git = repo();
+    const several = (names: string[]): string =>
+      names
+        .map((name) => fixture('cm-web-config.yaml').replace('name: web-config', `name: ${name}`))
+        .join('---\n');
+    git.commit({
+      'apps/deploy-web.yaml': fixture('deploy-web.yaml'),
+      'apps/svc-web.yaml': fixture('svc-web.yaml'),
+      'apps/several.yaml': several(['one', 'two']),
+      'apps/gone.yaml': several(['gone']),
+      'apps/moved.yaml': several(['moved']),
+    });
+    const cache = tempDir('driftgate-cache-');
+    cleanups.push(cache.cleanup);
+    const sources = [sourceConfig({ repoURL: git.fileURL, path: 'apps' })];
+    const first = provider({ sources, cacheDir: cache.path });
+    await first.provider.start();
+    const rendered = () => first.log.lines().filter((line) => line['msg'] === 'source rendered');
+    expect(rendered()[0]).toMatchObject({ objects: 6, objectsSent: 6, delta: false });
+
+    const next = git.commit({
+      'apps/deploy-web.yaml': deploymentV2,
+      'apps/several.yaml': several(['one', 'two', 'three']),
+      'apps/gone.yaml': null,
+      'apps/moved.yaml': null,
+      'apps/nested/moved.yaml': several(['moved']),
+    });
+    await first.provider.refreshAll();
+    // Only the changed files' documents crossed from the parser: 1 + 3 + 1.
+    expect(rendered()[1]).toMatchObject({ commit: next, objects: 6, objectsSent: 5, delta: true });
+    const entries = (snapshot: DesiredSnapshot) =>
+      JSON.parse(JSON.stringify([...snapshot.entries()])) as unknown;
+    const delta = first.provider.current();
+    expect(imageOf(delta)).toBe(v2Image);
+    expect(delta.get(configMap('gone'))).toBeUndefined();
+    expect(delta.get(configMap('moved'))?.file).toBe('apps/nested/moved.yaml');
+
+    const full = provider({ sources });
+    await full.provider.start();
+    expect(entries(full.provider.current())).toEqual(entries(delta));
+    await first.provider.stop();
+
+    // The persisted snapshot is the delta render's, whole.
+    renameSync(git.bare, `${git.bare}.moved`);
+    const restarted = provider({ sources, cacheDir: cache.path }).provider;
+    await restarted.start();
+    expect(restarted.current().origin).toBe('restored');
+    expect(entries(restarted.current())).toEqual(entries(delta));
+  });
+
   it('honours include and exclude globs', async () => {
     const git = repo();
     git.commit({

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RenderedDocument } from '../../src/desired/manifest-parser.js';
 import { ParseWorkerPool } from '../../src/desired/parse-task.js';
-import { defaultRenderLimits, renderSource } from '../../src/desired/render.js';
+import { applyDelta, defaultRenderLimits, renderSource } from '../../src/desired/render.js';
 import { capturedManifests, createTestRepo, git, sourceConfig } from './git-fixture.js';
 
 const FILES = 40;
@@ -101,5 +101,156 @@ describe('incremental parse of a plain source', () => {
     // cm-7 changed since the last good parse; cm-8 is back to the content that parse saw.
     expect(after.files).toEqual({ parsed: 1, reused: FILES - 1 });
     expect(after.documents).toEqual(await fromScratch(fixed));
+  });
+});
+
+describe('a commit rendered as a delta of the last render', () => {
+  const repo = createTestRepo();
+  const pools: ParseWorkerPool[] = [];
+  afterAll(async () => {
+    await Promise.all(pools.map((pool) => pool.close()));
+    repo.cleanup();
+  });
+
+  const checkouts = new Map<string, string>();
+  const checkoutOf = (commit: string): string => {
+    let dir = checkouts.get(commit);
+    if (dir === undefined) {
+      dir = join(repo.base, '..', `checkout-${commit}`);
+      git(repo.work, 'worktree', 'add', '--quiet', '--detach', dir, commit);
+      checkouts.set(commit, dir);
+    }
+    return dir;
+  };
+
+  const fromScratch = async (commit: string): Promise<RenderedDocument[]> => {
+    const parser = new ParseWorkerPool();
+    pools.push(parser);
+    const documents: RenderedDocument[] = [];
+    await renderSource({
+      source: sourceConfig({ name: 'shop', repoURL: repo.fileURL, path: 'apps' }),
+      checkout: checkoutOf(commit),
+      workDir: join(repo.base, '..', 'render-work'),
+      limits: defaultRenderLimits,
+      persist: null,
+      parser,
+      onDocuments: (chunk) => documents.push(...chunk),
+    });
+    return documents;
+  };
+
+  /**
+   * A render of `commit` given the files Git says changed since `base` (rendered before by the
+   * same parser, its documents `held`): what crossed from the worker, and the documents once the
+   * delta is applied.
+   */
+  const renderDelta = async (
+    parser: ParseWorkerPool,
+    base: string,
+    held: readonly RenderedDocument[],
+    commit: string,
+  ) => {
+    const sent: RenderedDocument[] = [];
+    const changed = git(repo.work, 'diff', '--name-only', '--no-renames', base, commit)
+      .split('\n')
+      .filter((path) => path !== '');
+    const outcome = await renderSource({
+      source: sourceConfig({ name: 'shop', repoURL: repo.fileURL, path: 'apps' }),
+      checkout: checkoutOf(commit),
+      workDir: join(repo.base, '..', 'render-work'),
+      limits: defaultRenderLimits,
+      persist: null,
+      parser,
+      onDocuments: (chunk) => sent.push(...chunk),
+      token: commit,
+      delta: { base, changed },
+    });
+    const documents =
+      outcome.delta === undefined ? sent : await applyDelta(held, sent, outcome.delta, 3);
+    return { outcome, sent, documents };
+  };
+
+  it('sends only the changed files of a commit, and the delta applied equals a full render', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < FILES; i++) files[`apps/cm-${i}.yaml`] = configMap(i);
+    files['apps/several.yaml'] = [configMap(2000), configMap(2001)].join('---\n');
+    const first = repo.commit(files);
+    const parser = new ParseWorkerPool();
+    pools.push(parser);
+    const sent: RenderedDocument[] = [];
+    await renderSource({
+      source: sourceConfig({ name: 'shop', repoURL: repo.fileURL, path: 'apps' }),
+      checkout: checkoutOf(first),
+      workDir: join(repo.base, '..', 'render-work'),
+      limits: defaultRenderLimits,
+      persist: null,
+      parser,
+      onDocuments: (chunk) => sent.push(...chunk),
+      token: first,
+    });
+    expect(sent).toHaveLength(FILES + 2);
+
+    // One file edited, one added, one deleted, one renamed, a file of several documents given
+    // a third one.
+    const second = repo.commit({
+      'apps/cm-3.yaml': configMap(3, 'two'),
+      'apps/a-new.yaml': configMap(1000),
+      'apps/cm-5.yaml': null,
+      'apps/cm-6.yaml': null,
+      'apps/renamed/cm-6.yaml': configMap(6),
+      'apps/several.yaml': [configMap(2000), configMap(2001), configMap(2002)].join('---\n'),
+    });
+    const delta = await renderDelta(parser, first, sent, second);
+    expect(delta.outcome.delta?.reread.toSorted()).toEqual([
+      'apps/a-new.yaml',
+      'apps/cm-3.yaml',
+      'apps/renamed/cm-6.yaml',
+      'apps/several.yaml',
+    ]);
+    // Only the documents of the files read again crossed: 1 + 1 + 1 + 3.
+    expect(delta.sent.map((d) => d.name).toSorted()).toEqual(
+      [1000, 3, 6, 2000, 2001, 2002].map((index) => `web-config-${index}`).toSorted(),
+    );
+    expect(delta.documents).toEqual(await fromScratch(second));
+
+    // A file that now declares nothing, and a file of several documents cut to one.
+    const third = repo.commit({
+      'apps/cm-8.yaml': '# nothing here yet\n',
+      'apps/several.yaml': configMap(2001),
+    });
+    const again = await renderDelta(parser, second, delta.documents, third);
+    expect(again.sent.map((d) => d.name)).toEqual(['web-config-2001']);
+    expect(again.documents).toEqual(await fromScratch(third));
+    expect(again.documents.some((d) => d.file === 'apps/cm-8.yaml')).toBe(false);
+
+    // Invalid YAML fails as a full render does; the next commit's delta is taken from the last
+    // render that succeeded, which the caller still serves.
+    const broken = repo.commit({ 'apps/cm-9.yaml': 'kind: [unclosed\n' });
+    await expect(renderDelta(parser, third, again.documents, broken)).rejects.toThrow(
+      /apps\/cm-9\.yaml/,
+    );
+    const fixed = repo.commit({
+      'apps/cm-9.yaml': configMap(9, 'fixed'),
+      'apps/cm-10.yaml': configMap(10, 'too'),
+    });
+    const after = await renderDelta(parser, third, again.documents, fixed);
+    expect(after.outcome.delta?.reread.toSorted()).toEqual(['apps/cm-10.yaml', 'apps/cm-9.yaml']);
+    expect(after.documents).toEqual(await fromScratch(fixed));
+  });
+
+  it("sends every document when its parse cache is not the delta's base", async () => {
+    const parser = new ParseWorkerPool();
+    pools.push(parser);
+    const base = repo.commit({ 'apps/cm-11.yaml': configMap(11, 'base') });
+    const next = repo.commit({ 'apps/cm-11.yaml': configMap(11, 'next') });
+    // A new parser (a restarted worker) holds no parse: the delta cannot be trusted.
+    const cold = await renderDelta(parser, base, [], next);
+    expect(cold.outcome.delta).toBeUndefined();
+    expect(cold.sent).toEqual(await fromScratch(next));
+    // Its cache is now `next`'s; a delta said to be from `base` is refused too.
+    const later = repo.commit({ 'apps/cm-12.yaml': configMap(12, 'later') });
+    const wrongBase = await renderDelta(parser, base, [], later);
+    expect(wrongBase.outcome.delta).toBeUndefined();
+    expect(wrongBase.sent).toEqual(await fromScratch(later));
   });
 });
