@@ -211,6 +211,31 @@ Each was found with a profile or a memory trace and measured before and after on
     \`git commit\` of 10,000 changed files and \`git rev-parse\`, run in the server's process
     (profiles of it and of the memory benchmark's server showed 190 to 290 ms in
     \`execFileSync\` of git). The measurement now starts once git has answered.
+24. **A commit to a plain source reads, and sends, only the files it changed**
+    (src/desired/parse-worker.ts, src/desired/render.ts, src/desired/git-provider.ts). CPU
+    profiles (\`--cpu-prof\`) of two one-file commits to 100,000 objects in 20,001 files, no
+    review load, per commit: the parse worker spent 590 ms reading and hashing every file, 845
+    ms handing all 100,000 documents to the main thread (\`postMessage\` in chunks of 100), 870
+    ms writing the persisted snapshot (670 of them in one \`writeSync\` per document) and 400 ms
+    collecting garbage; the main thread 110 ms taking the documents in, 250 ms building the
+    snapshot, 245 ms in the deletion guard and 710 ms collecting garbage. Now, when the served render came from
+    the worker's last parse of the source (the worker records the source config and commit
+    with its cache) and Git names the files changed since (\`git diff --name-only\`), the
+    worker reads only those files and files new to it, and sends only their documents, with
+    the list of manifest files in order; the main thread takes every other file's documents
+    from the served render, in the same order, so the result equals a full render's, and the
+    deletion guard sees all of it. The persisted snapshot is still written whole, 500
+    documents a write. A restored render, a restarted worker, a changed config, symbolic links
+    among the source's files, a renderer (kustomize, Helm, a command, substitution), or a
+    diff Git cannot give: every file is read and sent, as before. Tests: a delta applied
+    equals a full render after a file is added, edited, deleted, renamed, given more or fewer
+    documents and emptied, and after a commit whose YAML broke; only the changed files'
+    documents cross (1 + 3 + 1 for such a commit through the provider, whose log line counts
+    them); a worker whose cache is not the delta's base sends everything; the provider's
+    snapshot after a delta equals a fresh full render's and, restarted, the persisted one.
+    Effect, both versions side by side in one run (bench/one-file-commit.ts: a server each,
+    one after the other, five one-file commits each, no review load): push to decision 4,364 to 4,729 ms, median 4,484,
+    before; 2,277 to 2,973 ms, median 2,317, after. Still short of 1 s: see "Investigated".
 
 Investigated and left as they are:
 
@@ -294,13 +319,18 @@ Investigated and left as they are:
 - **Ending the parse worker when idle.** With the bundled example, ending it after each task
   took serve from 101 to 96 MB (two runs each); the floors show an idle worker thread costs 15
   MB. Its parse cache goes with it, so the next commit parses every file again; not done.
-- **A one-file commit decided within 1 s at 100,000 objects: not met** (5.2 s in "Memory and
-  readiness", 20,001 files). Not profiled at that size. What a commit does today: the checkout
-  is switched to the commit (\`git checkout --force\` over 20,001 files), the worker reads and
-  hashes every file of the source, and every document, unchanged ones included, crosses to the
-  main thread by structured clone in chunks of 100 before the snapshot is built again. The
-  commit's changed files are already known (\`git diff --name-only\`, 11 above); having them
-  drive the parse, and only changed documents cross, is where the next second would come from.
+- **A one-file commit decided within 1 s at 100,000 objects: not met** (20,001 files; 2.3 s
+  without review load since 24, from 4.5 s). A profile after 24 (three commits, no load) puts
+  the rest at, per commit: in the worker, 280 ms serialising and writing the whole persisted
+  snapshot (\`JSON.stringify\` of every document), 75 ms listing the files and 180 ms collecting
+  garbage; on the main thread, 155 ms building the snapshot, 95 ms in the deletion guard over
+  the served render, 70 ms gathering the new render's keys and 55 ms putting the delta
+  together, all in slices, and 170 ms collecting garbage; and git in child processes (fetch, diff, \`ls-tree\`, and \`checkout
+  --force\` then \`clean\` over 20,001 files). Next cuts: keep each file's serialised
+  documents in the worker's cache (the persisted write becomes a join; about 50 MB more in the
+  worker at 100,000 objects), or persist after the swap rather than before it; give the guard
+  and the snapshot the delta too (only the changed files' keys to look up, and the served
+  snapshot's entries reused).
 - **The event-loop stall under review load at 100,000 objects: not shown met.** In the run of
   "Memory and readiness" the longest stall from the push to the first decision on it was 127
   ms, but the longest under the same load just before the commit, with nothing being rendered,
