@@ -247,6 +247,26 @@ describe('a commit rendered as a delta of the last render', () => {
     const cold = await renderDelta(parser, base, [], next);
     expect(cold.outcome.delta).toBeUndefined();
     expect(cold.sent).toEqual(await fromScratch(next));
+    // Manifests rendered as one text (here after substitution) are all sent, whatever the delta.
+    const substituted: RenderedDocument[] = [];
+    const text = await renderSource({
+      source: sourceConfig({
+        name: 'shop',
+        repoURL: repo.fileURL,
+        path: 'apps',
+        substitute: { unused: 'x' },
+      }),
+      checkout: checkoutOf(next),
+      workDir: join(repo.base, '..', 'render-work'),
+      limits: defaultRenderLimits,
+      persist: null,
+      parser,
+      onDocuments: (chunk) => substituted.push(...chunk),
+      token: next,
+      delta: { base: next, changed: [] },
+    });
+    expect(text.delta).toBeUndefined();
+    expect(substituted.map((d) => d.name)).toEqual((await fromScratch(next)).map((d) => d.name));
     // Its cache is now `next`'s; a delta said to be from `base` is refused too.
     const later = repo.commit({ 'apps/cm-12.yaml': configMap(12, 'later') });
     const wrongBase = await renderDelta(parser, base, [], later);
