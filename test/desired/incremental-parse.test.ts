@@ -238,7 +238,7 @@ describe('a commit rendered as a delta of the last render', () => {
     expect(after.documents).toEqual(await fromScratch(fixed));
   });
 
-  it("sends every document when its parse cache is not the delta's base", async () => {
+  it("sends every document when its parse cache is not the delta's base, or the source renders as one text", async () => {
     const parser = new ParseWorkerPool();
     pools.push(parser);
     const base = repo.commit({ 'apps/cm-11.yaml': configMap(11, 'base') });
