@@ -224,8 +224,8 @@ Each was found with a profile or a memory trace and measured before and after on
     worker reads only those files and files new to it, and sends only their documents, with
     the list of manifest files in order; the main thread takes every other file's documents
     from the served render, in the same order, so the result equals a full render's, and the
-    deletion guard sees all of it. The persisted snapshot is still written whole, 500
-    documents a write. A restored render, a restarted worker, a changed config, symbolic links
+    deletion guard sees all of it. The persisted snapshot is still written whole, by the
+    worker, from its cache. A restored render, a restarted worker, a changed config, symbolic links
     among the source's files, a renderer (kustomize, Helm, a command, substitution), or a
     diff Git cannot give: every file is read and sent, as before. Tests: a delta applied
     equals a full render after a file is added, edited, deleted, renamed, given more or fewer
@@ -234,8 +234,13 @@ Each was found with a profile or a memory trace and measured before and after on
     them); a worker whose cache is not the delta's base sends everything; the provider's
     snapshot after a delta equals a fresh full render's and, restarted, the persisted one.
     Effect, both versions side by side in one run (bench/one-file-commit.ts: a server each,
-    one after the other, five one-file commits each, no review load): push to decision 4,364 to 4,729 ms, median 4,484,
-    before; 2,277 to 2,973 ms, median 2,317, after. Still short of 1 s: see "Investigated".
+    one after the other, five one-file commits each, no review load), push to decision: 2,636
+    to 3,217 ms, median 2,889, before; 1,771 to 1,959 ms, median 1,879, after (0.65 times).
+    A first version that also wrote the persisted snapshot 500 documents a write measured
+    2,277 to 2,973 ms (median 2,317) against 4,364 to 4,729 (median 4,484) for the version
+    before, in an earlier and more loaded run; but the batched writes left the 10,000-object
+    server 13 to 20 MB larger idle (two rounds each, against no change with one document a
+    write): not kept. Still short of 1 s: see "Investigated".
 
 Investigated and left as they are:
 
@@ -319,11 +324,12 @@ Investigated and left as they are:
 - **Ending the parse worker when idle.** With the bundled example, ending it after each task
   took serve from 101 to 96 MB (two runs each); the floors show an idle worker thread costs 15
   MB. Its parse cache goes with it, so the next commit parses every file again; not done.
-- **A one-file commit decided within 1 s at 100,000 objects: not met** (20,001 files; 2.3 s
-  without review load since 24, from 4.5 s). A profile after 24 (three commits, no load) puts
-  the rest at, per commit: in the worker, 280 ms serialising and writing the whole persisted
-  snapshot (\`JSON.stringify\` of every document), 75 ms listing the files and 180 ms collecting
-  garbage; on the main thread, 155 ms building the snapshot, 95 ms in the deletion guard over
+- **A one-file commit decided within 1 s at 100,000 objects: not met** (20,001 files; 1.9 s
+  without review load since 24, from 2.9 s side by side). A profile after 24 (three commits,
+  no load, with the snapshot written 500 documents at a time) puts the rest at, per commit: in
+  the worker, 280 ms serialising and writing the whole persisted snapshot (\`JSON.stringify\` of
+  every document; one \`writeSync\` per document, as shipped, adds to it), 75 ms listing the
+  files and 180 ms collecting garbage; on the main thread, 155 ms building the snapshot, 95 ms in the deletion guard over
   the served render, 70 ms gathering the new render's keys and 55 ms putting the delta
   together, all in slices, and 170 ms collecting garbage; and git in child processes (fetch, diff, \`ls-tree\`, and \`checkout
   --force\` then \`clean\` over 20,001 files). Next cuts: keep each file's serialised

@@ -48,7 +48,6 @@ const CHUNK_DOCUMENTS = 100;
 const WINDOW = 2;
 const inFlight = new Int32Array((workerData as { inFlight: SharedArrayBuffer }).inFlight);
 const MAX_PROBLEMS = 20;
-const WRITE_DOCUMENTS = 500;
 const SNAPSHOT_FORMAT = 'driftgate.snapshot/v1';
 
 /**
@@ -79,8 +78,6 @@ class SnapshotWriter {
   private readonly temp: string;
   private readonly fd: number;
   private first = true;
-  private parts: string[] = [];
-  private buffered = 0;
 
   // No parameter properties: Node's type stripping loads this file as it is.
   constructor(request: PersistRequest) {
@@ -95,21 +92,11 @@ class SnapshotWriter {
   }
 
   add(document: RenderedDocument): void {
-    this.parts.push(`${this.first ? '' : ','}${JSON.stringify(document)}`);
+    writeSync(this.fd, `${this.first ? '' : ','}${JSON.stringify(document)}`);
     this.first = false;
-    this.buffered += 1;
-    if (this.buffered >= WRITE_DOCUMENTS) this.write();
-  }
-
-  /** Documents a write at a time: one write call per document costs more than the writing. */
-  private write(): void {
-    if (this.parts.length > 0) writeSync(this.fd, this.parts.join(''));
-    this.parts = [];
-    this.buffered = 0;
   }
 
   commit(): void {
-    this.write();
     writeSync(this.fd, ']}');
     closeSync(this.fd);
     renameSync(this.temp, this.request.file);
