@@ -218,29 +218,35 @@ Each was found with a profile or a memory trace and measured before and after on
     ms handing all 100,000 documents to the main thread (\`postMessage\` in chunks of 100), 870
     ms writing the persisted snapshot (670 of them in one \`writeSync\` per document) and 400 ms
     collecting garbage; the main thread 110 ms taking the documents in, 250 ms building the
-    snapshot, 245 ms in the deletion guard and 710 ms collecting garbage. Now, when the served render came from
-    the worker's last parse of the source (the worker records the source config and commit
-    with its cache) and Git names the files changed since (\`git diff --name-only\`), the
-    worker reads only those files and files new to it, and sends only their documents, with
-    the list of manifest files in order; the main thread takes every other file's documents
-    from the served render, in the same order, so the result equals a full render's, and the
-    deletion guard sees all of it. The persisted snapshot is still written whole, by the
-    worker, from its cache. A restored render, a restarted worker, a changed config, symbolic links
-    among the source's files, a renderer (kustomize, Helm, a command, substitution), or a
-    diff Git cannot give: every file is read and sent, as before. Tests: a delta applied
-    equals a full render after a file is added, edited, deleted, renamed, given more or fewer
-    documents and emptied, and after a commit whose YAML broke; only the changed files'
-    documents cross (1 + 3 + 1 for such a commit through the provider, whose log line counts
-    them); a worker whose cache is not the delta's base sends everything; the provider's
-    snapshot after a delta equals a fresh full render's and, restarted, the persisted one.
-    Effect, both versions side by side in one run (bench/one-file-commit.ts: a server each,
-    one after the other, five one-file commits each, no review load), push to decision: 2,636
-    to 3,217 ms, median 2,889, before; 1,771 to 1,959 ms, median 1,879, after (0.65 times).
-    A first version that also wrote the persisted snapshot 500 documents a write measured
-    2,277 to 2,973 ms (median 2,317) against 4,364 to 4,729 (median 4,484) for the version
-    before, in an earlier and more loaded run; but the batched writes left the 10,000-object
-    server 13 to 20 MB larger idle (two rounds each, against no change with one document a
-    write): not kept. Still short of 1 s: see "Investigated".
+    snapshot, 245 ms in the deletion guard and 710 ms collecting garbage. Now, when the served
+    render came from the worker's last parse of the source (the worker records the source config
+    and commit with its cache) and Git names the files changed since (\`git diff --name-only\`),
+    the worker reads only those files and files new to it, and sends only their documents, with
+    the list of manifest files in order; the main thread takes every other file's documents from
+    the served render, in the same order, so the result equals a full render's, and the deletion
+    guard sees all of it. The persisted snapshot is still written whole, by the worker, from its
+    cache. A restored render, a restarted worker, a changed config, symbolic links among the
+    source's files, a renderer (kustomize, Helm, a command, substitution), or a diff Git cannot
+    give: every file is read and sent, as before. Tests: a delta applied equals a full render
+    after a file is added, edited, deleted, renamed, given more or fewer documents and emptied,
+    and after a commit whose YAML broke; only the changed files' documents cross (1 + 3 + 1 for
+    such a commit through the provider, whose log line counts them); a worker whose cache is not
+    the delta's base sends everything; the provider's snapshot after a delta equals a fresh full
+    render's and, restarted, the persisted one. Effect, both versions side by side in one run
+    (bench/one-file-commit.ts: a server each, one after the other, five one-file commits each,
+    no review load), push to decision: 2,636 to 3,217 ms, median 2,889, before; 1,771 to 1,959
+    ms, median 1,879, after (0.65 times). A first version that also wrote the persisted snapshot
+    500 documents a write measured 2,277 to 2,973 ms (median 2,317) against 4,364 to 4,729
+    (median 4,484) for the version before, in an earlier and more loaded run; idle with 10,000
+    objects it measured 149 to 158 MB against 136 to 142 MB before, and batched writes were
+    taken out. One document a write, as now, measured 148 to 151 MB in the same comparison,
+    though a server of the same build varied by 10 to 20 MB from one run to the next: whether
+    the change costs memory at all is not settled by these runs. bench/memory.ts after it, whose
+    one-file commit line in "Memory and readiness" is from that run: decided in 2,812 ms under
+    review load (8,027 ms in the run before). The same run put the bundled example at 107 MB and
+    10,000 objects at 150 MB idle, 169 MB under load (99, 132 and 135 MB in the run before);
+    those lines are left as they were until a side-by-side run separates this change from the
+    machine's noise. Still short of 1 s: see "Investigated".
 
 Investigated and left as they are:
 
@@ -325,18 +331,18 @@ Investigated and left as they are:
   took serve from 101 to 96 MB (two runs each); the floors show an idle worker thread costs 15
   MB. Its parse cache goes with it, so the next commit parses every file again; not done.
 - **A one-file commit decided within 1 s at 100,000 objects: not met** (20,001 files; 1.9 s
-  without review load since 24, from 2.9 s side by side). A profile after 24 (three commits,
-  no load, with the snapshot written 500 documents at a time) puts the rest at, per commit: in
-  the worker, 280 ms serialising and writing the whole persisted snapshot (\`JSON.stringify\` of
+  without review load since 24, from 2.9 s side by side). A profile after 24 (three commits, no
+  load, with the snapshot written 500 documents at a time) puts the rest at, per commit: in the
+  worker, 280 ms serialising and writing the whole persisted snapshot (\`JSON.stringify\` of
   every document; one \`writeSync\` per document, as shipped, adds to it), 75 ms listing the
-  files and 180 ms collecting garbage; on the main thread, 155 ms building the snapshot, 95 ms in the deletion guard over
-  the served render, 70 ms gathering the new render's keys and 55 ms putting the delta
-  together, all in slices, and 170 ms collecting garbage; and git in child processes (fetch, diff, \`ls-tree\`, and \`checkout
-  --force\` then \`clean\` over 20,001 files). Next cuts: keep each file's serialised
-  documents in the worker's cache (the persisted write becomes a join; about 50 MB more in the
-  worker at 100,000 objects), or persist after the swap rather than before it; give the guard
-  and the snapshot the delta too (only the changed files' keys to look up, and the served
-  snapshot's entries reused).
+  files and 180 ms collecting garbage; on the main thread, 155 ms building the snapshot, 95 ms
+  in the deletion guard over the served render, 70 ms gathering the new render's keys and 55 ms
+  putting the delta together, all in slices, and 170 ms collecting garbage; and git in child
+  processes (fetch, diff, \`ls-tree\`, and \`checkout --force\` then \`clean\` over 20,001
+  files). Next cuts: keep each file's serialised documents in the worker's cache (the persisted
+  write becomes a join; an estimated 50 MB more in the worker at 100,000 objects), or persist
+  after the swap rather than before it; give the guard and the snapshot the delta too (only the
+  changed files' keys to look up, and the served snapshot's entries reused).
 - **The event-loop stall under review load at 100,000 objects: not shown met.** In the run of
   "Memory and readiness" the longest stall from the push to the first decision on it was 127
   ms, but the longest under the same load just before the commit, with nothing being rendered,
