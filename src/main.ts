@@ -171,9 +171,17 @@ export async function startDriftgate(
         });
   const clusterFacts =
     options.facts ?? (cluster === undefined ? () => noClusterFacts : () => cluster.facts());
+  // Every review asks for the facts: the extended set is made once per change of either side
+  // (the cluster's facts are one live object; the releases are replaced whole), not per review.
+  let extended:
+    { known: ClusterFacts; releases: typeof helmReleases; facts: ClusterFacts } | undefined;
   const facts = () => {
     const known = clusterFacts();
-    return helmReleases.size === 0 ? known : withHelmReleases(known, helmReleases);
+    if (helmReleases.size === 0) return known;
+    if (extended?.known !== known || extended.releases !== helmReleases) {
+      extended = { known, releases: helmReleases, facts: withHelmReleases(known, helmReleases) };
+    }
+    return extended.facts;
   };
   registerOverrideMetric(metrics.registry, () => facts().override);
   const app = createApp({
