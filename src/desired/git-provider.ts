@@ -37,7 +37,10 @@ export interface GitProviderOptions {
   readonly limits?: Partial<RenderLimits>;
   /** A git process silent for this long is killed (default 120 s). */
   readonly gitTimeoutMs?: number;
-  /** refreshIfOlderThan starts at most one refresh per this interval (default 5 s). */
+  /**
+   * refreshIfOlderThan starts at most one refresh per this interval (default 3 s: shorter than
+   * the age it is asked for, or a stream of denials would wait for every other fetch).
+   */
   readonly minRefreshIntervalMs?: number;
   /** refreshIfOlderThan waits at most this long (default 1 s). */
   readonly refreshWaitMs?: number;
@@ -89,6 +92,9 @@ interface SourceState {
   queued: Promise<boolean> | undefined;
   timer: NodeJS.Timeout | undefined;
 }
+
+/** The share of refreshIfOlderThan's age past which it fetches ahead, without waiting. */
+const REFRESH_AHEAD = 0.6;
 
 /** Settles with `promise` or after `ms`, whichever is first, without keeping the process up. */
 function within(promise: Promise<unknown>, ms: number): Promise<void> {
@@ -390,20 +396,28 @@ export class GitDesiredProvider implements DesiredProvider {
     return problems;
   }
 
+  /**
+   * For a denial that Git may already have overtaken: when a source was last fetched more than
+   * `maxAgeMs` ago, fetches (one fetch for all callers) and waits for it, at most refreshWaitMs.
+   * Past REFRESH_AHEAD of that age it starts the fetch without waiting, so that a stream of
+   * denials keeps the snapshot fresh instead of queueing behind a fetch every few seconds.
+   */
   async refreshIfOlderThan(maxAgeMs: number): Promise<void> {
     if (this.stopped || this.states.length === 0) return;
     const now = this.now();
     const oldest = Math.min(
       ...this.states.map((state) => state.lastSuccessAt ?? Number.NEGATIVE_INFINITY),
     );
-    if (now - oldest <= maxAgeMs) return;
+    const age = now - oldest;
+    if (age <= maxAgeMs * REFRESH_AHEAD) return;
     let refresh = this.refreshingAll;
     if (refresh === undefined) {
       // Denials can come in bursts; a Git server must not see one fetch per denied request.
-      if (now - this.lastOnDemandRefreshAt < (this.options.minRefreshIntervalMs ?? 5_000)) return;
+      if (now - this.lastOnDemandRefreshAt < (this.options.minRefreshIntervalMs ?? 3_000)) return;
       this.lastOnDemandRefreshAt = now;
       refresh = this.refreshAll();
     }
+    if (age <= maxAgeMs) return;
     await within(refresh, this.options.refreshWaitMs ?? 1_000);
   }
 

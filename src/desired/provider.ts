@@ -38,7 +38,8 @@ export interface DesiredProvider {
   /**
    * Called before denying: when the snapshot is older than `maxAgeMs`, fetch now. Concurrent
    * callers share one refresh, refreshes are rate limited, and the wait is bounded (1 s by
-   * default): it resolves when the refresh completes or the bound passes.
+   * default): it resolves when the refresh completes or the bound passes. A snapshot nearly
+   * that old is refreshed ahead, without waiting.
    */
   refreshIfOlderThan(maxAgeMs: number): Promise<void>;
 }

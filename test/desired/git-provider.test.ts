@@ -703,6 +703,40 @@ describe('refreshIfOlderThan', () => {
     expect(Date.now() - again).toBeLessThan(200);
   });
 
+  it('fetches ahead without waiting once the snapshot is nearly as old as asked', async () => {
+    const git = repo();
+    const first = git.commit({ 'deploy-web.yaml': fixture('deploy-web.yaml') });
+    let clock = 1_000_000;
+    const cache = tempDir('driftgate-cache-');
+    cleanups.push(cache.cleanup);
+    const gitProvider = createGitProvider(
+      {
+        poll: false,
+        refreshWaitMs: 10_000,
+        sources: [sourceConfig({ repoURL: git.fileURL })],
+        cacheDir: cache.path,
+      },
+      { logger: captureLogger().logger, now: () => clock },
+    );
+    cleanups.push(() => gitProvider.stop());
+    await gitProvider.start();
+
+    const second = git.commit({ 'deploy-web.yaml': deploymentV2 });
+    clock += 8_000;
+    await gitProvider.refreshIfOlderThan(10_000);
+    // Returned before the fetch it started could have run: the denial was not held up.
+    expect(gitProvider.current().commits['shop']).toBe(first);
+    expect(await waitFor(() => gitProvider.current().commits['shop'] === second, 10_000)).toBe(
+      true,
+    );
+
+    const third = git.commit({ 'deploy-web.yaml': fixture('deploy-web.yaml') });
+    clock += 11_000;
+    await gitProvider.refreshIfOlderThan(10_000);
+    // Older than asked: the fetch is waited for.
+    expect(gitProvider.current().commits['shop']).toBe(third);
+  });
+
   it('does nothing while the snapshot is fresh enough', async () => {
     const git = repo();
     git.commit({ 'deploy-web.yaml': fixture('deploy-web.yaml') });
