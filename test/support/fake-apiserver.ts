@@ -18,9 +18,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
 import { generateCertificates } from '../../src/certs/generate.js';
+import { connectionFrom, type ClusterConnection } from '../../src/cluster/connection.js';
 import type { JsonObject } from '../../src/kube/object.js';
+import { kubeconfigText } from './kubeconfig.js';
 
 export interface ResourceType {
   /** '' for the core group. */
@@ -181,8 +182,10 @@ export interface RecordedRequest {
 
 export interface FakeApiServer {
   readonly url: string;
-  /** A KubeConfig for this server with a valid token and its CA. */
-  kubeConfig(options?: { token?: string }): KubeConfig;
+  /** A connection to this server with a valid token and its CA. */
+  kubeConfig(options?: { token?: string }): ClusterConnection;
+  /** The same as a kubeconfig file's text. */
+  kubeconfigText(options?: { token?: string }): string;
   /** Creates or replaces an object (ADDED or MODIFIED to watchers); returns it as stored. */
   put(type: ResourceType, object: JsonObject): JsonObject;
   remove(type: ResourceType, namespace: string, name: string): void;
@@ -716,20 +719,14 @@ export async function startFakeApiServer(
       return [...storedEvents.values()];
     },
     kubeConfig(options = {}) {
-      const config = new KubeConfig();
-      config.loadFromOptions({
-        clusters: [
-          {
-            name: 'fake',
-            server: url,
-            caData: Buffer.from(caCert).toString('base64'),
-          },
-        ],
-        users: [{ name: 'driftgate', token: options.token ?? TOKEN }],
-        contexts: [{ name: 'fake', cluster: 'fake', user: 'driftgate' }],
-        currentContext: 'fake',
+      return connectionFrom({
+        server: url,
+        ca: Buffer.from(caCert),
+        token: options.token ?? TOKEN,
       });
-      return config;
+    },
+    kubeconfigText(options = {}) {
+      return kubeconfigText({ server: url, caCert, user: { token: options.token ?? TOKEN } });
     },
     put,
     remove,

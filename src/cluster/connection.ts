@@ -1,0 +1,208 @@
+// How driftgate reaches the API server: its address, and the TLS and credentials each request
+// carries. Read here without @kubernetes/client-node, whose import alone costs tens of MB.
+import { readFileSync } from 'node:fs';
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { RequestOptions } from 'node:https';
+import { isIPv6 } from 'node:net';
+import { dirname, isAbsolute, join } from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { load } from 'js-yaml';
+
+export interface ClusterConnection {
+  /** The API server's URL without a trailing slash: `https://10.96.0.1:443`. */
+  readonly server: string;
+  /** Sets the CA, the client certificate and the credentials on one request. */
+  authenticate(request: RequestOptions): Promise<void>;
+}
+
+/** What one request needs, as a kubeconfig or a service account gives it. */
+export interface ConnectionSettings {
+  readonly server: string;
+  readonly ca?: Buffer;
+  readonly insecureSkipTlsVerify?: boolean;
+  readonly tlsServerName?: string;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+  readonly token?: string;
+  /** Read again at most once a minute: projected service account tokens rotate. */
+  readonly tokenFile?: string;
+}
+
+const TOKEN_REREAD_MS = 60_000;
+
+export function connectionFrom(settings: ConnectionSettings): ClusterConnection {
+  let token = settings.token;
+  let tokenReadAt = -Infinity;
+  const currentToken = (): string | undefined => {
+    if (settings.tokenFile === undefined) return token;
+    if (performance.now() - tokenReadAt >= TOKEN_REREAD_MS) {
+      token = readFileSync(settings.tokenFile, 'utf8').trim();
+      tokenReadAt = performance.now();
+    }
+    return token;
+  };
+  return {
+    server: settings.server.replace(/\/$/, ''),
+    authenticate(request) {
+      if (settings.insecureSkipTlsVerify === true) request.rejectUnauthorized = false;
+      if (settings.tlsServerName !== undefined) request.servername = settings.tlsServerName;
+      if (settings.ca !== undefined) request.ca = settings.ca;
+      if (settings.cert !== undefined) request.cert = settings.cert;
+      if (settings.key !== undefined) request.key = settings.key;
+      const bearer = currentToken();
+      if (bearer !== undefined) {
+        // driftgate's requests name their headers in an object, never as a raw list.
+        const headers = (request.headers ?? {}) as OutgoingHttpHeaders;
+        request.headers = { ...headers, Authorization: `Bearer ${bearer}` };
+      }
+      return Promise.resolve();
+    },
+  };
+}
+
+/** A client-node KubeConfig (exec, auth providers…) seen as a connection. */
+export function connectionOfKubeConfig(kubeConfig: KubeConfig): ClusterConnection {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (cluster === null) throw new Error('the kubeconfig has no current cluster');
+  return {
+    server: cluster.server.replace(/\/$/, ''),
+    authenticate: (request) => kubeConfig.applyToHTTPSOptions(request),
+  };
+}
+
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/** The pod's own service account, as client-node's loadFromCluster() reads it. */
+export function inClusterSettings(
+  env: NodeJS.ProcessEnv,
+  dir: string = SERVICE_ACCOUNT_DIR,
+): ConnectionSettings {
+  const host = env.KUBERNETES_SERVICE_HOST ?? '';
+  const port = env.KUBERNETES_SERVICE_PORT ?? '443';
+  return {
+    server: `https://${isIPv6(host) ? `[${host}]` : host}:${port}`,
+    ca: readFileSync(join(dir, 'ca.crt')),
+    tokenFile: join(dir, 'token'),
+  };
+}
+
+/**
+ * The connection settings of a kubeconfig's current context, or undefined when they need more
+ * than this reads (exec, an auth provider, a password, impersonation, a proxy): client-node
+ * serves those. `files` are merged as client-node merges KUBECONFIG: the first file gives the
+ * start, a later file's current-context replaces it, and a name given twice is an error there.
+ */
+export function kubeconfigSettings(files: readonly string[]): ConnectionSettings | undefined {
+  const clusters = new Map<string, { entry: Record<string, unknown>; dir: string }>();
+  const users = new Map<string, { entry: Record<string, unknown>; dir: string }>();
+  const contexts = new Map<string, Record<string, unknown>>();
+  let currentContext: string | undefined;
+  for (const file of files) {
+    const dir = dirname(file);
+    const doc = objectOf(load(readFileSync(file, 'utf8')));
+    if (doc === undefined) continue;
+    const current = doc['current-context'];
+    if (typeof current === 'string' && current !== '') currentContext = current;
+    for (const [list, into, key] of [
+      [doc.clusters, clusters, 'cluster'],
+      [doc.users, users, 'user'],
+    ] as const) {
+      for (const named of Array.isArray(list) ? list : []) {
+        const { name, [key]: entry } = objectOf(named) ?? {};
+        if (typeof name !== 'string') return undefined;
+        // client-node refuses a name twice; it says so in its own words.
+        if (into.has(name)) return undefined;
+        into.set(name, { entry: objectOf(entry) ?? {}, dir });
+      }
+    }
+    for (const named of Array.isArray(doc.contexts) ? doc.contexts : []) {
+      const { name, context } = objectOf(named) ?? {};
+      if (typeof name !== 'string' || contexts.has(name)) return undefined;
+      contexts.set(name, objectOf(context) ?? {});
+    }
+  }
+  const context = currentContext === undefined ? undefined : contexts.get(currentContext);
+  const clusterName = context?.cluster;
+  const userName = context?.user;
+  if (typeof clusterName !== 'string' || typeof userName !== 'string') return undefined;
+  const cluster = clusters.get(clusterName);
+  const user = users.get(userName);
+  if (cluster === undefined || user === undefined) return undefined;
+  return settingsOf(cluster, user);
+}
+
+const CLUSTER_KEYS = new Set([
+  'server',
+  'certificate-authority',
+  'certificate-authority-data',
+  'insecure-skip-tls-verify',
+  'tls-server-name',
+  'extensions',
+]);
+const USER_KEYS = new Set([
+  'token',
+  'tokenFile',
+  'token-file',
+  'client-certificate',
+  'client-certificate-data',
+  'client-key',
+  'client-key-data',
+  'extensions',
+]);
+
+function settingsOf(
+  cluster: { entry: Record<string, unknown>; dir: string },
+  user: { entry: Record<string, unknown>; dir: string },
+): ConnectionSettings | undefined {
+  const c = cluster.entry;
+  const u = user.entry;
+  if (!Object.keys(c).every((key) => CLUSTER_KEYS.has(key))) return undefined;
+  if (!Object.keys(u).every((key) => USER_KEYS.has(key))) return undefined;
+  if (typeof c.server !== 'string' || c.server === '') return undefined;
+  if (!c.server.startsWith('https://')) return undefined;
+  const text = (value: unknown): string | undefined =>
+    typeof value === 'string' && value !== '' ? value : undefined;
+  // Paths in a kubeconfig are relative to the file that names them.
+  const file = (value: unknown, dir: string): Buffer | undefined => {
+    const path = text(value);
+    return path === undefined ? undefined : readFileSync(isAbsolute(path) ? path : join(dir, path));
+  };
+  const data = (value: unknown): Buffer | undefined => {
+    const base64 = text(value);
+    return base64 === undefined ? undefined : Buffer.from(base64, 'base64');
+  };
+  const tokenFile = text(u.tokenFile) ?? text(u['token-file']);
+  const settings: ConnectionSettings = {
+    server: c.server,
+    ...optional(
+      'ca',
+      file(c['certificate-authority'], cluster.dir) ?? data(c['certificate-authority-data']),
+    ),
+    ...(c['insecure-skip-tls-verify'] === true ? { insecureSkipTlsVerify: true } : {}),
+    ...optional('tlsServerName', text(c['tls-server-name'])),
+    ...optional(
+      'cert',
+      file(u['client-certificate'], user.dir) ?? data(u['client-certificate-data']),
+    ),
+    ...optional('key', file(u['client-key'], user.dir) ?? data(u['client-key-data'])),
+    ...optional('token', text(u.token)),
+    ...(tokenFile === undefined || text(u.token) !== undefined
+      ? {}
+      : { tokenFile: isAbsolute(tokenFile) ? tokenFile : join(user.dir, tokenFile) }),
+  };
+  const credentials =
+    settings.token !== undefined ||
+    settings.tokenFile !== undefined ||
+    (settings.cert !== undefined && settings.key !== undefined);
+  return credentials ? settings : undefined;
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+function objectOf(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
