@@ -7,6 +7,7 @@ import { isIPv6 } from 'node:net';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { load } from 'js-yaml';
+import { SERVICE_ACCOUNT_DIR } from './kubeconfig-present.js';
 
 export interface ClusterConnection {
   /** The API server's URL without a trailing slash: `https://10.96.0.1:443`. */
@@ -69,8 +70,6 @@ export function connectionOfKubeConfig(kubeConfig: KubeConfig): ClusterConnectio
     authenticate: (request) => kubeConfig.applyToHTTPSOptions(request),
   };
 }
-
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /** The pod's own service account, as client-node's loadFromCluster() reads it. */
 export function inClusterSettings(

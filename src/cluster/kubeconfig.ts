@@ -12,10 +12,9 @@ import {
   connectionOfKubeConfig,
   inClusterSettings,
   kubeconfigSettings,
-  SERVICE_ACCOUNT_DIR,
   type ClusterConnection,
 } from './connection.js';
-import { kubeConfigPresent } from './kubeconfig-present.js';
+import { kubeConfigPresent, SERVICE_ACCOUNT_DIR } from './kubeconfig-present.js';
 
 export interface ResolveOptions {
   readonly env?: NodeJS.ProcessEnv;
@@ -28,14 +27,16 @@ export async function resolveKubeConfig(
   options: ResolveOptions = {},
 ): Promise<ClusterConnection | undefined> {
   const env = options.env ?? process.env;
-  if (!kubeConfigPresent(setting, env)) return undefined;
+  const serviceAccountDir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
+  if (!kubeConfigPresent(setting, env, serviceAccountDir)) return undefined;
   const files = defaultKubeconfigFiles(env);
   if (files.length > 0) {
     const settings = kubeconfigSettings(files);
     if (settings !== undefined) return connectionFrom(settings);
   } else {
-    const dir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
-    if (existsSync(join(dir, 'token'))) return connectionFrom(inClusterSettings(env, dir));
+    if (existsSync(join(serviceAccountDir, 'token'))) {
+      return connectionFrom(inClusterSettings(env, serviceAccountDir));
+    }
   }
   const { KubeConfig } = await import('@kubernetes/client-node');
   const kubeConfig = new KubeConfig();
