@@ -184,8 +184,8 @@ export interface FakeApiServer {
   readonly url: string;
   /** A connection to this server with a valid token and its CA. */
   kubeConfig(options?: { token?: string }): ClusterConnection;
-  /** The same as a kubeconfig file's text. */
-  kubeconfigText(options?: { token?: string }): string;
+  /** The same as a kubeconfig file's text; `user` replaces the token with other credentials. */
+  kubeconfigText(options?: { token?: string; user?: Record<string, unknown> }): string;
   /** Creates or replaces an object (ADDED or MODIFIED to watchers); returns it as stored. */
   put(type: ResourceType, object: JsonObject): JsonObject;
   remove(type: ResourceType, namespace: string, name: string): void;
@@ -231,7 +231,8 @@ export interface FakeApiServerOptions {
   readonly types?: readonly ResourceType[];
 }
 
-const TOKEN = 'test-token-for-the-fake-api-server';
+/** The token the server takes; any other is 401. */
+export const TOKEN = 'test-token-for-the-fake-api-server';
 
 // The OpenAPI v3 documents a real v1.31 API server served (fixtures captured-1.31/openapi), by
 // path (`api/v1`, `apis/apps/v1`); the index lists each with a hash of its content, as it does.
@@ -726,7 +727,11 @@ export async function startFakeApiServer(
       });
     },
     kubeconfigText(options = {}) {
-      return kubeconfigText({ server: url, caCert, user: { token: options.token ?? TOKEN } });
+      return kubeconfigText({
+        server: url,
+        caCert,
+        user: options.user ?? { token: options.token ?? TOKEN },
+      });
     },
     put,
     remove,
