@@ -16,41 +16,50 @@ export interface ClusterConnection {
   authenticate(request: RequestOptions): Promise<void>;
 }
 
+/**
+ * Bytes given inline, or a file read again at most once a minute: projected service account
+ * tokens rotate, and so may certificates (client-node reads them on every request).
+ */
+export type Material = Buffer | { readonly file: string };
+
 /** What one request needs, as a kubeconfig or a service account gives it. */
 export interface ConnectionSettings {
   readonly server: string;
-  readonly ca?: Buffer;
+  readonly ca?: Material;
   readonly insecureSkipTlsVerify?: boolean;
   readonly tlsServerName?: string;
-  readonly cert?: Buffer;
-  readonly key?: Buffer;
-  readonly token?: string;
-  /** Read again at most once a minute: projected service account tokens rotate. */
-  readonly tokenFile?: string;
+  readonly cert?: Material;
+  readonly key?: Material;
+  readonly token?: string | { readonly file: string };
 }
 
-const TOKEN_REREAD_MS = 60_000;
+const REREAD_MS = 60_000;
 
 export function connectionFrom(settings: ConnectionSettings): ClusterConnection {
-  let token = settings.token;
-  let tokenReadAt = -Infinity;
-  const currentToken = (): string | undefined => {
-    if (settings.tokenFile === undefined) return token;
-    if (performance.now() - tokenReadAt >= TOKEN_REREAD_MS) {
-      token = readFileSync(settings.tokenFile, 'utf8').trim();
-      tokenReadAt = performance.now();
-    }
-    return token;
+  const files = new Map<string, { readonly bytes: Buffer; readonly readAt: number }>();
+  const bytesOf = (material: Material | undefined): Buffer | undefined => {
+    if (material === undefined || Buffer.isBuffer(material)) return material;
+    const known = files.get(material.file);
+    if (known !== undefined && performance.now() - known.readAt < REREAD_MS) return known.bytes;
+    const bytes = readFileSync(material.file);
+    files.set(material.file, { bytes, readAt: performance.now() });
+    return bytes;
   };
   return {
     server: settings.server.replace(/\/$/, ''),
     authenticate(request) {
       if (settings.insecureSkipTlsVerify === true) request.rejectUnauthorized = false;
       if (settings.tlsServerName !== undefined) request.servername = settings.tlsServerName;
-      if (settings.ca !== undefined) request.ca = settings.ca;
-      if (settings.cert !== undefined) request.cert = settings.cert;
-      if (settings.key !== undefined) request.key = settings.key;
-      const bearer = currentToken();
+      const ca = bytesOf(settings.ca);
+      const cert = bytesOf(settings.cert);
+      const key = bytesOf(settings.key);
+      if (ca !== undefined) request.ca = ca;
+      if (cert !== undefined) request.cert = cert;
+      if (key !== undefined) request.key = key;
+      const bearer =
+        typeof settings.token === 'string'
+          ? settings.token
+          : bytesOf(settings.token)?.toString('utf8').trim();
       if (bearer !== undefined) {
         // driftgate's requests name their headers in an object, never as a raw list.
         const headers = (request.headers ?? {}) as OutgoingHttpHeaders;
@@ -80,8 +89,8 @@ export function inClusterSettings(
   const port = env.KUBERNETES_SERVICE_PORT ?? '443';
   return {
     server: `https://${isIPv6(host) ? `[${host}]` : host}:${port}`,
-    ca: readFileSync(join(dir, 'ca.crt')),
-    tokenFile: join(dir, 'token'),
+    ca: { file: join(dir, 'ca.crt') },
+    token: { file: join(dir, 'token') },
   };
 }
 
@@ -161,38 +170,34 @@ function settingsOf(
   if (!c.server.startsWith('https://')) return undefined;
   const text = (value: unknown): string | undefined =>
     typeof value === 'string' && value !== '' ? value : undefined;
-  // Paths in a kubeconfig are relative to the file that names them.
-  const file = (value: unknown, dir: string): Buffer | undefined => {
-    const path = text(value);
-    return path === undefined ? undefined : readFileSync(isAbsolute(path) ? path : join(dir, path));
+  // Paths in a kubeconfig are relative to the file that names them; a file wins over data, as
+  // in client-node.
+  const fileIn = (path: unknown, dir: string): { file: string } | undefined => {
+    const file = text(path);
+    return file === undefined ? undefined : { file: isAbsolute(file) ? file : join(dir, file) };
   };
-  const data = (value: unknown): Buffer | undefined => {
-    const base64 = text(value);
-    return base64 === undefined ? undefined : Buffer.from(base64, 'base64');
+  const material = (path: unknown, dir: string, base64: unknown): Material | undefined => {
+    const file = fileIn(path, dir);
+    if (file !== undefined) return file;
+    const data = text(base64);
+    return data === undefined ? undefined : Buffer.from(data, 'base64');
   };
-  const tokenFile = text(u.tokenFile) ?? text(u['token-file']);
+  const token = text(u.token);
   const settings: ConnectionSettings = {
     server: c.server,
     ...optional(
       'ca',
-      file(c['certificate-authority'], cluster.dir) ?? data(c['certificate-authority-data']),
+      material(c['certificate-authority'], cluster.dir, c['certificate-authority-data']),
     ),
     ...(c['insecure-skip-tls-verify'] === true ? { insecureSkipTlsVerify: true } : {}),
     ...optional('tlsServerName', text(c['tls-server-name'])),
-    ...optional(
-      'cert',
-      file(u['client-certificate'], user.dir) ?? data(u['client-certificate-data']),
-    ),
-    ...optional('key', file(u['client-key'], user.dir) ?? data(u['client-key-data'])),
-    ...optional('token', text(u.token)),
-    ...(tokenFile === undefined || text(u.token) !== undefined
-      ? {}
-      : { tokenFile: isAbsolute(tokenFile) ? tokenFile : join(user.dir, tokenFile) }),
+    ...optional('cert', material(u['client-certificate'], user.dir, u['client-certificate-data'])),
+    ...optional('key', material(u['client-key'], user.dir, u['client-key-data'])),
+    // An inline token wins over a token file, as in kubectl.
+    ...optional('token', token ?? fileIn(u.tokenFile ?? u['token-file'], user.dir)),
   };
   const credentials =
-    settings.token !== undefined ||
-    settings.tokenFile !== undefined ||
-    (settings.cert !== undefined && settings.key !== undefined);
+    settings.token !== undefined || (settings.cert !== undefined && settings.key !== undefined);
   return credentials ? settings : undefined;
 }
 

@@ -83,7 +83,11 @@ describe('a kubeconfig read without the Kubernetes client', () => {
         'insecure-skip-tls-verify': true,
         'tls-server-name': 'kubernetes',
       },
-      expected: { insecureSkipTlsVerify: true, tlsServerName: 'kubernetes', token: 'abc' },
+      expected: {
+        insecureSkipTlsVerify: true,
+        tlsServerName: 'kubernetes',
+        token: 'abc',
+      },
     },
   ])('reads $name', ({ user, cluster, expected }) => {
     const settings = kubeconfigSettings([one(user, cluster)]);
@@ -108,16 +112,29 @@ describe('a kubeconfig read without the Kubernetes client', () => {
     expect(options.headers).toEqual({ Accept: 'application/json' });
   });
 
-  it('reads a tokenFile again once a minute, as projected tokens rotate', async () => {
+  it('reads a tokenFile and certificate files again once a minute, as they rotate', async () => {
     vi.useFakeTimers({ toFake: ['performance'] });
-    writeFileSync(join(dir, 'token'), 'first\n');
-    const connection = await loadKubeConfigFile(one({ tokenFile: 'token' }), 'hub');
-    expect((await applied(connection)).headers).toMatchObject({ Authorization: 'Bearer first' });
-    writeFileSync(join(dir, 'token'), 'second\n');
+    const rotate = (round: string) => {
+      writeFileSync(join(dir, 'token'), `${round}\n`);
+      writeFileSync(join(dir, 'admin.crt'), `${round} CERT`);
+    };
+    rotate('first');
+    const file = one({
+      tokenFile: 'token',
+      'client-certificate': 'admin.crt',
+      'client-key-data': base64('KEY'),
+    });
+    const connection = await loadKubeConfigFile(file, 'hub');
+    const seen = async () => {
+      const options = await applied(connection);
+      return [options.headers, options.cert?.toString()];
+    };
+    expect(await seen()).toMatchObject([{ Authorization: 'Bearer first' }, 'first CERT']);
+    rotate('second');
     vi.advanceTimersByTime(30_000);
-    expect((await applied(connection)).headers).toMatchObject({ Authorization: 'Bearer first' });
+    expect(await seen()).toMatchObject([{ Authorization: 'Bearer first' }, 'first CERT']);
     vi.advanceTimersByTime(31_000);
-    expect((await applied(connection)).headers).toMatchObject({ Authorization: 'Bearer second' });
+    expect(await seen()).toMatchObject([{ Authorization: 'Bearer second' }, 'second CERT']);
   });
 
   it('merges KUBECONFIG files as client-node does: a later current-context wins', () => {
