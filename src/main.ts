@@ -2,7 +2,6 @@
 // hands back a handle to stop them. Nothing here decides anything.
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { ClusterConnection } from './cluster/connection.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { createApp, type GitHookResult } from './admission/app.js';
@@ -10,6 +9,7 @@ import { createMetrics, registerOverrideMetric } from './admission/metrics.js';
 import { readTls, startServer, type ServerTimeouts, type TlsSource } from './admission/server.js';
 import type { DecisionLog } from './audit/log.js';
 import type { ClusterWatch } from './cluster/cluster-facts.js';
+import type { ClusterConnection } from './cluster/connection.js';
 import type { DiscoveryWatch } from './cluster/discovery-watch.js';
 import type { WatchEvents, WatchTiming } from './cluster/watch.js';
 import { kubeConfigPresent } from './cluster/kubeconfig-present.js';

@@ -4,8 +4,8 @@
 // bad input or a cluster that could not be read.
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { ClusterConnection } from '../cluster/connection.js';
 import pino from 'pino';
+import type { ClusterConnection } from '../cluster/connection.js';
 import { discoverOnce, DiscoveryReadError } from '../cluster/discover-once.js';
 import { watchClusterSchemas } from '../cluster/openapi-schemas.js';
 import type { DiscoveryResult } from '../discovery/result.js';

@@ -1,13 +1,13 @@
 // The scope of every kind the cluster serves, custom resources included, from its aggregated
 // discovery (`/api` and `/apis`), read at start and again every few minutes: installing a CRD
 // changes it. Discovery is readable by every authenticated identity; no RBAC is needed.
-import type { ClusterConnection } from './connection.js';
 import type { Logger } from 'pino';
 import {
   AGGREGATED_DISCOVERY_ACCEPT,
   resourcesFromAggregated,
   type Scope,
 } from '../kube/discovery.js';
+import type { ClusterConnection } from './connection.js';
 import { getJson } from './get-json.js';
 import { describeError, type WatchEvents, type WatchTiming } from './watch.js';
 

@@ -4,7 +4,6 @@
 // read in the background); reading them never calls the API server, and a cache that has not
 // listed yet simply knows nothing, so decisions rest on Git alone.
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { ClusterConnection } from './connection.js';
 import type { Logger } from 'pino';
 import { keyString } from '../policy/snapshot-index.js';
 import {
@@ -15,6 +14,7 @@ import {
   type OverrideMode,
 } from '../policy/facts.js';
 import type { ResourceKey } from '../kube/object.js';
+import type { ClusterConnection } from './connection.js';
 import { watchClusterSchemas, type ClusterSchemas } from './openapi-schemas.js';
 import { API_SCOPES_WATCH, watchApiScopes } from './api-scopes.js';
 import {

@@ -3,10 +3,10 @@
 // watch has listed and the sources are published. A watch that fails ends it: a one-shot
 // command reports what it cannot read instead of retrying as serve does.
 import { resolve } from 'node:path';
-import type { ClusterConnection } from './connection.js';
 import type { Logger } from 'pino';
 import { defaults, type Config } from '../config/config.js';
 import type { DiscoveryResult } from '../discovery/result.js';
+import type { ClusterConnection } from './connection.js';
 import { watchDiscovery } from './discovery-watch.js';
 import { loadKubeConfigFile } from './kubeconfig.js';
 import { describeError } from './watch.js';

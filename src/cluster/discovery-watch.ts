@@ -4,7 +4,6 @@
 // source watch has listed once, so a slow start never reads as "every Application was deleted"
 // and never drops the sources served from the persisted snapshot.
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { ClusterConnection } from './connection.js';
 import type { Logger } from 'pino';
 import type { ArgoCDDiscovery, FluxDiscovery } from '../config/config.js';
 import { sourcesFromApplications } from '../discovery/argocd.js';
@@ -14,6 +13,7 @@ import {
   REPOSITORY_SECRETS_SELECTOR,
   type RepoCredentials,
 } from '../discovery/argocd-credentials.js';
+import type { ClusterConnection } from './connection.js';
 import { CredentialFiles } from './credential-files.js';
 import { defaultFluxController, sourcesFromFlux } from '../discovery/flux.js';
 import {

@@ -1,4 +1,4 @@
-// One GET of a JSON document from the API server, over node:https with the ClusterConnection's TLS and
+// One GET of a JSON document from the API server, over node:https with the connection's TLS and
 // credentials: a LIST, a discovery document, an OpenAPI document. And one write of a JSON body
 // (POST, PUT, PATCH, DELETE) the same way, for the few objects driftgate itself keeps.
 import { request as httpsRequest, type RequestOptions } from 'node:https';

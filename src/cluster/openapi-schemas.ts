@@ -2,10 +2,10 @@
 // groups it was not generated from (webhook configurations, StorageClasses, ...), aggregated
 // APIs and custom resources. Read in the background; a decision never waits for it and, until
 // a group-version is read, compares that kind without a schema, as before.
-import type { ClusterConnection } from './connection.js';
 import type { Logger } from 'pino';
 import { compactDefinitions, type OpenApiDocument } from '../drift/schema-compact.js';
 import { builtinSchemas, SchemaSet, type KindSchema } from '../drift/schema.js';
+import type { ClusterConnection } from './connection.js';
 import { getJson } from './get-json.js';
 
 export interface ClusterSchemas {

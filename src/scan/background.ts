@@ -5,9 +5,9 @@
 // webhook, never on a review's path: reviews never wait for it, and it yields to them between
 // pages.
 import { hostname } from 'node:os';
-import type { ClusterConnection } from '../cluster/connection.js';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { ClusterConnection } from '../cluster/connection.js';
 import type { Config, SourceConfig } from '../config/config.js';
 import type { DesiredSnapshot } from '../desired/snapshot.js';
 import type { ClusterFacts } from '../policy/facts.js';

@@ -2,8 +2,8 @@
 // served over HTTPS on 127.0.0.1 with a development certificate. Returns what a test needs.
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import type { ClusterConnection } from '../../src/cluster/connection.js';
 import type { Logger } from 'pino';
+import type { ClusterConnection } from '../../src/cluster/connection.js';
 import type { AdmissionRequest, AdmissionReview } from '../../src/kube/admission.js';
 import type { JsonObject } from '../../src/kube/object.js';
 import { join } from 'node:path';
