@@ -55,6 +55,8 @@ const defaultTiming: WatchTiming = { initialBackoffMs: 1_000, maxBackoffMs: 30_0
 // not reconnect in step; a connection silent for a minute longer than that is taken as dead.
 const WATCH_MIN_SECONDS = 300;
 const WATCH_SILENCE_MS = 60_000;
+// A watch that ends without an event sooner than this is not a quiet kind's timeout.
+const QUIET_END_MS = 1_000;
 
 export function watchCollection<T extends KubernetesObject>(
   kubeConfig: ClusterConnection,
@@ -106,6 +108,7 @@ export function watchCollection<T extends KubernetesObject>(
   const run = async (): Promise<void> => {
     while (!stopped) {
       if (resourceVersion === undefined) await relist();
+      const openedAt = performance.now();
       const ended = await watchOnce<T>(
         kubeConfig,
         spec,
@@ -115,8 +118,8 @@ export function watchCollection<T extends KubernetesObject>(
       );
       if (ended === 'expired') {
         resourceVersion = undefined;
-      } else if (ended === 'quiet') {
-        // A watch closed before any event: wait, or a server that ends them at once spins us.
+      } else if (ended === 'quiet' && performance.now() - openedAt < QUIET_END_MS) {
+        // Ended at once without an event: wait, or a server that always does so spins us.
         await sleep(backoffMs, abort.signal);
         backoffMs = Math.min(backoffMs * 2, timing.maxBackoffMs);
       } else {
