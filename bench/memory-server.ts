@@ -5,8 +5,9 @@
 // {url, pid, readyMs, objects, origin}. On SIGUSR2 it commits a change to one file, waits for
 // a review's answer to name that commit, and prints {commitMs, stallMs, idleStallMs}: the
 // longest event-loop stall while it was rendered and swapped, and before (review load comes
-// from another process). Runs until killed.
-// Usage: node bench/memory-server.ts <compiled src dir> <dir> <objects> <objects per file>
+// from another process). With `cluster` it watches the cluster KUBECONFIG names, as a replica
+// in a cluster does. Runs until killed.
+// Usage: node bench/memory-server.ts <compiled src dir> <dir> <objects> <objects per file> [cluster]
 // Only erasable TypeScript here: bench/memory.ts strips the types and plain node runs it (from the
 // repository's root), without tsx, whose module hooks
 // run in a thread (a V8 isolate) of their own that `driftgate serve` does not have.
@@ -20,7 +21,8 @@ import pino from 'pino';
 import type { AdmissionReview } from '../src/kube/admission.js';
 import type { Driftgate } from '../src/main.js';
 
-const [compiled = '', dir = '', objectsText = '10000', perFileText = '1'] = process.argv.slice(2);
+const [compiled = '', dir = '', objectsText = '10000', perFileText = '1', cluster] =
+  process.argv.slice(2);
 const load = async <T>(path: string): Promise<T> =>
   (await import(pathToFileURL(join(compiled, path)).href)) as T;
 const { validateConfig } = await load<typeof import('../src/config/config.js')>('config/config.js');
@@ -81,6 +83,7 @@ const result = validateConfig({
       pollInterval: '1h',
     },
   ],
+  cluster: { watch: cluster === 'cluster' },
 });
 if ('errors' in result) throw new Error(JSON.stringify(result.errors));
 

@@ -3,7 +3,9 @@
 // serve` loads, and one with a worker thread besides. Measures `driftgate serve` with the
 // bundled example idle (as `npm start` runs it), 10,000 objects idle and under review load, and
 // 100,000 objects: ready from a cold render and again from the persisted snapshot, and a
-// one-file commit decided under review load with the longest event-loop stall meanwhile.
+// one-file commit decided under review load with the longest event-loop stall meanwhile. The
+// 10,000 objects once more watching a cluster (a loopback API server answering empty), as every
+// replica in a cluster does.
 // Run alone: npx tsx bench/memory.ts [objects for the large case, default 100000]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +13,7 @@ import { stripTypeScriptTypes } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { startFakeApiServer } from '../test/support/fake-apiserver.js';
 import { compiledDir, importCompiled } from './compiled.js';
 import { load } from './http.js';
 
@@ -51,6 +54,7 @@ export interface MemoryResult {
     readonly loadPeakRssBytes: number;
     readonly reviewsPerSecond: number;
   };
+  readonly tenThousandWithCluster: MemoryResult['tenThousand'];
   readonly large: LargeResult;
 }
 
@@ -93,9 +97,10 @@ function startUntil(
   argv: readonly string[],
   ready: RegExp,
   cwd = root,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ child: ChildProcess; line: string; lines: () => string[] }> {
   const [program = process.execPath, ...args] = argv;
-  const child = spawn(program, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(program, args, { cwd, env, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -214,21 +219,33 @@ interface Ready {
   readonly objects: number;
 }
 
+export interface ServerOptions {
+  /** A kubeconfig file: the server watches that cluster. */
+  readonly kubeconfig?: string;
+  /** driftgate compiled elsewhere (another revision), instead of this tree's. */
+  readonly compiled?: string;
+}
+
 function startMemoryServer(
   dir: string,
   objects: number,
   perFile: number,
+  options: ServerOptions = {},
 ): Promise<{ child: ChildProcess; ready: Ready; lines: () => string[] }> {
+  const { KUBECONFIG: _ignored, ...env } = process.env;
   return startUntil(
     [
       process.execPath,
       strippedScript('memory-server.ts'),
-      compiledDir,
+      options.compiled ?? compiledDir,
       dir,
       String(objects),
       String(perFile),
+      ...(options.kubeconfig === undefined ? [] : ['cluster']),
     ],
     /^\{"url"/,
+    root,
+    options.kubeconfig === undefined ? env : { ...env, KUBECONFIG: options.kubeconfig },
   ).then(({ child, line, lines }) => ({ child, ready: JSON.parse(line) as Ready, lines }));
 }
 
@@ -252,11 +269,24 @@ async function underLoad(
   }
 }
 
-/** 10,000 ConfigMaps, one to a file: cold, under load, and restarted on the persisted snapshot. */
-export async function tenThousand(): Promise<MemoryResult['tenThousand']> {
+/**
+ * 10,000 ConfigMaps, one to a file: cold, under load, and restarted on the persisted snapshot.
+ * With `cluster`, each server watches a loopback API server that this process runs.
+ */
+export async function tenThousand(
+  options: { readonly cluster?: boolean; readonly compiled?: string } = {},
+): Promise<MemoryResult['tenThousand']> {
   const dir = mkdtempSync(join(tmpdir(), 'driftgate-bench-memory-'));
+  const api = options.cluster === true ? await startFakeApiServer() : undefined;
+  const serverOptions: ServerOptions = {
+    ...(options.compiled === undefined ? {} : { compiled: options.compiled }),
+    ...(api === undefined ? {} : { kubeconfig: join(dir, 'kubeconfig') }),
+  };
+  if (api !== undefined && serverOptions.kubeconfig !== undefined) {
+    writeFileSync(serverOptions.kubeconfig, api.kubeconfigText());
+  }
   try {
-    const server = await startMemoryServer(dir, 10_000, 1);
+    const server = await startMemoryServer(dir, 10_000, 1, serverOptions);
     let idleRssBytes: number;
     let loaded: { peak: number; reviewsPerSecond: number };
     try {
@@ -265,8 +295,11 @@ export async function tenThousand(): Promise<MemoryResult['tenThousand']> {
     } finally {
       await stop(server.child);
     }
-    const restored = await startMemoryServer(dir, 10_000, 1);
+    const restored = await startMemoryServer(dir, 10_000, 1, serverOptions);
     await stop(restored.child);
+    if (api !== undefined && !api.requests.some((request) => request.query.has('watch'))) {
+      throw new Error('the 10,000-object server did not watch the loopback cluster');
+    }
     return {
       readyMs: server.ready.readyMs,
       restoredReadyMs: restored.ready.readyMs,
@@ -275,6 +308,7 @@ export async function tenThousand(): Promise<MemoryResult['tenThousand']> {
       reviewsPerSecond: loaded.reviewsPerSecond,
     };
   } finally {
+    await api?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -334,6 +368,7 @@ export async function benchMemory(objects = 100_000): Promise<MemoryResult> {
     floors,
     example: { name: 'driftgate serve, bundled example', rssBytes: await example() },
     tenThousand: await tenThousand(),
+    tenThousandWithCluster: await tenThousand({ cluster: true }),
     large: await large(objects),
   };
 }
@@ -345,12 +380,14 @@ export function formatMemory(r: MemoryResult): string {
   const MB = 1024 * 1024;
   const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
   const t = r.tenThousand;
+  const c = r.tenThousandWithCluster;
   const l = r.large;
   const count = l.objects.toLocaleString('en');
   return [
     ...r.floors.map((row) => `  ${row.name.padEnd(40)} RSS ${mb(row.rssBytes).padStart(7)}`),
     `  ${r.example.name.padEnd(40)} RSS ${mb(r.example.rssBytes).padStart(7)}  (target <= 100 MB: ${met(r.example.rssBytes <= 100 * MB)})`,
     `  10,000 objects: ready in ${s(t.readyMs)} from a cold render (clone, check out, render), in ${s(t.restoredReadyMs)} restarted on the persisted snapshot (target <= 2 s: ${met(t.restoredReadyMs <= 2_000)}); idle RSS ${mb(t.idleRssBytes)}; under review load (16 connections, ${t.reviewsPerSecond.toFixed(0)} reviews/s) peak RSS ${mb(t.loadPeakRssBytes)} (target <= 150 MB: ${met(t.loadPeakRssBytes <= 150 * MB)})`,
+    `  10,000 objects watching a cluster: ready in ${s(c.readyMs)}, restarted in ${s(c.restoredReadyMs)}; idle RSS ${mb(c.idleRssBytes)}; under review load (${c.reviewsPerSecond.toFixed(0)} reviews/s) peak RSS ${mb(c.loadPeakRssBytes)} (target <= 150 MB: ${met(c.loadPeakRssBytes <= 150 * MB)})`,
     `  ${count} objects in ${l.files.toLocaleString('en')} files: ready from a cold render in ${s(l.coldReadyMs)}, RSS ${mb(l.coldRssBytes)}; under review load peak RSS ${mb(l.loadPeakRssBytes)} (target <= 500 MB: ${met(Math.max(l.coldRssBytes, l.loadPeakRssBytes) <= 500 * MB)})`,
     `  ${count} objects, restarted on the persisted snapshot: ready in ${s(l.restoredReadyMs)} (target <= 10 s: ${met(l.restoredReadyMs <= 10_000)}), RSS ${mb(l.restoredRssBytes)}`,
     `  ${count} objects, a one-file commit under review load: decided in ${l.commitMs.toFixed(0)} ms (target <= 1000 ms: ${met(l.commitMs <= 1000)}); longest event-loop stall ${l.commitStallMs.toFixed(1)} ms while it was rendered and swapped (target < 50 ms: ${met(l.commitStallMs < 50)}), ${l.idleStallMs.toFixed(1)} ms under the same load before`,

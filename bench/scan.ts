@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfigFile } from '../src/cluster/kubeconfig.js';
 import { validateConfig } from '../src/config/config.js';
 import { toRendered } from '../src/desired/manifest-parser.js';
 import { buildSnapshot } from '../src/desired/snapshot.js';
@@ -53,8 +53,7 @@ interface ChildResult {
 }
 
 async function child(mode: 'scan' | 'list', kubeconfigFile: string): Promise<ChildResult> {
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(kubeconfigFile);
+  const kubeConfig = await loadKubeConfigFile(kubeconfigFile, 'kubeconfig');
   const reader = createClusterReader(kubeConfig, { qps: QPS });
   const started = performance.now();
   if (mode === 'list') {
@@ -149,7 +148,7 @@ export async function benchScan(rounds = 3): Promise<ScanBenchResult[]> {
     }
     for (const object of objects(true)) api.put(resourceTypes.configmaps, object);
     const kubeconfigFile = join(dir, 'kubeconfig.json');
-    writeFileSync(kubeconfigFile, api.kubeConfig().exportConfig());
+    writeFileSync(kubeconfigFile, api.kubeconfigText());
     const runs: Record<'scan' | 'list', ChildResult[]> = { scan: [], list: [] };
     for (let round = 0; round < rounds; round += 1) {
       runs.list.push(await runChild('list', kubeconfigFile));

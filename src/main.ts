@@ -2,7 +2,6 @@
 // hands back a handle to stop them. Nothing here decides anything.
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { createApp, type GitHookResult } from './admission/app.js';
@@ -10,9 +9,11 @@ import { createMetrics, registerOverrideMetric } from './admission/metrics.js';
 import { readTls, startServer, type ServerTimeouts, type TlsSource } from './admission/server.js';
 import type { DecisionLog } from './audit/log.js';
 import type { ClusterWatch } from './cluster/cluster-facts.js';
+import type { ClusterConnection } from './cluster/connection.js';
 import type { DiscoveryWatch } from './cluster/discovery-watch.js';
 import type { WatchEvents, WatchTiming } from './cluster/watch.js';
 import { kubeConfigPresent } from './cluster/kubeconfig-present.js';
+import { loadKubeConfigFile, resolveKubeConfig } from './cluster/kubeconfig.js';
 import { discoveryProblemMetrics, watchMetrics } from './cluster/metrics.js';
 import { defaults, type Config } from './config/config.js';
 import { DriftgateError, errorCodes } from './desired/errors.js';
@@ -47,7 +48,7 @@ export interface DriftgateOptions {
    * The cluster to watch; null watches none. Defaults to what `cluster.watch` finds: in-cluster
    * credentials or a kubeconfig.
    */
-  readonly kubeConfig?: KubeConfig | null;
+  readonly kubeConfig?: ClusterConnection | null;
   /** Backoff of the cluster watches (tests shorten it). */
   readonly watchTiming?: WatchTiming;
   /** Wait before the first background scan (tests shorten it; default 30 s). */
@@ -225,18 +226,17 @@ export async function startDriftgate(
 
 /**
  * The cluster's credentials under `cluster.watch`. The Kubernetes client (some 60 MB resident
- * with its API models) is loaded only when there is a cluster to watch, as are the modules
- * below that use it.
+ * with its API models) is loaded only for credentials driftgate does not read itself (exec
+ * plugins, auth providers…), by resolveKubeConfig.
  */
-async function clusterKubeConfig(config: Config): Promise<KubeConfig | undefined> {
+async function clusterKubeConfig(config: Config): Promise<ClusterConnection | undefined> {
   if (!kubeConfigPresent(config.cluster.watch)) return undefined;
-  const { resolveKubeConfig } = await import('./cluster/kubeconfig.js');
   return resolveKubeConfig(config.cluster.watch);
 }
 
 /** serve's background scan (`scan.enabled`): whenever the cluster is watched, unless turned off. */
 async function startScan(
-  kubeConfig: KubeConfig | null,
+  kubeConfig: ClusterConnection | null,
   cluster: ClusterWatch | undefined,
   config: Config,
   options: DriftgateOptions,
@@ -272,7 +272,7 @@ async function startScan(
 
 /** Watches the cluster; never waits for the watches to sync. */
 async function startClusterWatch(
-  kubeConfig: KubeConfig,
+  kubeConfig: ClusterConnection,
   config: Config,
   options: DriftgateOptions,
   events: WatchEvents,
@@ -280,7 +280,7 @@ async function startClusterWatch(
   const { watchCluster } = await import('./cluster/cluster-facts.js');
   const { logger } = options;
   logger.info(
-    { server: kubeConfig.getCurrentCluster()?.server },
+    { server: kubeConfig.server },
     'watching the cluster; until each watch has listed, decisions rest on Git alone',
   );
   return watchCluster(
@@ -296,7 +296,7 @@ async function startClusterWatch(
 
 /** Argo CD and Flux discovery, when configured; it needs the cluster, so it fails without one. */
 async function startDiscovery(
-  kubeConfig: KubeConfig | null,
+  kubeConfig: ClusterConnection | null,
   config: Config,
   options: DriftgateOptions,
   deps: {
@@ -308,12 +308,11 @@ async function startDiscovery(
 ): Promise<DiscoveryWatch | undefined> {
   const { argocd, flux } = config.discovery;
   if (argocd === null && flux === null) return undefined;
-  const { loadKubeConfigFile } = await import('./cluster/kubeconfig.js');
   // Hub and spoke: Argo CD's objects are read on the hub, with the kubeconfig it was given for it.
   const hub =
     argocd?.hub == null
       ? undefined
-      : loadKubeConfigFile(argocd.hub.kubeconfigFile, 'discovery.argocd.hub.kubeconfigFile');
+      : await loadKubeConfigFile(argocd.hub.kubeconfigFile, 'discovery.argocd.hub.kubeconfigFile');
   const local = kubeConfig ?? (flux === null ? hub : undefined);
   if (local === undefined) {
     throw new DriftgateError(

@@ -76,7 +76,7 @@ async function metric(registry: Registry, name: string, watch: string): Promise<
 async function get(server: FakeApiServer, path: string, accept: string): Promise<JsonObject> {
   const kubeConfig = server.kubeConfig();
   const options = { method: 'GET', headers: { Accept: accept } };
-  await kubeConfig.applyToHTTPSOptions(options);
+  await kubeConfig.authenticate(options);
   return new Promise((resolve, reject) => {
     const req = request(`${server.url}${path}`, options, (res) => {
       let text = '';

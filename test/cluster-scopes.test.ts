@@ -2,9 +2,9 @@
 // (here the documents a real kube-apiserver v1.31 served, through the loopback API server).
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { watchApiScopes, type ApiScopes } from '../src/cluster/api-scopes.js';
+import { connectionFrom } from '../src/cluster/connection.js';
 import { watchCluster, type ClusterWatch } from '../src/cluster/cluster-facts.js';
 import type { WatchEvents } from '../src/cluster/watch.js';
 import { decide } from '../src/policy/decide.js';
@@ -93,12 +93,10 @@ describe('the cluster’s discovery', () => {
     const sockets: Socket[] = [];
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const { port } = silent.address() as AddressInfo;
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromOptions({
-      clusters: [{ name: 'silent', server: `https://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: 'driftgate', token: 'token' }],
-      contexts: [{ name: 'silent', cluster: 'silent', user: 'driftgate' }],
-      currentContext: 'silent',
+    const kubeConfig = connectionFrom({
+      server: `https://127.0.0.1:${port}`,
+      insecureSkipTlsVerify: true,
+      token: 'token',
     });
     try {
       const hanging = watchApiScopes(kubeConfig, { logger: log.logger });

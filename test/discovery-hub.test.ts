@@ -46,7 +46,7 @@ beforeAll(async () => {
   commit = repo.commit(shopFiles(), 'shop');
   files = tempDir('driftgate-hub-');
   const kubeconfigFile = join(files.path, 'hub.kubeconfig');
-  writeFileSync(kubeconfigFile, hub.kubeConfig().exportConfig(), { mode: 0o600 });
+  writeFileSync(kubeconfigFile, hub.kubeconfigText(), { mode: 0o600 });
   started = await startDiscoveringDriftgate(
     { argocd: { hub: { kubeconfigFile, name: 'spoke-1' } } },
     spoke.kubeConfig(),

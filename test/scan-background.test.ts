@@ -1,8 +1,8 @@
 // serve's background scan: the same reads as `driftgate scan`, on a timer beside the webhook,
 // published as metrics; a scan that cannot read the cluster leaves the last results standing.
-import type { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ClusterConnection } from '../src/cluster/connection.js';
 import type { Config } from '../src/config/config.js';
 import type { JsonObject } from '../src/kube/object.js';
 import { jittered, startBackgroundScan, type BackgroundScan } from '../src/scan/background.js';
@@ -44,7 +44,7 @@ async function metric(registry: Registry, name: string): Promise<Record<string, 
 }
 
 function start(
-  overrides: { ready?: () => boolean; intervalMs?: number; kubeConfig?: KubeConfig } = {},
+  overrides: { ready?: () => boolean; intervalMs?: number; kubeConfig?: ClusterConnection } = {},
 ) {
   const registry = new Registry();
   const log = captureLogger();

@@ -27,7 +27,7 @@ beforeAll(async () => {
   dir = tempDir('driftgate-scan-discovery-');
   api = await startFakeApiServer();
   kubeconfigFile = join(dir.path, 'kubeconfig.json');
-  writeFileSync(kubeconfigFile, api.kubeConfig().exportConfig());
+  writeFileSync(kubeconfigFile, api.kubeconfigText());
   api.put(
     resourceTypes.deployments,
     edited(review('10-apply-create-deployment-by-argocd').object!, (d) => {

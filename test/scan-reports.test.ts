@@ -1,8 +1,8 @@
 // serve's background scan publishes PolicyReports (wgpolicyk8s.io/v1alpha2, as Kyverno writes
 // them) when the API server serves them, written by the one replica that holds the scan Lease.
-import type { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ClusterConnection } from '../src/cluster/connection.js';
 import type { Config } from '../src/config/config.js';
 import type { JsonObject } from '../src/kube/object.js';
 import { startBackgroundScan, type BackgroundScan } from '../src/scan/background.js';
@@ -62,7 +62,7 @@ function start(
     identity?: string;
     policyReports?: Config['scan']['policyReports'];
     intervalMs?: number;
-    kubeConfig?: KubeConfig;
+    kubeConfig?: ClusterConnection;
     manifests?: string[];
   } = {},
 ) {

@@ -79,7 +79,7 @@ beforeAll(async () => {
 
   api = await startFakeApiServer({ types: [clusterroles] });
   kubeconfigFile = join(dir.path, 'kubeconfig.json');
-  writeFileSync(kubeconfigFile, api.kubeConfig().exportConfig());
+  writeFileSync(kubeconfigFile, api.kubeconfigText());
 
   for (const name of ['shop', 'pay', 'bulk']) {
     api.put(resourceTypes.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
@@ -393,7 +393,7 @@ describe('driftgate scan', () => {
 
   it('exits 2 when the cluster cannot be read or the input is bad', async () => {
     const badToken = join(dir.path, 'bad-kubeconfig.json');
-    writeFileSync(badToken, api.kubeConfig({ token: 'wrong' }).exportConfig());
+    writeFileSync(badToken, api.kubeconfigText({ token: 'wrong' }));
     const unauthorised = await scan(['--kubeconfig', badToken]);
     expect(unauthorised.code).toBe(2);
     expect(unauthorised.stderr).toContain('the cluster could not be read');
@@ -407,7 +407,7 @@ describe('driftgate scan', () => {
   it('exits 2 when the API server is down', async () => {
     const down = await startFakeApiServer();
     const file = join(dir.path, 'down-kubeconfig.json');
-    writeFileSync(file, down.kubeConfig().exportConfig());
+    writeFileSync(file, down.kubeconfigText());
     await down.stop();
     const result = await scan(['--kubeconfig', file]);
     expect(result.code).toBe(2);

@@ -4,8 +4,8 @@
 // bad input or a cluster that could not be read.
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
+import type { ClusterConnection } from '../cluster/connection.js';
 import { discoverOnce, DiscoveryReadError } from '../cluster/discover-once.js';
 import { watchClusterSchemas } from '../cluster/openapi-schemas.js';
 import type { DiscoveryResult } from '../discovery/result.js';
@@ -68,10 +68,13 @@ function parse(argv: readonly string[]) {
   };
 }
 
-function kubeConfigFor(file: string | undefined, env: NodeJS.ProcessEnv): KubeConfig {
+async function kubeConfigFor(
+  file: string | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<ClusterConnection> {
   try {
-    if (file !== undefined) return loadKubeConfigFile(file, '--kubeconfig');
-    const found = resolveKubeConfig(true, env);
+    if (file !== undefined) return await loadKubeConfigFile(file, '--kubeconfig');
+    const found = await resolveKubeConfig(true, { env });
     if (found === undefined) throw new UsageError('no cluster credentials found');
     return found;
   } catch (error) {
@@ -87,7 +90,7 @@ export const scanCommand: Command = async (argv, io) => {
     return exitCodes.ok;
   }
   const config = await readConfig(args.config, io.cwd);
-  const kubeConfig = kubeConfigFor(
+  const kubeConfig = await kubeConfigFor(
     args.kubeconfig === undefined ? undefined : resolve(io.cwd, args.kubeconfig),
     io.env,
   );

@@ -1,13 +1,13 @@
 // The scope of every kind the cluster serves, custom resources included, from its aggregated
 // discovery (`/api` and `/apis`), read at start and again every few minutes: installing a CRD
 // changes it. Discovery is readable by every authenticated identity; no RBAC is needed.
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import {
   AGGREGATED_DISCOVERY_ACCEPT,
   resourcesFromAggregated,
   type Scope,
 } from '../kube/discovery.js';
+import type { ClusterConnection } from './connection.js';
 import { getJson } from './get-json.js';
 import { describeError, type WatchEvents, type WatchTiming } from './watch.js';
 
@@ -25,7 +25,7 @@ export interface ApiScopes {
 const DEFAULT_INTERVAL_MS = 5 * 60_000;
 
 export function watchApiScopes(
-  kubeConfig: KubeConfig,
+  kubeConfig: ClusterConnection,
   deps: {
     readonly logger: Logger;
     /** How often discovery is read again. */

@@ -3,7 +3,7 @@
 // switch, and the scope of every kind it serves. Each comes from a watch cache (or discovery
 // read in the background); reading them never calls the API server, and a cache that has not
 // listed yet simply knows nothing, so decisions rest on Git alone.
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { keyString } from '../policy/snapshot-index.js';
 import {
@@ -14,6 +14,7 @@ import {
   type OverrideMode,
 } from '../policy/facts.js';
 import type { ResourceKey } from '../kube/object.js';
+import type { ClusterConnection } from './connection.js';
 import { watchClusterSchemas, type ClusterSchemas } from './openapi-schemas.js';
 import { API_SCOPES_WATCH, watchApiScopes } from './api-scopes.js';
 import {
@@ -62,7 +63,7 @@ const SCALE_PARENTS = [
 const OVERRIDE_MODES: readonly string[] = ['off', 'audit', 'warn'] satisfies OverrideMode[];
 
 export function watchCluster(
-  kubeConfig: KubeConfig,
+  kubeConfig: ClusterConnection,
   options: ClusterWatchOptions,
   deps: {
     readonly logger: Logger;

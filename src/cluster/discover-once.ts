@@ -3,10 +3,10 @@
 // watch has listed and the sources are published. A watch that fails ends it: a one-shot
 // command reports what it cannot read instead of retrying as serve does.
 import { resolve } from 'node:path';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { defaults, type Config } from '../config/config.js';
 import type { DiscoveryResult } from '../discovery/result.js';
+import type { ClusterConnection } from './connection.js';
 import { watchDiscovery } from './discovery-watch.js';
 import { loadKubeConfigFile } from './kubeconfig.js';
 import { describeError } from './watch.js';
@@ -17,7 +17,7 @@ export class DiscoveryReadError extends Error {
 }
 
 export async function discoverOnce(
-  kubeConfig: KubeConfig,
+  kubeConfig: ClusterConnection,
   config: Config,
   options: { readonly cwd: string; readonly logger: Logger; readonly timeoutMs?: number },
 ): Promise<DiscoveryResult> {
@@ -26,7 +26,7 @@ export async function discoverOnce(
   const hub =
     argocd?.hub == null
       ? undefined
-      : loadKubeConfigFile(
+      : await loadKubeConfigFile(
           resolve(options.cwd, argocd.hub.kubeconfigFile),
           'discovery.argocd.hub.kubeconfigFile',
         );

@@ -3,7 +3,7 @@
 // identities and revisions it hands to the decision. No sources are published before every
 // source watch has listed once, so a slow start never reads as "every Application was deleted"
 // and never drops the sources served from the persisted snapshot.
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ArgoCDDiscovery, FluxDiscovery } from '../config/config.js';
 import { sourcesFromApplications } from '../discovery/argocd.js';
@@ -13,6 +13,7 @@ import {
   REPOSITORY_SECRETS_SELECTOR,
   type RepoCredentials,
 } from '../discovery/argocd-credentials.js';
+import type { ClusterConnection } from './connection.js';
 import { CredentialFiles } from './credential-files.js';
 import { defaultFluxController, sourcesFromFlux } from '../discovery/flux.js';
 import {
@@ -49,7 +50,7 @@ export interface DiscoveryWatch {
 }
 
 export function watchDiscovery(
-  kubeConfig: KubeConfig,
+  kubeConfig: ClusterConnection,
   settings: DiscoverySettings,
   deps: {
     readonly logger: Logger;
@@ -68,7 +69,7 @@ export function watchDiscovery(
     /** Changes arriving within this window are published once. */
     readonly debounceMs?: number;
     /** Where Argo CD's objects are read: the hub's API server (hub and spoke); else this one. */
-    readonly argocdKubeConfig?: KubeConfig;
+    readonly argocdKubeConfig?: ClusterConnection;
   },
 ): DiscoveryWatch | undefined {
   const { logger } = deps;

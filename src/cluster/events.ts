@@ -2,21 +2,11 @@
 // Event per object and reason, repeats folded into a series, written off the request path.
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import {
-  ApiException,
-  EventsV1Api,
-  Observable,
-  PatchStrategy,
-  V1MicroTime,
-  type ConfigurationOptions,
-  type EventsV1Event,
-  type KubeConfig,
-  type ObservableMiddleware,
-  type RequestContext,
-} from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { boundNote, type DriftgateEvent } from '../audit/event.js';
+import type { ClusterConnection } from './connection.js';
+import { ApiGetError, sendJson } from './get-json.js';
 
 export const EVENT_REPORTING_CONTROLLER = 'driftgate.io/driftgate';
 // client-go puts Events of cluster-scoped objects in `default`, where `kubectl events` looks.
@@ -33,11 +23,11 @@ export interface EventRecorder {
 
 /**
  * A MicroTime the API server accepts. It parses `2006-01-02T15:04:05.000000Z07:00`: exactly six
- * fractional digits. A plain Date (which the client's types let through) serialises with
- * toISOString()'s three and the write fails with 400; client-node's V1MicroTime pads to six.
+ * fractional digits. A plain Date serialises with toISOString()'s three and the write fails
+ * with 400; this pads to six, as client-node's V1MicroTime does.
  */
-export function microTime(date: Date): V1MicroTime {
-  return new V1MicroTime(date.getTime());
+export function microTime(date: Date): string {
+  return `${date.toISOString().slice(0, -1)}000Z`;
 }
 
 /** An Event name as client-go makes it, `<regarding>.<hex UnixNano>`, made a valid DNS subdomain. */
@@ -57,8 +47,8 @@ export type EventDropReason =
   'queue-full' | 'unreachable' | 'forbidden' | 'rejected' | 'conflict' | 'evicted' | 'stopped';
 
 export interface EventRecorderOptions {
-  /** Credentials and address of the API server (in a pod: `loadFromCluster()`). */
-  readonly kubeConfig: KubeConfig;
+  /** Credentials and address of the API server (in a pod: its service account). */
+  readonly kubeConfig: ClusterConnection;
   readonly registry: Registry;
   readonly logger: Logger;
   /** Clock of eventTime, lastObservedTime and series expiry. */
@@ -80,6 +70,28 @@ export interface EventRecorderOptions {
   /** Token bucket over all writes, so many distinct objects cannot flood the API server either. */
   readonly writesPerSecond?: number;
   readonly writeBurst?: number;
+}
+
+/** An events.k8s.io/v1 Event as driftgate writes it; MicroTimes are microTime() strings. */
+interface EventBody {
+  readonly apiVersion: 'events.k8s.io/v1';
+  readonly kind: 'Event';
+  readonly metadata: { readonly name: string; readonly namespace: string };
+  readonly eventTime: string;
+  readonly series?: { readonly count: number; readonly lastObservedTime: string };
+  readonly reportingController: string;
+  readonly reportingInstance: string;
+  readonly action: string;
+  readonly reason: string;
+  readonly regarding: {
+    readonly apiVersion: string;
+    readonly kind: string;
+    readonly name: string;
+    readonly namespace?: string;
+    readonly uid?: string;
+  };
+  readonly note: string;
+  readonly type: string;
 }
 
 interface Series {
@@ -117,7 +129,7 @@ export function createEventRecorder(options: EventRecorderOptions): EventRecorde
   const retryBaseDelayMs = options.retryBaseDelayMs ?? 500;
   const writesPerSecond = options.writesPerSecond ?? 10;
   const writeBurst = options.writeBurst ?? 25;
-  const api = options.kubeConfig.makeApiClient(EventsV1Api);
+  const { kubeConfig } = options;
 
   const metrics = {
     recorded: new Counter({
@@ -270,20 +282,19 @@ export function createEventRecorder(options: EventRecorderOptions): EventRecorde
       const lastObservedAt = entry.lastObservedAt;
       const creating = entry.sentCount === 0;
       try {
+        const events = `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(entry.namespace)}/events`;
         if (creating) {
-          await api.createNamespacedEvent(
-            { namespace: entry.namespace, body: eventBody(entry, count, lastObservedAt) },
-            requestOptions(),
-          );
+          await sendJson(kubeConfig, 'POST', events, eventBody(entry, count, lastObservedAt), {
+            signal: requestSignal(),
+          });
         } else {
-          await api.patchNamespacedEvent(
-            {
-              name: entry.name,
-              namespace: entry.namespace,
-              // As client-go's tools/events: only the series, as a strategic merge patch.
-              body: { series: { count, lastObservedTime: microTime(lastObservedAt) } },
-            },
-            requestOptions(PatchStrategy.StrategicMergePatch),
+          // As client-go's tools/events: only the series, as a strategic merge patch.
+          await sendJson(
+            kubeConfig,
+            'PATCH',
+            `${events}/${encodeURIComponent(entry.name)}`,
+            { series: { count, lastObservedTime: microTime(lastObservedAt) } },
+            { signal: requestSignal(), contentType: 'application/strategic-merge-patch+json' },
           );
         }
         entry.sentCount = count;
@@ -295,7 +306,7 @@ export function createEventRecorder(options: EventRecorderOptions): EventRecorde
         }
         return { ok: true };
       } catch (error) {
-        const status = error instanceof ApiException ? error.code : undefined;
+        const status = error instanceof ApiGetError ? error.statusCode : undefined;
         if (!creating && status === 404) {
           // Deleted (Events live an hour by default): create it again, series and all.
           entry.sentCount = 0;
@@ -345,10 +356,7 @@ export function createEventRecorder(options: EventRecorderOptions): EventRecorde
     }
   };
 
-  // client-node's models are classes only to carry serialisation metadata; its serialiser reads
-  // plain objects, which is how its own examples build them.
-  /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment */
-  const eventBody = (entry: Series, count: number, lastObservedAt: Date): EventsV1Event => {
+  const eventBody = (entry: Series, count: number, lastObservedAt: Date): EventBody => {
     const { event } = entry;
     const { regarding } = event;
     return {
@@ -372,21 +380,10 @@ export function createEventRecorder(options: EventRecorderOptions): EventRecorde
       type: event.type,
     };
   };
-  /* eslint-enable @typescript-eslint/no-unsafe-class-instance-assignment */
 
-  const requestOptions = (contentType?: string): ConfigurationOptions => {
-    // A hung API server must not hold the one writer forever; stop() cuts every wait short.
-    const signal = AbortSignal.any([AbortSignal.timeout(requestTimeoutMs), abort.signal]);
-    const middleware: ObservableMiddleware = {
-      pre: (context: RequestContext) => {
-        context.setSignal(signal);
-        if (contentType !== undefined) context.setHeaderParam('Content-Type', contentType);
-        return new Observable(Promise.resolve(context));
-      },
-      post: (response) => new Observable(Promise.resolve(response)),
-    };
-    return { middleware: [middleware], middlewareMergeStrategy: 'append' };
-  };
+  // A hung API server must not hold the one writer forever; stop() cuts every wait short.
+  const requestSignal = (): AbortSignal =>
+    AbortSignal.any([AbortSignal.timeout(requestTimeoutMs), abort.signal]);
 
   return {
     record(event) {

@@ -1,8 +1,8 @@
-// One GET of a JSON document from the API server, over node:https with the KubeConfig's TLS and
+// One GET of a JSON document from the API server, over node:https with the connection's TLS and
 // credentials: a LIST, a discovery document, an OpenAPI document. And one write of a JSON body
-// (POST, PUT, DELETE) the same way, for the few objects driftgate itself keeps.
+// (POST, PUT, PATCH, DELETE) the same way, for the few objects driftgate itself keeps.
 import { request as httpsRequest, type RequestOptions } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterConnection } from './connection.js';
 
 /** An answer other than 200, with the status the API server gave. */
 export class ApiGetError extends Error {
@@ -30,24 +30,29 @@ const TIMEOUT_MS = 30_000;
 const MAX_BYTES = 256 * 1024 * 1024;
 
 export async function getJson(
-  kubeConfig: KubeConfig,
+  kubeConfig: ClusterConnection,
   path: string,
   options: GetOptions = {},
 ): Promise<unknown> {
   return requestJson(kubeConfig, 'GET', path, undefined, options);
 }
 
+export interface SendOptions extends Omit<GetOptions, 'accept'> {
+  /** `application/json` unless said: a PATCH names its kind of patch here. */
+  readonly contentType?: string;
+}
+
 /**
- * One write: POST (create), PUT (replace, optimistic on metadata.resourceVersion) or DELETE.
+ * One write: POST (create), PUT (replace, optimistic on metadata.resourceVersion), PATCH or DELETE.
  * Resolves with the object the API server answered; any status but 200, 201 or 202 rejects
  * with an ApiGetError carrying the status (409: a conflict or an object that already exists).
  */
 export async function sendJson(
-  kubeConfig: KubeConfig,
-  method: 'POST' | 'PUT' | 'DELETE',
+  kubeConfig: ClusterConnection,
+  method: 'POST' | 'PUT' | 'PATCH' | 'DELETE',
   path: string,
   body: unknown,
-  options: Omit<GetOptions, 'accept'> = {},
+  options: SendOptions = {},
 ): Promise<unknown> {
   return requestJson(kubeConfig, method, path, body, {
     ...options,
@@ -56,15 +61,13 @@ export async function sendJson(
 }
 
 async function requestJson(
-  kubeConfig: KubeConfig,
+  kubeConfig: ClusterConnection,
   method: string,
   path: string,
   body: unknown,
-  options: GetOptions,
+  options: GetOptions & SendOptions,
 ): Promise<unknown> {
-  const cluster = kubeConfig.getCurrentCluster();
-  if (cluster === null) throw new Error('the kubeconfig has no current cluster');
-  const url = new URL(cluster.server.replace(/\/$/, '') + path);
+  const url = new URL(kubeConfig.server + path);
   for (const [name, value] of Object.entries(options.query ?? {})) {
     if (value !== undefined) url.searchParams.set(name, value);
   }
@@ -76,11 +79,14 @@ async function requestJson(
       Accept: options.accept ?? 'application/json',
       ...(payload === undefined
         ? {}
-        : { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) }),
+        : {
+            'Content-Type': options.contentType ?? 'application/json',
+            'Content-Length': String(payload.length),
+          }),
     },
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   };
-  await kubeConfig.applyToHTTPSOptions(request);
+  await kubeConfig.authenticate(request);
   return new Promise((resolve, reject) => {
     const sent = httpsRequest(url, request, (response) => {
       const chunks: Buffer[] = [];

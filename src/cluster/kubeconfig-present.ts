@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DriftgateError, errorCodes } from '../desired/errors.js';
 
-export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /**
  * Is there a kubeconfig (KUBECONFIG, ~/.kube/config) or an in-cluster service account to watch
@@ -14,12 +14,13 @@ export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceacco
 export function kubeConfigPresent(
   setting: 'auto' | boolean,
   env: NodeJS.ProcessEnv = process.env,
+  serviceAccountDir = SERVICE_ACCOUNT_DIR,
 ): boolean {
   if (setting === false) return false;
   const found =
     (env.KUBECONFIG !== undefined && env.KUBECONFIG !== '') ||
     existsSync(join(env.HOME ?? homedir(), '.kube', 'config')) ||
-    (env.KUBERNETES_SERVICE_HOST !== undefined && existsSync(SERVICE_ACCOUNT_TOKEN));
+    (env.KUBERNETES_SERVICE_HOST !== undefined && existsSync(join(serviceAccountDir, 'token')));
   if (!found && setting === true) {
     throw new DriftgateError(
       errorCodes.config,

@@ -2,10 +2,10 @@
 // groups it was not generated from (webhook configurations, StorageClasses, ...), aggregated
 // APIs and custom resources. Read in the background; a decision never waits for it and, until
 // a group-version is read, compares that kind without a schema, as before.
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { compactDefinitions, type OpenApiDocument } from '../drift/schema-compact.js';
 import { builtinSchemas, SchemaSet, type KindSchema } from '../drift/schema.js';
+import type { ClusterConnection } from './connection.js';
 import { getJson } from './get-json.js';
 
 export interface ClusterSchemas {
@@ -23,7 +23,7 @@ interface OpenApiIndex {
 const DEFAULT_INTERVAL_MS = 10 * 60_000;
 
 export function watchClusterSchemas(
-  kubeConfig: KubeConfig,
+  kubeConfig: ClusterConnection,
   deps: {
     readonly logger: Logger;
     /** How often the index is read again (a new CRD version changes its document's hash). */

@@ -1,17 +1,12 @@
-// One list-and-watch of one kind of object, kept in memory (client-node's ListWatch), that
-// never gives up: client-node relists after 410 Gone and reconnects after a quiet watch times
-// out, but on any other error (API server down, 403, a dropped list) it stops; here it starts
-// again after a backoff. The admission path reads the cache and never waits for the API server.
-import {
-  KubeConfig,
-  ListWatch,
-  Watch,
-  type KubernetesListObject,
-  type KubernetesObject,
-} from '@kubernetes/client-node';
+// One list-and-watch of one kind of object, kept in memory, that never gives up: it lists,
+// watches from the list's resourceVersion, resumes a watch that ends, lists again when that
+// resourceVersion is gone (410), and after any other error starts again after a backoff. The
+// admission path reads the cache and never waits for the API server.
+import { request as httpsRequest, type RequestOptions } from 'node:https';
+import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { RequestContext } from '@kubernetes/client-node';
-import { getJson } from './get-json.js';
+import type { ClusterConnection } from './connection.js';
+import { ApiGetError, getJson, statusMessage } from './get-json.js';
 
 /** The Accept header of a metadata-only watch; the list asks for the list kind. */
 const METADATA_WATCH = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
@@ -56,129 +51,253 @@ export interface WatchTiming {
 
 const defaultTiming: WatchTiming = { initialBackoffMs: 1_000, maxBackoffMs: 30_000 };
 
+// As client-go's reflector: the server ends each watch after 5 to 10 minutes, so replicas do
+// not reconnect in step; a connection silent for a minute longer than that is taken as dead.
+const WATCH_MIN_SECONDS = 300;
+const WATCH_SILENCE_MS = 60_000;
+// A watch that ends without an event sooner than this is not a quiet kind's timeout.
+const QUIET_END_MS = 1_000;
+
 export function watchCollection<T extends KubernetesObject>(
-  kubeConfig: KubeConfig,
+  kubeConfig: ClusterConnection,
   spec: WatchSpec,
   deps: { readonly logger: Logger; readonly events: WatchEvents; readonly timing?: WatchTiming },
 ): WatchedCollection<T> {
   const { logger, events } = deps;
   const timing = deps.timing ?? defaultTiming;
+  let objects = new Map<string, T>();
+  // Where the next watch starts; undefined: list first.
+  let resourceVersion: string | undefined;
   let synced = false;
   let stopped = false;
   let backoffMs = timing.initialBackoffMs;
   let retry: NodeJS.Timeout | undefined;
   let lists = 0;
-  // A list has arrived and the informer is putting it in its cache.
-  let listArrived = false;
+  const abort = new AbortController();
 
-  const list = async (): Promise<KubernetesListObject<T>> => {
-    const result = await listObjects<T>(kubeConfig, spec);
+  const relist = async (): Promise<void> => {
+    const list = await listObjects<T>(kubeConfig, spec, abort.signal);
     lists += 1;
     if (lists > 1) events.relisted(spec.name);
-    listArrived = true;
     backoffMs = timing.initialBackoffMs;
-    return result;
-  };
-  // The informer takes a list into its cache and then opens the watch from the list's
-  // resourceVersion: only from then on does the cache hold the cluster's state.
-  const listTakenIn = () => {
-    if (!listArrived) return;
-    listArrived = false;
+    const fresh = new Map(list.items.map((object) => [keyOf(object), object]));
+    const differs =
+      fresh.size !== objects.size ||
+      [...fresh].some(([key, object]) => versionOf(objects.get(key)) !== versionOf(object));
+    objects = fresh;
+    resourceVersion = list.metadata?.resourceVersion ?? '';
+    if (differs) events.changed(spec.name);
     if (synced) return;
     synced = true;
     events.synced(spec.name);
-    logger.info({ watch: spec.name, objects: informer.list().length }, 'cluster watch synced');
+    logger.info({ watch: spec.name, objects: objects.size }, 'cluster watch synced');
   };
-  const watchConfig =
-    spec.metadataOnly === true ? withAccept(kubeConfig, METADATA_WATCH) : kubeConfig;
-  const informer = new ListWatch<T>(
-    spec.path,
-    new OpeningWatch(watchConfig, listTakenIn),
-    list,
-    false,
-    spec.labelSelector,
-    spec.fieldSelector,
-  );
-  const changed = () => {
-    events.changed(spec.name);
-  };
-  informer.on('add', changed);
-  informer.on('update', changed);
-  informer.on('delete', changed);
-  informer.on('error', (error: unknown) => {
-    events.failed(spec.name, error);
-    if (stopped) return;
-    logger.warn(
-      { watch: spec.name, err: describeError(error), retryInMs: backoffMs },
-      synced
-        ? 'cluster watch failed: serving from the cache and retrying'
-        : 'cluster watch failed before its first list: deciding on Git alone and retrying',
-    );
-    scheduleRestart();
-  });
 
-  function scheduleRestart(): void {
-    const delay = backoffMs;
-    backoffMs = Math.min(backoffMs * 2, timing.maxBackoffMs);
-    retry = setTimeout(() => {
-      retry = undefined;
-      if (!stopped) void informer.start();
-    }, delay);
-    retry.unref();
-  }
+  const apply = (event: WatchEvent<T>): void => {
+    const { object } = event;
+    if (event.type === 'ADDED' || event.type === 'MODIFIED') {
+      objects.set(keyOf(object), object);
+      events.changed(spec.name);
+    } else if (event.type === 'DELETED') {
+      objects.delete(keyOf(object));
+      events.changed(spec.name);
+    }
+    resourceVersion = versionOf(object) ?? resourceVersion;
+  };
+
+  const run = async (): Promise<void> => {
+    while (!stopped) {
+      if (resourceVersion === undefined) await relist();
+      const openedAt = performance.now();
+      const ended = await watchOnce<T>(
+        kubeConfig,
+        spec,
+        resourceVersion ?? '',
+        abort.signal,
+        apply,
+      );
+      if (ended === 'expired') {
+        resourceVersion = undefined;
+      } else if (ended === 'quiet' && performance.now() - openedAt < QUIET_END_MS) {
+        // Ended at once without an event: wait, or a server that always does so spins us.
+        await sleep(backoffMs, abort.signal);
+        backoffMs = Math.min(backoffMs * 2, timing.maxBackoffMs);
+      } else {
+        backoffMs = timing.initialBackoffMs;
+      }
+    }
+  };
+
+  const start = (): void => {
+    run().catch((error: unknown) => {
+      if (stopped) return;
+      events.failed(spec.name, error);
+      logger.warn(
+        { watch: spec.name, err: describeError(error), retryInMs: backoffMs },
+        synced
+          ? 'cluster watch failed: serving from the cache and retrying'
+          : 'cluster watch failed before its first list: deciding on Git alone and retrying',
+      );
+      const delay = backoffMs;
+      backoffMs = Math.min(backoffMs * 2, timing.maxBackoffMs);
+      retry = setTimeout(() => {
+        retry = undefined;
+        if (!stopped) start();
+      }, delay);
+      retry.unref();
+    });
+  };
 
   events.started(spec.name);
-  void informer.start();
+  start();
 
   return {
     name: spec.name,
-    get: (name, namespace) => informer.get(name, namespace),
-    list: () => [...informer.list()],
+    get: (name, namespace) => objects.get(`${namespace ?? ''}/${name}`),
+    list: () => [...objects.values()],
     isSynced: () => synced,
-    async stop() {
+    stop() {
       stopped = true;
       if (retry !== undefined) clearTimeout(retry);
-      await informer.stop();
+      abort.abort();
+      return Promise.resolve();
     },
   };
 }
 
-/** A Watch that calls `opening` each time the informer opens it. */
-class OpeningWatch extends Watch {
-  private readonly opening: () => void;
-
-  constructor(config: KubeConfig, opening: () => void) {
-    super(config);
-    this.opening = opening;
-  }
-
-  override watch(...args: Parameters<Watch['watch']>): ReturnType<Watch['watch']> {
-    this.opening();
-    return super.watch(...args);
-  }
+interface WatchEvent<T> {
+  readonly type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
+  readonly object: T;
 }
 
-/** A KubeConfig that also sets the Accept header on every request it authenticates. */
-function withAccept(kubeConfig: KubeConfig, accept: string): KubeConfig {
-  const wrapped = Object.create(kubeConfig) as KubeConfig;
-  wrapped.applySecurityAuthentication = async (context: RequestContext) => {
-    await kubeConfig.applySecurityAuthentication(context);
-    context.setHeaderParam('Accept', accept);
-  };
-  return wrapped;
+/** What the API server sends instead of an event when the watch cannot go on: a Status. */
+interface WatchError {
+  readonly type: 'ERROR';
+  readonly object: { readonly code?: number; readonly message?: string };
 }
 
-/** One LIST, over node:https with the KubeConfig's TLS and credentials. */
-async function listObjects<T extends KubernetesObject>(
-  kubeConfig: KubeConfig,
+/**
+ * One WATCH from `resourceVersion`, each event handed to `apply` as it arrives. It settles
+ * `expired` when the resourceVersion is too old (410: list again), `quiet` when it ended before
+ * any event, `ended` when it ended after some; an error status or a broken connection rejects.
+ */
+async function watchOnce<T extends KubernetesObject>(
+  kubeConfig: ClusterConnection,
   spec: WatchSpec,
+  resourceVersion: string,
+  signal: AbortSignal,
+  apply: (event: WatchEvent<T>) => void,
+): Promise<'expired' | 'quiet' | 'ended'> {
+  const url = new URL(kubeConfig.server + spec.path);
+  const timeoutSeconds = WATCH_MIN_SECONDS + Math.floor(Math.random() * WATCH_MIN_SECONDS);
+  const query: Record<string, string | undefined> = {
+    watch: 'true',
+    resourceVersion,
+    allowWatchBookmarks: 'true',
+    timeoutSeconds: String(timeoutSeconds),
+    labelSelector: spec.labelSelector,
+    fieldSelector: spec.fieldSelector,
+  };
+  for (const [name, value] of Object.entries(query)) {
+    if (value !== undefined) url.searchParams.set(name, value);
+  }
+  const what = `WATCH ${spec.path}`;
+  const options: RequestOptions = {
+    method: 'GET',
+    headers: { Accept: spec.metadataOnly === true ? METADATA_WATCH : 'application/json' },
+    signal,
+  };
+  await kubeConfig.authenticate(options);
+  return new Promise((resolve, reject) => {
+    let events = 0;
+    const sent = httpsRequest(url, options, (response) => {
+      response.setEncoding('utf8');
+      response.on('error', reject);
+      if (response.statusCode !== 200) {
+        let body = '';
+        response.on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => {
+          if (response.statusCode === 410) {
+            resolve('expired');
+            return;
+          }
+          const reason = statusMessage(body);
+          const status = String(response.statusCode);
+          reject(
+            new ApiGetError(`${what}: HTTP ${status}: ${reason}`, response.statusCode, reason),
+          );
+        });
+        return;
+      }
+      // Newline-delimited JSON; a chunk may end inside a line.
+      let pending = '';
+      response.on('data', (chunk: string) => {
+        const lines = (pending + chunk).split('\n');
+        pending = lines.pop() ?? '';
+        try {
+          for (const line of lines) {
+            if (line.trim() === '') continue;
+            const event = JSON.parse(line) as WatchEvent<T> | WatchError;
+            if (event.type === 'ERROR') {
+              const { code, message = 'the watch failed' } = event.object;
+              if (code !== 410) throw new ApiGetError(`${what}: ${message}`, code, message);
+              resolve('expired');
+              sent.destroy();
+              return;
+            }
+            events += 1;
+            apply(event);
+          }
+        } catch (error) {
+          sent.destroy(error instanceof Error ? error : new Error(String(error)));
+        }
+      });
+      response.on('end', () => {
+        resolve(events === 0 ? 'quiet' : 'ended');
+      });
+    });
+    // Silent past the server's own end: the connection is gone without a word.
+    sent.setTimeout(timeoutSeconds * 1000 + WATCH_SILENCE_MS, () => {
+      sent.destroy(new Error(`${what}: no answer for ${String(timeoutSeconds)} s`));
+    });
+    sent.on('error', reject);
+    sent.end();
+  });
+}
+
+/** One LIST, over node:https with the connection's TLS and credentials. */
+async function listObjects<T extends KubernetesObject>(
+  kubeConfig: ClusterConnection,
+  spec: WatchSpec,
+  signal: AbortSignal,
 ): Promise<KubernetesListObject<T>> {
   const body = await getJson(kubeConfig, spec.path, {
     accept: spec.metadataOnly === true ? METADATA_LIST : 'application/json',
     query: { fieldSelector: spec.fieldSelector, labelSelector: spec.labelSelector },
     describe: `LIST ${spec.path}`,
+    signal,
   });
   return listOf<T>(body, spec.path);
+}
+
+function keyOf(object: KubernetesObject): string {
+  return `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
+}
+
+function versionOf(object: KubernetesObject | undefined): string | undefined {
+  return object?.metadata?.resourceVersion;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 /**

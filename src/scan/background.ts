@@ -5,9 +5,9 @@
 // webhook, never on a review's path: reviews never wait for it, and it yields to them between
 // pages.
 import { hostname } from 'node:os';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { ClusterConnection } from '../cluster/connection.js';
 import type { Config, SourceConfig } from '../config/config.js';
 import type { DesiredSnapshot } from '../desired/snapshot.js';
 import type { ClusterFacts } from '../policy/facts.js';
@@ -18,7 +18,7 @@ import { createClusterReader, ScopedReadError, type ClusterReader } from './read
 import { scanCluster, type ScanReport } from './scan.js';
 
 export interface BackgroundScanDeps {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: ClusterConnection;
   readonly config: Config;
   readonly snapshot: () => DesiredSnapshot;
   readonly sources: () => readonly SourceConfig[];
@@ -35,7 +35,7 @@ export interface BackgroundScanDeps {
   /** While not ready, check again this often (default 5 s). */
   readonly retryMs?: number;
   /** The reader of each scan (tests count its requests). */
-  readonly reader?: (kubeConfig: KubeConfig, qps: number) => ClusterReader;
+  readonly reader?: (kubeConfig: ClusterConnection, qps: number) => ClusterReader;
   /** Who holds the scan Lease: the pod name (default HOSTNAME, as a pod's host name is). */
   readonly identity?: string;
   /** The scan Lease's timing (tests shorten it). */

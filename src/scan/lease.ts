@@ -2,8 +2,8 @@
 // driftgate's namespace, taken and renewed as client-go's leader election does (optimistic
 // concurrency on resourceVersion, a holder's lease is expired only after a full lease duration
 // without a change seen locally, so clocks of different nodes never need to agree).
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { ClusterConnection } from '../cluster/connection.js';
 import { ApiGetError, getJson, sendJson } from '../cluster/get-json.js';
 
 export const SCAN_LEASE_NAME = 'driftgate-scan';
@@ -25,7 +25,7 @@ interface Lease {
 }
 
 export interface ScanLeaseOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: ClusterConnection;
   readonly namespace: string;
   /** The pod name: who holds the lease, as `kubectl get lease` shows it. */
   readonly identity: string;

@@ -1,7 +1,7 @@
 // Writes a scan's PolicyReports to the cluster: each report replaced whole, and only when its
 // content changed (POST when missing, PUT with the resourceVersion read, DELETE of a namespace's
 // report once nothing in it is declared any more). One LIST per kind finds what is there.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterConnection } from '../cluster/connection.js';
 import { ApiGetError, sendJson } from '../cluster/get-json.js';
 import {
   MANAGED_BY,
@@ -56,7 +56,7 @@ async function existingReports(reader: ClusterReader): Promise<Map<string, Store
 }
 
 export async function writePolicyReports(
-  kubeConfig: KubeConfig,
+  kubeConfig: ClusterConnection,
   reader: ClusterReader,
   desired: ReadonlyMap<string, PolicyReport>,
   options: { readonly qps: number },

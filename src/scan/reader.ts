@@ -1,7 +1,7 @@
 // The scan's reads of the cluster: which resource serves a kind (API discovery, once per
 // group-version) and paged LISTs of a collection, all paced by one rate limit. Never a GET per
 // object: a scan costs one request per 500 objects of each kind and namespace it reads.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterConnection } from '../cluster/connection.js';
 import { ApiGetError, getJson } from '../cluster/get-json.js';
 import type { KubeObject } from '../kube/object.js';
 
@@ -96,7 +96,7 @@ interface ObjectList {
 }
 
 export function createClusterReader(
-  kubeConfig: KubeConfig,
+  kubeConfig: ClusterConnection,
   options: { readonly qps?: number; readonly pageSize?: number } = {},
 ): ClusterReader {
   const pace = rateLimiter(options.qps ?? DEFAULT_QPS);

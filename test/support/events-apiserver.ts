@@ -6,8 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
 import { selfSignedForDevelopment } from '../../src/certs/generate.js';
+import { connectionFrom, type ClusterConnection } from '../../src/cluster/connection.js';
 
 export interface RecordedEventRequest {
   readonly method: string;
@@ -19,8 +19,8 @@ export interface RecordedEventRequest {
 
 export interface EventsApiServer {
   readonly url: string;
-  /** A KubeConfig for client-node that trusts this server's CA and sends its token. */
-  kubeConfig(): KubeConfig;
+  /** A connection that trusts this server's CA and sends its token. */
+  kubeConfig(): ClusterConnection;
   /** Every request, in arrival order (answered or not). */
   readonly requests: RecordedEventRequest[];
   /** Stored Events by `namespace/name`. */
@@ -265,23 +265,9 @@ export async function startEventsApiServer(): Promise<EventsApiServer> {
   };
 }
 
-/** A KubeConfig for a server at `url` with this helper's token; `url` need not be listening. */
-export function kubeConfigFor(url: string, caCert: string): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({
-    clusters: [
-      {
-        name: 'test',
-        server: url,
-        caData: Buffer.from(caCert).toString('base64'),
-        skipTLSVerify: false,
-      },
-    ],
-    users: [{ name: 'driftgate', token: TOKEN }],
-    contexts: [{ name: 'test', cluster: 'test', user: 'driftgate' }],
-    currentContext: 'test',
-  });
-  return kubeConfig;
+/** A connection to a server at `url` with this helper's token; `url` need not be listening. */
+export function kubeConfigFor(url: string, caCert: string): ClusterConnection {
+  return connectionFrom({ server: url, ca: Buffer.from(caCert), token: TOKEN });
 }
 
 function timeProblem(value: unknown): unknown {

@@ -18,9 +18,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
 import { generateCertificates } from '../../src/certs/generate.js';
+import { connectionFrom, type ClusterConnection } from '../../src/cluster/connection.js';
 import type { JsonObject } from '../../src/kube/object.js';
+import { kubeconfigText } from './kubeconfig.js';
 
 export interface ResourceType {
   /** '' for the core group. */
@@ -181,8 +182,10 @@ export interface RecordedRequest {
 
 export interface FakeApiServer {
   readonly url: string;
-  /** A KubeConfig for this server with a valid token and its CA. */
-  kubeConfig(options?: { token?: string }): KubeConfig;
+  /** A connection to this server with a valid token and its CA. */
+  kubeConfig(options?: { token?: string }): ClusterConnection;
+  /** The same as a kubeconfig file's text; `user` replaces the token with other credentials. */
+  kubeconfigText(options?: { token?: string; user?: Record<string, unknown> }): string;
   /** Creates or replaces an object (ADDED or MODIFIED to watchers); returns it as stored. */
   put(type: ResourceType, object: JsonObject): JsonObject;
   remove(type: ResourceType, namespace: string, name: string): void;
@@ -228,7 +231,8 @@ export interface FakeApiServerOptions {
   readonly types?: readonly ResourceType[];
 }
 
-const TOKEN = 'test-token-for-the-fake-api-server';
+/** The token the server takes; any other is 401. */
+export const TOKEN = 'test-token-for-the-fake-api-server';
 
 // The OpenAPI v3 documents a real v1.31 API server served (fixtures captured-1.31/openapi), by
 // path (`api/v1`, `apis/apps/v1`); the index lists each with a hash of its content, as it does.
@@ -716,20 +720,18 @@ export async function startFakeApiServer(
       return [...storedEvents.values()];
     },
     kubeConfig(options = {}) {
-      const config = new KubeConfig();
-      config.loadFromOptions({
-        clusters: [
-          {
-            name: 'fake',
-            server: url,
-            caData: Buffer.from(caCert).toString('base64'),
-          },
-        ],
-        users: [{ name: 'driftgate', token: options.token ?? TOKEN }],
-        contexts: [{ name: 'fake', cluster: 'fake', user: 'driftgate' }],
-        currentContext: 'fake',
+      return connectionFrom({
+        server: url,
+        ca: Buffer.from(caCert),
+        token: options.token ?? TOKEN,
       });
-      return config;
+    },
+    kubeconfigText(options = {}) {
+      return kubeconfigText({
+        server: url,
+        caCert,
+        user: options.user ?? { token: options.token ?? TOKEN },
+      });
     },
     put,
     remove,

@@ -2,8 +2,8 @@
 // served over HTTPS on 127.0.0.1 with a development certificate. Returns what a test needs.
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { ClusterConnection } from '../../src/cluster/connection.js';
 import type { AdmissionRequest, AdmissionReview } from '../../src/kube/admission.js';
 import type { JsonObject } from '../../src/kube/object.js';
 import { join } from 'node:path';
@@ -36,7 +36,7 @@ export async function startTestServer(
     readonly source?: Record<string, unknown>;
     readonly now?: () => Date;
     /** The cluster to watch (a fake API server's); none by default. */
-    readonly kubeConfig?: KubeConfig;
+    readonly kubeConfig?: ClusterConnection;
     /** More config keys, as in the file (`mode`, `listen`, `namespaces`…). */
     readonly config?: Record<string, unknown>;
     /** Where the server logs; by default every line is kept for `logLines`. */
@@ -180,7 +180,7 @@ export function shopFiles(): Record<string, string> {
  */
 export async function startDiscoveringDriftgate(
   discovery: Record<string, unknown>,
-  kubeConfig: KubeConfig,
+  kubeConfig: ClusterConnection,
   logger: Logger = captureLogger().logger,
 ): Promise<{ driftgate: Driftgate; cacheDir: string; stop: () => Promise<void> }> {
   const cache = tempDir('driftgate-discovery-');
