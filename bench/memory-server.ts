@@ -27,7 +27,7 @@ const load = async <T>(path: string): Promise<T> =>
   (await import(pathToFileURL(join(compiled, path)).href)) as T;
 const { validateConfig } = await load<typeof import('../src/config/config.js')>('config/config.js');
 const { startDriftgate } = await load<typeof import('../src/main.js')>('main.js');
-const { capYoungGeneration } =
+const { capYoungGeneration, releaseStartupMemory } =
   await load<typeof import('../src/cli/young-generation.js')>('cli/young-generation.js');
 
 const objects = Number(objectsText);
@@ -126,6 +126,7 @@ const driftgate = await startDriftgate(result.config, {
   logger: pino({ level: 'error' }),
   host: '127.0.0.1',
   port: 0,
+  beforeServing: releaseStartupMemory,
 });
 await untilDecidedOn(driftgate, git(work, 'rev-parse', 'HEAD'));
 const readyMs = performance.now() - started;

@@ -55,6 +55,8 @@ export interface DriftgateOptions {
   readonly scanDelayMs?: number;
   /** How long a denial waits for Git to be fetched again first (tests on a busy machine lengthen it; default 1 s). */
   readonly refreshWaitMs?: number;
+  /** Runs once everything is started, just before the server listens. */
+  readonly beforeServing?: () => void;
 }
 
 export interface Driftgate {
@@ -199,6 +201,7 @@ export async function startDriftgate(
     gitHook,
     requireClientCertificate: config.listen.clientCAFile !== null,
   });
+  options.beforeServing?.();
   const server = await startServer(app, {
     port: options.port ?? config.listen.port,
     ...(options.host === undefined ? {} : { host: options.host }),

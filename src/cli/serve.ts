@@ -7,7 +7,7 @@ import { exampleConfig } from '../example.js';
 import { startDriftgate } from '../main.js';
 import { exitCodes, UsageError, type Command, parseCommandArgs } from './io.js';
 import { serveOptions } from './options.js';
-import { capYoungGeneration } from './young-generation.js';
+import { capYoungGeneration, releaseStartupMemory } from './young-generation.js';
 
 const HELP = `Usage: driftgate serve [--config FILE] [--port N] [--host ADDRESS]
 
@@ -65,6 +65,7 @@ export const serveCommand: Command = async (argv, io) => {
     logger,
     decisionLog: log.decisions,
     droppedLogLines: log.droppedLines,
+    beforeServing: releaseStartupMemory,
     ...(port === undefined ? {} : { port }),
     ...(values.host === undefined ? {} : { host: values.host }),
   }).catch((error: unknown) => {

@@ -1,5 +1,9 @@
+import { getHeapSpaceStatistics } from 'node:v8';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { capYoungGeneration } from './young-generation.js';
+import { capYoungGeneration, releaseStartupMemory } from './young-generation.js';
+
+const youngSize = (): number =>
+  getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
 
 describe('capYoungGeneration', () => {
   afterEach(() => {
@@ -41,5 +45,20 @@ describe('capYoungGeneration', () => {
     size = 8;
     vi.advanceTimersByTime(5_000);
     expect(flags).toEqual([]);
+  });
+});
+
+describe('releaseStartupMemory', () => {
+  it('gives back the young generation that busy allocation grew', () => {
+    // Objects that survive scavenges make V8 grow the young generation, as a start does.
+    const kept: { at: number }[][] = [];
+    for (let round = 0; round < 400 && youngSize() < 8 * 1024 * 1024; round++) {
+      kept.push(Array.from({ length: 10_000 }, (_, at) => ({ at })));
+    }
+    const grown = youngSize();
+    expect(grown).toBeGreaterThanOrEqual(8 * 1024 * 1024);
+    kept.length = 0;
+    releaseStartupMemory();
+    expect(youngSize()).toBeLessThan(grown / 2);
   });
 });

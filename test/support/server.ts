@@ -47,6 +47,8 @@ export async function startTestServer(
     readonly scanDelayMs?: number;
     /** How long a denial waits for Git to be fetched again (default 1 s). */
     readonly refreshWaitMs?: number;
+    /** Runs once everything is started, just before the server listens. */
+    readonly beforeServing?: () => void;
   } = {},
 ): Promise<TestServer> {
   const repo = createTestRepo();
@@ -88,6 +90,7 @@ export async function startTestServer(
     watchTiming: { initialBackoffMs: 50, maxBackoffMs: 200 },
     ...(options.scanDelayMs === undefined ? {} : { scanDelayMs: options.scanDelayMs }),
     ...(options.refreshWaitMs === undefined ? {} : { refreshWaitMs: options.refreshWaitMs }),
+    ...(options.beforeServing === undefined ? {} : { beforeServing: options.beforeServing }),
   });
   return {
     driftgate,
