@@ -8,6 +8,7 @@
 // from another process). With `cluster` it watches the cluster KUBECONFIG names, as a replica
 // in a cluster does. Runs until killed.
 // Usage: node bench/memory-server.ts <compiled src dir> <dir> <objects> <objects per file> [cluster]
+//   [young-mb=N: serve's young-generation limit in MB instead of its own]
 // Only erasable TypeScript here: bench/memory.ts strips the types and plain node runs it (from the
 // repository's root), without tsx, whose module hooks
 // run in a thread (a V8 isolate) of their own that `driftgate serve` does not have.
@@ -21,7 +22,7 @@ import pino from 'pino';
 import type { AdmissionReview } from '../src/kube/admission.js';
 import type { Driftgate } from '../src/main.js';
 
-const [compiled = '', dir = '', objectsText = '10000', perFileText = '1', cluster] =
+const [compiled = '', dir = '', objectsText = '10000', perFileText = '1', ...flags] =
   process.argv.slice(2);
 const load = async <T>(path: string): Promise<T> =>
   (await import(pathToFileURL(join(compiled, path)).href)) as T;
@@ -83,7 +84,7 @@ const result = validateConfig({
       pollInterval: '1h',
     },
   ],
-  cluster: { watch: cluster === 'cluster' },
+  cluster: { watch: flags.includes('cluster') },
 });
 if ('errors' in result) throw new Error(JSON.stringify(result.errors));
 
@@ -119,7 +120,8 @@ async function untilDecidedOn(driftgate: Driftgate, commit: string): Promise<voi
   throw new Error(`no decision on ${commit}`);
 }
 
-capYoungGeneration();
+const youngMb = flags.find((flag) => flag.startsWith('young-mb='))?.slice('young-mb='.length);
+capYoungGeneration(youngMb === undefined ? undefined : Number(youngMb) * 1024 * 1024);
 process.on('SIGINT', () => process.exit(0));
 const started = performance.now();
 const driftgate = await startDriftgate(result.config, {

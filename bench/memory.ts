@@ -5,7 +5,8 @@
 // 100,000 objects: ready from a cold render and again from the persisted snapshot, and a
 // one-file commit decided under review load with the longest event-loop stall meanwhile. The
 // 10,000 objects once more watching a cluster (a loopback API server answering empty), as every
-// replica in a cluster does.
+// replica in a cluster does. Then the young-generation limit serve sets, 16 MB against 8 MB,
+// side by side, and each of serve's libraries' cost in processes of its own.
 // Run alone: npx tsx bench/memory.ts [objects for the large case, default 100000]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,6 +45,16 @@ export interface LargeResult {
   readonly reviewsPerSecond: number;
 }
 
+/** The 10,000-object server with one young-generation limit: idle, then under review load. */
+export interface YoungGenerationRow {
+  readonly limitMb: number;
+  readonly idleRssBytes: number;
+  readonly loadPeakRssBytes: number;
+  readonly reviewsPerSecond: number;
+  readonly p99Ms: number;
+  readonly cpuMicrosPerReview: number;
+}
+
 export interface MemoryResult {
   readonly floors: readonly Row[];
   readonly example: Row;
@@ -56,6 +67,8 @@ export interface MemoryResult {
   };
   readonly tenThousandWithCluster: MemoryResult['tenThousand'];
   readonly large: LargeResult;
+  readonly youngGeneration: readonly YoungGenerationRow[];
+  readonly libraries: readonly LibraryRow[];
 }
 
 /**
@@ -162,6 +175,74 @@ const FLOORS: readonly { name: string; code: string }[] = [
   },
 ];
 
+/** A library's cost: alone beside an empty process, and last, beside serve's other libraries. */
+export interface LibraryRow {
+  readonly name: string;
+  readonly aloneRssBytes: number;
+  readonly aloneHeapBytes: number;
+  readonly lastRssBytes: number;
+  readonly lastHeapBytes: number;
+}
+
+/** The libraries `driftgate serve` imports. */
+const SERVE_LIBRARIES = [
+  'express',
+  'prom-client',
+  'pino',
+  'js-yaml',
+  'simple-git',
+  'node-forge',
+  'zod',
+] as const;
+
+/** RSS and heap in use of a process that imports `modules`, after full collections. */
+function importedFootprint(modules: readonly string[]): { rss: number; heap: number } {
+  const code =
+    `for (const m of ${JSON.stringify(modules)}) await import(m);` +
+    'await new Promise((r) => setTimeout(r, 1000)); gc(); gc();' +
+    'await new Promise((r) => setTimeout(r, 1000));' +
+    'console.log(JSON.stringify({ rss: process.memoryUsage().rss, heap: process.memoryUsage().heapUsed }));';
+  const result = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', code], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (result.status !== 0) throw new Error(`importing ${modules.join(', ')} failed`);
+  return JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as {
+    rss: number;
+    heap: number;
+  };
+}
+
+/**
+ * Each of serve's libraries in processes of its own, three times each, the median: imported
+ * alone against an empty process, and imported last against all the others.
+ */
+export function libraryMarginals(rounds = 3): LibraryRow[] {
+  const median = (values: number[]): number =>
+    values.toSorted((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+  const measure = (modules: readonly string[]) => {
+    const runs = Array.from({ length: rounds }, () => importedFootprint(modules));
+    return {
+      rss: median(runs.map((run) => run.rss)),
+      heap: median(runs.map((run) => run.heap)),
+    };
+  };
+  const empty = measure([]);
+  const all = measure(SERVE_LIBRARIES);
+  return SERVE_LIBRARIES.map((name) => {
+    const alone = measure([name]);
+    const others = measure(SERVE_LIBRARIES.filter((other) => other !== name));
+    return {
+      name,
+      aloneRssBytes: alone.rss - empty.rss,
+      aloneHeapBytes: alone.heap - empty.heap,
+      lastRssBytes: all.rss - others.rss,
+      lastHeapBytes: all.heap - others.heap,
+    };
+  });
+}
+
 async function floor(code: string): Promise<number> {
   const { child } = await startUntil(
     [
@@ -224,6 +305,8 @@ export interface ServerOptions {
   readonly kubeconfig?: string;
   /** driftgate compiled elsewhere (another revision), instead of this tree's. */
   readonly compiled?: string;
+  /** serve's young-generation limit in MB, instead of its own. */
+  readonly youngLimitMb?: number;
 }
 
 function startMemoryServer(
@@ -242,6 +325,7 @@ function startMemoryServer(
       String(objects),
       String(perFile),
       ...(options.kubeconfig === undefined ? [] : ['cluster']),
+      ...(options.youngLimitMb === undefined ? [] : [`young-mb=${String(options.youngLimitMb)}`]),
     ],
     /^\{"url"/,
     root,
@@ -254,15 +338,27 @@ async function underLoad(
   server: { child: ChildProcess; ready: Ready },
   seconds: number,
   during?: () => void,
-): Promise<{ peak: number; reviewsPerSecond: number }> {
+): Promise<{ peak: number; reviewsPerSecond: number; p99Ms: number; cpuMicrosPerReview: number }> {
   let peak = rssOf(server.child.pid);
   const sampler = setInterval(() => {
     peak = Math.max(peak, rssOf(server.child.pid));
   }, 250);
   const duringTimer = during === undefined ? undefined : setTimeout(during, 3_000);
   try {
-    const result = await load('driftgate', server.ready.url, reviewFile, seconds);
-    return { peak, reviewsPerSecond: result.requestsPerSecond };
+    const result = await load(
+      'driftgate',
+      server.ready.url,
+      reviewFile,
+      seconds,
+      'validate',
+      server.child.pid,
+    );
+    return {
+      peak,
+      reviewsPerSecond: result.requestsPerSecond,
+      p99Ms: result.p99Ms,
+      cpuMicrosPerReview: result.cpuMicrosPerRequest,
+    };
   } finally {
     clearInterval(sampler);
     clearTimeout(duringTimer);
@@ -311,6 +407,54 @@ export async function tenThousand(
     await api?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The young-generation limit serve sets, 16 MB against 8 MB: the 10,000-object server idle and
+ * under review load with each, taking turns, `rounds` times; the median of each. Each server
+ * starts on the snapshot a first, unmeasured one persisted, so every run starts alike.
+ */
+export async function youngGenerationLimits(rounds = 3): Promise<YoungGenerationRow[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'driftgate-bench-young-'));
+  const limits = [16, 8];
+  const runs = new Map<number, YoungGenerationRow[]>(limits.map((limit) => [limit, []]));
+  try {
+    await stop((await startMemoryServer(dir, 10_000, 1)).child);
+    for (let round = 0; round < rounds; round++) {
+      for (const limitMb of limits) {
+        const server = await startMemoryServer(dir, 10_000, 1, { youngLimitMb: limitMb });
+        try {
+          const idleRssBytes = await settledRss(server.child.pid, 3_000);
+          const loaded = await underLoad(server, 10);
+          runs.get(limitMb)?.push({
+            limitMb,
+            idleRssBytes,
+            loadPeakRssBytes: loaded.peak,
+            reviewsPerSecond: loaded.reviewsPerSecond,
+            p99Ms: loaded.p99Ms,
+            cpuMicrosPerReview: loaded.cpuMicrosPerReview,
+          });
+        } finally {
+          await stop(server.child);
+        }
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const median = (values: number[]): number =>
+    values.toSorted((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+  return limits.map((limitMb) => {
+    const rows = runs.get(limitMb) ?? [];
+    return {
+      limitMb,
+      idleRssBytes: median(rows.map((row) => row.idleRssBytes)),
+      loadPeakRssBytes: median(rows.map((row) => row.loadPeakRssBytes)),
+      reviewsPerSecond: median(rows.map((row) => row.reviewsPerSecond)),
+      p99Ms: median(rows.map((row) => row.p99Ms)),
+      cpuMicrosPerReview: median(rows.map((row) => row.cpuMicrosPerReview)),
+    };
+  });
 }
 
 /** `objects` ConfigMaps, five to a file, cold and then restarted on the persisted snapshot. */
@@ -370,10 +514,13 @@ export async function benchMemory(objects = 100_000): Promise<MemoryResult> {
     tenThousand: await tenThousand(),
     tenThousandWithCluster: await tenThousand({ cluster: true }),
     large: await large(objects),
+    youngGeneration: await youngGenerationLimits(),
+    libraries: libraryMarginals(),
   };
 }
 
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+const mbDecimal = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 const met = (ok: boolean): string => (ok ? 'met' : 'MISSED');
 
 export function formatMemory(r: MemoryResult): string {
@@ -391,6 +538,16 @@ export function formatMemory(r: MemoryResult): string {
     `  ${count} objects in ${l.files.toLocaleString('en')} files: ready from a cold render in ${s(l.coldReadyMs)}, RSS ${mb(l.coldRssBytes)}; under review load peak RSS ${mb(l.loadPeakRssBytes)} (target <= 500 MB: ${met(Math.max(l.coldRssBytes, l.loadPeakRssBytes) <= 500 * MB)})`,
     `  ${count} objects, restarted on the persisted snapshot: ready in ${s(l.restoredReadyMs)} (target <= 10 s: ${met(l.restoredReadyMs <= 10_000)}), RSS ${mb(l.restoredRssBytes)}`,
     `  ${count} objects, a one-file commit under review load: decided in ${l.commitMs.toFixed(0)} ms (target <= 1000 ms: ${met(l.commitMs <= 1000)}); longest event-loop stall ${l.commitStallMs.toFixed(1)} ms while it was rendered and swapped (target < 50 ms: ${met(l.commitStallMs < 50)}), ${l.idleStallMs.toFixed(1)} ms under the same load before`,
+    `  young-generation limit of serve, 10,000 objects restarted on the persisted snapshot, taking turns (median of ${String(3)} rounds each):`,
+    ...r.youngGeneration.map(
+      (row) =>
+        `    ${`${String(row.limitMb)} MB`.padStart(5)}: idle RSS ${mb(row.idleRssBytes)}; under review load peak RSS ${mb(row.loadPeakRssBytes)}, ${row.reviewsPerSecond.toFixed(0)} reviews/s, p99 ${row.p99Ms.toFixed(1)} ms, ${row.cpuMicrosPerReview.toFixed(0)} µs of CPU a review`,
+    ),
+    `  each of serve's libraries in a process of its own (median of 3), imported alone into an empty process / imported last, after the others:`,
+    ...r.libraries.map(
+      (row) =>
+        `    ${row.name.padEnd(12)} alone RSS +${mb(row.aloneRssBytes).padStart(6)}, heap +${mbDecimal(row.aloneHeapBytes)}; last RSS +${mb(row.lastRssBytes).padStart(6)}, heap +${mbDecimal(row.lastHeapBytes)}`,
+    ),
   ].join('\n');
 }
 
