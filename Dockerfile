@@ -42,6 +42,10 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# Two glibc malloc arenas instead of up to eight per CPU: driftgate's threads (the parse worker,
+# libuv's pool, V8's helpers) otherwise each keep memory of their own. With the bundled example
+# and with 10,000 objects, 1 to 4 MB less resident, reviews answered as fast.
+ENV MALLOC_ARENA_MAX=2
 USER 65532:65532
 ENTRYPOINT ["node", "dist/cli.js"]
 CMD ["serve", "--config", "/etc/driftgate/config.yaml"]

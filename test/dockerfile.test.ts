@@ -29,6 +29,10 @@ describe('the Dockerfile', () => {
     expect(runtime).not.toMatch(/npm (ci|install)/);
   });
 
+  it('keeps glibc to two malloc arenas in the running image', () => {
+    expect(runtime).toMatch(/^ENV MALLOC_ARENA_MAX=2$/m);
+  });
+
   it('leaves development dependencies in the build stage', () => {
     expect(dockerfile).toContain('npm prune --omit=dev');
   });
