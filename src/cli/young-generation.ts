@@ -57,9 +57,10 @@ export function capYoungGeneration(
  * it pauses the event loop for as long as a full collection takes.
  */
 export function releaseStartupMemory(): void {
+  // Left set, as the parse worker leaves it: flags are the process's, and the worker reads this
+  // one when it starts, possibly at the same time.
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as unknown;
-  setFlagsFromString('--no-expose-gc');
   if (typeof gc === 'function') {
     (gc as (options: object) => void)({ type: 'major', execution: 'sync', flavor: 'last-resort' });
   }
