@@ -565,7 +565,13 @@ export class GitDesiredProvider implements DesiredProvider {
         parser: this.parser,
         // Persisted aside, and in place only once served: a held render must not be what a
         // restart serves.
-        persist: persisting ? { file: `${this.snapshotFile(config)}.candidate`, header } : null,
+        persist: persisting
+          ? {
+              file: `${this.snapshotFile(config)}.candidate`,
+              header,
+              served: this.snapshotFile(config),
+            }
+          : null,
         onDocuments: (chunk) => {
           sent += chunk.length;
           for (const document of chunk) {
@@ -604,6 +610,7 @@ export class GitDesiredProvider implements DesiredProvider {
           objects: documents.length,
           objectsSent: sent,
           delta: rendered.delta !== undefined,
+          filesCopied: rendered.copied ?? 0,
         },
         'source rendered',
       );

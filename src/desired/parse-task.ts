@@ -8,6 +8,11 @@ export interface PersistRequest {
   /** Snapshot file to write atomically when, and only when, parsing succeeded. */
   readonly file: string;
   readonly header: unknown;
+  /**
+   * Where the file is served from once it is (it is renamed there): the bytes of files unchanged
+   * since the parse that wrote it are copied from it rather than serialised again.
+   */
+  readonly served?: string;
 }
 
 export type ParseTask =
@@ -56,6 +61,7 @@ export type WorkerMessage =
       readonly files: FileCounts;
       readonly notes: readonly string[];
       readonly delta: RenderDelta | null;
+      readonly copied: number;
     }
   | { readonly type: 'failed'; readonly problems: readonly ManifestProblem[] };
 
@@ -85,6 +91,8 @@ export type ParseOutcome =
       readonly notes: readonly string[];
       /** Set when only the changed files' documents were sent. */
       readonly delta: RenderDelta | null;
+      /** Manifest files whose documents the persisted snapshot copied from the previous one. */
+      readonly copied: number;
     }
   | { readonly ok: false; readonly problems: readonly ManifestProblem[] };
 
@@ -209,6 +217,7 @@ export class ParseWorkerPool {
           files: message.files,
           notes: message.notes,
           delta: message.delta,
+          copied: message.copied,
         });
       } else this.finish({ ok: false, problems: message.problems });
     });

@@ -3,11 +3,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
+  fstatSync,
   mkdirSync,
   openSync,
   readFileSync,
+  readSync,
   renameSync,
   rmSync,
+  statSync,
   writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
@@ -65,46 +68,203 @@ interface ParseCache {
   /** The task's token: what the parse reflected (source config and commit). */
   readonly token: string | null;
   readonly files: ReadonlyMap<string, ParsedFile>;
+  /** The snapshot file the parse wrote, if any. */
+  persisted?: PersistedSnapshot | undefined;
 }
 const parseCaches = new Map<string, ParseCache>();
+
+/** Where one manifest file's documents lie in a persisted snapshot: bytes [start, end). */
+interface PersistedRange {
+  /** The parse the bytes were written from: only the same parse may reuse them. */
+  readonly parsed: ParsedFile;
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * A snapshot file this worker wrote, as it was when written: a later render copies the bytes of
+ * its unchanged files from it, if the file at `served` is still that one (same inode, size and
+ * modification time). Anything else (missing, replaced, held back and never served) is not used.
+ */
+interface PersistedSnapshot {
+  readonly served: string;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ranges: ReadonlyMap<string, PersistedRange>;
+}
+
+/** The persisted snapshot `served` still is, opened for reading; undefined when it is not. */
+function openPersisted(
+  previous: PersistedSnapshot | undefined,
+  served: string | undefined,
+): { readonly fd: number; readonly ranges: ReadonlyMap<string, PersistedRange> } | undefined {
+  if (previous === undefined || served === undefined || previous.served !== served) return;
+  let fd: number | undefined;
+  try {
+    fd = openSync(served, 'r');
+    const stat = fstatSync(fd);
+    if (
+      stat.ino === previous.ino &&
+      stat.size === previous.size &&
+      stat.mtimeMs === previous.mtimeMs
+    ) {
+      return { fd, ranges: previous.ranges };
+    }
+  } catch {
+    // Missing or unreadable: written whole.
+  }
+  if (fd !== undefined) closeSync(fd);
+  return undefined;
+}
+
+// Written in pieces of about this many characters: one write per document would be 100,000
+// system calls for a large repository.
+const WRITE_CHARS = 1 << 20;
+const COPY_BYTES = 1 << 20;
 
 /**
  * Writes the persisted snapshot document by document as parsing goes, so the worker never holds
  * a whole repository as one string. temp file + rename: a restart sees the old file or the new
- * one, never half of one.
+ * one, never half of one. The documents of a file unchanged since the last snapshot written
+ * (and served) are copied from it byte for byte.
  */
 class SnapshotWriter {
   private readonly request: PersistRequest;
   private readonly temp: string;
   private readonly fd: number;
+  private readonly previous:
+    { readonly fd: number; readonly ranges: ReadonlyMap<string, PersistedRange> } | undefined;
   private first = true;
+  private text: string[] = [];
+  private textChars = 0;
+  /** Bytes of the new file so far, written or waiting in `text` or `copy`. */
+  private position = 0;
+  /** Bytes of the previous file still to copy: adjacent files' ranges are copied in one go. */
+  private copy: { start: number; end: number } | undefined;
+  private fileStart: number | undefined;
+  private readonly ranges = new Map<string, PersistedRange>();
+  /** How many files' bytes were copied. */
+  copied = 0;
 
   // No parameter properties: Node's type stripping loads this file as it is.
-  constructor(request: PersistRequest) {
+  constructor(request: PersistRequest, previous: PersistedSnapshot | undefined) {
     this.request = request;
     mkdirSync(dirname(request.file), { recursive: true });
     this.temp = `${request.file}.${randomBytes(6).toString('hex')}.tmp`;
     this.fd = openSync(this.temp, 'w', 0o600);
-    writeSync(
-      this.fd,
+    this.previous = openPersisted(previous, request.served);
+    this.write(
       `{"format":${JSON.stringify(SNAPSHOT_FORMAT)},"header":${JSON.stringify(request.header)},"documents":[`,
     );
   }
 
   add(document: RenderedDocument): void {
-    writeSync(this.fd, `${this.first ? '' : ','}${JSON.stringify(document)}`);
+    if (!this.first) this.write(',');
     this.first = false;
+    this.fileStart ??= this.position;
+    this.write(JSON.stringify(document));
   }
 
-  commit(): void {
-    writeSync(this.fd, ']}');
+  /** Ends a manifest file's documents: a later snapshot may copy them if `parsed` is unchanged. */
+  endFile(file: string, parsed: ParsedFile): void {
+    if (this.fileStart !== undefined) {
+      this.ranges.set(file, { parsed, start: this.fileStart, end: this.position });
+    }
+    this.fileStart = undefined;
+  }
+
+  /** Copies a file's documents from the previous snapshot; false when it does not hold them. */
+  copyFile(file: string, parsed: ParsedFile): boolean {
+    const range = this.previous?.ranges.get(file);
+    if (range?.parsed !== parsed) return false;
+    const adjacent = this.copy !== undefined && range.start === this.copy.end + 1;
+    if (!this.first) {
+      // Between adjacent ranges the previous file holds the same comma.
+      if (adjacent) this.position += 1;
+      else this.write(',');
+    }
+    this.first = false;
+    if (adjacent && this.copy !== undefined) this.copy.end = range.end;
+    else {
+      this.flushText();
+      this.copy = { start: range.start, end: range.end };
+    }
+    this.ranges.set(file, {
+      parsed,
+      start: this.position,
+      end: this.position + range.end - range.start,
+    });
+    this.position += range.end - range.start;
+    this.copied += 1;
+    return true;
+  }
+
+  /** Writes the file in place; what a later render needs to copy from it. */
+  commit(): PersistedSnapshot | undefined {
+    this.write(']}');
+    this.flushText();
+    this.closePrevious();
     closeSync(this.fd);
     renameSync(this.temp, this.request.file);
+    if (this.request.served === undefined) return undefined;
+    const stat = statSync(this.request.file);
+    return {
+      served: this.request.served,
+      ino: stat.ino,
+      size: stat.size,
+      mtimeMs: stat.mtimeMs,
+      ranges: this.ranges,
+    };
   }
 
   abandon(): void {
+    this.closePrevious();
     closeSync(this.fd);
     rmSync(this.temp, { force: true });
+  }
+
+  private write(text: string): void {
+    this.flushCopy();
+    this.text.push(text);
+    this.textChars += text.length;
+    this.position += Buffer.byteLength(text);
+    if (this.textChars >= WRITE_CHARS) this.flushText();
+  }
+
+  private flushText(): void {
+    if (this.text.length === 0) return;
+    this.writeAll(Buffer.from(this.text.join('')));
+    this.text = [];
+    this.textChars = 0;
+  }
+
+  private flushCopy(): void {
+    const copy = this.copy;
+    if (copy === undefined || this.previous === undefined) return;
+    this.copy = undefined;
+    const buffer = Buffer.allocUnsafe(Math.min(COPY_BYTES, copy.end - copy.start));
+    for (let at = copy.start; at < copy.end;) {
+      const read = readSync(
+        this.previous.fd,
+        buffer,
+        0,
+        Math.min(buffer.length, copy.end - at),
+        at,
+      );
+      if (read === 0) throw new Error('the previous persisted snapshot ended early');
+      this.writeAll(buffer.subarray(0, read));
+      at += read;
+    }
+  }
+
+  /** A write may take only part of what it is given (a full disk): the rest fails or follows. */
+  private writeAll(bytes: Buffer): void {
+    for (let at = 0; at < bytes.length;) at += writeSync(this.fd, bytes, at, bytes.length - at);
+  }
+
+  private closePrevious(): void {
+    if (this.previous !== undefined) closeSync(this.previous.fd);
   }
 }
 
@@ -164,12 +324,21 @@ function run(id: number, task: ParseTask): void {
     }
     chunk = [];
   };
+  // A file reads differently under Argo CD's rules: each set of rules has its own cache.
+  const cache =
+    task.kind !== 'files' || task.cache === null
+      ? null
+      : `${task.cache}|${task.argocd === null ? 'kubectl' : 'argocd'}`;
+  const previous = cache === null ? undefined : parseCaches.get(cache);
   const writer =
-    task.kind !== 'restore' && task.persist !== null ? new SnapshotWriter(task.persist) : null;
+    task.kind !== 'restore' && task.persist !== null
+      ? new SnapshotWriter(task.persist, previous?.persisted)
+      : null;
   // send false: persisted and counted, not sent (the main thread holds it from the last render).
-  const emit = (document: RenderedDocument, send = true): void => {
+  // write false: already in the snapshot file, copied from the previous one.
+  const emit = (document: RenderedDocument, send = true, write = true): void => {
     count += 1;
-    writer?.add(document);
+    if (write) writer?.add(document);
     if (!send) return;
     chunk.push(document);
     if (chunk.length >= CHUNK_DOCUMENTS) flush();
@@ -192,7 +361,15 @@ function run(id: number, task: ParseTask): void {
       }
       for (const document of parsed.documents as RenderedDocument[]) emit(document);
       flush();
-      post({ type: 'done', header: parsed.header ?? null, count, files, notes, delta });
+      post({
+        type: 'done',
+        header: parsed.header ?? null,
+        count,
+        files,
+        notes,
+        delta,
+        copied: 0,
+      });
       return;
     }
     if (task.kind === 'files') {
@@ -209,10 +386,6 @@ function run(id: number, task: ParseTask): void {
           message: `holds ${manifests.length} manifest files, more than the limit of ${task.maxFiles}`,
         });
       }
-      // A file reads differently under Argo CD's rules: each set of rules has its own cache.
-      const cache =
-        task.cache === null ? null : `${task.cache}|${task.argocd === null ? 'kubectl' : 'argocd'}`;
-      const previous = cache === null ? undefined : parseCaches.get(cache);
       // Only when the cache is the parse the main thread's render came from are the files
       // Git left unchanged neither read nor sent.
       const changed =
@@ -228,7 +401,9 @@ function run(id: number, task: ParseTask): void {
           const known = previous?.files.get(file.file);
           if (changed !== undefined && known !== undefined && !changed.has(file.file)) {
             next.set(file.file, known);
-            for (const document of known.documents) emit(document, false);
+            const copied = writer?.copyFile(file.file, known) === true;
+            for (const document of known.documents) emit(document, false, !copied);
+            if (!copied) writer?.endFile(file.file, known);
             notes.push(...known.notes);
             continue;
           }
@@ -242,7 +417,9 @@ function run(id: number, task: ParseTask): void {
           }
           if (cache !== null) next.set(file.file, parsedFile);
           reread.push(file.file);
-          for (const document of parsedFile.documents) emit(document);
+          const copied = writer?.copyFile(file.file, parsedFile) === true;
+          for (const document of parsedFile.documents) emit(document, true, !copied);
+          if (!copied) writer?.endFile(file.file, parsedFile);
           notes.push(...parsedFile.notes);
         } catch (error) {
           // Keep going: one render reports every broken file, up to MAX_PROBLEMS.
@@ -276,10 +453,23 @@ function run(id: number, task: ParseTask): void {
       return;
     }
     flush();
-    writer?.commit();
-    post({ type: 'done', header: null, count, files, notes, delta });
+    const persisted = writer?.commit();
+    // The cache set above is this parse's: the next render may copy from what it wrote.
+    const current = cache === null ? undefined : parseCaches.get(cache);
+    if (current !== undefined && current !== previous) current.persisted = persisted;
+    post({
+      type: 'done',
+      header: null,
+      count,
+      files,
+      notes,
+      delta,
+      copied: writer?.copied ?? 0,
+    });
   } catch (error) {
     writer?.abandon();
+    // What failed may be the copy from the previous snapshot: the next render writes it whole.
+    if (previous !== undefined) previous.persisted = undefined;
     const file = task.kind === 'restore' ? task.file : task.kind === 'text' ? task.label : '';
     post({ type: 'failed', problems: [problemOf(error, file)] });
   }

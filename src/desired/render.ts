@@ -70,6 +70,8 @@ export interface RenderOutcome extends FileCounts {
    * render's documents of every other file still stand (see applyDelta).
    */
   readonly delta?: RenderDelta;
+  /** Manifest files whose persisted documents were copied from the previous snapshot file. */
+  readonly copied?: number;
 }
 
 /**
@@ -138,7 +140,11 @@ export async function renderSource(request: RenderRequest): Promise<RenderOutcom
     );
     if (!outcome.ok) throw manifestFailure(source.name, outcome.problems);
     request.onNotes?.(outcome.notes);
-    return outcome.delta === null ? outcome.files : { ...outcome.files, delta: outcome.delta };
+    return {
+      ...outcome.files,
+      ...(outcome.delta === null ? {} : { delta: outcome.delta }),
+      ...(outcome.copied === 0 ? {} : { copied: outcome.copied }),
+    };
   }
 
   let rendered: { output: string; label: string };

@@ -1,7 +1,16 @@
 // A new commit re-parses only the manifest files it changed: rendering real checkouts of
 // successive commits of a real Git repository, counting the files parsed and comparing the
 // documents with a parse from scratch.
-import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import {
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RenderedDocument } from '../../src/desired/manifest-parser.js';
@@ -272,5 +281,167 @@ describe('a commit rendered as a delta of the last render', () => {
     const wrongBase = await renderDelta(parser, base, [], later);
     expect(wrongBase.outcome.delta).toBeUndefined();
     expect(wrongBase.sent).toEqual(await fromScratch(later));
+  });
+});
+
+describe('the persisted snapshot of a commit rendered after another', () => {
+  const repo = createTestRepo();
+  const pools: ParseWorkerPool[] = [];
+  afterAll(async () => {
+    await Promise.all(pools.map((pool) => pool.close()));
+    repo.cleanup();
+  });
+  const snapshots = mkdtempSync(join(tmpdir(), 'driftgate-persisted-'));
+  afterAll(() => {
+    rmSync(snapshots, { recursive: true, force: true });
+  });
+
+  const checkouts = new Map<string, string>();
+  const checkoutOf = (commit: string): string => {
+    let dir = checkouts.get(commit);
+    if (dir === undefined) {
+      dir = join(repo.base, '..', `checkout-${commit}`);
+      git(repo.work, 'worktree', 'add', '--quiet', '--detach', dir, commit);
+      checkouts.set(commit, dir);
+    }
+    return dir;
+  };
+
+  /**
+   * Renders `commit` persisting it as the provider does: aside as a candidate, then renamed to
+   * `served` (unless `hold`). Returns the render's outcome and the candidate's text.
+   */
+  const persisted = async (
+    parser: ParseWorkerPool,
+    commit: string,
+    served: string,
+    options: { base?: string; hold?: boolean } = {},
+  ) => {
+    const changed =
+      options.base === undefined
+        ? undefined
+        : git(repo.work, 'diff', '--name-only', '--no-renames', options.base, commit)
+            .split('\n')
+            .filter((path) => path !== '');
+    const candidate = `${served}.candidate`;
+    const outcome = await renderSource({
+      source: sourceConfig({ name: 'shop', repoURL: repo.fileURL, path: 'apps' }),
+      checkout: checkoutOf(commit),
+      workDir: join(repo.base, '..', 'render-work'),
+      limits: defaultRenderLimits,
+      persist: { file: candidate, header: { commit }, served },
+      parser,
+      onDocuments: () => undefined,
+      token: commit,
+      ...(options.base === undefined || changed === undefined
+        ? {}
+        : { delta: { base: options.base, changed } }),
+    });
+    const text = readFileSync(candidate, 'utf8');
+    if (options.hold === true) rmSync(candidate);
+    else renameSync(candidate, served);
+    return { outcome, text };
+  };
+
+  /** The snapshot file a new parser (nothing to copy from) writes for `commit`. */
+  const writtenWhole = async (commit: string): Promise<string> => {
+    const parser = new ParseWorkerPool();
+    pools.push(parser);
+    const served = join(snapshots, `whole-${commit}.json`);
+    const { outcome, text } = await persisted(parser, commit, served);
+    expect(outcome.copied).toBeUndefined();
+    return text;
+  };
+
+  const start = () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < FILES; i++) files[`apps/cm-${i}.yaml`] = configMap(i);
+    files['apps/several.yaml'] = [configMap(2000), configMap(2001)].join('---\n');
+    files['apps/empty.yaml'] = '# nothing yet\n';
+    return repo.commit(files);
+  };
+
+  it('copies the unchanged files and writes what a full write would, byte for byte', async () => {
+    const first = start();
+    const parser = new ParseWorkerPool();
+    pools.push(parser);
+    const served = join(snapshots, 'shop.json');
+    const initial = await persisted(parser, first, served);
+    expect(initial.text).toBe(await writtenWhole(first));
+
+    // An edit, an added file (first in order), a deletion, a rename, a file given another
+    // document, and an object moved from one file to another.
+    const second = repo.commit({
+      'apps/cm-3.yaml': configMap(3, 'two'),
+      'apps/a-new.yaml': configMap(1000),
+      'apps/cm-5.yaml': null,
+      'apps/cm-6.yaml': null,
+      'apps/renamed/cm-6.yaml': configMap(6),
+      'apps/several.yaml': [configMap(2000), configMap(2001), configMap(2002)].join('---\n'),
+      'apps/cm-7.yaml': null,
+      'apps/cm-8.yaml': [configMap(8), configMap(7)].join('---\n'),
+    });
+    const delta = await persisted(parser, second, served, { base: first });
+    expect(delta.outcome.delta).toBeDefined();
+    expect(delta.outcome.copied).toBe(FILES - 5);
+    expect(delta.text).toBe(await writtenWhole(second));
+
+    // A file that comes to declare an object, another that comes to declare none.
+    const third = repo.commit({
+      'apps/empty.yaml': configMap(3000),
+      'apps/cm-9.yaml': '# gone\n',
+    });
+    const again = await persisted(parser, third, served, { base: second });
+    // Of the files that declare objects, all but cm-9 (cm-5, -6 and -7 went, two were added).
+    expect(again.outcome.copied).toBe(FILES - 1);
+    expect(again.text).toBe(await writtenWhole(third));
+  });
+
+  it.each([
+    {
+      name: 'missing',
+      spoil: (file: string) => {
+        rmSync(file);
+      },
+    },
+    {
+      name: 'replaced by other bytes',
+      spoil: (file: string) => {
+        writeFileSync(file, readFileSync(file, 'utf8').replaceAll('e', 'x'));
+      },
+    },
+    {
+      name: 'cut short',
+      spoil: (file: string) => {
+        truncateSync(file, 100);
+      },
+    },
+  ])('writes the snapshot whole when the previous one is $name', async ({ spoil }) => {
+    const first = repo.commit({ 'apps/cm-1.yaml': configMap(1, randomUUID()) });
+    const parser = new ParseWorkerPool();
+    pools.push(parser);
+    const served = join(snapshots, `spoilt-${first}.json`);
+    await persisted(parser, first, served);
+    spoil(served);
+    const second = repo.commit({ 'apps/cm-2.yaml': configMap(2, randomUUID()) });
+    const next = await persisted(parser, second, served, { base: first });
+    expect(next.outcome.delta).toBeDefined();
+    expect(next.outcome.copied).toBeUndefined();
+    expect(next.text).toBe(await writtenWhole(second));
+  });
+
+  it('writes the snapshot whole after a render that was held back and never served', async () => {
+    const first = repo.commit({ 'apps/cm-1.yaml': configMap(1, randomUUID()) });
+    const parser = new ParseWorkerPool();
+    pools.push(parser);
+    const served = join(snapshots, `held-${first}.json`);
+    await persisted(parser, first, served);
+    const held = repo.commit({ 'apps/cm-2.yaml': configMap(2, randomUUID()) });
+    await persisted(parser, held, served, { base: first, hold: true });
+    const third = repo.commit({ 'apps/cm-3.yaml': configMap(3, randomUUID()) });
+    // The served file is the first commit's, the parse cache the held one's: nothing to copy.
+    const next = await persisted(parser, third, served, { base: held });
+    expect(next.outcome.copied).toBeUndefined();
+    expect(next.text).toBe(await writtenWhole(third));
   });
 });
