@@ -73,6 +73,13 @@ const plain = (snapshot: ReturnType<typeof buildSnapshot>) => ({
   gadget: snapshot.get({ group: 'other.example.com', kind: 'Gadget', namespace: '', name: 'g' })
     ?.file,
   widgetScope: snapshot.scopeOf('example.com', 'Widget'),
+  gadgetScope: snapshot.scopeOf('other.example.com', 'Gadget'),
+  gadgetLine: snapshot.get({
+    group: 'other.example.com',
+    kind: 'Gadget',
+    namespace: 'x',
+    name: 'g',
+  })?.line,
 });
 
 describe('buildSnapshotInSlices', () => {
@@ -107,5 +114,130 @@ describe('buildSnapshotInSlices', () => {
     await building;
     // 12 documents in slices of 3: the loop turned between them, not only after.
     expect(turns[0]).toBeGreaterThanOrEqual(3);
+  });
+});
+
+/** The same documents as new objects: nothing a build of the originals worked out applies. */
+const copied = (list: readonly SourceRender[]): SourceRender[] =>
+  list.map((render) => ({
+    ...render,
+    documents: render.documents.map((document) => ({ ...document })),
+  }));
+
+const crd = (kind: string, scope: 'Cluster' | 'Namespaced') =>
+  toRendered({
+    file: 'crd-more.yaml',
+    line: 1,
+    object: {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: `${kind.toLowerCase()}s.other.example.com` },
+      spec: {
+        group: 'other.example.com',
+        scope,
+        names: { kind, plural: `${kind.toLowerCase()}s` },
+        versions: [{ name: 'v1', served: true, storage: true }],
+      },
+    },
+  });
+
+/**
+ * A later commit of the first source: its documents of files the commit left alone are the
+ * same objects as before (as a render taken as a delta gives them), the rest are new.
+ */
+const later = (
+  change: (documents: SourceRender['documents']) => SourceRender['documents'],
+): SourceRender[] => {
+  const [shop, web] = renders;
+  if (shop === undefined || web === undefined) throw new Error('renders');
+  return [{ ...shop, commit: 'c'.repeat(40), documents: change(shop.documents) }, web];
+};
+
+describe('a snapshot built after another from mostly the same documents', () => {
+  const cm = (file: string, name: string, namespace?: string) =>
+    toRendered({ file, line: 1, object: configMap(name, namespace) });
+  it.each([
+    {
+      name: 'a changed file',
+      change: (documents: SourceRender['documents']) =>
+        documents.map((d) => (d.file === 'cm-3.yaml' ? cm('cm-3.yaml', 'cm-3-renamed') : d)),
+    },
+    {
+      name: 'an added file',
+      change: (documents: SourceRender['documents']) => [cm('a-new.yaml', 'new'), ...documents],
+    },
+    {
+      name: 'a deleted file',
+      change: (documents: SourceRender['documents']) =>
+        documents.filter((d) => d.file !== 'cm-4.yaml'),
+    },
+    {
+      name: 'an object moved to another file',
+      change: (documents: SourceRender['documents']) => [
+        ...documents.filter((d) => d.file !== 'cm-5.yaml'),
+        cm('moved.yaml', 'cm-5'),
+      ],
+    },
+    {
+      name: 'a duplicate key appearing in an earlier file',
+      change: (documents: SourceRender['documents']) => [cm('a-dup.yaml', 'cm-6'), ...documents],
+    },
+    {
+      name: 'the conflict with another source going away',
+      change: (documents: SourceRender['documents']) =>
+        documents.filter((d) => d.file !== 'cm-2.yaml'),
+    },
+    {
+      name: 'a CRD giving a kind of unknown scope one',
+      change: (documents: SourceRender['documents']) => [...documents, crd('Gadget', 'Cluster')],
+    },
+    {
+      name: 'an object of unknown scope declared again under another namespace',
+      change: (documents: SourceRender['documents']) => [
+        toRendered({
+          file: 'a-gadget.yaml',
+          line: 1,
+          object: {
+            apiVersion: 'other.example.com/v1',
+            kind: 'Gadget',
+            metadata: { name: 'g', namespace: 'y' },
+          },
+        }),
+        ...documents,
+      ],
+    },
+  ])('is the snapshot a build from scratch gives after $name', async ({ change }) => {
+    const builtAt = new Date('2026-01-02T03:04:05Z');
+    await buildSnapshotInSlices(renders, 'rendered', builtAt);
+    const next = later(change);
+    const after = await buildSnapshotInSlices(next, 'rendered', builtAt);
+    const fromScratch = buildSnapshot(copied(next), 'rendered', builtAt);
+    expect(plain(after)).toEqual(plain(fromScratch));
+    // Every entry names the new commit, also those of documents the commit left alone.
+    const shopCommits = [...after.entries()]
+      .filter((entry) => entry.source === 'shop')
+      .map((entry) => entry.commit);
+    expect(new Set(shopCommits)).toEqual(new Set(['c'.repeat(40)]));
+    // And the one before is as it was.
+    expect(plain(buildSnapshot(renders, 'rendered', builtAt))).toEqual(
+      plain(buildSnapshot(copied(renders), 'rendered', builtAt)),
+    );
+  });
+
+  it('keys a document again when its source gives it another default namespace', () => {
+    const builtAt = new Date('2026-01-02T03:04:05Z');
+    buildSnapshot(renders, 'rendered', builtAt);
+    const moved = renders.map((render) => ({ ...render, namespace: `${render.namespace}-2` }));
+    expect(plain(buildSnapshot(moved, 'rendered', builtAt))).toEqual(
+      plain(buildSnapshot(copied(moved), 'rendered', builtAt)),
+    );
+    expect(
+      buildSnapshot(moved, 'rendered', builtAt).get({
+        group: '',
+        kind: 'ConfigMap',
+        namespace: 'shop-2',
+        name: 'cm-0',
+      }),
+    ).toBeDefined();
   });
 });

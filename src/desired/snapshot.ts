@@ -64,18 +64,47 @@ export interface DesiredSnapshot {
   customResource(group: string, kind: string): CustomResourceFacts | undefined;
 }
 
+/**
+ * What a snapshot holds of one document, but its commit: unchanged, it is shared by the next
+ * snapshot, even when that one is of a later commit of the source (see storedEntryOf).
+ */
+interface StoredEntry {
+  readonly key: ResourceKey;
+  /** mapKey(key) */
+  readonly id: string;
+  /** unscopedKey(key) when the kind's scope is unknown, else undefined. */
+  readonly nameKey: string | undefined;
+  readonly document: RenderedDocument;
+  readonly source: string;
+  /** What the key was worked out under: the source's default namespace, the CRDs' scopes. */
+  readonly namespace: string;
+  readonly scopes: Scopes;
+}
+
 class SnapshotEntry implements DesiredEntry {
   constructor(
-    readonly key: ResourceKey,
-    private readonly json: string,
-    readonly source: string,
-    readonly file: string,
-    readonly line: number,
+    private readonly stored: StoredEntry,
     readonly commit: string,
   ) {}
 
+  get key(): ResourceKey {
+    return this.stored.key;
+  }
+
+  get source(): string {
+    return this.stored.source;
+  }
+
+  get file(): string {
+    return this.stored.document.file;
+  }
+
+  get line(): number {
+    return this.stored.document.line;
+  }
+
   get object(): KubeObject {
-    return JSON.parse(this.json) as KubeObject;
+    return JSON.parse(this.stored.document.json) as KubeObject;
   }
 
   /** Serialised as a plain record with the object, e.g. by `driftgate render --output json`. */
@@ -98,12 +127,12 @@ class IndexedSnapshot implements DesiredSnapshot {
   constructor(
     readonly origin: DesiredSnapshot['origin'],
     readonly builtAt: Date,
-    private readonly byKey: ReadonlyMap<string, DesiredEntry>,
+    private readonly byKey: ReadonlyMap<string, StoredEntry>,
     readonly conflicts: readonly KeyConflict[],
     readonly commits: Readonly<Record<string, string>>,
     private readonly crds: ReadonlyMap<string, CustomResourceFacts> = new Map(),
     /** Objects of kinds of unknown scope, by group, kind and name (the first declared). */
-    private readonly unscoped: ReadonlyMap<string, DesiredEntry> = new Map(),
+    private readonly unscoped: ReadonlyMap<string, StoredEntry> = new Map(),
   ) {}
 
   get size(): number {
@@ -111,9 +140,10 @@ class IndexedSnapshot implements DesiredSnapshot {
   }
 
   get(key: ResourceKey): DesiredEntry | undefined {
-    const entry = this.byKey.get(mapKey(key));
-    if (entry !== undefined || key.namespace !== '') return entry;
-    return this.unscoped.get(unscopedKey(key));
+    const stored =
+      this.byKey.get(mapKey(key)) ??
+      (key.namespace === '' ? this.unscoped.get(unscopedKey(key)) : undefined);
+    return stored === undefined ? undefined : this.entryOf(stored);
   }
 
   scopeOf(group: string, kind: string): Scope | undefined {
@@ -124,8 +154,12 @@ class IndexedSnapshot implements DesiredSnapshot {
     return this.crds.get(`${group}/${kind}`);
   }
 
-  entries(): IterableIterator<DesiredEntry> {
-    return this.byKey.values();
+  *entries(): IterableIterator<DesiredEntry> {
+    for (const stored of this.byKey.values()) yield this.entryOf(stored);
+  }
+
+  private entryOf(stored: StoredEntry): DesiredEntry {
+    return new SnapshotEntry(stored, this.commits[stored.source] ?? '');
   }
 }
 
@@ -175,13 +209,14 @@ function* snapshotSteps(
   builtAt: Date,
   slice: number,
 ): Generator<void, DesiredSnapshot> {
-  const byKey = new Map<string, DesiredEntry>();
+  const byKey = new Map<string, StoredEntry>();
   const conflicts: KeyConflict[] = [];
   const commits: Record<string, string> = {};
   const crds = customResourcesOf(renders);
+  const scopes = scopesFor(crds);
   const scopeOf = (group: string, kind: string) =>
     builtinScope(group, kind) ?? crds.get(`${group}/${kind}`)?.scope;
-  const unscoped = new Map<string, DesiredEntry>();
+  const unscoped = new Map<string, StoredEntry>();
   let sinceYield = 0;
   for (const render of renders) {
     commits[render.source] = render.commit;
@@ -190,43 +225,92 @@ function* snapshotSteps(
         sinceYield = 0;
         yield;
       }
-      const metadata =
-        document.namespace === null
-          ? { name: document.name }
-          : { name: document.name, namespace: document.namespace };
-      const key = keyOf(
-        { apiVersion: document.apiVersion, kind: document.kind, metadata },
-        render.namespace,
-        scopeOf,
-      );
-      const id = mapKey(key);
-      const existing = byKey.get(id);
+      const stored = storedEntryOf(document, render, scopes, scopeOf);
+      const existing = byKey.get(stored.id);
       if (existing !== undefined) {
         conflicts.push({
-          key,
-          kept: { source: existing.source, file: existing.file, line: existing.line },
+          key: stored.key,
+          kept: {
+            source: existing.source,
+            file: existing.document.file,
+            line: existing.document.line,
+          },
           dropped: { source: render.source, file: document.file, line: document.line },
         });
         continue;
       }
-      const entry = new SnapshotEntry(
-        key,
-        document.json,
-        render.source,
-        document.file,
-        document.line,
-        render.commit,
-      );
-      byKey.set(id, entry);
+      byKey.set(stored.id, stored);
       // Keyed by the manifest's namespace, as a namespaced object would be; a write to it as a
       // cluster-scoped object (a review without a namespace) finds it here.
-      const nameKey = unscopedKey(key);
-      if (scopeOf(key.group, key.kind) === undefined && !unscoped.has(nameKey)) {
-        unscoped.set(nameKey, entry);
+      if (stored.nameKey !== undefined && !unscoped.has(stored.nameKey)) {
+        unscoped.set(stored.nameKey, stored);
       }
     }
   }
   return new IndexedSnapshot(origin, builtAt, byKey, conflicts, commits, crds, unscoped);
+}
+
+/**
+ * The scopes the CRDs of a build give their kinds, as one value: a later build whose CRDs give
+ * the same scopes gets the same value, so what an entry was keyed under is compared at once.
+ */
+interface Scopes {
+  readonly signature: string;
+}
+let lastScopes: Scopes = { signature: '' };
+
+function scopesFor(crds: ReadonlyMap<string, CustomResourceFacts>): Scopes {
+  const signature = [...crds]
+    .map(([id, facts]) => `${id}=${facts.scope}`)
+    .sort()
+    .join('\n');
+  if (signature !== lastScopes.signature) lastScopes = { signature };
+  return lastScopes;
+}
+
+/**
+ * Each document's entry, kept for as long as a render holds the document: a commit that
+ * changes one file of 20,000 leaves the other files' documents (the same objects) as they were,
+ * and their keys need not be worked out again. Valid while the source, its default namespace
+ * and the CRDs' scopes are the same.
+ */
+const entryCache = new WeakMap<RenderedDocument, StoredEntry>();
+
+function storedEntryOf(
+  document: RenderedDocument,
+  render: SourceRender,
+  scopes: Scopes,
+  scopeOf: (group: string, kind: string) => Scope | undefined,
+): StoredEntry {
+  const cached = entryCache.get(document);
+  if (
+    cached !== undefined &&
+    cached.scopes === scopes &&
+    cached.namespace === render.namespace &&
+    cached.source === render.source
+  ) {
+    return cached;
+  }
+  const metadata =
+    document.namespace === null
+      ? { name: document.name }
+      : { name: document.name, namespace: document.namespace };
+  const key = keyOf(
+    { apiVersion: document.apiVersion, kind: document.kind, metadata },
+    render.namespace,
+    scopeOf,
+  );
+  const stored: StoredEntry = {
+    key,
+    id: mapKey(key),
+    nameKey: scopeOf(key.group, key.kind) === undefined ? unscopedKey(key) : undefined,
+    document,
+    source: render.source,
+    namespace: render.namespace,
+    scopes,
+  };
+  entryCache.set(document, stored);
+  return stored;
 }
 
 /** The CRDs the renders declare, by the `group/Kind` they define; the first declaration wins. */
