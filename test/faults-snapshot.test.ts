@@ -101,6 +101,45 @@ describe('a render that drops most objects is held', () => {
     expect(gitProvider.status()[0]).toMatchObject({ commit: fixed, stale: false, lastError: null });
   });
 
+  it('counts what a commit read as a delta drops as a full render counts it', async () => {
+    const git = repo();
+    // The Service declared twice: deleting one of its files drops no object.
+    const good = git.commit({ ...FOUR, 'dup-svc.yaml': FOUR['svc-web.yaml'] });
+    const safety = { safety: { maxDeletionShare: 0.1, acceptDeletionsAt: null } };
+    const dir = cache();
+    const { provider: gitProvider, log } = provider(git, dir, safety);
+    await gitProvider.start();
+    const commit = async (changes: Record<string, string | null>) => {
+      const sha = git.commit(changes);
+      await gitProvider.refreshAll();
+      return sha;
+    };
+    const rendered = () => log.lines().filter((line) => line['msg'] === 'source rendered');
+
+    // A Service file gone (the other declares it), a ConfigMap moved to another file.
+    const moved = await commit({
+      'svc-web.yaml': null,
+      'cm-web-config.yaml': null,
+      'nested/cm.yaml': FOUR['cm-web-config.yaml'],
+    });
+    expect(rendered().at(-1)).toMatchObject({ commit: moved, delta: true });
+    expect(gitProvider.status()[0]).toMatchObject({ commit: moved, lastError: null });
+
+    // One of four objects (four documents) gone, over 10%: held, as a full render would be.
+    faults += 1;
+    const dropped = await commit({ 'sa-web.yaml': null });
+    const message = `source shop: commit ${dropped.slice(0, 12)} would remove 1 of 4 objects (25%, more than safety.maxDeletionShare 10%); still serving commit ${moved.slice(0, 12)}. To serve it, set safety.acceptDeletionsAt: ${dropped}`;
+    expect(gitProvider.status()[0]?.lastError?.message).toBe(message);
+    // From scratch: the served commit restored from disk, the new one rendered whole.
+    await gitProvider.stop();
+    const restarted = provider(git, dir, safety);
+    await restarted.provider.start();
+    await restarted.provider.refreshAll();
+    expect(restarted.provider.status()[0]?.lastError?.message).toBe(message);
+    expect(restarted.log.lines().some((line) => line['msg'] === 'source rendered')).toBe(false);
+    expect(good).not.toBe(moved);
+  });
+
   it('a restart serves the last render that was served, not the held one, until it is accepted', async () => {
     const git = repo();
     const good = git.commit(FOUR);

@@ -20,7 +20,14 @@ import { ParseWorkerPool } from './parse-task.js';
 import type { DesiredProvider, SourceStatus } from './provider.js';
 import { isLeftAloneByFlux } from './render-options.js';
 import { renderInputs, touchesInputs } from './render-inputs.js';
-import { applyDelta, defaultRenderLimits, renderSource, type RenderLimits } from './render.js';
+import {
+  applyDeltaByFile,
+  defaultRenderLimits,
+  documentsByFile,
+  renderSource,
+  type DocumentsByFile,
+  type RenderLimits,
+} from './render.js';
 import { redactURL } from './repo-url.js';
 import {
   buildSnapshotInSlices,
@@ -71,6 +78,12 @@ interface SourceState {
   rerender: boolean;
   discovered: boolean;
   render: SourceRender | undefined;
+  /**
+   * The served render's documents by file, and how many of them the deletion guard counts under
+   * each key: kept for the next delta, worked out from the documents when undefined.
+   */
+  byFile: DocumentsByFile | undefined;
+  guardKeys: Map<string, number> | undefined;
   restored: boolean;
   lastSuccessAt: number | undefined;
   lastAttemptAt: number | undefined;
@@ -222,6 +235,8 @@ export class GitDesiredProvider implements DesiredProvider {
       rerender: false,
       discovered,
       render: undefined,
+      byFile: undefined,
+      guardKeys: undefined,
       inputs: undefined,
       parsed: undefined,
       restored: false,
@@ -536,7 +551,7 @@ export class GitDesiredProvider implements DesiredProvider {
       const checkout = await repository.checkout(commit, () => this.checkoutsInUse(repository));
       let documents: RenderedDocument[] = [];
       // Keys for the deletion guard, gathered as chunks arrive rather than all at once after.
-      let kept = new Set<string>();
+      const kept = new Set<string>();
       const persisting = this.options.persist ?? true;
       let inputs = renderInputs(config, checkout);
       // A render follows symbolic links anywhere in the repository: with one among its inputs,
@@ -582,12 +597,27 @@ export class GitDesiredProvider implements DesiredProvider {
         token,
         ...(delta === undefined ? {} : { delta }),
       });
-      if (rendered.delta !== undefined) {
-        // Only the changed files' documents came: the rest are the served render's.
-        documents = await applyDelta(state.render?.documents ?? [], documents, rendered.delta);
-        kept = await deletionKeysOf(documents);
+      const served = state.render?.documents ?? [];
+      let byFile: DocumentsByFile | undefined;
+      let guard: { counts: Map<string, number>; change: Map<string, number> } | undefined;
+      let lost: number;
+      if (rendered.delta === undefined) lost = await lostFrom(served, kept);
+      else {
+        // Only the changed files' documents came: the rest are the served render's, and only
+        // the changed files can lose objects.
+        const applied = await applyDeltaByFile(
+          state.byFile ?? (await documentsByFile(served)),
+          documents,
+          rendered.delta,
+        );
+        const counts = state.guardKeys ?? (await deletionCountsOf(served));
+        const change = deletionChange(applied.replaced, documents);
+        lost = lostBy(counts, change);
+        documents = applied.documents;
+        byFile = applied.byFile;
+        guard = { counts, change };
       }
-      if (await this.holdsBack(state, commit, kept)) {
+      if (this.holdsBack(state, commit, lost)) {
         if (persisting) rmSync(`${this.snapshotFile(config)}.candidate`, { force: true });
         return false;
       }
@@ -596,6 +626,9 @@ export class GitDesiredProvider implements DesiredProvider {
         this.persistNotes(config, notes);
       }
       state.render = { source: config.name, commit, namespace: config.namespace, documents };
+      state.byFile = byFile;
+      if (guard !== undefined) applyChange(guard.counts, guard.change);
+      state.guardKeys = guard?.counts;
       state.notes = notes;
       this.reportNotes(state);
       state.inputs = inputs;
@@ -653,22 +686,12 @@ export class GitDesiredProvider implements DesiredProvider {
    * protecting them. It is held, reported as the source's error, and served only once a later
    * commit comes back under the share or `safety.acceptDeletionsAt` names its commit.
    */
-  private async holdsBack(
-    state: SourceState,
-    commit: string,
-    kept: ReadonlySet<string>,
-  ): Promise<boolean> {
+  private holdsBack(state: SourceState, commit: string, lost: number): boolean {
     const { maxDeletionShare, acceptDeletionsAt } = this.options.safety ?? {
       maxDeletionShare: 1,
       acceptDeletionsAt: null,
     };
     const served = state.render?.documents ?? [];
-    let lost = 0;
-    for (const [index, document] of served.entries()) {
-      if (!kept.has(deletionKeyOf(document))) lost += 1;
-      // A slice per turn of the event loop: reviews wait for none of 100,000 lookups.
-      if (index % 2_000 === 1_999) await new Promise((resolve) => setImmediate(resolve));
-    }
     const share = served.length === 0 ? 0 : lost / served.length;
     const accepted = acceptDeletionsAt !== null && commit.startsWith(acceptDeletionsAt);
     if (share <= maxDeletionShare || accepted) {
@@ -881,6 +904,8 @@ export class GitDesiredProvider implements DesiredProvider {
           ? documents.filter((document) => !isLeftAloneByFlux(document))
           : documents,
     };
+    state.byFile = undefined;
+    state.guardKeys = undefined;
     state.restored = true;
     state.parsed = undefined;
     state.notes = this.restoreNotes(state.config);
@@ -896,14 +921,69 @@ function deletionKeyOf(document: RenderedDocument): string {
   return `${group}/${document.kind}/${document.namespace ?? ''}/${document.name}`;
 }
 
-/** The deletion guard's keys of `documents`, a slice per turn of the event loop. */
-async function deletionKeysOf(documents: readonly RenderedDocument[]): Promise<Set<string>> {
-  const keys = new Set<string>();
+/** How many of `served` a render whose keys are `kept` drops, a slice per turn of the event loop. */
+async function lostFrom(
+  served: readonly RenderedDocument[],
+  kept: ReadonlySet<string>,
+): Promise<number> {
+  let lost = 0;
+  for (const [index, document] of served.entries()) {
+    if (!kept.has(deletionKeyOf(document))) lost += 1;
+    // Reviews wait for none of 100,000 lookups.
+    if (index % 2_000 === 1_999) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return lost;
+}
+
+/** How many of `documents` have each deletion guard key, a slice per turn of the event loop. */
+async function deletionCountsOf(
+  documents: readonly RenderedDocument[],
+): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
   for (const [index, document] of documents.entries()) {
-    keys.add(deletionKeyOf(document));
+    const key = deletionKeyOf(document);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
     if (index % 5_000 === 4_999) await new Promise((resolve) => setImmediate(resolve));
   }
-  return keys;
+  return counts;
+}
+
+/** By key, how many documents a delta adds (positive) or removes (negative). */
+function deletionChange(
+  removed: readonly RenderedDocument[],
+  added: readonly RenderedDocument[],
+): Map<string, number> {
+  const change = new Map<string, number>();
+  for (const document of removed) {
+    const key = deletionKeyOf(document);
+    change.set(key, (change.get(key) ?? 0) - 1);
+  }
+  for (const document of added) {
+    const key = deletionKeyOf(document);
+    change.set(key, (change.get(key) ?? 0) + 1);
+  }
+  return change;
+}
+
+/**
+ * How many served documents a change drops: as lostFrom counts, each served document whose key
+ * no document keeps. Only a key the change touches can come to be kept by none.
+ */
+function lostBy(counts: ReadonlyMap<string, number>, change: ReadonlyMap<string, number>): number {
+  let lost = 0;
+  for (const [key, by] of change) {
+    const before = counts.get(key) ?? 0;
+    if (before > 0 && before + by <= 0) lost += before;
+  }
+  return lost;
+}
+
+function applyChange(counts: Map<string, number>, change: ReadonlyMap<string, number>): void {
+  for (const [key, by] of change) {
+    const after = (counts.get(key) ?? 0) + by;
+    if (after > 0) counts.set(key, after);
+    else counts.delete(key);
+  }
 }
 
 /** Notes of a render in one reason, the first few named. */

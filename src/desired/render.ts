@@ -181,44 +181,75 @@ export async function renderSource(request: RenderRequest): Promise<RenderOutcom
   return outcome.files;
 }
 
+/** A render's documents by manifest file, each file's in the order the render gave them. */
+export type DocumentsByFile = ReadonlyMap<string, readonly RenderedDocument[]>;
+
+const pause = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** `documents` by file, a slice of `slice` documents per turn of the event loop. */
+export async function documentsByFile(
+  documents: readonly RenderedDocument[],
+  slice = 5_000,
+): Promise<Map<string, RenderedDocument[]>> {
+  const byFile = new Map<string, RenderedDocument[]>();
+  for (const [index, document] of documents.entries()) {
+    const list = byFile.get(document.file);
+    if (list === undefined) byFile.set(document.file, [document]);
+    else list.push(document);
+    if (index % slice === slice - 1) await pause();
+  }
+  return byFile;
+}
+
+/** A render taken as a delta of another, applied (see applyDeltaByFile). */
+export interface AppliedDelta {
+  /** Equal to the documents a full render would have sent. */
+  readonly documents: RenderedDocument[];
+  readonly byFile: DocumentsByFile;
+  /** The base's documents of the files read again or gone: no longer in the render. */
+  readonly replaced: readonly RenderedDocument[];
+}
+
 /**
  * The documents of a render that sent a delta: for each manifest file in order, the documents
- * just sent when it was read again, else those `base` (the render the delta was taken from)
- * holds for it. Equal to the documents a full render would have sent. A slice of files per turn
- * of the event loop: reviews wait for none of 100,000 documents.
+ * just sent when it was read again, else those the base (the render the delta was taken from)
+ * holds for it. The documents of unchanged files stay the same objects. A slice of files per
+ * turn of the event loop: reviews wait for none of 100,000 documents.
  */
+export async function applyDeltaByFile(
+  base: DocumentsByFile,
+  sent: readonly RenderedDocument[],
+  delta: RenderDelta,
+  slice = 5_000,
+): Promise<AppliedDelta> {
+  const reread = new Set(delta.reread);
+  const fresh = await documentsByFile(sent, slice);
+  const byFile = new Map<string, readonly RenderedDocument[]>();
+  const documents: RenderedDocument[] = [];
+  for (const [index, file] of delta.files.entries()) {
+    const own = reread.has(file) ? fresh.get(file) : base.get(file);
+    if (own !== undefined) {
+      byFile.set(file, own);
+      for (const document of own) documents.push(document);
+    }
+    if (index % slice === slice - 1) await pause();
+  }
+  // Files read again, and files that are gone.
+  const replaced: RenderedDocument[] = [];
+  for (const [file, own] of base) {
+    if (reread.has(file) || !byFile.has(file)) for (const document of own) replaced.push(document);
+  }
+  return { documents, byFile, replaced };
+}
+
+/** applyDeltaByFile on the base's documents as a list: the documents a full render would send. */
 export async function applyDelta(
   base: readonly RenderedDocument[],
   sent: readonly RenderedDocument[],
   delta: RenderDelta,
   slice = 5_000,
 ): Promise<RenderedDocument[]> {
-  const pause = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-  const byFile = (
-    documents: readonly RenderedDocument[],
-    into: Map<string, RenderedDocument[]>,
-  ) => {
-    for (const document of documents) {
-      const list = into.get(document.file);
-      if (list === undefined) into.set(document.file, [document]);
-      else list.push(document);
-    }
-  };
-  const reread = new Set(delta.reread);
-  const fresh = new Map<string, RenderedDocument[]>();
-  byFile(sent, fresh);
-  const held = new Map<string, RenderedDocument[]>();
-  for (let from = 0; from < base.length; from += slice) {
-    byFile(base.slice(from, from + slice), held);
-    await pause();
-  }
-  const documents: RenderedDocument[] = [];
-  for (const [index, file] of delta.files.entries()) {
-    const own = reread.has(file) ? fresh.get(file) : held.get(file);
-    if (own !== undefined) for (const document of own) documents.push(document);
-    if (index % slice === slice - 1) await pause();
-  }
-  return documents;
+  return (await applyDeltaByFile(await documentsByFile(base, slice), sent, delta, slice)).documents;
 }
 
 /** The names kustomize looks for in a directory, in its order. */
