@@ -88,7 +88,7 @@ describe('buildSnapshotInSlices', () => {
     async (slice) => {
       const builtAt = new Date('2026-01-02T03:04:05Z');
       const whole = buildSnapshot(renders, 'rendered', builtAt);
-      const sliced = await buildSnapshotInSlices(renders, 'rendered', builtAt, slice);
+      const sliced = await buildSnapshotInSlices(renders, 'rendered', builtAt, slice, 0);
       expect(plain(sliced)).toEqual(plain(whole));
       expect(plain(whole)).toMatchObject({
         size: 11,
@@ -108,7 +108,7 @@ describe('buildSnapshotInSlices', () => {
       if (turn < 50) setImmediate(tick);
     };
     setImmediate(tick);
-    const building = buildSnapshotInSlices(renders, 'rendered', new Date(), 3).then(() => {
+    const building = buildSnapshotInSlices(renders, 'rendered', new Date(), 3, 0).then(() => {
       turns.push(turn);
     });
     await building;

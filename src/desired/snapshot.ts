@@ -176,7 +176,7 @@ export function buildSnapshot(
   origin: 'restored' | 'rendered',
   builtAt = new Date(),
 ): DesiredSnapshot {
-  const steps = snapshotSteps(renders, origin, builtAt, Number.POSITIVE_INFINITY);
+  const steps = snapshotSteps(renders, origin, builtAt, Number.POSITIVE_INFINITY, 0);
   for (;;) {
     const step = steps.next();
     if (step.done === true) return step.value;
@@ -184,17 +184,21 @@ export function buildSnapshot(
 }
 
 /**
- * buildSnapshot, a slice of `slice` documents per turn of the event loop: indexing 100,000
+ * buildSnapshot, a slice at a time with a turn of the event loop between: indexing 100,000
  * documents in one go would hold up the reviews waiting meanwhile for over a hundred
- * milliseconds. The snapshot is built aside and returned whole, as buildSnapshot's is.
+ * milliseconds. A slice ends at the first multiple of `slice` documents once it has taken
+ * `sliceMs`: under review load each turn waits for the reviews queued meanwhile, so slices as
+ * short as the documents a commit left unchanged take would make a hundred turns of waiting.
+ * The snapshot is built aside and returned whole, as buildSnapshot's is.
  */
 export async function buildSnapshotInSlices(
   renders: readonly SourceRender[],
   origin: 'restored' | 'rendered',
   builtAt = new Date(),
   slice = 1_000,
+  sliceMs = 8,
 ): Promise<DesiredSnapshot> {
-  const steps = snapshotSteps(renders, origin, builtAt, slice);
+  const steps = snapshotSteps(renders, origin, builtAt, slice, sliceMs);
   for (;;) {
     const step = steps.next();
     if (step.done === true) return step.value;
@@ -202,12 +206,13 @@ export async function buildSnapshotInSlices(
   }
 }
 
-/** The work of buildSnapshot, pausing (yield) after every `slice` documents. */
+/** The work of buildSnapshot, pausing (yield) at a multiple of `slice` documents past `sliceMs`. */
 function* snapshotSteps(
   renders: readonly SourceRender[],
   origin: 'restored' | 'rendered',
   builtAt: Date,
   slice: number,
+  sliceMs: number,
 ): Generator<void, DesiredSnapshot> {
   const byKey = new Map<string, StoredEntry>();
   const conflicts: KeyConflict[] = [];
@@ -218,12 +223,16 @@ function* snapshotSteps(
     builtinScope(group, kind) ?? crds.get(`${group}/${kind}`)?.scope;
   const unscoped = new Map<string, StoredEntry>();
   let sinceYield = 0;
+  let sliceBegun = performance.now();
   for (const render of renders) {
     commits[render.source] = render.commit;
     for (const document of render.documents) {
       if (++sinceYield >= slice) {
         sinceYield = 0;
-        yield;
+        if (performance.now() - sliceBegun >= sliceMs) {
+          yield;
+          sliceBegun = performance.now();
+        }
       }
       const stored = storedEntryOf(document, render, scopes, scopeOf);
       const existing = byKey.get(stored.id);
