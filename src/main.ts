@@ -25,6 +25,7 @@ import {
   type ClusterFacts,
   type HelmReleaseFacts,
 } from './policy/facts.js';
+import { indexSnapshotInSlices } from './policy/snapshot-index.js';
 import type { BackgroundScan } from './scan/background.js';
 
 export interface DriftgateOptions {
@@ -100,6 +101,7 @@ export async function startDriftgate(
     {
       logger,
       now: () => now().getTime(),
+      prepare: (snapshot) => indexSnapshotInSlices(snapshot),
       ...(options.refreshWaitMs === undefined ? {} : { refreshWaitMs: options.refreshWaitMs }),
     },
   );

@@ -68,6 +68,11 @@ export interface GitProviderDeps {
   readonly logger: Logger;
   /** Milliseconds since the epoch; tests may pass their own clock. */
   readonly now?: () => number;
+  /**
+   * Work on a new snapshot before it is swapped in (the policy's index of it), so that the
+   * first decision on it finds it done.
+   */
+  readonly prepare?: (snapshot: DesiredSnapshot) => Promise<void>;
 }
 
 interface SourceState {
@@ -194,6 +199,7 @@ export class GitDesiredProvider implements DesiredProvider {
   private readonly held = new Map<string, string>();
   /** Snapshot builds begun: only the latest one's snapshot is swapped in. */
   private builds = 0;
+  private readonly prepare: GitProviderDeps['prepare'];
 
   constructor(
     private readonly options: GitProviderOptions,
@@ -201,6 +207,7 @@ export class GitDesiredProvider implements DesiredProvider {
   ) {
     this.logger = deps.logger;
     this.now = deps.now ?? Date.now;
+    this.prepare = deps.prepare;
     this.cacheDir = resolve(options.cacheDir);
     this.limits = { ...defaultRenderLimits, ...options.limits };
     this.snapshot = emptySnapshot(new Date(this.now()));
@@ -784,6 +791,7 @@ export class GitDesiredProvider implements DesiredProvider {
     const origin = this.states.some((state) => state.restored) ? 'restored' : 'rendered';
     const build = ++this.builds;
     const next = await buildSnapshotInSlices(renders, origin, new Date(this.now()));
+    if (build === this.builds) await this.prepare?.(next);
     // A rebuild begun since read newer renders: this one's snapshot would put older ones back.
     if (build !== this.builds) return;
     this.snapshot = next;

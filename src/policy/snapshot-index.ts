@@ -37,12 +37,42 @@ const cache = new WeakMap<DesiredSnapshot, SnapshotIndex>();
 export function indexSnapshot(snapshot: DesiredSnapshot): SnapshotIndex {
   const cached = cache.get(snapshot);
   if (cached !== undefined) return cached;
+  const steps = indexSteps(snapshot, Number.POSITIVE_INFINITY);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/**
+ * indexSnapshot done ahead, before the snapshot is served: the first decision on a snapshot of
+ * 100,000 objects would otherwise index it, holding up every review for tens of milliseconds.
+ * A slice of about `sliceMs` per turn of the event loop.
+ */
+export async function indexSnapshotInSlices(snapshot: DesiredSnapshot, sliceMs = 8): Promise<void> {
+  if (cache.has(snapshot)) return;
+  const steps = indexSteps(snapshot, sliceMs);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The work of indexSnapshot, pausing (yield) every 1,000 entries once `sliceMs` has passed. */
+function* indexSteps(snapshot: DesiredSnapshot, sliceMs: number): Generator<void, SnapshotIndex> {
   const kinds = new Set<string>();
   const kindByResource = new Map<string, { group: string; kind: string }>();
   const hpaTargets = new Map<string, HpaScaling>();
   const objectsInNamespace = new Map<string, ResourceKey[]>();
   const customResourceDefinitions = new Map<string, DesiredEntry>();
+  let count = 0;
+  let sliceBegun = performance.now();
   for (const entry of snapshot.entries()) {
+    if (++count % 1_000 === 0 && performance.now() - sliceBegun >= sliceMs) {
+      yield;
+      sliceBegun = performance.now();
+    }
     const key = entry.key;
     // A snapshot holds few kinds and many objects: the plural is worked out once per kind.
     const kind = `${key.group}/${key.kind}`;
@@ -93,6 +123,9 @@ export function indexSnapshot(snapshot: DesiredSnapshot): SnapshotIndex {
     objectsInNamespace,
     customResourceDefinitions,
   };
+  // Indexed meanwhile by a decision: that index is the one in use.
+  const cached = cache.get(snapshot);
+  if (cached !== undefined) return cached;
   cache.set(snapshot, index);
   return index;
 }
