@@ -66,7 +66,7 @@ function reviews(): { name: string; request: AdmissionRequest; allowed: boolean 
 export interface DecideResults {
   readonly size: number;
   readonly results: readonly BenchResult[];
-  /** Median of five: indexing a new snapshot, which the first decision after a swap does. */
+  /** Median of five: indexing a new snapshot, in one go (the server does it in slices before serving it). */
   readonly indexMillis: number;
 }
 
@@ -138,7 +138,7 @@ export function formatDecide(all: readonly DecideResults[]): string {
   const rows: string[] = [];
   for (const { size, results, indexMillis: index } of all) {
     rows.push(
-      `  snapshot of ${size.toLocaleString('en')} objects (indexed once per snapshot, by the first decision after a swap: ${index.toFixed(1)} ms)`,
+      `  snapshot of ${size.toLocaleString('en')} objects (indexed once per snapshot, before it is served: ${index.toFixed(1)} ms in one go)`,
     );
     for (const r of results) {
       rows.push(

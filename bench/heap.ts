@@ -1,6 +1,6 @@
 // Where a ready driftgate's memory goes, by category, in one process: Node itself, the code and
 // libraries it loads, the desired objects as the provider holds them (the rendered documents,
-// the snapshot's entries and key maps, the index built by the first decision), the parse
+// the snapshot's entries and key maps, the index built before it is served), the parse
 // worker's isolate, buffers, and the young generation. Each heap figure is measured after a full
 // collection: the libraries by importing them, the snapshot's parts by building one more of each
 // from the persisted snapshot with driftgate's own code, the worker by its own heap statistics.
@@ -173,7 +173,7 @@ rows.push(
     how: 'one more snapshot of those documents',
   },
   {
-    category: 'snapshot index (first decision after a swap)',
+    category: 'snapshot index (built before the snapshot is served)',
     bytes: indexBytes,
     how: 'one more index of that snapshot',
   },
