@@ -299,10 +299,10 @@ Each was found with a profile or a memory trace and measured before and after on
 28. **A denial whose snapshot is nearly stale fetches ahead without waiting**
     (src/desired/git-provider.ts). Before a denial the webhook refreshes a snapshot older than
     5 s from Git and waits for it, at most 1 s. Under a stream of denials that meant one fetch
-    every 5 s with every denial in the meantime waiting for it. A denial
-    whose snapshot is past 3 s now starts the fetch and does not wait (one fetch every 3 s at
-    most); a snapshot older than 5 s is still waited for. A test proves both with a clock of its
-    own. Not measured side by side; the HTTP section above is this tree's.
+    every 5 s with every denial in the meantime waiting for it. A denial whose snapshot is past
+    3 s now starts the fetch and does not wait (one fetch every 3 s at most); a snapshot older
+    than 5 s is still waited for. A test proves both with a clock of its own. Not measured side
+    by side; the HTTP section above is this tree's.
 
 Investigated and left as they are:
 
