@@ -154,7 +154,8 @@ section(
 
 /** The soak's JSON report as lines: counts, then RSS and heap from start to end and sampled. */
 function formatSoak(output: string): string {
-  const start = output.indexOf('{');
+  // The report is the JSON printed last, from a line of its own: log lines may come before it.
+  const start = output.search(/^\{$/m);
   if (start === -1) return `  did not finish:\n${output}`;
   const report = JSON.parse(output.slice(start)) as {
     seconds: number;
