@@ -66,7 +66,7 @@ const load = async <T>(path: string): Promise<T> =>
   (await import(pathToFileURL(join(compiled, path)).href)) as T;
 const { validateConfig } = await load<typeof import('../src/config/config.js')>('config/config.js');
 const { startDriftgate } = await load<typeof import('../src/main.js')>('main.js');
-const { capYoungGeneration, releaseStartupMemory } =
+const { capYoungGeneration } =
   await load<typeof import('../src/cli/young-generation.js')>('cli/young-generation.js');
 const { buildSnapshot } =
   await load<typeof import('../src/desired/snapshot.js')>('desired/snapshot.js');
@@ -78,7 +78,7 @@ const { selfSignedForDevelopment } =
 const { default: pino } = await import('pino');
 const librariesHeap = heapUsed() - nodeHeap;
 
-capYoungGeneration();
+const youngGeneration = capYoungGeneration();
 const config = validateConfig({
   cacheDir: join(dir, 'cache'),
   sources: [
@@ -99,7 +99,9 @@ const driftgate = await startDriftgate(config.config, {
   host: '127.0.0.1',
   port: 0,
   tls: { kind: 'memory', cert: tls.cert, key: tls.key },
-  beforeServing: releaseStartupMemory,
+  beforeServing: () => {
+    youngGeneration.releaseStartupMemory();
+  },
 });
 
 // One review, so that the first decision builds the snapshot index, as in production.

@@ -28,7 +28,7 @@ const load = async <T>(path: string): Promise<T> =>
   (await import(pathToFileURL(join(compiled, path)).href)) as T;
 const { validateConfig } = await load<typeof import('../src/config/config.js')>('config/config.js');
 const { startDriftgate } = await load<typeof import('../src/main.js')>('main.js');
-const { capYoungGeneration, releaseStartupMemory } =
+const { capYoungGeneration } =
   await load<typeof import('../src/cli/young-generation.js')>('cli/young-generation.js');
 
 const objects = Number(objectsText);
@@ -121,14 +121,18 @@ async function untilDecidedOn(driftgate: Driftgate, commit: string): Promise<voi
 }
 
 const youngMb = flags.find((flag) => flag.startsWith('young-mb='))?.slice('young-mb='.length);
-capYoungGeneration(youngMb === undefined ? undefined : Number(youngMb) * 1024 * 1024);
+const youngGeneration = capYoungGeneration(
+  youngMb === undefined ? undefined : Number(youngMb) * 1024 * 1024,
+);
 process.on('SIGINT', () => process.exit(0));
 const started = performance.now();
 const driftgate = await startDriftgate(result.config, {
   logger: pino({ level: 'error' }),
   host: '127.0.0.1',
   port: 0,
-  beforeServing: releaseStartupMemory,
+  beforeServing: () => {
+    youngGeneration.releaseStartupMemory();
+  },
 });
 await untilDecidedOn(driftgate, git(work, 'rev-parse', 'HEAD'));
 const readyMs = performance.now() - started;

@@ -7,7 +7,7 @@ import { exampleConfig } from '../example.js';
 import { startDriftgate } from '../main.js';
 import { exitCodes, UsageError, type Command, parseCommandArgs } from './io.js';
 import { serveOptions } from './options.js';
-import { capYoungGeneration, releaseStartupMemory } from './young-generation.js';
+import { capYoungGeneration } from './young-generation.js';
 
 const HELP = `Usage: driftgate serve [--config FILE] [--port N] [--host ADDRESS]
 
@@ -42,7 +42,7 @@ export const serveCommand: Command = async (argv, io) => {
   }
 
   // A process-wide V8 setting: serve runs alone in its process, as `driftgate audit` does.
-  const stopCapping = capYoungGeneration();
+  const youngGeneration = capYoungGeneration();
   const log = serviceLog(io.env.LOG_LEVEL ?? 'info');
   const { logger } = log;
   let config;
@@ -65,7 +65,9 @@ export const serveCommand: Command = async (argv, io) => {
     logger,
     decisionLog: log.decisions,
     droppedLogLines: log.droppedLines,
-    beforeServing: releaseStartupMemory,
+    beforeServing: () => {
+      youngGeneration.releaseStartupMemory();
+    },
     ...(port === undefined ? {} : { port }),
     ...(values.host === undefined ? {} : { host: values.host }),
   }).catch((error: unknown) => {
@@ -95,7 +97,7 @@ export const serveCommand: Command = async (argv, io) => {
   );
   await new Promise((resolve) => setTimeout(resolve, drainMs));
   await driftgate.stop();
-  stopCapping();
+  youngGeneration.stop();
   logger.info('stopped');
   return exitCodes.ok;
 };

@@ -1,6 +1,6 @@
 import { getHeapSpaceStatistics } from 'node:v8';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { capYoungGeneration, releaseStartupMemory } from './young-generation.js';
+import { capYoungGeneration } from './young-generation.js';
 
 const youngSize = (): number =>
   getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
@@ -14,8 +14,12 @@ describe('capYoungGeneration', () => {
     vi.useFakeTimers();
     let size = 4 * 1024 * 1024;
     const flags: string[] = [];
-    const hooks = { youngSize: () => size, setFlags: (flag: string) => flags.push(flag) };
-    const stop = capYoungGeneration(16 * 1024 * 1024, 1_000, hooks);
+    const hooks = {
+      youngSize: () => size,
+      setFlags: (flag: string) => flags.push(flag),
+      collect: () => undefined,
+    };
+    const cap = capYoungGeneration(16 * 1024 * 1024, 1_000, hooks);
     vi.advanceTimersByTime(5_000);
     expect(flags).toEqual([]);
     size = 16 * 1024 * 1024;
@@ -24,12 +28,16 @@ describe('capYoungGeneration', () => {
     size = 32 * 1024 * 1024;
     vi.advanceTimersByTime(10_000);
     expect(flags).toEqual(['--semi-space-growth-factor=1']);
-    stop();
+    cap.stop();
   });
 
   it('caps at once when the young generation is already at the limit', () => {
     const flags: string[] = [];
-    capYoungGeneration(8, 1_000, { youngSize: () => 8, setFlags: (flag) => flags.push(flag) });
+    capYoungGeneration(8, 1_000, {
+      youngSize: () => 8,
+      setFlags: (flag) => flags.push(flag),
+      collect: () => undefined,
+    });
     expect(flags).toEqual(['--semi-space-growth-factor=1']);
   });
 
@@ -37,11 +45,12 @@ describe('capYoungGeneration', () => {
     vi.useFakeTimers();
     let size = 0;
     const flags: string[] = [];
-    const stop = capYoungGeneration(8, 1_000, {
+    const cap = capYoungGeneration(8, 1_000, {
       youngSize: () => size,
       setFlags: (flag) => flags.push(flag),
+      collect: () => undefined,
     });
-    stop();
+    cap.stop();
     size = 8;
     vi.advanceTimersByTime(5_000);
     expect(flags).toEqual([]);
@@ -58,7 +67,38 @@ describe('releaseStartupMemory', () => {
     const grown = youngSize();
     expect(grown).toBeGreaterThanOrEqual(8 * 1024 * 1024);
     kept.length = 0;
-    releaseStartupMemory();
+    const cap = capYoungGeneration(Number.POSITIVE_INFINITY);
+    cap.releaseStartupMemory();
+    cap.stop();
     expect(youngSize()).toBeLessThan(grown / 2);
+  });
+
+  it('lets the young generation grow again after it, up to the limit', () => {
+    vi.useFakeTimers();
+    let size = 16;
+    const flags: string[] = [];
+    const cap = capYoungGeneration(16, 1_000, {
+      youngSize: () => size,
+      setFlags: (flag) => flags.push(flag),
+      collect: () => {
+        size = 1;
+      },
+    });
+    expect(flags).toEqual(['--semi-space-growth-factor=1']);
+    cap.releaseStartupMemory();
+    // Capped at its initial size it could never grow back: the growth V8 starts with is back.
+    expect(flags).toEqual(['--semi-space-growth-factor=1', '--semi-space-growth-factor=2']);
+    expect(size).toBe(1);
+    size = 8;
+    vi.advanceTimersByTime(5_000);
+    expect(flags).toHaveLength(2);
+    size = 16;
+    vi.advanceTimersByTime(1_000);
+    expect(flags).toEqual([
+      '--semi-space-growth-factor=1',
+      '--semi-space-growth-factor=2',
+      '--semi-space-growth-factor=1',
+    ]);
+    cap.stop();
   });
 });

@@ -13,55 +13,86 @@ export interface YoungGenerationHooks {
   readonly youngSize: () => number;
   /** Sets a V8 flag for the whole process. */
   readonly setFlags: (flags: string) => void;
+  /**
+   * One full collection that also shrinks the young generation to its initial size (V8's
+   * last-resort flavour, which compacts the heap).
+   */
+  readonly collect: () => void;
 }
+
+// V8's own --semi-space-growth-factor: the young generation doubles when it grows.
+const V8_GROWTH_FACTOR = 2;
 
 const v8Hooks: YoungGenerationHooks = {
   youngSize: () =>
     getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0,
   setFlags: setFlagsFromString,
+  collect: () => {
+    // Left set, as the parse worker leaves it: flags are the process's, and the worker reads
+    // this one when it starts, possibly at the same time.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as unknown;
+    if (typeof gc === 'function') {
+      (gc as (options: object) => void)({
+        type: 'major',
+        execution: 'sync',
+        flavor: 'last-resort',
+      });
+    }
+  },
 };
+
+export interface YoungGenerationCap {
+  /** Stops looking; the young generation keeps the size it has. */
+  stop(): void;
+  /**
+   * One full collection that gives back what starting up left behind: loading the modules, the
+   * first render and the development certificate grow the young generation to its limit (some
+   * 11 MB resident with the bundled example, nearly all of it garbage), and V8 never shrinks it
+   * by itself. It then grows again as far as review load needs, up to the limit: left capped
+   * at its initial 1 MB, every review in flight would be promoted by the next scavenge and the
+   * old generation collected over and over. Call it once, before serving: it pauses the event
+   * loop for as long as a full collection takes.
+   */
+  releaseStartupMemory(): void;
+}
 
 /**
  * Looks at the young generation every `everyMs` and, once it has reached `limit`, stops it
  * growing any further (`--semi-space-growth-factor=1`, which V8 reads each time it would grow
- * it; `--max-semi-space-size` works only on the command line). Returns a function that stops
- * looking. The timer never keeps the process alive.
+ * it; `--max-semi-space-size` works only on the command line). The timer never keeps the
+ * process alive.
  */
 export function capYoungGeneration(
   limit = SERVE_YOUNG_GENERATION_LIMIT_BYTES,
   everyMs = 1_000,
   hooks: YoungGenerationHooks = v8Hooks,
-): () => void {
-  const check = (): boolean => {
+): YoungGenerationCap {
+  let timer: NodeJS.Timeout | undefined;
+  const capped = (): boolean => {
     if (hooks.youngSize() < limit) return false;
     hooks.setFlags('--semi-space-growth-factor=1');
     return true;
   };
-  if (check()) return () => undefined;
-  const timer = setInterval(() => {
-    if (check()) clearInterval(timer);
-  }, everyMs);
-  timer.unref();
-  return () => {
+  const stop = (): void => {
     clearInterval(timer);
+    timer = undefined;
   };
-}
-
-/**
- * One full collection that also gives back what starting up left behind: loading the modules,
- * the first render and the development certificate grow the young generation to its limit
- * (some 11 MB resident with the bundled example, nearly all of it garbage), and V8 never shrinks
- * it by itself. A collection that reduces the memory footprint (V8's last-resort flavour, which
- * compacts the heap and shrinks the young generation to its initial size) is what gives it
- * back; it then grows again only as far as review load needs. Call it once, before serving:
- * it pauses the event loop for as long as a full collection takes.
- */
-export function releaseStartupMemory(): void {
-  // Left set, as the parse worker leaves it: flags are the process's, and the worker reads this
-  // one when it starts, possibly at the same time.
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as unknown;
-  if (typeof gc === 'function') {
-    (gc as (options: object) => void)({ type: 'major', execution: 'sync', flavor: 'last-resort' });
-  }
+  const watch = (): void => {
+    if (capped()) return;
+    timer = setInterval(() => {
+      if (capped()) stop();
+    }, everyMs);
+    timer.unref();
+  };
+  watch();
+  return {
+    stop,
+    releaseStartupMemory() {
+      stop();
+      hooks.setFlags(`--semi-space-growth-factor=${String(V8_GROWTH_FACTOR)}`);
+      hooks.collect();
+      watch();
+    },
+  };
 }
