@@ -5,7 +5,7 @@
 // 100,000 objects: ready from a cold render and again from the persisted snapshot, and a
 // one-file commit decided under review load with the longest event-loop stall meanwhile. The
 // 10,000 objects once more watching a cluster (a loopback API server answering empty), as every
-// replica in a cluster does. Then the young-generation limit serve sets, 16 MB against 8 MB,
+// replica in a cluster does. Then the young-generation limit serve sets, 2 MB against 16 MB,
 // side by side, and each of serve's libraries' cost in processes of its own.
 // Run alone: npx tsx bench/memory.ts [objects for the large case, default 100000]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -410,13 +410,15 @@ export async function tenThousand(
 }
 
 /**
- * The young-generation limit serve sets, 16 MB against 8 MB: the 10,000-object server idle and
+ * The young-generation limit serve sets, 2 MB against 16 MB: the 10,000-object server idle and
  * under review load with each, taking turns, `rounds` times; the median of each. Each server
  * starts on the snapshot a first, unmeasured one persisted, so every run starts alike.
  */
-export async function youngGenerationLimits(rounds = 3): Promise<YoungGenerationRow[]> {
+export async function youngGenerationLimits(
+  rounds = 3,
+  limits: readonly number[] = [2, 16],
+): Promise<YoungGenerationRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'driftgate-bench-young-'));
-  const limits = [16, 8];
   const runs = new Map<number, YoungGenerationRow[]>(limits.map((limit) => [limit, []]));
   try {
     await stop((await startMemoryServer(dir, 10_000, 1)).child);

@@ -5,8 +5,12 @@
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-/** The young generation's size past which it stops growing (V8's new space, both halves). */
-export const SERVE_YOUNG_GENERATION_LIMIT_BYTES = 16 * 1024 * 1024;
+/**
+ * The young generation's size past which it stops growing (V8's new space). Twice its initial
+ * 1 MB: with 10,000 objects under review load, 16 MB held some 45 MB more at its peak than 2 MB,
+ * for no CPU per review that the benchmark could tell apart (BENCHMARKS.md, "Memory").
+ */
+export const SERVE_YOUNG_GENERATION_LIMIT_BYTES = 2 * 1024 * 1024;
 
 export interface YoungGenerationHooks {
   /** The young generation's current size in bytes. */
@@ -49,9 +53,8 @@ export interface YoungGenerationCap {
    * One full collection that gives back what starting up left behind: loading the modules, the
    * first render and the development certificate grow the young generation to its limit (some
    * 11 MB resident with the bundled example, nearly all of it garbage), and V8 never shrinks it
-   * by itself. It then grows again as far as review load needs, up to the limit: left capped
-   * at its initial 1 MB, every review in flight would be promoted by the next scavenge and the
-   * old generation collected over and over. Call it once, before serving: it pauses the event
+   * by itself. It may then grow again up to the limit, as review load needs: capped before the
+   * collection, it would stay at the size the collection leaves. Call it once, before serving: it pauses the event
    * loop for as long as a full collection takes.
    */
   releaseStartupMemory(): void;
