@@ -211,7 +211,7 @@ Each was found with a profile or a memory trace and measured before and after on
     \`git commit\` of 10,000 changed files and \`git rev-parse\`, run in the server's process
     (profiles of it and of the memory benchmark's server showed 190 to 290 ms in
     \`execFileSync\` of git). The measurement now starts once git has answered.
-24. **A commit to a plain source reads, and sends, only the files it changed**
+22. **A commit to a plain source reads, and sends, only the files it changed**
     (src/desired/parse-worker.ts, src/desired/render.ts, src/desired/git-provider.ts). CPU
     profiles (\`--cpu-prof\`) of two one-file commits to 100,000 objects in 20,001 files, no
     review load, per commit: the parse worker spent 590 ms reading and hashing every file, 845
@@ -247,7 +247,7 @@ Each was found with a profile or a memory trace and measured before and after on
     10,000 objects at 150 MB idle, 169 MB under load (99, 132 and 135 MB in the run before);
     those lines are left as they were until a side-by-side run separates this change from the
     machine's noise. Still short of 1 s: see "Investigated".
-25. **serve reaches the API server without the Kubernetes client** (src/cluster/connection.ts,
+23. **serve reaches the API server without the Kubernetes client** (src/cluster/connection.ts,
     src/cluster/watch.ts, src/cluster/events.ts). After 18, every replica that watches its
     cluster (all of them, in a cluster) still loaded \`@kubernetes/client-node\` for the
     kubeconfig, the list-and-watch and the Event writes. The service account and a kubeconfig's
@@ -259,7 +259,7 @@ Each was found with a profile or a memory trace and measured before and after on
     Effect, the example with a cluster to watch, both versions in one session: 174 to 179 MB
     before, 110 MB after (106 to 108 MB without a cluster); 10,000 objects watching a cluster,
     idle 195 to 210 → 149 to 153 MB, peak under review load 202 to 212 → 171 to 176 MB.
-26. **serve gives back the memory starting up left behind** (src/main.ts, src/cli/serve.ts,
+24. **serve gives back the memory starting up left behind** (src/main.ts, src/cli/serve.ts,
     src/desired/parse-worker.ts). With the bundled example the young generation had grown to
     16 MB, 11.8 MB of it resident, with 4.6 MB in use: V8 does not shrink it on its own. serve
     now runs one full collection, which also shrinks the young generation, once everything has
@@ -271,11 +271,11 @@ Each was found with a profile or a memory trace and measured before and after on
     Tried and not kept: ending the idle parse worker (10,000 objects idle 140 MB, but a one-file
     commit under load 3,670 against 1,366 ms: its parse cache goes with it); a 2 MB young
     generation for the worker, and 8 against 16 MB for serve (no difference beyond the noise;
-    but see 29);
+    but see 27);
     \`zod/mini\` (6.4 MB RSS against 6.9 for zod: it loads the same core).
-27. **A one-file commit rewrites, rebuilds and checks only what it changed**
+25. **A one-file commit rewrites, rebuilds and checks only what it changed**
     (src/desired/parse-worker.ts, src/desired/snapshot.ts, src/desired/git-provider.ts,
-    src/policy/snapshot-index.ts). After 24 the persisted snapshot was still written one
+    src/policy/snapshot-index.ts). After 22 the persisted snapshot was still written one
     \`writeSync\` per document (1.27 s of worker time per commit in a profile), and the snapshot,
     the deletion guard's key counts and the policy's index were built from every document. Now
     the unchanged files' bytes are copied from the persisted snapshot in 1 MB writes (only
@@ -297,16 +297,16 @@ Each was found with a profile or a memory trace and measured before and after on
     and at 618 MB alike, 0.1 ms through the helper; the helper itself is a Node process of 49 MB
     resident (8 MB of it its own, the rest the node binary shared with driftgate), in the same
     pod. Not worth it for a few 9 ms pauses per commit.
-28. **A denial whose snapshot is nearly stale fetches ahead without waiting**
+26. **A denial whose snapshot is nearly stale fetches ahead without waiting**
     (src/desired/git-provider.ts). Before a denial the webhook refreshes a snapshot older than
     5 s from Git and waits for it, at most 1 s. Under a stream of denials that meant one fetch
     every 5 s with every denial in the meantime waiting for it. A denial whose snapshot is past
     3 s now starts the fetch and does not wait (one fetch every 3 s at most); a snapshot older
     than 5 s is still waited for. A test proves both with a clock of its own. Not measured side
     by side; the HTTP section above is this tree's.
-29. **serve's young generation stops at 2 MB, and may grow back to it after the collection
+27. **serve's young generation stops at 2 MB, and may grow back to it after the collection
     before serving** (src/cli/young-generation.ts). The cap of 19 is set by a look once a
-    second; where starting up reached it, the collection of 26 then shrank the young generation
+    second; where starting up reached it, the collection of 24 then shrank the young generation
     under the cap, and it stayed at its initial 1 MB for good (\`bench/heap.ts\`: new space of
     2 MB). Undone, so that it may grow back to the limit, and measured (\`tenThousand\` of
     bench/memory.ts, the two trees taking turns, two rounds): 16 MB grown back peaked at 210 and
@@ -314,9 +314,11 @@ Each was found with a profile or a memory trace and measured before and after on
     a second against 4,170 and 4,464. Then the limit itself, the server restarted on its
     snapshot, taking turns, median of three: 16 MB peak 198 MB, 392 µs of CPU a review, p99
     24.9 ms; 8 MB 193 MB, 299 µs, 18.8 ms; 2 MB 152 MB, 389 µs, 20.6 ms (idle 111 to 112 MB
-    each). The size moves the peak by tens of MB, while the CPU a review follows no order by
-    size (the smallest at 8 MB, 16 and 2 MB alike), so serve's limit is now 2 MB, reached by
-    growing back after the collection; "Memory and readiness" above compares it with 16 MB.
+    each). The size moves the peak by tens of MB, while the CPU a review followed no order by
+    size (the least at 8 MB, 16 and 2 MB alike), so serve's limit is now 2 MB, reached by
+    growing back after the collection. "Memory and readiness" above compares it with 16 MB
+    again: there 2 MB peaked 26 MB lower and took 392 against 277 µs a review, so whether the
+    smaller young generation costs CPU is not settled on this machine.
 
 Investigated and left as they are:
 

@@ -7,8 +7,9 @@ import { runInNewContext } from 'node:vm';
 
 /**
  * The young generation's size past which it stops growing (V8's new space). Twice its initial
- * 1 MB: with 10,000 objects under review load, 16 MB held some 45 MB more at its peak than 2 MB,
- * for no CPU per review that the benchmark could tell apart (BENCHMARKS.md, "Memory").
+ * 1 MB: with 10,000 objects under review load, 16 MB held 26 to 46 MB more at its peak than 2 MB
+ * (BENCHMARKS.md, "Memory and readiness"); the CPU a review took was the same in one run and 40%
+ * more at 2 MB in another, which this shared machine's noise does not settle.
  */
 export const SERVE_YOUNG_GENERATION_LIMIT_BYTES = 2 * 1024 * 1024;
 
