@@ -60,6 +60,33 @@ export async function sendJson(
   });
 }
 
+/**
+ * The URL and options of one request to the API server: its path and query (unset values left
+ * out), headers, and the connection's TLS and credentials.
+ */
+export async function apiRequest(
+  connection: ClusterConnection,
+  method: string,
+  path: string,
+  options: {
+    readonly query?: Readonly<Record<string, string | undefined>>;
+    readonly headers: Readonly<Record<string, string>>;
+    readonly signal?: AbortSignal;
+  },
+): Promise<{ url: URL; request: RequestOptions }> {
+  const url = new URL(connection.server + path);
+  for (const [name, value] of Object.entries(options.query ?? {})) {
+    if (value !== undefined) url.searchParams.set(name, value);
+  }
+  const request: RequestOptions = {
+    method,
+    headers: { ...options.headers },
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  };
+  await connection.authenticate(request);
+  return { url, request };
+}
+
 async function requestJson(
   kubeConfig: ClusterConnection,
   method: string,
@@ -67,14 +94,10 @@ async function requestJson(
   body: unknown,
   options: GetOptions & SendOptions,
 ): Promise<unknown> {
-  const url = new URL(kubeConfig.server + path);
-  for (const [name, value] of Object.entries(options.query ?? {})) {
-    if (value !== undefined) url.searchParams.set(name, value);
-  }
   const what = options.describe ?? `GET ${path}`;
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  const request: RequestOptions = {
-    method,
+  const { url, request } = await apiRequest(kubeConfig, method, path, {
+    ...options,
     headers: {
       Accept: options.accept ?? 'application/json',
       ...(payload === undefined
@@ -84,9 +107,7 @@ async function requestJson(
             'Content-Length': String(payload.length),
           }),
     },
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-  };
-  await kubeConfig.authenticate(request);
+  });
   return new Promise((resolve, reject) => {
     const sent = httpsRequest(url, request, (response) => {
       const chunks: Buffer[] = [];

@@ -33,10 +33,8 @@ export async function resolveKubeConfig(
   if (files.length > 0) {
     const settings = kubeconfigSettings(files);
     if (settings !== undefined) return connectionFrom(settings);
-  } else {
-    if (existsSync(join(serviceAccountDir, 'token'))) {
-      return connectionFrom(inClusterSettings(env, serviceAccountDir));
-    }
+  } else if (existsSync(join(serviceAccountDir, 'token'))) {
+    return connectionFrom(inClusterSettings(env, serviceAccountDir));
   }
   const { KubeConfig } = await import('@kubernetes/client-node');
   const kubeConfig = new KubeConfig();

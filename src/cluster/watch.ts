@@ -2,11 +2,11 @@
 // watches from the list's resourceVersion, resumes a watch that ends, lists again when that
 // resourceVersion is gone (410), and after any other error starts again after a backoff. The
 // admission path reads the cache and never waits for the API server.
-import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { request as httpsRequest } from 'node:https';
 import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ClusterConnection } from './connection.js';
-import { ApiGetError, getJson, statusMessage } from './get-json.js';
+import { ApiGetError, apiRequest, getJson, statusMessage } from './get-json.js';
 
 /** The Accept header of a metadata-only watch; the list asks for the list kind. */
 const METADATA_WATCH = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
@@ -188,29 +188,23 @@ async function watchOnce<T extends KubernetesObject>(
   signal: AbortSignal,
   apply: (event: WatchEvent<T>) => void,
 ): Promise<'expired' | 'quiet' | 'ended'> {
-  const url = new URL(kubeConfig.server + spec.path);
   const timeoutSeconds = WATCH_MIN_SECONDS + Math.floor(Math.random() * WATCH_MIN_SECONDS);
-  const query: Record<string, string | undefined> = {
-    watch: 'true',
-    resourceVersion,
-    allowWatchBookmarks: 'true',
-    timeoutSeconds: String(timeoutSeconds),
-    labelSelector: spec.labelSelector,
-    fieldSelector: spec.fieldSelector,
-  };
-  for (const [name, value] of Object.entries(query)) {
-    if (value !== undefined) url.searchParams.set(name, value);
-  }
   const what = `WATCH ${spec.path}`;
-  const options: RequestOptions = {
-    method: 'GET',
+  const { url, request } = await apiRequest(kubeConfig, 'GET', spec.path, {
+    query: {
+      watch: 'true',
+      resourceVersion,
+      allowWatchBookmarks: 'true',
+      timeoutSeconds: String(timeoutSeconds),
+      labelSelector: spec.labelSelector,
+      fieldSelector: spec.fieldSelector,
+    },
     headers: { Accept: spec.metadataOnly === true ? METADATA_WATCH : 'application/json' },
     signal,
-  };
-  await kubeConfig.authenticate(options);
+  });
   return new Promise((resolve, reject) => {
     let events = 0;
-    const sent = httpsRequest(url, options, (response) => {
+    const sent = httpsRequest(url, request, (response) => {
       response.setEncoding('utf8');
       response.on('error', reject);
       if (response.statusCode !== 200) {
