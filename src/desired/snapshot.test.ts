@@ -241,3 +241,18 @@ describe('a snapshot built after another from mostly the same documents', () => 
     ).toBeDefined();
   });
 });
+
+describe('a snapshot looked up again', () => {
+  it('hands out the same entry for the same key, each snapshot with its own commit', () => {
+    const key = { group: '', kind: 'ConfigMap', namespace: 'shop', name: 'cm-1' };
+    const first = buildSnapshot(renders, 'rendered');
+    // What a decision derives from an entry (its parsed manifest) is kept by the entry.
+    expect(first.get(key)).toBeDefined();
+    expect(first.get(key)).toBe(first.get(key));
+    const later = renders.map((render) => ({ ...render, commit: 'c'.repeat(40) }));
+    const second = buildSnapshot(later, 'rendered');
+    expect(second.get(key)).not.toBe(first.get(key));
+    expect(second.get(key)?.commit).toBe('c'.repeat(40));
+    expect(first.get(key)?.commit).toBe('a'.repeat(40));
+  });
+});

@@ -135,6 +135,9 @@ class IndexedSnapshot implements DesiredSnapshot {
     private readonly unscoped: ReadonlyMap<string, StoredEntry> = new Map(),
   ) {}
 
+  /** The entries get() has handed out, only those: most of a large snapshot is never asked for. */
+  private readonly looked = new WeakMap<StoredEntry, DesiredEntry>();
+
   get size(): number {
     return this.byKey.size;
   }
@@ -143,7 +146,15 @@ class IndexedSnapshot implements DesiredSnapshot {
     const stored =
       this.byKey.get(mapKey(key)) ??
       (key.namespace === '' ? this.unscoped.get(unscopedKey(key)) : undefined);
-    return stored === undefined ? undefined : this.entryOf(stored);
+    if (stored === undefined) return undefined;
+    // The same entry for the same key: what decisions derive from an entry (its parsed manifest)
+    // is kept by the entry, and a new one per lookup would parse the manifest on every review.
+    let entry = this.looked.get(stored);
+    if (entry === undefined) {
+      entry = this.entryOf(stored);
+      this.looked.set(stored, entry);
+    }
+    return entry;
   }
 
   scopeOf(group: string, kind: string): Scope | undefined {
