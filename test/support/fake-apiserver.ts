@@ -1,5 +1,5 @@
-// A loopback stand-in for kube-apiserver's list and watch, for the real @kubernetes/client-node
-// to talk to. It follows what a real v1.26 API server was recorded doing (fixtures
+// A loopback stand-in for kube-apiserver's list and watch, for driftgate's own watch and reads
+// (and @kubernetes/client-node, where credentials need it) to talk to. It follows what a real v1.26 API server was recorded doing (fixtures
 // captured/apiserver): one global resourceVersion; lists whose built-in items carry no
 // kind/apiVersion; watches as a 200 chunked stream of one JSON event per line; a too-old
 // resourceVersion on a watch as 200 + one ERROR event with a 410 Status, then the end of the
