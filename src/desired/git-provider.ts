@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { SourceConfig } from '../config/config.js';
 import type { DiscoveryProblem } from '../discovery/result.js';
 import { DriftgateError, errorCodes, isDriftgateError, messageOf } from './errors.js';
-import { GitRepository } from './git-repository.js';
+import { GitRepository, type GitObject } from './git-repository.js';
 import {
   parsePush,
   pushConcerns,
@@ -16,7 +16,7 @@ import {
   type GitPushResult,
 } from './git-push.js';
 import type { RenderedDocument } from './manifest-parser.js';
-import { ParseWorkerPool } from './parse-task.js';
+import { ParseWorkerPool, type ChangedFile } from './parse-task.js';
 import type { DesiredProvider, SourceStatus } from './provider.js';
 import { isLeftAloneByFlux } from './render-options.js';
 import { renderInputs, touchesInputs } from './render-inputs.js';
@@ -24,6 +24,9 @@ import {
   applyDeltaByFile,
   defaultRenderLimits,
   documentsByFile,
+  KUSTOMIZATION_FILES,
+  renderChanges,
+  renderKindAt,
   renderSource,
   type DocumentsByFile,
   type RenderLimits,
@@ -105,11 +108,26 @@ interface SourceState {
    * The parse the served render's documents came from (its source config and commit), while
    * the parse worker may still hold it: a later commit then sends only its changed files.
    */
-  parsed: { readonly token: string; readonly commit: string } | undefined;
+  parsed:
+    | {
+        readonly token: string;
+        readonly commit: string;
+        /** Read as plain manifest files: a later commit's changes can be read from Git alone. */
+        readonly plain: boolean;
+      }
+    | undefined;
   running: Promise<boolean> | undefined;
   queued: Promise<boolean> | undefined;
   timer: NodeJS.Timeout | undefined;
 }
+
+/**
+ * A commit changing more of a plain source's files than this is rendered from a checkout: the
+ * changed files are held in memory at once when read from Git.
+ */
+const MAX_CHANGES_FROM_GIT = 1_000;
+// Git's modes of a regular file; a link is 120000, a submodule 160000.
+const REGULAR_FILE_MODES = new Set(['100644', '100755']);
 
 /** The share of refreshIfOlderThan's age past which it fetches ahead, without waiting. */
 const REFRESH_AHEAD = 0.6;
@@ -553,20 +571,11 @@ export class GitDesiredProvider implements DesiredProvider {
         );
         return true;
       }
-      state.checkoutInUse = commit;
-      // Only checkouts being rendered now are busy: a served render lives in memory.
-      const checkout = await repository.checkout(commit, () => this.checkoutsInUse(repository));
       let documents: RenderedDocument[] = [];
       // Keys for the deletion guard, gathered as chunks arrive rather than all at once after.
       const kept = new Set<string>();
       const persisting = this.options.persist ?? true;
-      let inputs = renderInputs(config, checkout);
-      // A render follows symbolic links anywhere in the repository: with one among its inputs,
-      // what it read is not known, and every commit renders it again.
-      if (inputs !== undefined && (await repository.hasSymbolicLinks(commit, inputs)) !== false)
-        inputs = undefined;
       const token = `${fingerprintOf(config)}@${commit}`;
-      const delta = await this.deltaFor(state, commit, inputs);
       // Documents that crossed from the parse worker: all of them, or a delta's.
       let sent = 0;
       const header: PersistedHeader = {
@@ -576,13 +585,11 @@ export class GitDesiredProvider implements DesiredProvider {
         renderedAt: this.now(),
       };
       let notes: readonly string[] = [];
-      const rendered = await renderSource({
-        onNotes: (found) => {
+      const common = {
+        onNotes: (found: readonly string[]) => {
           notes = found;
         },
         source: config,
-        checkout,
-        workDir: join(this.cacheDir, 'work', fileNameOf(config.name)),
         limits: this.limits,
         parser: this.parser,
         // Persisted aside, and in place only once served: a held render must not be what a
@@ -594,7 +601,7 @@ export class GitDesiredProvider implements DesiredProvider {
               served: this.snapshotFile(config),
             }
           : null,
-        onDocuments: (chunk) => {
+        onDocuments: (chunk: readonly RenderedDocument[]) => {
           sent += chunk.length;
           for (const document of chunk) {
             documents.push(document);
@@ -602,8 +609,35 @@ export class GitDesiredProvider implements DesiredProvider {
           }
         },
         token,
-        ...(delta === undefined ? {} : { delta }),
-      });
+      };
+      let inputs = state.inputs;
+      let plain = true;
+      const changed = await this.changesFromGit(state, commit);
+      let rendered =
+        changed === undefined || state.parsed === undefined
+          ? undefined
+          : await renderChanges({ ...common, base: state.parsed.token, changed });
+      const readFrom = rendered === undefined ? 'checkout' : 'git';
+      if (rendered === undefined) {
+        state.checkoutInUse = commit;
+        // Only checkouts being rendered now are busy: a served render lives in memory.
+        const checkout = await repository.checkout(commit, () => this.checkoutsInUse(repository));
+        inputs = renderInputs(config, checkout);
+        // A render follows symbolic links anywhere in the repository: with one among its inputs,
+        // what it read is not known, and every commit renders it again.
+        if (inputs !== undefined && (await repository.hasSymbolicLinks(commit, inputs)) !== false)
+          inputs = undefined;
+        plain =
+          config.substitute === undefined &&
+          renderKindAt(config, join(checkout, config.path)) === 'plain';
+        const delta = await this.deltaFor(state, commit, inputs);
+        rendered = await renderSource({
+          ...common,
+          checkout,
+          workDir: join(this.cacheDir, 'work', fileNameOf(config.name)),
+          ...(delta === undefined ? {} : { delta }),
+        });
+      }
       const served = state.render?.documents ?? [];
       let byFile: DocumentsByFile | undefined;
       let guard: { counts: Map<string, number>; change: Map<string, number> } | undefined;
@@ -639,7 +673,7 @@ export class GitDesiredProvider implements DesiredProvider {
       state.notes = notes;
       this.reportNotes(state);
       state.inputs = inputs;
-      state.parsed = { token, commit };
+      state.parsed = { token, commit, plain };
       state.rerender = false;
       state.restored = false;
       this.succeeded(state);
@@ -650,6 +684,7 @@ export class GitDesiredProvider implements DesiredProvider {
           objects: documents.length,
           objectsSent: sent,
           delta: rendered.delta !== undefined,
+          readFrom,
           filesCopied: rendered.copied ?? 0,
         },
         'source rendered',
@@ -731,6 +766,57 @@ export class GitDesiredProvider implements DesiredProvider {
       message,
     );
     return true;
+  }
+
+  /**
+   * The files under a plain source's path that changed since the parse the served render came
+   * from, read from Git at `commit`: that render is then taken again without a checkout. Undefined
+   * where a checkout is needed: no such parse, a config that renders differently, a source
+   * that is not plain files or might turn into another kind (a kustomization or chart appears),
+   * a symbolic link or submodule among the changes (a walk of a checkout follows or skips them),
+   * too many changed files, or Git cannot tell.
+   */
+  private async changesFromGit(
+    state: SourceState,
+    commit: string,
+  ): Promise<ChangedFile[] | undefined> {
+    const { config, parsed, repository } = state;
+    if (parsed?.plain !== true || state.restored || state.rerender) return undefined;
+    if (state.render === undefined || state.inputs === undefined) return undefined;
+    const changes = await repository.changes(parsed.commit, commit);
+    if (changes === undefined) return undefined;
+    const prefix = config.path === '.' ? '' : `${config.path}/`;
+    const under = changes.filter((change) => change.path.startsWith(prefix));
+    if (under.length > MAX_CHANGES_FROM_GIT) return undefined;
+    // The directory itself, or one it lies in, turned into a file or a link.
+    if (changes.some((c) => c.path === config.path || config.path.startsWith(`${c.path}/`)))
+      return undefined;
+    const kindFiles = new Set([...KUSTOMIZATION_FILES, 'Chart.yaml'].map((f) => prefix + f));
+    if (config.render === 'auto' && under.some((change) => kindFiles.has(change.path)))
+      return undefined;
+    const gone = (mode: string) => mode === '000000';
+    if (under.some((change) => !gone(change.mode) && !REGULAR_FILE_MODES.has(change.mode)))
+      return undefined;
+    const present = under.filter((change) => !gone(change.mode));
+    // The directory itself must still be one: a render of a checkout fails without it.
+    const directory = config.path === '.' ? [] : [`${commit}:${config.path}`];
+    if (directory.some((name) => name.includes('\n'))) return undefined;
+    const objects = await repository.readObjects([
+      ...directory,
+      ...present.map((change) => change.object),
+    ]);
+    if (directory.some((name) => !isTree(objects.get(name)))) return undefined;
+    const files: ChangedFile[] = [];
+    for (const { path, mode, object } of under) {
+      const read = gone(mode) ? undefined : objects.get(object);
+      if (read === undefined) files.push({ path, state: 'gone' });
+      else if (read === 'missing' || read.type !== 'blob') return undefined;
+      else if (read.content.length > this.limits.maxFileBytes)
+        files.push({ path, state: 'too large', bytes: read.content.length });
+      // Copied out of git's output: a view would take all of it along to the parse worker.
+      else files.push({ path, state: 'present', content: new Uint8Array(read.content) });
+    }
+    return files;
   }
 
   /**
@@ -920,6 +1006,10 @@ export class GitDesiredProvider implements DesiredProvider {
     this.reportNotes(state);
     state.lastSuccessAt = header.renderedAt;
   }
+}
+
+function isTree(object: GitObject | undefined): boolean {
+  return object !== undefined && object !== 'missing' && object.type === 'tree';
 }
 
 /** What the deletion guard compares renders by: group, kind, namespace and name. */

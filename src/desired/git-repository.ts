@@ -1,5 +1,6 @@
 // One cached clone per repository URL: fetches a revision (shallow where the server allows),
 // resolves it to a commit and checks that commit out read-only for the renderers.
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, realpath, rm, writeFile } from 'node:fs/promises';
@@ -50,13 +51,27 @@ interface GitClients {
   readonly repository: SimpleGit;
   /** The same git, set up the same way, working in one checkout. */
   readonly checkout: (dir: string) => SimpleGit;
+  /** How the clients run git, for the one command that needs its standard input. */
+  readonly process: { readonly env: Record<string, string>; readonly config: readonly string[] };
 }
+
+/** A path that differs between two commits, and what it holds at the second. */
+export interface ChangedPath {
+  readonly path: string;
+  /** Its mode at the second commit: `100644` or `100755` a file, `000000` gone. */
+  readonly mode: string;
+  /** Its object at the second commit (all zeros when gone). */
+  readonly object: string;
+}
+
+/** An object as `git cat-file --batch` gives it, or `missing`. */
+export type GitObject = { readonly type: string; readonly content: Buffer } | 'missing';
 
 export class GitRepository {
   readonly dir: string;
   readonly displayURL: string;
   private lastDiff:
-    { readonly key: string; readonly files: Promise<string[] | undefined> } | undefined;
+    { readonly key: string; readonly changes: Promise<ChangedPath[] | undefined> } | undefined;
   private readonly treesDir: string;
   private queue: Promise<unknown> = Promise.resolve();
   private clients: GitClients | undefined;
@@ -107,22 +122,63 @@ export class GitRepository {
    * The files that differ between two fetched commits (paths from the repository's root), or
    * undefined when Git cannot tell (a commit no longer held, say): then assume everything did.
    */
-  changedFiles(from: string, to: string): Promise<string[] | undefined> {
+  async changedFiles(from: string, to: string): Promise<string[] | undefined> {
+    return (await this.changes(from, to))?.map((change) => change.path);
+  }
+
+  /**
+   * The paths that differ between two fetched commits, with their mode and object at `to`, or
+   * undefined when Git cannot tell (a commit no longer held, say): then assume everything did.
+   */
+  changes(from: string, to: string): Promise<ChangedPath[] | undefined> {
     if (!isCommitSHA(from) || !isCommitSHA(to)) return Promise.resolve(undefined);
     // The sources of one repository (Applications of a monorepo) ask about the same two commits.
     const key = `${from}..${to}`;
-    if (this.lastDiff?.key === key) return this.lastDiff.files;
-    const files = this.exclusive(async () => {
+    if (this.lastDiff?.key === key) return this.lastDiff.changes;
+    const changes = this.exclusive(async () => {
       try {
         const git = await this.client();
-        const output = await git.raw(['diff', '--name-only', '--no-renames', '-z', from, to]);
-        return output.split('\0').filter((path) => path !== '');
+        const output = await git.raw([
+          'diff',
+          '--raw',
+          '--no-abbrev',
+          '--no-renames',
+          '-z',
+          from,
+          to,
+        ]);
+        return parseRawDiff(output);
       } catch {
         return undefined;
       }
     });
-    this.lastDiff = { key, files };
-    return files;
+    this.lastDiff = { key, changes };
+    return changes;
+  }
+
+  /**
+   * Each of `names` read with one git process however many there are: a full object name, or
+   * `<commit>:<path>` (no line feed in it).
+   */
+  readObjects(names: readonly string[]): Promise<Map<string, GitObject>> {
+    if (names.some((name) => !/^[0-9a-f]{40}([0-9a-f]{24})?(:[^\n]*)?$/.test(name))) {
+      return Promise.reject(new Error('readObjects takes full object names, or commit:path'));
+    }
+    return this.exclusive(async () => {
+      const { process: settings } = await this.gitClients();
+      const output = await runWithInput(
+        'git',
+        [...settings.config.flatMap((entry) => ['-c', entry]), 'cat-file', '--batch'],
+        {
+          cwd: this.dir,
+          env: settings.env,
+          timeoutMs: this.options.timeoutMs,
+          signal: this.options.signal,
+        },
+        names.map((name) => `${name}\n`).join(''),
+      );
+      return parseBatch(output, names);
+    });
   }
 
   /**
@@ -299,6 +355,13 @@ export class GitRepository {
         env['DRIFTGATE_GIT_USERNAME_FILE'] = resolve(auth.usernameFile);
     }
     await mkdir(this.dir, { recursive: true });
+    const config = [
+      'protocol.allow=never',
+      ...ALLOWED_PROTOCOLS.map((protocol) => `protocol.${protocol}.allow=always`),
+      'core.symlinks=true',
+      'submodule.recurse=false',
+      'advice.detachedHead=false',
+    ];
     const at = (baseDir: string): SimpleGit =>
       simpleGit({
         baseDir,
@@ -312,20 +375,14 @@ export class GitRepository {
           allowUnsafeAskPass: true,
           allowUnsafeProtocolOverride: true,
         },
-        config: [
-          'protocol.allow=never',
-          ...ALLOWED_PROTOCOLS.map((protocol) => `protocol.${protocol}.allow=always`),
-          'core.symlinks=true',
-          'submodule.recurse=false',
-          'advice.detachedHead=false',
-        ],
+        config,
       }).env(env);
     const git = at(this.dir);
     if (!existsSync(join(this.dir, 'HEAD'))) {
       await git.raw(['init', '--bare', '--quiet']);
       await git.raw(['remote', 'add', 'origin', this.options.repoURL]);
     }
-    this.clients = { repository: git, checkout: at };
+    this.clients = { repository: git, checkout: at, process: { env, config } };
     return this.clients;
   }
 
@@ -443,4 +500,83 @@ export class GitRepository {
       .join('; ');
     return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, '$1').slice(0, 500);
   }
+}
+
+/** `git diff --raw -z` output: `:<mode> <mode> <object> <object> <status>` NUL `<path>` NUL. */
+function parseRawDiff(output: string): ChangedPath[] {
+  const fields = output.split('\0');
+  const changes: ChangedPath[] = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const [, mode, , object] = (fields[i] as string).split(' ');
+    const path = fields[i + 1] as string;
+    if (mode === undefined || object === undefined)
+      throw new Error(`unexpected diff entry ${fields[i]}`);
+    changes.push({ path, mode, object });
+  }
+  return changes;
+}
+
+/**
+ * `git cat-file --batch` output for `names`, asked in that order: `<object> <type> <size>` LF,
+ * the content, LF; or `<name> missing` LF.
+ */
+function parseBatch(output: Buffer, names: readonly string[]): Map<string, GitObject> {
+  const objects = new Map<string, GitObject>();
+  let at = 0;
+  for (const name of names) {
+    const end = output.indexOf(0x0a, at);
+    if (end === -1) throw new Error('git cat-file --batch ended early');
+    const header = output.toString('latin1', at, end);
+    at = end + 1;
+    // Not found: the name asked (spaces and all) and why, with no content after it.
+    if (header.endsWith(' missing') || header.endsWith(' ambiguous')) {
+      objects.set(name, 'missing');
+      continue;
+    }
+    const [, type = '', size = ''] = header.split(' ');
+    const bytes = Number(size);
+    if (!Number.isSafeInteger(bytes) || at + bytes > output.length)
+      throw new Error(`unexpected git cat-file --batch header ${header}`);
+    objects.set(name, { type, content: output.subarray(at, at + bytes) });
+    at += bytes + 1;
+  }
+  return objects;
+}
+
+/** Runs `command` with `input` on its standard input; its standard output, or an error. */
+function runWithInput(
+  command: string,
+  args: readonly string[],
+  options: {
+    readonly cwd: string;
+    readonly env: Record<string, string>;
+    readonly timeoutMs: number;
+    readonly signal: AbortSignal | undefined;
+  },
+  input: string,
+): Promise<Buffer> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: options.timeoutMs,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (code === 0) resolvePromise(Buffer.concat(out));
+      else {
+        const why = Buffer.concat(err).toString('utf8').trim() || `exit ${code ?? signal}`;
+        reject(new Error(`${command} ${args.at(-2) ?? ''} ${args.at(-1) ?? ''}: ${why}`));
+      }
+    });
+    // A git that exits early closes its input: the error comes from `close` above.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input);
+  });
 }

@@ -420,8 +420,7 @@ export function listManifestFiles(options: ManifestFileOptions): ManifestFile[] 
         walk(target, shownPath);
         continue;
       }
-      if (!MANIFEST_FILE.test(entry.name)) continue;
-      if (!selected(shownPath, options)) continue;
+      if (!isListed(shownPath, entry.name, options)) continue;
       files.push({ file: repoPath, real: target });
     }
   };
@@ -469,13 +468,89 @@ function listArgoCDFiles(options: ManifestFileOptions, argocd: ArgoCDRendering):
       } else if (!entry.isFile()) {
         continue;
       }
-      if (argocd.exclude !== null && match(argocd.exclude, shownPath)) continue;
-      if (argocd.include !== null && !match(argocd.include, shownPath)) continue;
+      if (!isListedByArgoCD(shownPath, entry.name, argocd, match)) continue;
       files.push({ file: repoPath, real: target });
     }
   };
   walk(base, '');
   return files;
+}
+
+/**
+ * Whether the walk of listManifestFiles lists the regular file at `path` (relative to the
+ * directory): its rules, for a file known from Git rather than found on disk.
+ */
+export function isListedManifest(path: string, options: ManifestFileOptions): boolean {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  if (path.split('/').includes('.git')) return false;
+  if (options.argocd == null) return isListed(path, name, options);
+  const match = options.argoGlobMatch;
+  if (match === undefined) throw new Error('Argo CD directory rules need argoGlobMatch');
+  return (
+    (options.argocd.recurse || !path.includes('/')) &&
+    isListedByArgoCD(path, name, options.argocd, match)
+  );
+}
+
+/**
+ * The order listManifestFiles lists paths in: each directory's entries sorted by name, so a
+ * directory's files stand where its name sorts among its siblings.
+ */
+export function compareListingOrder(a: string, b: string): number {
+  const left = a.split('/');
+  const right = b.split('/');
+  for (let i = 0; i < left.length && i < right.length; i++) {
+    const x = left[i] as string;
+    const y = right[i] as string;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return left.length - right.length;
+}
+
+/**
+ * What listManifestFiles lists once the files in `changed` (paths from the repository's root:
+ * true when a regular file is there now, false when it is gone) have changed, given what it
+ * listed before, in its order. No file is read: the rules and the order are the walk's.
+ */
+export function listingAfterChanges(
+  before: readonly string[],
+  changed: ReadonlyMap<string, boolean>,
+  options: ManifestFileOptions,
+): string[] {
+  const prefix = options.directory === '.' ? '' : `${options.directory}/`;
+  const added = [...changed]
+    .filter(
+      ([path, present]) =>
+        present && path.startsWith(prefix) && isListedManifest(path.slice(prefix.length), options),
+    )
+    .map(([path]) => path)
+    .sort(compareListingOrder);
+  const listing: string[] = [];
+  let next = 0;
+  for (const path of before) {
+    if (changed.has(path)) continue;
+    for (; next < added.length && compareListingOrder(added[next] as string, path) < 0; next++) {
+      listing.push(added[next] as string);
+    }
+    listing.push(path);
+  }
+  listing.push(...added.slice(next));
+  return listing;
+}
+
+function isListed(path: string, name: string, options: ManifestFileOptions): boolean {
+  return MANIFEST_FILE.test(name) && selected(path, options);
+}
+
+function isListedByArgoCD(
+  path: string,
+  name: string,
+  argocd: ArgoCDRendering,
+  match: (pattern: string, path: string) => boolean,
+): boolean {
+  if (!ARGOCD_MANIFEST_FILE.test(name)) return false;
+  if (argocd.exclude !== null && match(argocd.exclude, path)) return false;
+  return argocd.include === null || match(argocd.include, path);
 }
 
 function selected(path: string, options: ManifestFileOptions): boolean {

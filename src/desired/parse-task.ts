@@ -15,18 +15,30 @@ export interface PersistRequest {
   readonly served?: string;
 }
 
+/** What a file changed into, read from Git at the new commit (see the `changes` task). */
+export type ChangedFile =
+  | { readonly path: string; readonly state: 'present'; readonly content: Uint8Array }
+  /** Larger than the task's maxFileBytes: not read. */
+  | { readonly path: string; readonly state: 'too large'; readonly bytes: number }
+  /** Deleted, or no longer a regular file. */
+  | { readonly path: string; readonly state: 'gone' };
+
+/** How a `files` or `changes` task picks, limits, persists and caches the manifest files. */
+interface FileSelection {
+  readonly directory: string;
+  readonly include: readonly string[];
+  readonly exclude: readonly string[];
+  readonly maxFileBytes: number;
+  readonly maxFiles: number;
+  /** Read the directory as Argo CD does (see ManifestFileOptions.argocd). */
+  readonly argocd: ArgoCDRendering | null;
+  readonly persist: PersistRequest | null;
+}
+
 export type ParseTask =
-  | {
+  | (FileSelection & {
       readonly kind: 'files';
       readonly root: string;
-      readonly directory: string;
-      readonly include: readonly string[];
-      readonly exclude: readonly string[];
-      readonly maxFileBytes: number;
-      readonly maxFiles: number;
-      /** Read the directory as Argo CD does (see ManifestFileOptions.argocd). */
-      readonly argocd: ArgoCDRendering | null;
-      readonly persist: PersistRequest | null;
       /**
        * Names a cache of this task's last parse (a source name): files whose path and content
        * are unchanged since then are not parsed again. null: parse everything, keep nothing.
@@ -40,7 +52,20 @@ export type ParseTask =
        * sent (see RenderDelta). Otherwise, or when null, every file is read and sent.
        */
       readonly delta: { readonly base: string; readonly changed: readonly string[] } | null;
-    }
+    })
+  | (FileSelection & {
+      /**
+       * A delta of the cached parse `base` with no checkout at all: the manifest files are the
+       * cache's plus and minus `changed`, and only the changed ones are read, from `changed`.
+       * Every file under `directory` that Git says changed since `base` must be there. Ends
+       * `stale`, having sent nothing, when the cache is not that parse's.
+       */
+      readonly kind: 'changes';
+      readonly cache: string;
+      readonly token: string;
+      readonly base: string;
+      readonly changed: readonly ChangedFile[];
+    })
   | {
       readonly kind: 'text';
       readonly text: string;
@@ -63,7 +88,8 @@ export type WorkerMessage =
       readonly delta: RenderDelta | null;
       readonly copied: number;
     }
-  | { readonly type: 'failed'; readonly problems: readonly ManifestProblem[] };
+  | { readonly type: 'failed'; readonly problems: readonly ManifestProblem[] }
+  | { readonly type: 'stale' };
 
 /**
  * A parse that sent only the documents of the files it read again: the previous render's
@@ -94,7 +120,12 @@ export type ParseOutcome =
       /** Manifest files whose documents the persisted snapshot copied from the previous one. */
       readonly copied: number;
     }
-  | { readonly ok: false; readonly problems: readonly ManifestProblem[] };
+  | {
+      readonly ok: false;
+      readonly problems: readonly ManifestProblem[];
+      /** A `changes` task whose base is not the cached parse: nothing was sent. */
+      readonly stale?: true;
+    };
 
 const workerURL = new URL(
   import.meta.url.endsWith('.ts') ? './parse-worker.ts' : './parse-worker.js',
@@ -110,7 +141,11 @@ interface Job {
 }
 
 function labelOf(task: ParseTask): string {
-  return task.kind === 'files' ? task.directory : task.kind === 'text' ? task.label : task.file;
+  return task.kind === 'files' || task.kind === 'changes'
+    ? task.directory
+    : task.kind === 'text'
+      ? task.label
+      : task.file;
 }
 
 /**
@@ -219,6 +254,10 @@ export class ParseWorkerPool {
           delta: message.delta,
           copied: message.copied,
         });
+      } else if (message.type === 'stale') {
+        const file = labelOf(job.task);
+        const problem = 'the parse these changes apply to is no longer held';
+        this.finish({ ok: false, stale: true, problems: [{ file, line: 0, message: problem }] });
       } else this.finish({ ok: false, problems: message.problems });
     });
     const fail = (message: string): void => {

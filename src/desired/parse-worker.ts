@@ -21,6 +21,7 @@ import type * as GlobModule from './argocd-glob.js';
 import type * as ParserModule from './manifest-parser.js';
 import type { ManifestProblem, RenderedDocument } from './manifest-parser.js';
 import type {
+  ChangedFile,
   FileCounts,
   ParseTask,
   PersistRequest,
@@ -304,6 +305,21 @@ function parseFile(
   };
 }
 
+/**
+ * The manifest files of a `changes` task: the cached parse's listing with the changed files
+ * dropped or put in their place. They are read from the task, not from disk: no real path.
+ */
+function listedAfterChanges(
+  task: Extract<ParseTask, { kind: 'changes' }>,
+  before: readonly string[],
+  fromGit: ReadonlyMap<string, ChangedFile>,
+): ParserModule.ManifestFile[] {
+  const present = new Map([...fromGit].map(([path, file]) => [path, file.state !== 'gone']));
+  return parser
+    .listingAfterChanges(before, present, { ...task, root: '', argoGlobMatch: glob.argoGlobMatch })
+    .map((file) => ({ file, real: '' }));
+}
+
 function run(id: number, task: ParseTask): void {
   const post = (message: WorkerMessage): void => {
     parentPort?.postMessage({ id, message });
@@ -326,10 +342,14 @@ function run(id: number, task: ParseTask): void {
   };
   // A file reads differently under Argo CD's rules: each set of rules has its own cache.
   const cache =
-    task.kind !== 'files' || task.cache === null
+    (task.kind !== 'files' && task.kind !== 'changes') || task.cache === null
       ? null
       : `${task.cache}|${task.argocd === null ? 'kubectl' : 'argocd'}`;
   const previous = cache === null ? undefined : parseCaches.get(cache);
+  if (task.kind === 'changes' && previous?.token !== task.base) {
+    post({ type: 'stale' });
+    return;
+  }
   const writer =
     task.kind !== 'restore' && task.persist !== null
       ? new SnapshotWriter(task.persist, previous?.persisted)
@@ -372,12 +392,43 @@ function run(id: number, task: ParseTask): void {
       });
       return;
     }
-    if (task.kind === 'files') {
-      let manifests: ParserModule.ManifestFile[] = [];
-      try {
-        manifests = parser.listManifestFiles({ ...task, argoGlobMatch: glob.argoGlobMatch });
-      } catch (error) {
-        problems.push(problemOf(error, task.directory));
+    if (task.kind === 'files' || task.kind === 'changes') {
+      let manifests: readonly ParserModule.ManifestFile[] = [];
+      // Only when the cache is the parse the main thread's render came from are the files
+      // Git left unchanged neither read nor sent.
+      let changed: ReadonlySet<string> | undefined;
+      let read: (file: ParserModule.ManifestFile) => Buffer;
+      if (task.kind === 'files') {
+        try {
+          manifests = parser.listManifestFiles({ ...task, argoGlobMatch: glob.argoGlobMatch });
+        } catch (error) {
+          problems.push(problemOf(error, task.directory));
+        }
+        changed =
+          task.delta !== null && previous !== undefined && previous.token === task.delta.base
+            ? new Set(task.delta.changed)
+            : undefined;
+        read = (file) => parser.readManifestFile(file, task.maxFileBytes);
+      } else {
+        const fromGit = new Map(task.changed.map((file) => [file.path, file]));
+        manifests = listedAfterChanges(task, [...(previous?.files.keys() ?? [])], fromGit);
+        changed = new Set(fromGit.keys());
+        read = (file) => {
+          const found = fromGit.get(file.file);
+          // A Buffer crosses to a worker as a plain Uint8Array: viewed as one again, not copied.
+          if (found?.state === 'present') {
+            const { buffer, byteOffset, byteLength } = found.content;
+            return Buffer.from(buffer, byteOffset, byteLength);
+          }
+          throw new parser.ManifestError({
+            file: file.file,
+            line: 0,
+            message:
+              found?.state === 'too large'
+                ? `is larger than ${task.maxFileBytes} bytes`
+                : 'is not a regular file',
+          });
+        };
       }
       if (manifests.length > task.maxFiles) {
         problems.push({
@@ -386,12 +437,6 @@ function run(id: number, task: ParseTask): void {
           message: `holds ${manifests.length} manifest files, more than the limit of ${task.maxFiles}`,
         });
       }
-      // Only when the cache is the parse the main thread's render came from are the files
-      // Git left unchanged neither read nor sent.
-      const changed =
-        task.delta !== null && previous !== undefined && previous.token === task.delta.base
-          ? new Set(task.delta.changed)
-          : undefined;
       const reread: string[] = [];
       const next = new Map<string, ParsedFile>();
       let parsed = 0;
@@ -407,7 +452,7 @@ function run(id: number, task: ParseTask): void {
             notes.push(...known.notes);
             continue;
           }
-          const content = parser.readManifestFile(file, task.maxFileBytes);
+          const content = read(file);
           const sha256 = createHash('sha256').update(content).digest('hex');
           let parsedFile: ParsedFile;
           if (known?.sha256 === sha256) parsedFile = known;

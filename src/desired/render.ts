@@ -13,7 +13,14 @@ import {
   resolveInside,
   type RenderedDocument,
 } from './manifest-parser.js';
-import type { FileCounts, ParseWorkerPool, PersistRequest, RenderDelta } from './parse-task.js';
+import type {
+  ChangedFile,
+  FileCounts,
+  ParseOutcome,
+  ParseWorkerPool,
+  PersistRequest,
+  RenderDelta,
+} from './parse-task.js';
 import {
   hasKustomizeEdits,
   helmTemplateArgv,
@@ -102,13 +109,7 @@ export async function renderSource(request: RenderRequest): Promise<RenderOutcom
   }
 
   const kind = renderKindAt(source, directory);
-  // Objects Flux never applies or corrects are not Flux's desired state (see isLeftAloneByFlux).
-  const onDocuments =
-    source.fluxAnnotations === true
-      ? (documents: readonly RenderedDocument[]) => {
-          request.onDocuments(documents.filter((document) => !isLeftAloneByFlux(document)));
-        }
-      : request.onDocuments;
+  const onDocuments = desiredOnly(source, request.onDocuments);
   const edits = source.kustomize;
   if (kind === 'plain' && edits !== undefined && hasKustomizeEdits({ ...edits, namespace: null })) {
     // Flux would generate a kustomization here; images, prefixes and suffixes need one.
@@ -123,15 +124,8 @@ export async function renderSource(request: RenderRequest): Promise<RenderOutcom
     const outcome = await request.parser.run(
       {
         kind: 'files',
+        ...fileSelection(request),
         root: checkout,
-        directory: source.path,
-        include: source.include,
-        exclude: source.exclude,
-        maxFileBytes: request.limits.maxFileBytes,
-        maxFiles: request.limits.maxFiles,
-        argocd: source.argocd ?? null,
-        persist: request.persist,
-        cache: source.name,
         token: request.token ?? null,
         delta: request.delta ?? null,
       },
@@ -140,11 +134,7 @@ export async function renderSource(request: RenderRequest): Promise<RenderOutcom
     );
     if (!outcome.ok) throw manifestFailure(source.name, outcome.problems);
     request.onNotes?.(outcome.notes);
-    return {
-      ...outcome.files,
-      ...(outcome.delta === null ? {} : { delta: outcome.delta }),
-      ...(outcome.copied === 0 ? {} : { copied: outcome.copied }),
-    };
+    return filesOutcome(outcome);
   }
 
   let rendered: { output: string; label: string };
@@ -179,6 +169,82 @@ export async function renderSource(request: RenderRequest): Promise<RenderOutcom
   if (!outcome.ok) throw manifestFailure(source.name, outcome.problems);
   request.onNotes?.(outcome.notes);
   return outcome.files;
+}
+
+/** What renderChanges needs: a render request without a checkout, and the changed files. */
+export interface ChangesRenderRequest extends Omit<
+  RenderRequest,
+  'checkout' | 'delta' | 'workDir'
+> {
+  readonly token: string;
+  /** The render these changes apply to (its token). */
+  readonly base: string;
+  /** Every file under the source's path that changed since `base`, read from Git. */
+  readonly changed: readonly ChangedFile[];
+}
+
+/**
+ * A plain source rendered again without a checkout: its parse cache is `base`'s, and only the
+ * changed files, read from Git objects, are parsed and sent (a delta, as from renderSource).
+ * Only for a source that `base` rendered as plain files and that nothing in the changes turns
+ * into another kind. Undefined, having sent nothing, when the parser no longer holds `base`:
+ * render from a checkout then.
+ */
+export async function renderChanges(
+  request: ChangesRenderRequest,
+): Promise<RenderOutcome | undefined> {
+  const { source } = request;
+  const outcome = await request.parser.run(
+    {
+      kind: 'changes',
+      ...fileSelection(request),
+      token: request.token,
+      base: request.base,
+      changed: request.changed,
+    },
+    desiredOnly(source, request.onDocuments),
+    request.limits.timeoutMs,
+  );
+  if (!outcome.ok) {
+    if (outcome.stale === true) return undefined;
+    throw manifestFailure(source.name, outcome.problems);
+  }
+  request.onNotes?.(outcome.notes);
+  return filesOutcome(outcome);
+}
+
+/** How a plain source's files are picked, limited, persisted and cached in the parse worker. */
+function fileSelection(request: Omit<RenderRequest, 'checkout' | 'workDir'>) {
+  const { source, limits } = request;
+  return {
+    directory: source.path,
+    include: source.include,
+    exclude: source.exclude,
+    maxFileBytes: limits.maxFileBytes,
+    maxFiles: limits.maxFiles,
+    argocd: source.argocd ?? null,
+    persist: request.persist,
+    cache: source.name,
+  };
+}
+
+function filesOutcome(outcome: Extract<ParseOutcome, { ok: true }>): RenderOutcome {
+  return {
+    ...outcome.files,
+    ...(outcome.delta === null ? {} : { delta: outcome.delta }),
+    ...(outcome.copied === 0 ? {} : { copied: outcome.copied }),
+  };
+}
+
+/** Objects Flux never applies or corrects are not Flux's desired state (see isLeftAloneByFlux). */
+function desiredOnly(
+  source: SourceConfig,
+  onDocuments: (documents: readonly RenderedDocument[]) => void,
+): (documents: readonly RenderedDocument[]) => void {
+  if (source.fluxAnnotations !== true) return onDocuments;
+  return (documents) => {
+    onDocuments(documents.filter((document) => !isLeftAloneByFlux(document)));
+  };
 }
 
 /** A render's documents by manifest file, each file's in the order the render gave them. */

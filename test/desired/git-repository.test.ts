@@ -95,4 +95,45 @@ describe('GitRepository checkouts', () => {
     expect(filesOf(secondDir)).toEqual({ 'apps/a.yaml': 'a: 2\n' });
     expect(git(firstDir, 'rev-parse', 'HEAD')).toBe(first);
   });
+
+  it('tells what changed between two commits and reads it from Git objects with one process', async () => {
+    const repository = setUp();
+    const first = repo.commit({ 'apps/a.yaml': 'a: 1\n', 'apps/gone.yaml': 'gone: 1\n' });
+    await repository.fetch(null);
+    // Bytes that are not UTF-8, a line feed at the end of the content and none: read as they are.
+    const binary = Buffer.from([0xff, 0x00, 0x0a, 0x0a]);
+    repo.commit({
+      'apps/a.yaml': 'a: 2',
+      'apps/gone.yaml': null,
+      'apps/with space.yaml': binary.toString('latin1'),
+    });
+    writeFileSync(join(repo.work, 'apps', 'with space.yaml'), binary);
+    const third = repo.commit({});
+    expect(await repository.fetch(null)).toBe(third);
+
+    const changes = await repository.changes(first, third);
+    expect(changes?.map(({ path, mode }) => ({ path, mode }))).toEqual([
+      { path: 'apps/a.yaml', mode: '100644' },
+      { path: 'apps/gone.yaml', mode: '000000' },
+      { path: 'apps/with space.yaml', mode: '100644' },
+    ]);
+    expect(await repository.changedFiles(first, third)).toEqual(changes?.map((c) => c.path));
+    const [edited, , added] = changes ?? [];
+    const objects = await repository.readObjects([
+      edited?.object ?? '',
+      added?.object ?? '',
+      `${third}:apps`,
+      `${third}:apps/not there.yaml`,
+      `${third}:apps/gone.yaml`,
+    ]);
+    expect(objects.get(edited?.object ?? '')).toEqual({
+      type: 'blob',
+      content: Buffer.from('a: 2'),
+    });
+    expect(objects.get(added?.object ?? '')).toEqual({ type: 'blob', content: binary });
+    expect(objects.get(`${third}:apps`)).toMatchObject({ type: 'tree' });
+    expect(objects.get(`${third}:apps/not there.yaml`)).toBe('missing');
+    expect(objects.get(`${third}:apps/gone.yaml`)).toBe('missing');
+    await expect(repository.readObjects(['HEAD'])).rejects.toThrow(/full object names/);
+  });
 });

@@ -1,0 +1,162 @@
+// A plain source's next commit is rendered from the files Git says changed, read from Git's
+// objects, with no checkout: after each commit, what the provider serves must be what a
+// provider rendering that commit from scratch serves, entry for entry and in the same order,
+// and a change a checkout's walk would read differently must be rendered from a checkout.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createGitProvider, type GitProviderOptions } from '../../src/desired/git-provider.js';
+import type { DesiredSnapshot } from '../../src/desired/snapshot.js';
+import { capturedManifests, captureLogger, sourceConfig, tempDir } from './git-fixture.js';
+import { cleanedAfterEach } from '../support/cleanups.js';
+
+const template = readFileSync(join(capturedManifests, 'cm-web-config.yaml'), 'utf8');
+const configMap = (name: string, value = 'one'): string =>
+  template
+    .replace('name: web-config', `name: ${name}`)
+    .replace(/^data:$/m, `data:\n  value: ${value}`);
+
+const { cleanups, repo } = cleanedAfterEach();
+
+function provider(options: Omit<GitProviderOptions, 'cacheDir'>) {
+  const cache = tempDir('driftgate-cache-');
+  cleanups.push(cache.cleanup);
+  const log = captureLogger();
+  const created = createGitProvider(
+    { poll: false, ...options, cacheDir: cache.path },
+    { logger: log.logger },
+  );
+  cleanups.push(() => created.stop());
+  const rendered = () => log.lines().filter((line) => line['msg'] === 'source rendered');
+  return { provider: created, rendered };
+}
+
+/** Everything a decision reads, in the snapshot's order, plus the conflicts. */
+function served(snapshot: DesiredSnapshot): unknown {
+  return JSON.parse(
+    JSON.stringify({ entries: [...snapshot.entries()], conflicts: snapshot.conflicts }),
+  ) as unknown;
+}
+
+async function fromScratch(options: Omit<GitProviderOptions, 'cacheDir'>): Promise<unknown> {
+  const full = provider(options);
+  await full.provider.start();
+  expect(full.rendered().at(-1)).toMatchObject({ readFrom: 'checkout', delta: false });
+  return served(full.provider.current());
+}
+
+describe('a plain source rendered again from Git objects', () => {
+  it('serves what a render from scratch serves after additions, edits, deletions and duplicates, in the walk order', async () => {
+    const git = repo();
+    // Names whose order differs between a sort of whole paths and the walk's sort of each
+    // directory's entries: `a/` sorts before `a-b` in the walk and after it as a path.
+    git.commit({
+      'apps/a.yaml': configMap('a'),
+      'apps/a/b.yaml': configMap('a-b-nested'),
+      'apps/a-b.yaml': configMap('a-b'),
+      'apps/B.yaml': configMap('upper-b'),
+      'apps/z/y/x.json': JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'x', namespace: 'shop' },
+      }),
+      'apps/README.md': '# not a manifest\n',
+      'apps/.hidden/h.yaml': configMap('hidden'),
+      'other/outside.yaml': configMap('outside'),
+    });
+    const options = { sources: [sourceConfig({ repoURL: git.fileURL, path: 'apps' })] };
+    const live = provider(options);
+    await live.provider.start();
+
+    const steps: Record<string, string | null>[] = [
+      {
+        'apps/a/a.yaml': configMap('a-a'),
+        'apps/a0.yaml': configMap('a0'),
+        'apps/Z.yml': configMap('upper-z'),
+        'apps/a-b.yaml': configMap('a-b', 'two'),
+        'apps/z/y/x.json': null,
+        'apps/notes.txt': 'not a manifest either\n',
+        'other/outside.yaml': configMap('outside', 'two'),
+      },
+      // The same ConfigMap in two files: the first in the walk's order is served, the other
+      // is a conflict.
+      { 'apps/a/dup.yaml': configMap('dup', 'nested'), 'apps/a-dup.yaml': configMap('dup', 'top') },
+      { 'apps/a/dup.yaml': null, 'apps/deep/er/still.yaml': configMap('still') },
+      // Renamed, content unchanged.
+      { 'apps/a0.yaml': null, 'apps/renamed/a0.yaml': configMap('a0') },
+    ];
+    for (const [index, changes] of steps.entries()) {
+      const commit = git.commit(changes);
+      await live.provider.refreshAll();
+      expect(live.rendered().at(-1), `step ${index + 1}`).toMatchObject({
+        commit,
+        readFrom: 'git',
+        delta: true,
+      });
+      expect(served(live.provider.current()), `step ${index + 1}`).toEqual(
+        await fromScratch(options),
+      );
+      // The duplicate of the second step is a conflict while both files hold it.
+      expect(live.provider.current().conflicts).toHaveLength(index === 1 ? 1 : 0);
+    }
+  });
+
+  it('renders from a checkout when a change is one a walk of files reads differently', async () => {
+    const git = repo();
+    git.commit({ 'apps/one.yaml': configMap('one'), 'shared/linked.yaml': configMap('linked') });
+    const options = { sources: [sourceConfig({ repoURL: git.fileURL, path: 'apps' })] };
+    const live = provider(options);
+    await live.provider.start();
+
+    // A symbolic link: the walk follows it to a file outside the changes.
+    git.symlink('apps/link.yaml', '../shared/linked.yaml');
+    await live.provider.refreshAll();
+    expect(live.rendered().at(-1)).toMatchObject({ readFrom: 'checkout' });
+    expect(served(live.provider.current())).toEqual(await fromScratch(options));
+    expect(
+      live.provider
+        .current()
+        .get({ group: '', kind: 'ConfigMap', namespace: 'shop', name: 'linked' }),
+    ).toBeDefined();
+  });
+
+  it('a kustomization appearing makes the source another kind: never read as plain files', async () => {
+    const git = repo();
+    git.commit({ 'apps/one.yaml': configMap('one') });
+    const live = provider({ sources: [sourceConfig({ repoURL: git.fileURL, path: 'apps' })] });
+    await live.provider.start();
+    const commit = git.commit({
+      'apps/kustomization.yaml': 'resources: [one.yaml]\nnamePrefix: prefixed-\n',
+    });
+    await live.provider.refreshAll();
+    // Rendered by kustomize where it is installed, else failed for want of it: either way not
+    // served as two plain files.
+    const after = live.rendered().filter((line) => line['commit'] === commit);
+    expect(after.filter((line) => line['readFrom'] === 'git')).toEqual([]);
+  });
+
+  it('fails as a render of a checkout fails: a file over the size limit, the directory gone', async () => {
+    const git = repo();
+    git.commit({ 'apps/one.yaml': configMap('one'), 'keep.txt': 'x\n' });
+    const options = {
+      sources: [sourceConfig({ repoURL: git.fileURL, path: 'apps' })],
+      limits: { maxFileBytes: 4_096 },
+    };
+    const live = provider(options);
+    await live.provider.start();
+    const good = live.provider.current();
+
+    git.commit({ 'apps/big.yaml': configMap('big', 'x'.repeat(5_000)) });
+    await live.provider.refreshAll();
+    const [tooLarge] = live.provider.status();
+    expect(tooLarge?.lastError?.message).toContain('apps/big.yaml');
+    expect(tooLarge?.lastError?.message).toContain('is larger than 4096 bytes');
+    expect(live.provider.current()).toBe(good);
+
+    git.commit({ 'apps/big.yaml': null, 'apps/one.yaml': null });
+    await live.provider.refreshAll();
+    const [gone] = live.provider.status();
+    expect(gone?.lastError?.message).toContain('path apps');
+    expect(live.provider.current()).toBe(good);
+  });
+});
