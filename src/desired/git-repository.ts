@@ -182,27 +182,35 @@ export class GitRepository {
   }
 
   /**
-   * Whether a symbolic link lies under one of `dirs` (`.` for the whole tree) at `commit`: a
-   * render follows links that stay inside the repository, so what it read may lie elsewhere.
-   * Undefined when Git cannot tell.
+   * Whether a symbolic link lies under one of `dirs` (`.` for the whole tree) at `commit`, or is
+   * one of them or a directory they lie in: a render follows links that stay inside the
+   * repository, so what it read may lie elsewhere. Undefined when Git cannot tell.
    */
   hasSymbolicLinks(commit: string, dirs: readonly string[]): Promise<boolean | undefined> {
     if (!isCommitSHA(commit)) return Promise.resolve(undefined);
     const paths = dirs.includes('.') ? [] : [...dirs];
+    // Each directory a path lies in, and the path itself: a link among them is listed as such
+    // by a listing that does not recurse, and a recursive one under the path lists nothing.
+    const along = [
+      ...new Set(
+        paths.flatMap((path) =>
+          path.split('/').map((_, index, parts) => parts.slice(0, index + 1).join('/')),
+        ),
+      ),
+    ];
     return this.exclusive(async () => {
       try {
         const git = await this.client();
-        const output = await git.raw([
-          'ls-tree',
-          '-r',
-          '-z',
-          '--full-tree',
-          commit,
-          '--',
-          ...paths,
-        ]);
+        const listings = [
+          await git.raw(['ls-tree', '-r', '-z', '--full-tree', commit, '--', ...paths]),
+        ];
+        if (along.length > 0) {
+          listings.push(await git.raw(['ls-tree', '-z', '--full-tree', commit, '--', ...along]));
+        }
         // Entries are `<mode> <type> <object>\t<path>`; 120000 is a symbolic link.
-        return output.split('\0').some((entry) => entry.startsWith('120000 '));
+        return listings.some((output) =>
+          output.split('\0').some((entry) => entry.startsWith('120000 ')),
+        );
       } catch {
         return undefined;
       }

@@ -120,6 +120,22 @@ describe('a plain source rendered again from Git objects', () => {
     ).toBeDefined();
   });
 
+  it('renders again a source whose directory lies under a link when only the target changes', async () => {
+    const git = repo();
+    git.commit({ 'real/sub/one.yaml': configMap('one', 'before') });
+    git.symlink('apps', 'real');
+    const live = provider({ sources: [sourceConfig({ repoURL: git.fileURL, path: 'apps/sub' })] });
+    await live.provider.start();
+    const one = { group: '', kind: 'ConfigMap', namespace: 'shop', name: 'one' };
+    expect(live.provider.current().get(one)?.object).toMatchObject({ data: { value: 'before' } });
+
+    // Git lists the change under real/: nothing under apps/sub changed by name.
+    const commit = git.commit({ 'real/sub/one.yaml': configMap('one', 'after') });
+    await live.provider.refreshAll();
+    expect(live.rendered().at(-1)).toMatchObject({ commit, readFrom: 'checkout' });
+    expect(live.provider.current().get(one)?.object).toMatchObject({ data: { value: 'after' } });
+  });
+
   it('a kustomization appearing makes the source another kind: never read as plain files', async () => {
     const git = repo();
     git.commit({ 'apps/one.yaml': configMap('one') });
