@@ -53,8 +53,8 @@ interface ChildResult {
 }
 
 async function child(mode: 'scan' | 'list', kubeconfigFile: string): Promise<ChildResult> {
-  const kubeConfig = await loadKubeConfigFile(kubeconfigFile, 'kubeconfig');
-  const reader = createClusterReader(kubeConfig, { qps: QPS });
+  const connection = await loadKubeConfigFile(kubeconfigFile, 'kubeconfig');
+  const reader = createClusterReader(connection, { qps: QPS });
   const started = performance.now();
   if (mode === 'list') {
     let count = 0;

@@ -33,7 +33,7 @@ capYoungGeneration();
 const api = await startFakeApiServer();
 const server = await startTestServer({
   source: { pollInterval: '1s' },
-  kubeConfig: api.kubeConfig(),
+  connection: api.connection(),
   logger: pino({ level: 'warn' }),
 });
 const { driftgate, repo } = server;

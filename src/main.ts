@@ -49,7 +49,7 @@ export interface DriftgateOptions {
    * The cluster to watch; null watches none. Defaults to what `cluster.watch` finds: in-cluster
    * credentials or a kubeconfig.
    */
-  readonly kubeConfig?: ClusterConnection | null;
+  readonly connection?: ClusterConnection | null;
   /** Backoff of the cluster watches (tests shorten it). */
   readonly watchTiming?: WatchTiming;
   /** Wait before the first background scan (tests shorten it; default 30 s). */
@@ -138,16 +138,16 @@ export async function startDriftgate(
   };
 
   const metrics = createMetrics(provider, options.droppedLogLines);
-  const kubeConfig =
-    options.kubeConfig === undefined ? await clusterKubeConfig(config) : options.kubeConfig;
+  const connection =
+    options.connection === undefined ? await clusterConnection(config) : options.connection;
   const watchEvents = watchMetrics(metrics.registry);
   const cluster =
-    kubeConfig === null || kubeConfig === undefined
+    connection === null || connection === undefined
       ? undefined
-      : await startClusterWatch(kubeConfig, config, options, watchEvents);
+      : await startClusterWatch(connection, config, options, watchEvents);
   // Replaced whole on each change, as the snapshot is: a request sees one set or the other.
   let helmReleases: ReadonlyMap<string, HelmReleaseFacts> = new Map();
-  const discovery = await startDiscovery(kubeConfig ?? null, config, options, {
+  const discovery = await startDiscovery(connection ?? null, config, options, {
     events: watchEvents,
     provider,
     registry: metrics.registry,
@@ -160,16 +160,16 @@ export async function startDriftgate(
       'not watching a cluster (no kubeconfig or in-cluster credentials, or cluster.watch: false): HPAs, namespace labels and the kill switch are not seen, no Events are sent',
     );
   }
-  const scan = await startScan(kubeConfig ?? null, cluster, config, options, {
+  const scan = await startScan(connection ?? null, cluster, config, options, {
     provider,
     registry: metrics.registry,
     now,
   });
   const events =
-    kubeConfig === null || kubeConfig === undefined || !config.cluster.events
+    connection === null || connection === undefined || !config.cluster.events
       ? undefined
       : (await import('./cluster/events.js')).createEventRecorder({
-          kubeConfig,
+          connection,
           registry: metrics.registry,
           logger,
           now,
@@ -234,14 +234,14 @@ export async function startDriftgate(
  * with its API models) is loaded only for credentials driftgate does not read itself (exec
  * plugins, auth providers…), by resolveKubeConfig.
  */
-async function clusterKubeConfig(config: Config): Promise<ClusterConnection | undefined> {
+async function clusterConnection(config: Config): Promise<ClusterConnection | undefined> {
   if (!kubeConfigPresent(config.cluster.watch)) return undefined;
   return resolveKubeConfig(config.cluster.watch);
 }
 
 /** serve's background scan (`scan.enabled`): whenever the cluster is watched, unless turned off. */
 async function startScan(
-  kubeConfig: ClusterConnection | null,
+  connection: ClusterConnection | null,
   cluster: ClusterWatch | undefined,
   config: Config,
   options: DriftgateOptions,
@@ -252,7 +252,7 @@ async function startScan(
   },
 ): Promise<BackgroundScan | undefined> {
   if (config.scan.enabled === false) return undefined;
-  if (kubeConfig === null || cluster === undefined) {
+  if (connection === null || cluster === undefined) {
     if (config.scan.enabled === 'auto') return undefined;
     throw new DriftgateError(
       errorCodes.config,
@@ -262,7 +262,7 @@ async function startScan(
   const facts = options.facts ?? (() => cluster.facts());
   const { startBackgroundScan } = await import('./scan/background.js');
   return startBackgroundScan({
-    kubeConfig,
+    connection,
     config,
     snapshot: () => deps.provider.current(),
     sources: () => deps.provider.sources(),
@@ -277,7 +277,7 @@ async function startScan(
 
 /** Watches the cluster; never waits for the watches to sync. */
 async function startClusterWatch(
-  kubeConfig: ClusterConnection,
+  connection: ClusterConnection,
   config: Config,
   options: DriftgateOptions,
   events: WatchEvents,
@@ -285,11 +285,11 @@ async function startClusterWatch(
   const { watchCluster } = await import('./cluster/cluster-facts.js');
   const { logger } = options;
   logger.info(
-    { server: kubeConfig.server },
+    { server: connection.server },
     'watching the cluster; until each watch has listed, decisions rest on Git alone',
   );
   return watchCluster(
-    kubeConfig,
+    connection,
     { namespace: config.cluster.namespace, overrideConfigMap: config.override.configMap },
     {
       logger,
@@ -301,7 +301,7 @@ async function startClusterWatch(
 
 /** Argo CD and Flux discovery, when configured; it needs the cluster, so it fails without one. */
 async function startDiscovery(
-  kubeConfig: ClusterConnection | null,
+  connection: ClusterConnection | null,
   config: Config,
   options: DriftgateOptions,
   deps: {
@@ -318,7 +318,7 @@ async function startDiscovery(
     argocd?.hub == null
       ? undefined
       : await loadKubeConfigFile(argocd.hub.kubeconfigFile, 'discovery.argocd.hub.kubeconfigFile');
-  const local = kubeConfig ?? (flux === null ? hub : undefined);
+  const local = connection ?? (flux === null ? hub : undefined);
   if (local === undefined) {
     throw new DriftgateError(
       errorCodes.config,
@@ -350,7 +350,7 @@ async function startDiscovery(
         deps.helmReleases(result.releases);
       },
       ...(options.watchTiming === undefined ? {} : { timing: options.watchTiming }),
-      ...(hub === undefined ? {} : { argocdKubeConfig: hub }),
+      ...(hub === undefined ? {} : { argocdConnection: hub }),
     },
   );
 }

@@ -62,7 +62,7 @@ function start(settings: {
   flux?: { namespace: string | null } | null;
 }) {
   discovery = watchDiscovery(
-    api.kubeConfig(),
+    api.connection(),
     { argocd: settings.argocd ?? null, flux: settings.flux ?? null, pollIntervalMs: 60_000 },
     {
       logger: captureLogger().logger,

@@ -74,9 +74,9 @@ async function metric(registry: Registry, name: string, watch: string): Promise<
 
 /** One GET as a client sends it, with the server's CA and token; the parsed body. */
 async function get(server: FakeApiServer, path: string, accept: string): Promise<JsonObject> {
-  const kubeConfig = server.kubeConfig();
+  const connection = server.connection();
   const options = { method: 'GET', headers: { Accept: accept } };
-  await kubeConfig.authenticate(options);
+  await connection.authenticate(options);
   return new Promise((resolve, reject) => {
     const req = request(`${server.url}${path}`, options, (res) => {
       let text = '';
@@ -132,7 +132,7 @@ describe('a kind with no objects, listed as items: null', () => {
     const log = captureLogger();
     const { events, registry, seen } = recorded();
     const cluster: ClusterWatch = watchCluster(
-      server.kubeConfig(),
+      server.connection(),
       { namespace: 'driftgate', overrideConfigMap: 'driftgate-override' },
       { logger: log.logger, events, timing: fast },
     );
@@ -167,14 +167,14 @@ describe('a kind with no objects, listed as items: null', () => {
     const log = captureLogger();
     const { events, registry, seen } = recorded();
     const cluster = watchCluster(
-      server.kubeConfig(),
+      server.connection(),
       { namespace: 'driftgate', overrideConfigMap: 'driftgate-override' },
       { logger: log.logger, events, timing: fast },
     );
     stops.push(() => cluster.stop());
     const published: DiscoveryResult[] = [];
     const discovery: DiscoveryWatch | undefined = watchDiscovery(
-      server.kubeConfig(),
+      server.connection(),
       {
         argocd: {
           namespace: 'argocd',
@@ -238,7 +238,7 @@ describe('synced', () => {
     let heldWhenSynced: number | undefined;
     const { events } = recorded();
     const parents: WatchedCollection<KubernetesObject> = watchCollection(
-      server.kubeConfig(),
+      server.connection(),
       { name: 'statefulsets', path: '/apis/apps/v1/statefulsets', metadataOnly: true },
       {
         logger: log.logger,

@@ -35,7 +35,7 @@ import {
 import { edited, review } from './support/fixtures.js';
 import { SHOP_MANIFESTS } from './support/policy.js';
 import {
-  kubeConfigFor,
+  connectionFor,
   startEventsApiServer,
   type EventsApiServer,
 } from './support/events-apiserver.js';
@@ -75,7 +75,7 @@ afterEach(async () => {
 
 function start(options: Partial<EventRecorderOptions> = {}): EventRecorder {
   recorder = createEventRecorder({
-    kubeConfig: apiserver.kubeConfig(),
+    connection: apiserver.connection(),
     registry,
     logger: log.logger,
     reportingInstance: 'driftgate-6d4f9c7b8-x2k4q',
@@ -159,7 +159,7 @@ describe('an Event on the wire', () => {
     // Why microTime() exists: JSON.stringify writes a Date with toISOString()'s three digits.
     const create = (body: unknown) =>
       sendJson(
-        apiserver.kubeConfig(),
+        apiserver.connection(),
         'POST',
         '/apis/events.k8s.io/v1/namespaces/shop/events',
         body,
@@ -371,7 +371,7 @@ describe('a failing API server never reaches the review', () => {
     });
     const { caCert } = selfSignedForDevelopment(['127.0.0.1']);
     recorder = createEventRecorder({
-      kubeConfig: kubeConfigFor(`https://127.0.0.1:${port}`, caCert),
+      connection: connectionFor(`https://127.0.0.1:${port}`, caCert),
       registry,
       logger: log.logger,
       maxAttempts: 3,

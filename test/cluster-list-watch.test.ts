@@ -52,7 +52,7 @@ function start(timing = { initialBackoffMs: 20, maxBackoffMs: 80 }) {
     },
   };
   watch = watchCollection(
-    api.kubeConfig(),
+    api.connection(),
     { name: 'configmaps', path: PATH },
     { logger: log.logger, events, timing },
   );

@@ -24,7 +24,7 @@ const fetched = (server: FakeApiServer) =>
 describe('the cluster OpenAPI schemas', () => {
   it('reads custom resources the table lacks, and leaves built-in groups to the table', async () => {
     api = await startFakeApiServer();
-    schemas = watchClusterSchemas(api.kubeConfig(), { logger });
+    schemas = watchClusterSchemas(api.connection(), { logger });
     await schemas.refresh();
 
     const widget = schemas.schemaOf('capture.example.com/v1', 'Widget');
@@ -36,7 +36,7 @@ describe('the cluster OpenAPI schemas', () => {
 
   it("describes a built-in group from the cluster's document where the table lacks it", async () => {
     api = await startFakeApiServer();
-    schemas = watchClusterSchemas(api.kubeConfig(), { logger, covered: new Set() });
+    schemas = watchClusterSchemas(api.connection(), { logger, covered: new Set() });
     await schemas.refresh();
 
     const deployment = schemas.schemaOf('apps/v1', 'Deployment');
@@ -53,7 +53,7 @@ describe('the cluster OpenAPI schemas', () => {
 
   it("prunes what the cluster's published CRD schema does not name, as the API server did", async () => {
     api = await startFakeApiServer();
-    schemas = watchClusterSchemas(api.kubeConfig(), { logger });
+    schemas = watchClusterSchemas(api.connection(), { logger });
     await schemas.refresh();
     const stored = review131(
       '71b-apply-create-widget-unknown-field-validate-warn-by-argocd',
@@ -68,7 +68,7 @@ describe('the cluster OpenAPI schemas', () => {
 
   it('reads a document again only when its hash changes', async () => {
     api = await startFakeApiServer();
-    schemas = watchClusterSchemas(api.kubeConfig(), { logger });
+    schemas = watchClusterSchemas(api.connection(), { logger });
     await schemas.refresh();
     await schemas.refresh();
     expect(fetched(api)).toEqual(['/openapi/v3/apis/capture.example.com/v1']);
@@ -76,7 +76,7 @@ describe('the cluster OpenAPI schemas', () => {
 
   it('a server without OpenAPI leaves every kind to the table, without failing', async () => {
     api = await startFakeApiServer();
-    schemas = watchClusterSchemas(api.kubeConfig({ token: 'wrong' }), { logger });
+    schemas = watchClusterSchemas(api.connection({ token: 'wrong' }), { logger });
     await schemas.refresh();
     expect(schemas.schemaOf('capture.example.com/v1', 'Widget')).toBeUndefined();
   });

@@ -46,7 +46,7 @@ const quiet: WatchEvents = {
 
 describe('the cluster’s discovery', () => {
   it('gives the scope of built-in and custom kinds, asking for aggregated discovery', async () => {
-    scopes = watchApiScopes(api.kubeConfig(), { logger: log.logger });
+    scopes = watchApiScopes(api.connection(), { logger: log.logger });
     expect(await waitFor(() => scopes!.isSynced(), 5_000)).toBe(true);
     expect(scopes.scopeOf('capture.example.com', 'ClusterWidget')).toBe('Cluster');
     expect(scopes.scopeOf('capture.example.com', 'Widget')).toBe('Namespaced');
@@ -61,7 +61,7 @@ describe('the cluster’s discovery', () => {
   });
 
   it('learns a CRD installed later, and keeps what it knows while the API server is away', async () => {
-    scopes = watchApiScopes(api.kubeConfig(), { logger: log.logger, intervalMs: 50 });
+    scopes = watchApiScopes(api.connection(), { logger: log.logger, intervalMs: 50 });
     expect(await waitFor(() => scopes!.isSynced(), 5_000)).toBe(true);
     const withKyverno = capturedDiscovery();
     const clusterWidgets = withKyverno.apis.items.find(
@@ -93,13 +93,13 @@ describe('the cluster’s discovery', () => {
     const sockets: Socket[] = [];
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const { port } = silent.address() as AddressInfo;
-    const kubeConfig = connectionFrom({
+    const connection = connectionFrom({
       server: `https://127.0.0.1:${port}`,
       insecureSkipTlsVerify: true,
       token: 'token',
     });
     try {
-      const hanging = watchApiScopes(kubeConfig, { logger: log.logger });
+      const hanging = watchApiScopes(connection, { logger: log.logger });
       expect(await waitFor(() => sockets.length > 0, 5_000)).toBe(true);
       const started = Date.now();
       await hanging.stop();
@@ -113,7 +113,7 @@ describe('the cluster’s discovery', () => {
 
   it('is part of the cluster facts the decision reads', async () => {
     cluster = watchCluster(
-      api.kubeConfig(),
+      api.connection(),
       { namespace: 'driftgate', overrideConfigMap: 'driftgate-override' },
       { logger: log.logger, events: quiet, timing: { initialBackoffMs: 50, maxBackoffMs: 200 } },
     );

@@ -100,7 +100,7 @@ afterEach(async () => {
 
 function start(events = counting()) {
   cluster = watchCluster(
-    api.kubeConfig(),
+    api.connection(),
     { namespace: 'driftgate', overrideConfigMap: 'driftgate-override' },
     { logger: log.logger, events, timing: fast },
   );
@@ -371,7 +371,7 @@ describe('recovery', () => {
 describe('through the webhook', () => {
   it('serves at once, decides on Git alone while the API server is down, and learns when it is back', async () => {
     await api.goDown();
-    const server = await startTestServer({ kubeConfig: api.kubeConfig() });
+    const server = await startTestServer({ connection: api.connection() });
     try {
       const { driftgate } = server;
       expect((await getText(driftgate, '/readyz')).status).toBe(200);
@@ -408,7 +408,7 @@ describe('the RBAC in deploy/', () => {
     expect(await waitFor(() => cluster.facts().hpaOf(key) !== undefined, 5_000)).toBe(true);
 
     const discovery = watchDiscovery(
-      api.kubeConfig(),
+      api.connection(),
       {
         argocd: {
           namespace: 'argocd',
@@ -464,7 +464,7 @@ describe('the RBAC in deploy/', () => {
     const credentialsDir = mkdtempSync(join(tmpdir(), 'driftgate-credentials-'));
     try {
       const discovery = watchDiscovery(
-        api.kubeConfig(),
+        api.connection(),
         {
           argocd: {
             namespace: 'argocd',
@@ -519,7 +519,7 @@ describe('the RBAC in deploy/', () => {
 
 describe('Events', () => {
   it('a denial through the webhook leaves one Event on the object; a dry run leaves none', async () => {
-    const server = await startTestServer({ kubeConfig: api.kubeConfig() });
+    const server = await startTestServer({ connection: api.connection() });
     try {
       const setImage = review('20-set-image-deployment-by-alice');
       expect(

@@ -70,7 +70,7 @@ beforeAll(async () => {
   log = captureLogger();
   started = await startDiscoveringDriftgate(
     { argocd: { namespace: 'argocd', repoCredentials: true } },
-    api.kubeConfig(),
+    api.connection(),
     log.logger,
   );
   driftgate = started.driftgate;

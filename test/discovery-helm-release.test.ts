@@ -68,7 +68,7 @@ beforeAll(async () => {
   // A Kustomization beside it, so that Git is rendered and writes are judged at all.
   repo = createTestRepo();
   const commit = repo.commit(shopFiles(), 'shop');
-  started = await startDiscoveringDriftgate({ flux: { namespace: '*' } }, api.kubeConfig());
+  started = await startDiscoveringDriftgate({ flux: { namespace: '*' } }, api.connection());
   api.put(resourceTypes.gitrepositories, {
     apiVersion: 'source.toolkit.fluxcd.io/v1',
     kind: 'GitRepository',

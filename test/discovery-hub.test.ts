@@ -49,7 +49,7 @@ beforeAll(async () => {
   writeFileSync(kubeconfigFile, hub.kubeconfigText(), { mode: 0o600 });
   started = await startDiscoveringDriftgate(
     { argocd: { hub: { kubeconfigFile, name: 'spoke-1' } } },
-    spoke.kubeConfig(),
+    spoke.connection(),
     log.logger,
   );
   driftgate = started.driftgate;

@@ -35,7 +35,7 @@ beforeAll(async () => {
   const web = manifests['apps/shop/deploy-web.yaml'] ?? '';
   newer = repo.commit({ 'apps/shop/deploy-web.yaml': web.replace('web:1.4.2', 'web:1.5.0') });
   head = repo.commit({ 'apps/shop/deploy-web.yaml': web.replace('web:1.4.2', 'web:9.9.9') });
-  started = await startDiscoveringDriftgate({ argocd: { namespace: 'argocd' } }, api.kubeConfig());
+  started = await startDiscoveringDriftgate({ argocd: { namespace: 'argocd' } }, api.connection());
   driftgate = started.driftgate;
 });
 

@@ -44,7 +44,7 @@ async function metric(registry: Registry, name: string): Promise<Record<string, 
 }
 
 function start(
-  overrides: { ready?: () => boolean; intervalMs?: number; kubeConfig?: ClusterConnection } = {},
+  overrides: { ready?: () => boolean; intervalMs?: number; connection?: ClusterConnection } = {},
 ) {
   const registry = new Registry();
   const log = captureLogger();
@@ -55,7 +55,7 @@ function start(
   };
   const readers: ClusterReader[] = [];
   const scan = startBackgroundScan({
-    kubeConfig: overrides.kubeConfig ?? api.kubeConfig(),
+    connection: overrides.connection ?? api.connection(),
     config: scanConfig,
     snapshot: () => snapshot(['deploy-web', 'cm-web-config']),
     sources: () => scanConfig.sources,
@@ -67,8 +67,8 @@ function start(
     random: () => 0,
     initialDelayMs: 0,
     retryMs: 50,
-    reader: (kubeConfig, qps) => {
-      const reader = createClusterReader(kubeConfig, { qps });
+    reader: (connection, qps) => {
+      const reader = createClusterReader(connection, { qps });
       readers.push(reader);
       return reader;
     },
@@ -231,7 +231,7 @@ describe('driftgate serve with the cluster watched', () => {
   it('scans in the background and answers reviews meanwhile', { timeout: 40_000 }, async () => {
     const server = await startTestServer({
       manifests: ['deploy-web', 'cm-web-config'],
-      kubeConfig: api.kubeConfig(),
+      connection: api.connection(),
       scanDelayMs: 0,
     });
     try {
@@ -264,7 +264,7 @@ describe('driftgate serve with the cluster watched', () => {
   it('does not scan with scan.enabled: false', async () => {
     const server = await startTestServer({
       manifests: ['deploy-web'],
-      kubeConfig: api.kubeConfig(),
+      connection: api.connection(),
       scanDelayMs: 0,
       config: { scan: { enabled: false } },
     });

@@ -49,7 +49,7 @@ function compactAfterAWrite(): void {
 
 describe('a paged LIST whose continue token expired', () => {
   it('is listed again from the start, the first page of the new list marked as such', async () => {
-    const reader = createClusterReader(api.kubeConfig(), { qps: 1000, pageSize: 2 });
+    const reader = createClusterReader(api.connection(), { qps: 1000, pageSize: 2 });
     const pages: ListPage[] = [];
     for await (const page of reader.list(PATH)) {
       pages.push(page);
@@ -62,7 +62,7 @@ describe('a paged LIST whose continue token expired', () => {
   });
 
   it('is given up with a clear error when it expires again in the same read', async () => {
-    const reader = createClusterReader(api.kubeConfig(), { qps: 1000, pageSize: 2 });
+    const reader = createClusterReader(api.connection(), { qps: 1000, pageSize: 2 });
     const seen: ListPage[] = [];
     const read = async () => {
       for await (const page of reader.list(PATH)) {
@@ -79,7 +79,7 @@ describe('a paged LIST whose continue token expired', () => {
   });
 
   it('leaves the scan judging each object by the new list, not the abandoned one', async () => {
-    const inner = createClusterReader(api.kubeConfig(), { qps: 1000, pageSize: 2 });
+    const inner = createClusterReader(api.connection(), { qps: 1000, pageSize: 2 });
     // Between the first page and the next, `a` is changed by hand and the token expires.
     const reader: ClusterReader = {
       get requests() {

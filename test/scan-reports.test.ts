@@ -62,7 +62,7 @@ function start(
     identity?: string;
     policyReports?: Config['scan']['policyReports'];
     intervalMs?: number;
-    kubeConfig?: ClusterConnection;
+    connection?: ClusterConnection;
     manifests?: string[];
   } = {},
 ) {
@@ -80,7 +80,7 @@ function start(
   };
   let manifests = overrides.manifests ?? ['deploy-web', 'cm-web-config'];
   const scan: BackgroundScan = startBackgroundScan({
-    kubeConfig: overrides.kubeConfig ?? api.kubeConfig(),
+    connection: overrides.connection ?? api.connection(),
     config: scanConfig,
     snapshot: () => snapshot(manifests),
     sources: () => scanConfig.sources,
@@ -116,7 +116,7 @@ async function listReports(): Promise<JsonObject[]> {
 
 async function fetchJson(path: string): Promise<JsonObject> {
   const { getJson } = await import('../src/cluster/get-json.js');
-  return (await getJson(api.kubeConfig(), path)) as JsonObject;
+  return (await getJson(api.connection(), path)) as JsonObject;
 }
 
 const writes = (resource: string) =>
@@ -475,7 +475,7 @@ describe('the RBAC deploy/ renders', () => {
 describe('the scan Lease', () => {
   function elector(identity: string): ScanLease {
     const lease = startScanLease({
-      kubeConfig: api.kubeConfig(),
+      connection: api.connection(),
       namespace: 'driftgate',
       identity,
       logger: captureLogger().logger,

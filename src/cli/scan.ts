@@ -68,7 +68,7 @@ function parse(argv: readonly string[]) {
   };
 }
 
-async function kubeConfigFor(
+async function connectionFor(
   file: string | undefined,
   env: NodeJS.ProcessEnv,
 ): Promise<ClusterConnection> {
@@ -90,7 +90,7 @@ export const scanCommand: Command = async (argv, io) => {
     return exitCodes.ok;
   }
   const config = await readConfig(args.config, io.cwd);
-  const kubeConfig = await kubeConfigFor(
+  const connection = await connectionFor(
     args.kubeconfig === undefined ? undefined : resolve(io.cwd, args.kubeconfig),
     io.env,
   );
@@ -98,7 +98,7 @@ export const scanCommand: Command = async (argv, io) => {
   // them, and their sources rendered beside the configured ones.
   let discovered: DiscoveryResult;
   try {
-    discovered = await discoverOnce(kubeConfig, config, {
+    discovered = await discoverOnce(connection, config, {
       cwd: io.cwd,
       logger: pino({ level: 'silent' }),
     });
@@ -123,8 +123,8 @@ export const scanCommand: Command = async (argv, io) => {
     return exitCodes.badInput;
   }
 
-  const reader = createClusterReader(kubeConfig, { qps: args.qps });
-  const schemas = watchClusterSchemas(kubeConfig, { logger: pino({ level: 'silent' }) });
+  const reader = createClusterReader(connection, { qps: args.qps });
+  const schemas = watchClusterSchemas(connection, { logger: pino({ level: 'silent' }) });
   const now = new Date();
   let report;
   try {

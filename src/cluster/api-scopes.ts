@@ -25,7 +25,7 @@ export interface ApiScopes {
 const DEFAULT_INTERVAL_MS = 5 * 60_000;
 
 export function watchApiScopes(
-  kubeConfig: ClusterConnection,
+  connection: ClusterConnection,
   deps: {
     readonly logger: Logger;
     /** How often discovery is read again. */
@@ -51,7 +51,7 @@ export function watchApiScopes(
     try {
       const documents = await Promise.all(
         ['/api', '/apis'].map((path) =>
-          getJson(kubeConfig, path, { accept: AGGREGATED_DISCOVERY_ACCEPT, signal: abort.signal }),
+          getJson(connection, path, { accept: AGGREGATED_DISCOVERY_ACCEPT, signal: abort.signal }),
         ),
       );
       const next = new Map<string, Scope>();

@@ -63,7 +63,7 @@ const SCALE_PARENTS = [
 const OVERRIDE_MODES: readonly string[] = ['off', 'audit', 'warn'] satisfies OverrideMode[];
 
 export function watchCluster(
-  kubeConfig: ClusterConnection,
+  connection: ClusterConnection,
   options: ClusterWatchOptions,
   deps: {
     readonly logger: Logger;
@@ -76,7 +76,7 @@ export function watchCluster(
   },
 ): ClusterWatch {
   const { logger } = deps;
-  const schemas = deps.schemas ?? watchClusterSchemas(kubeConfig, { logger });
+  const schemas = deps.schemas ?? watchClusterSchemas(connection, { logger });
   // Derived indexes are rebuilt from the cache whenever it changes; changes are rare next to
   // reads, and a rebuild cannot drift from the cache the way incremental bookkeeping can.
   let hpaTargets = new Map<string, HpaScaling>();
@@ -97,12 +97,12 @@ export function watchCluster(
   };
 
   const hpas: WatchedCollection<HorizontalPodAutoscaler> = watchCollection(
-    kubeConfig,
+    connection,
     { name: 'hpas', path: '/apis/autoscaling/v2/horizontalpodautoscalers' },
     watchDeps,
   );
   const namespaces = watchCollection(
-    kubeConfig,
+    connection,
     { name: 'namespaces', path: '/api/v1/namespaces' },
     watchDeps,
   );
@@ -110,14 +110,14 @@ export function watchCluster(
     SCALE_PARENTS.map((parent) => [
       `${parent.group}/${parent.kind}`,
       watchCollection(
-        kubeConfig,
+        connection,
         { name: parent.name, path: parent.path, metadataOnly: true },
         watchDeps,
       ),
     ]),
   );
   const overrideMap: WatchedCollection<ConfigMap> = watchCollection(
-    kubeConfig,
+    connection,
     {
       name: 'override',
       path: `/api/v1/namespaces/${options.namespace}/configmaps`,
@@ -131,7 +131,7 @@ export function watchCluster(
     ...parents.values(),
     overrideMap,
   ];
-  const apiScopes = watchApiScopes(kubeConfig, {
+  const apiScopes = watchApiScopes(connection, {
     logger,
     events: deps.events,
     ...(deps.timing === undefined ? {} : { timing: deps.timing }),

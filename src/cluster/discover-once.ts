@@ -17,7 +17,7 @@ export class DiscoveryReadError extends Error {
 }
 
 export async function discoverOnce(
-  kubeConfig: ClusterConnection,
+  connection: ClusterConnection,
   config: Config,
   options: { readonly cwd: string; readonly logger: Logger; readonly timeoutMs?: number },
 ): Promise<DiscoveryResult> {
@@ -36,7 +36,7 @@ export async function discoverOnce(
     settle = { resolve, reject };
   });
   const watch = watchDiscovery(
-    kubeConfig,
+    connection,
     {
       argocd,
       flux,
@@ -58,7 +58,7 @@ export async function discoverOnce(
       },
       publish: (published) => settle?.resolve(published),
       debounceMs: 0,
-      ...(hub === undefined ? {} : { argocdKubeConfig: hub }),
+      ...(hub === undefined ? {} : { argocdConnection: hub }),
     },
   );
   const timer = setTimeout(() => {

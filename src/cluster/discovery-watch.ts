@@ -50,7 +50,7 @@ export interface DiscoveryWatch {
 }
 
 export function watchDiscovery(
-  kubeConfig: ClusterConnection,
+  connection: ClusterConnection,
   settings: DiscoverySettings,
   deps: {
     readonly logger: Logger;
@@ -69,7 +69,7 @@ export function watchDiscovery(
     /** Changes arriving within this window are published once. */
     readonly debounceMs?: number;
     /** Where Argo CD's objects are read: the hub's API server (hub and spoke); else this one. */
-    readonly argocdKubeConfig?: ClusterConnection;
+    readonly argocdConnection?: ClusterConnection;
   },
 ): DiscoveryWatch | undefined {
   const { logger } = deps;
@@ -108,7 +108,7 @@ export function watchDiscovery(
       ? `/apis/${group}/${version}/${resource}`
       : `/apis/${group}/${version}/namespaces/${ns}/${resource}`;
 
-  const argocdCluster = deps.argocdKubeConfig ?? kubeConfig;
+  const argocdCluster = deps.argocdConnection ?? connection;
   const applications =
     settings.argocd === null
       ? undefined
@@ -191,7 +191,7 @@ export function watchDiscovery(
     settings.flux === null
       ? undefined
       : watchCollection<KubernetesObject>(
-          kubeConfig,
+          connection,
           {
             name: 'flux-gitrepositories',
             path: collectionPath(
@@ -207,7 +207,7 @@ export function watchDiscovery(
     settings.flux === null
       ? undefined
       : watchCollection<KubernetesObject>(
-          kubeConfig,
+          connection,
           {
             name: 'flux-kustomizations',
             path: collectionPath(
@@ -223,7 +223,7 @@ export function watchDiscovery(
     settings.flux === null
       ? undefined
       : watchCollection<KubernetesObject>(
-          kubeConfig,
+          connection,
           {
             name: HELM_RELEASES_WATCH,
             path: collectionPath('helm.toolkit.fluxcd.io', 'v2', 'helmreleases', fluxNamespace),

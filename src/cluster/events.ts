@@ -48,7 +48,7 @@ export type EventDropReason =
 
 export interface EventRecorderOptions {
   /** Credentials and address of the API server (in a pod: its service account). */
-  readonly kubeConfig: ClusterConnection;
+  readonly connection: ClusterConnection;
   readonly registry: Registry;
   readonly logger: Logger;
   /** Clock of eventTime, lastObservedTime and series expiry. */
@@ -129,7 +129,7 @@ export function createEventRecorder(options: EventRecorderOptions): EventRecorde
   const retryBaseDelayMs = options.retryBaseDelayMs ?? 500;
   const writesPerSecond = options.writesPerSecond ?? 10;
   const writeBurst = options.writeBurst ?? 25;
-  const { kubeConfig } = options;
+  const { connection } = options;
 
   const metrics = {
     recorded: new Counter({
@@ -284,13 +284,13 @@ export function createEventRecorder(options: EventRecorderOptions): EventRecorde
       try {
         const events = `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(entry.namespace)}/events`;
         if (creating) {
-          await sendJson(kubeConfig, 'POST', events, eventBody(entry, count, lastObservedAt), {
+          await sendJson(connection, 'POST', events, eventBody(entry, count, lastObservedAt), {
             signal: requestSignal(),
           });
         } else {
           // As client-go's tools/events: only the series, as a strategic merge patch.
           await sendJson(
-            kubeConfig,
+            connection,
             'PATCH',
             `${events}/${encodeURIComponent(entry.name)}`,
             { series: { count, lastObservedTime: microTime(lastObservedAt) } },

@@ -30,11 +30,11 @@ const TIMEOUT_MS = 30_000;
 const MAX_BYTES = 256 * 1024 * 1024;
 
 export async function getJson(
-  kubeConfig: ClusterConnection,
+  connection: ClusterConnection,
   path: string,
   options: GetOptions = {},
 ): Promise<unknown> {
-  return requestJson(kubeConfig, 'GET', path, undefined, options);
+  return requestJson(connection, 'GET', path, undefined, options);
 }
 
 export interface SendOptions extends Omit<GetOptions, 'accept'> {
@@ -48,13 +48,13 @@ export interface SendOptions extends Omit<GetOptions, 'accept'> {
  * with an ApiGetError carrying the status (409: a conflict or an object that already exists).
  */
 export async function sendJson(
-  kubeConfig: ClusterConnection,
+  connection: ClusterConnection,
   method: 'POST' | 'PUT' | 'PATCH' | 'DELETE',
   path: string,
   body: unknown,
   options: SendOptions = {},
 ): Promise<unknown> {
-  return requestJson(kubeConfig, method, path, body, {
+  return requestJson(connection, method, path, body, {
     ...options,
     describe: options.describe ?? `${method} ${path}`,
   });
@@ -88,7 +88,7 @@ export async function apiRequest(
 }
 
 async function requestJson(
-  kubeConfig: ClusterConnection,
+  connection: ClusterConnection,
   method: string,
   path: string,
   body: unknown,
@@ -96,7 +96,7 @@ async function requestJson(
 ): Promise<unknown> {
   const what = options.describe ?? `GET ${path}`;
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  const { url, request } = await apiRequest(kubeConfig, method, path, {
+  const { url, request } = await apiRequest(connection, method, path, {
     ...options,
     headers: {
       Accept: options.accept ?? 'application/json',

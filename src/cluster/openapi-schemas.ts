@@ -23,7 +23,7 @@ interface OpenApiIndex {
 const DEFAULT_INTERVAL_MS = 10 * 60_000;
 
 export function watchClusterSchemas(
-  kubeConfig: ClusterConnection,
+  connection: ClusterConnection,
   deps: {
     readonly logger: Logger;
     /** How often the index is read again (a new CRD version changes its document's hash). */
@@ -39,7 +39,7 @@ export function watchClusterSchemas(
   let running: Promise<void> | undefined;
 
   async function readAll(): Promise<void> {
-    const index = (await getJson(kubeConfig, '/openapi/v3')) as OpenApiIndex;
+    const index = (await getJson(connection, '/openapi/v3')) as OpenApiIndex;
     const wanted = new Map<string, string>();
     for (const [path, entry] of Object.entries(index.paths ?? {})) {
       const groupVersion = path === 'api/v1' ? 'v1' : path.startsWith('apis/') ? path.slice(5) : '';
@@ -55,7 +55,7 @@ export function watchClusterSchemas(
       if (stopped) return;
       if (loaded.get(groupVersion)?.url === url) continue;
       try {
-        const document = (await getJson(kubeConfig, url)) as OpenApiDocument;
+        const document = (await getJson(connection, url)) as OpenApiDocument;
         const compact = compactDefinitions([document], { customResources: true });
         loaded.set(groupVersion, { url, schemas: new SchemaSet(compact) });
       } catch (error) {

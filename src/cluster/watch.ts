@@ -59,7 +59,7 @@ const WATCH_SILENCE_MS = 60_000;
 const QUIET_END_MS = 1_000;
 
 export function watchCollection<T extends KubernetesObject>(
-  kubeConfig: ClusterConnection,
+  connection: ClusterConnection,
   spec: WatchSpec,
   deps: { readonly logger: Logger; readonly events: WatchEvents; readonly timing?: WatchTiming },
 ): WatchedCollection<T> {
@@ -76,7 +76,7 @@ export function watchCollection<T extends KubernetesObject>(
   const abort = new AbortController();
 
   const relist = async (): Promise<void> => {
-    const list = await listObjects<T>(kubeConfig, spec, abort.signal);
+    const list = await listObjects<T>(connection, spec, abort.signal);
     lists += 1;
     if (lists > 1) events.relisted(spec.name);
     backoffMs = timing.initialBackoffMs;
@@ -110,7 +110,7 @@ export function watchCollection<T extends KubernetesObject>(
       if (resourceVersion === undefined) await relist();
       const openedAt = performance.now();
       const ended = await watchOnce<T>(
-        kubeConfig,
+        connection,
         spec,
         resourceVersion ?? '',
         abort.signal,
@@ -182,7 +182,7 @@ interface WatchError {
  * any event, `ended` when it ended after some; an error status or a broken connection rejects.
  */
 async function watchOnce<T extends KubernetesObject>(
-  kubeConfig: ClusterConnection,
+  connection: ClusterConnection,
   spec: WatchSpec,
   resourceVersion: string,
   signal: AbortSignal,
@@ -190,7 +190,7 @@ async function watchOnce<T extends KubernetesObject>(
 ): Promise<'expired' | 'quiet' | 'ended'> {
   const timeoutSeconds = WATCH_MIN_SECONDS + Math.floor(Math.random() * WATCH_MIN_SECONDS);
   const what = `WATCH ${spec.path}`;
-  const { url, request } = await apiRequest(kubeConfig, 'GET', spec.path, {
+  const { url, request } = await apiRequest(connection, 'GET', spec.path, {
     query: {
       watch: 'true',
       resourceVersion,
@@ -261,11 +261,11 @@ async function watchOnce<T extends KubernetesObject>(
 
 /** One LIST, over node:https with the connection's TLS and credentials. */
 async function listObjects<T extends KubernetesObject>(
-  kubeConfig: ClusterConnection,
+  connection: ClusterConnection,
   spec: WatchSpec,
   signal: AbortSignal,
 ): Promise<KubernetesListObject<T>> {
-  const body = await getJson(kubeConfig, spec.path, {
+  const body = await getJson(connection, spec.path, {
     accept: spec.metadataOnly === true ? METADATA_LIST : 'application/json',
     query: { fieldSelector: spec.fieldSelector, labelSelector: spec.labelSelector },
     describe: `LIST ${spec.path}`,

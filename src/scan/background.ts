@@ -18,7 +18,7 @@ import { createClusterReader, ScopedReadError, type ClusterReader } from './read
 import { scanCluster, type ScanReport } from './scan.js';
 
 export interface BackgroundScanDeps {
-  readonly kubeConfig: ClusterConnection;
+  readonly connection: ClusterConnection;
   readonly config: Config;
   readonly snapshot: () => DesiredSnapshot;
   readonly sources: () => readonly SourceConfig[];
@@ -35,7 +35,7 @@ export interface BackgroundScanDeps {
   /** While not ready, check again this often (default 5 s). */
   readonly retryMs?: number;
   /** The reader of each scan (tests count its requests). */
-  readonly reader?: (kubeConfig: ClusterConnection, qps: number) => ClusterReader;
+  readonly reader?: (connection: ClusterConnection, qps: number) => ClusterReader;
   /** Who holds the scan Lease: the pod name (default HOSTNAME, as a pod's host name is). */
   readonly identity?: string;
   /** The scan Lease's timing (tests shorten it). */
@@ -133,7 +133,7 @@ export function startBackgroundScan(deps: BackgroundScanDeps): BackgroundScan {
   };
   const metrics = scanMetrics(deps.registry, beforeScrape);
   const random = deps.random ?? Math.random;
-  const makeReader = deps.reader ?? ((kubeConfig, qps) => createClusterReader(kubeConfig, { qps }));
+  const makeReader = deps.reader ?? ((connection, qps) => createClusterReader(connection, { qps }));
   const { intervalMs, qps } = deps.config.scan;
   let last: ScanReport | undefined;
   const identity = deps.identity ?? process.env.HOSTNAME ?? hostname();
@@ -163,7 +163,7 @@ export function startBackgroundScan(deps: BackgroundScanDeps): BackgroundScan {
   async function leaseRole(): Promise<LeaseRole> {
     if (lease === undefined) {
       lease = startScanLease({
-        kubeConfig: deps.kubeConfig,
+        connection: deps.connection,
         namespace: deps.config.cluster.namespace,
         identity,
         logger: deps.logger,
@@ -202,7 +202,7 @@ export function startBackgroundScan(deps: BackgroundScanDeps): BackgroundScan {
     }
     const started = performance.now();
     try {
-      const reader = makeReader(deps.kubeConfig, qps);
+      const reader = makeReader(deps.connection, qps);
       const report = await scanCluster({
         reader,
         snapshot: deps.snapshot(),
@@ -262,7 +262,7 @@ export function startBackgroundScan(deps: BackgroundScanDeps): BackgroundScan {
       return;
     }
     const writes = await writePolicyReports(
-      deps.kubeConfig,
+      deps.connection,
       reader,
       policyReportsOf(report, deps.now()),
       { qps },

@@ -25,7 +25,7 @@ interface Lease {
 }
 
 export interface ScanLeaseOptions {
-  readonly kubeConfig: ClusterConnection;
+  readonly connection: ClusterConnection;
   readonly namespace: string;
   /** The pod name: who holds the lease, as `kubectl get lease` shows it. */
   readonly identity: string;
@@ -57,7 +57,7 @@ export function microTime(date: Date): string {
 }
 
 export function startScanLease(options: ScanLeaseOptions): ScanLease {
-  const { kubeConfig, namespace, identity, logger } = options;
+  const { connection, namespace, identity, logger } = options;
   const name = options.name ?? SCAN_LEASE_NAME;
   const durationSeconds = options.leaseDurationSeconds ?? 60;
   const retryMs = options.retryMs ?? (durationSeconds * 1000) / 3;
@@ -104,14 +104,14 @@ export function startScanLease(options: ScanLeaseOptions): ScanLease {
   async function attempt(): Promise<void> {
     let current: Lease | undefined;
     try {
-      current = (await getJson(kubeConfig, path)) as Lease;
+      current = (await getJson(connection, path)) as Lease;
     } catch (error) {
       if (error instanceof ApiGetError && error.statusCode === 404) current = undefined;
       else throw error;
     }
     const at = now();
     if (current === undefined) {
-      await sendJson(kubeConfig, 'POST', collection, {
+      await sendJson(connection, 'POST', collection, {
         apiVersion: 'coordination.k8s.io/v1',
         kind: 'Lease',
         metadata: { name, namespace },
@@ -134,7 +134,7 @@ export function startScanLease(options: ScanLeaseOptions): ScanLease {
       become('follower');
       return;
     }
-    await sendJson(kubeConfig, 'PUT', path, {
+    await sendJson(connection, 'PUT', path, {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
       metadata: { name, namespace, resourceVersion },
@@ -194,9 +194,9 @@ export function startScanLease(options: ScanLeaseOptions): ScanLease {
       role = 'follower';
       // As client-go's ReleaseOnCancel: no holder, so the next replica need not wait it out.
       try {
-        const current = (await getJson(kubeConfig, path)) as Lease;
+        const current = (await getJson(connection, path)) as Lease;
         if (current.spec?.holderIdentity !== identity) return;
-        await sendJson(kubeConfig, 'PUT', path, {
+        await sendJson(connection, 'PUT', path, {
           apiVersion: 'coordination.k8s.io/v1',
           kind: 'Lease',
           metadata: { name, namespace, resourceVersion: current.metadata?.resourceVersion },

@@ -56,7 +56,7 @@ async function existingReports(reader: ClusterReader): Promise<Map<string, Store
 }
 
 export async function writePolicyReports(
-  kubeConfig: ClusterConnection,
+  connection: ClusterConnection,
   reader: ClusterReader,
   desired: ReadonlyMap<string, PolicyReport>,
   options: { readonly qps: number },
@@ -77,7 +77,7 @@ export async function writePolicyReports(
   ): Promise<void> {
     await pace();
     try {
-      await sendJson(kubeConfig, method, path, body);
+      await sendJson(connection, method, path, body);
       outcomes.set(namespace, done);
     } catch (error) {
       const status = error instanceof ApiGetError ? error.statusCode : undefined;

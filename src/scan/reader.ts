@@ -96,7 +96,7 @@ interface ObjectList {
 }
 
 export function createClusterReader(
-  kubeConfig: ClusterConnection,
+  connection: ClusterConnection,
   options: { readonly qps?: number; readonly pageSize?: number } = {},
 ): ClusterReader {
   const pace = rateLimiter(options.qps ?? DEFAULT_QPS);
@@ -108,7 +108,7 @@ export function createClusterReader(
     await pace();
     requests += 1;
     try {
-      return await getJson(kubeConfig, path);
+      return await getJson(connection, path);
     } catch (error) {
       if (error instanceof ApiGetError) {
         if (continuing && error.statusCode === 410) throw new ContinueExpired(error.message);

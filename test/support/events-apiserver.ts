@@ -20,7 +20,7 @@ export interface RecordedEventRequest {
 export interface EventsApiServer {
   readonly url: string;
   /** A connection that trusts this server's CA and sends its token. */
-  kubeConfig(): ClusterConnection;
+  connection(): ClusterConnection;
   /** Every request, in arrival order (answered or not). */
   readonly requests: RecordedEventRequest[];
   /** Stored Events by `namespace/name`. */
@@ -253,7 +253,7 @@ export async function startEventsApiServer(): Promise<EventsApiServer> {
     set hang(value: boolean) {
       state.hang = value;
     },
-    kubeConfig: () => kubeConfigFor(url, caCert),
+    connection: () => connectionFor(url, caCert),
     async stop() {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => {
@@ -266,7 +266,7 @@ export async function startEventsApiServer(): Promise<EventsApiServer> {
 }
 
 /** A connection to a server at `url` with this helper's token; `url` need not be listening. */
-export function kubeConfigFor(url: string, caCert: string): ClusterConnection {
+export function connectionFor(url: string, caCert: string): ClusterConnection {
   return connectionFrom({ server: url, ca: Buffer.from(caCert), token: TOKEN });
 }
 

@@ -183,7 +183,7 @@ export interface RecordedRequest {
 export interface FakeApiServer {
   readonly url: string;
   /** A connection to this server with a valid token and its CA. */
-  kubeConfig(options?: { token?: string }): ClusterConnection;
+  connection(options?: { token?: string }): ClusterConnection;
   /** The same as a kubeconfig file's text; `user` replaces the token with other credentials. */
   kubeconfigText(options?: { token?: string; user?: Record<string, unknown> }): string;
   /** Creates or replaces an object (ADDED or MODIFIED to watchers); returns it as stored. */
@@ -719,7 +719,7 @@ export async function startFakeApiServer(
     get events() {
       return [...storedEvents.values()];
     },
-    kubeConfig(options = {}) {
+    connection(options = {}) {
       return connectionFrom({
         server: url,
         ca: Buffer.from(caCert),

@@ -36,7 +36,7 @@ export async function startTestServer(
     readonly source?: Record<string, unknown>;
     readonly now?: () => Date;
     /** The cluster to watch (a fake API server's); none by default. */
-    readonly kubeConfig?: ClusterConnection;
+    readonly connection?: ClusterConnection;
     /** More config keys, as in the file (`mode`, `listen`, `namespaces`…). */
     readonly config?: Record<string, unknown>;
     /** Where the server logs; by default every line is kept for `logLines`. */
@@ -86,7 +86,7 @@ export async function startTestServer(
     port: 0,
     ...(options.now === undefined ? {} : { now: options.now }),
     ...(options.droppedLogLines === undefined ? {} : { droppedLogLines: options.droppedLogLines }),
-    kubeConfig: options.kubeConfig ?? null,
+    connection: options.connection ?? null,
     watchTiming: { initialBackoffMs: 50, maxBackoffMs: 200 },
     ...(options.scanDelayMs === undefined ? {} : { scanDelayMs: options.scanDelayMs }),
     ...(options.refreshWaitMs === undefined ? {} : { refreshWaitMs: options.refreshWaitMs }),
@@ -183,7 +183,7 @@ export function shopFiles(): Record<string, string> {
  */
 export async function startDiscoveringDriftgate(
   discovery: Record<string, unknown>,
-  kubeConfig: ClusterConnection,
+  connection: ClusterConnection,
   logger: Logger = captureLogger().logger,
 ): Promise<{ driftgate: Driftgate; cacheDir: string; stop: () => Promise<void> }> {
   const cache = tempDir('driftgate-discovery-');
@@ -193,7 +193,7 @@ export async function startDiscoveringDriftgate(
     logger,
     host: '127.0.0.1',
     port: 0,
-    kubeConfig,
+    connection,
     watchTiming: { initialBackoffMs: 50, maxBackoffMs: 200 },
   });
   return {
