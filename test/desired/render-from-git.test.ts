@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createGitProvider, type GitProviderOptions } from '../../src/desired/git-provider.js';
+import { ParseWorkerPool } from '../../src/desired/parse-task.js';
+import { defaultRenderLimits, renderChanges } from '../../src/desired/render.js';
 import type { DesiredSnapshot } from '../../src/desired/snapshot.js';
 import { capturedManifests, captureLogger, sourceConfig, tempDir } from './git-fixture.js';
 import { cleanedAfterEach } from '../support/cleanups.js';
@@ -174,5 +176,25 @@ describe('a plain source rendered again from Git objects', () => {
     const [gone] = live.provider.status();
     expect(gone?.lastError?.message).toContain('path apps');
     expect(live.provider.current()).toBe(good);
+  });
+
+  it('reads nothing, and asks for a checkout, when the parser no longer holds the render the changes apply to', async () => {
+    const parser = new ParseWorkerPool();
+    cleanups.push(() => parser.close());
+    const sent: unknown[] = [];
+    const rendered = await renderChanges({
+      source: sourceConfig({ name: 'shop', repoURL: 'file:///unused', path: 'apps' }),
+      limits: defaultRenderLimits,
+      persist: null,
+      parser,
+      onDocuments: (documents) => sent.push(...documents),
+      token: 'next',
+      base: 'a parse this worker never made',
+      changed: [
+        { path: 'apps/one.yaml', state: 'present', content: Buffer.from(configMap('one')) },
+      ],
+    });
+    expect(rendered).toBeUndefined();
+    expect(sent).toEqual([]);
   });
 });
