@@ -337,11 +337,12 @@ Each was found with a profile or a memory trace and measured before and after on
     removed directory are rendered or refused as from a checkout. Effect at 100,000 objects,
     five to a file (bench/one-file-commit.ts, the build before and this one in one run, median
     of five commits): 1,432 → 570 ms without load, 1,523 → 973 ms under review load. The first
-    commit after a full render was the slowest (1,722 ms under load): it worked out the served
+    commit after a full render is the slowest (1,722 ms under load): it works out the served
     render's documents by file and the deletion guard's counts over all 100,000 documents while
-    its decision waited. Those are now worked out in slices right after a full render, while
-    nothing waits: under load 1,585 → 904 ms, the first commit 904 ms. The longest stall during
-    a commit stayed where it was (median 64 ms before, 57 ms after, under load).
+    its decision waits. Working those out in slices right after every full render instead took
+    that first commit to 904 ms (all five: 1,585 → 904 ms), but \`bench/render.ts\`'s longest
+    stall while a 10,000-object repository is rendered went from 61 and 72 ms to 146 and 163 ms
+    (two runs each): not kept.
 
 Investigated and left as they are:
 

@@ -154,10 +154,12 @@ section(
 
 /** The soak's JSON report as lines: counts, then RSS and heap from start to end and sampled. */
 function formatSoak(output: string): string {
-  // The report is the JSON printed last, from a line of its own: log lines may come before it.
+  // The report is printed from a `{` to a `}` on lines of their own: log lines may come before
+  // it, and after it while the server stops.
   const start = output.search(/^\{$/m);
-  if (start === -1) return `  did not finish:\n${output}`;
-  const report = JSON.parse(output.slice(start)) as {
+  const end = output.indexOf('\n}', start);
+  if (start === -1 || end === -1) return `  did not finish:\n${output}`;
+  const report = JSON.parse(output.slice(start, end + 2)) as {
     seconds: number;
     sent: number;
     ok: number;

@@ -677,7 +677,6 @@ export class GitDesiredProvider implements DesiredProvider {
       state.rerender = false;
       state.restored = false;
       this.succeeded(state);
-      if (byFile === undefined) void this.readyForDelta(state, state.render);
       this.logger.info(
         {
           source: config.name,
@@ -692,6 +691,8 @@ export class GitDesiredProvider implements DesiredProvider {
       );
       return true;
     } catch (error) {
+      // Stopping aborts the git it was running: no failure of the source to report.
+      if (this.shutdown.signal.aborted) return false;
       const failure = isDriftgateError(error)
         ? error
         : new DriftgateError(errorCodes.render, `source ${config.name}: ${messageOf(error)}`, {
@@ -767,20 +768,6 @@ export class GitDesiredProvider implements DesiredProvider {
       message,
     );
     return true;
-  }
-
-  /**
-   * Works out what the next commit's delta needs from a render taken whole (its documents by
-   * file, the deletion guard's counts) now, while nothing waits on it, in slices: else the first
-   * commit after a start or a full render would, with its decision waiting.
-   */
-  private async readyForDelta(state: SourceState, render: SourceRender): Promise<void> {
-    const byFile = await documentsByFile(render.documents);
-    const counts = await deletionCountsOf(render.documents);
-    // A newer render holds its own (or computes them when it needs them).
-    if (state.render !== render) return;
-    state.byFile ??= byFile;
-    state.guardKeys ??= counts;
   }
 
   /**

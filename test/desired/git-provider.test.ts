@@ -647,15 +647,18 @@ describe('lifecycle', () => {
 
     const silent = await startSilentServer();
     cleanups.push(() => silent.stop());
-    const { provider: hung } = provider({
+    const { provider: hung, log } = provider({
       gitTimeoutMs: 60_000,
       sources: [sourceConfig({ repoURL: silent.url })],
     });
-    void hung.refreshAll();
+    const refreshing = hung.refreshAll();
     expect(await waitFor(() => silent.connections() > 0, 5_000)).toBe(true);
     const stopping = Date.now();
     await hung.stop();
     expect(Date.now() - stopping).toBeLessThan(5_000);
+    await refreshing;
+    // The fetch that stopping ended is no failure of the source: nothing logged as one.
+    expect(log.lines().filter((line) => Number(line['level']) >= 50)).toEqual([]);
   });
 
   it('never replaces the persisted snapshot with a failed render', async () => {
