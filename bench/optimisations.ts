@@ -337,12 +337,14 @@ Each was found with a profile or a memory trace and measured before and after on
     removed directory are rendered or refused as from a checkout. Effect at 100,000 objects,
     five to a file (bench/one-file-commit.ts, the build before and this one in one run, median
     of five commits): 1,432 → 570 ms without load, 1,523 → 973 ms under review load. The first
-    commit after a full render is the slowest (1,722 ms under load): it works out the served
+    commit after a full render was the slowest (1,722 ms under load): it worked out the served
     render's documents by file and the deletion guard's counts over all 100,000 documents while
-    its decision waits. Working those out in slices right after every full render instead took
-    that first commit to 904 ms (all five: 1,585 → 904 ms), but \`bench/render.ts\`'s longest
-    stall while a 10,000-object repository is rendered went from 61 and 72 ms to 146 and 163 ms
-    (two runs each): not kept.
+    its decision waited. Working those out in slices right after the full render took it to
+    904 ms, but doubled \`bench/render.ts\`'s longest stall (61 and 72 → 146 and 163 ms): not
+    kept. They are now gathered as the full render's documents arrive, where the guard's keys
+    already were: the first commit 1,194 ms under load (commits two to five 756 to 946 ms), the
+    render's stall 47.5 and 69.6 ms (two runs each, after the full \`npm run bench\` above, which
+    measured the tree before this).
 
 Investigated and left as they are:
 

@@ -572,8 +572,10 @@ export class GitDesiredProvider implements DesiredProvider {
         return true;
       }
       let documents: RenderedDocument[] = [];
-      // Keys for the deletion guard, gathered as chunks arrive rather than all at once after.
-      const kept = new Set<string>();
+      // The deletion guard's counts and the documents by file, gathered as chunks arrive rather
+      // than all at once after: a render taken whole keeps them for the next commit's delta.
+      const arrivedCounts = new Map<string, number>();
+      const arrivedByFile = new Map<string, RenderedDocument[]>();
       const persisting = this.options.persist ?? true;
       const token = `${fingerprintOf(config)}@${commit}`;
       // Documents that crossed from the parse worker: all of them, or a delta's.
@@ -605,7 +607,11 @@ export class GitDesiredProvider implements DesiredProvider {
           sent += chunk.length;
           for (const document of chunk) {
             documents.push(document);
-            kept.add(deletionKeyOf(document));
+            const key = deletionKeyOf(document);
+            arrivedCounts.set(key, (arrivedCounts.get(key) ?? 0) + 1);
+            const ofFile = arrivedByFile.get(document.file);
+            if (ofFile === undefined) arrivedByFile.set(document.file, [document]);
+            else ofFile.push(document);
           }
         },
         token,
@@ -639,11 +645,14 @@ export class GitDesiredProvider implements DesiredProvider {
         });
       }
       const served = state.render?.documents ?? [];
-      let byFile: DocumentsByFile | undefined;
-      let guard: { counts: Map<string, number>; change: Map<string, number> } | undefined;
+      let byFile: DocumentsByFile;
+      let guard: { counts: Map<string, number>; change: Map<string, number> };
       let lost: number;
-      if (rendered.delta === undefined) lost = await lostFrom(served, kept);
-      else {
+      if (rendered.delta === undefined) {
+        lost = await lostFrom(served, arrivedCounts);
+        byFile = arrivedByFile;
+        guard = { counts: arrivedCounts, change: new Map() };
+      } else {
         // Only the changed files' documents came: the rest are the served render's, and only
         // the changed files can lose objects.
         const applied = await applyDeltaByFile(
@@ -668,8 +677,8 @@ export class GitDesiredProvider implements DesiredProvider {
       }
       state.render = { source: config.name, commit, namespace: config.namespace, documents };
       state.byFile = byFile;
-      if (guard !== undefined) applyChange(guard.counts, guard.change);
-      state.guardKeys = guard?.counts;
+      applyChange(guard.counts, guard.change);
+      state.guardKeys = guard.counts;
       state.notes = notes;
       this.reportNotes(state);
       state.inputs = inputs;
@@ -1024,7 +1033,7 @@ function deletionKeyOf(document: RenderedDocument): string {
 /** How many of `served` a render whose keys are `kept` drops, a slice per turn of the event loop. */
 async function lostFrom(
   served: readonly RenderedDocument[],
-  kept: ReadonlySet<string>,
+  kept: ReadonlyMap<string, number>,
 ): Promise<number> {
   let lost = 0;
   for (const [index, document] of served.entries()) {
