@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { HelmOptions, SourceConfig } from '../../src/config/config.js';
+import { createGitProvider, type GitProviderOptions } from '../../src/desired/git-provider.js';
 
 export const capturedManifests = join(
   import.meta.dirname,
@@ -301,4 +302,21 @@ export async function waitFor(condition: () => boolean, timeoutMs: number): Prom
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   return condition();
+}
+
+/**
+ * A Git provider that does not poll, with a cache directory of its own unless given one and a
+ * logger whose lines the test reads; `cleanups` stops it and removes the cache.
+ */
+export function testProvider(
+  cleanups: (() => unknown)[],
+  options: Omit<GitProviderOptions, 'cacheDir'> & { cacheDir?: string },
+) {
+  const cache = tempDir('driftgate-cache-');
+  cleanups.push(cache.cleanup);
+  const log = captureLogger();
+  const cacheDir = options.cacheDir ?? cache.path;
+  const created = createGitProvider({ poll: false, ...options, cacheDir }, { logger: log.logger });
+  cleanups.push(() => created.stop());
+  return { provider: created, cacheDir, log };
 }

@@ -16,6 +16,7 @@ import {
   startGitDaemon,
   startSilentServer,
   tempDir,
+  testProvider,
   waitFor,
   type TestRepo,
 } from './git-fixture.js';
@@ -35,15 +36,7 @@ function imageOf(snapshot: DesiredSnapshot): unknown {
 const { cleanups, repo } = cleanedAfterEach();
 
 function provider(options: Omit<GitProviderOptions, 'cacheDir'> & { cacheDir?: string }) {
-  const cache = tempDir('driftgate-cache-');
-  cleanups.push(cache.cleanup);
-  const log = captureLogger();
-  const created = createGitProvider(
-    { poll: false, ...options, cacheDir: options.cacheDir ?? cache.path },
-    { logger: log.logger },
-  );
-  cleanups.push(() => created.stop());
-  return { provider: created, cacheDir: options.cacheDir ?? cache.path, log };
+  return testProvider(cleanups, options);
 }
 
 const v2Image = 'registry.example.com/shop/web:2.0.0';

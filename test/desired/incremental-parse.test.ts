@@ -25,15 +25,17 @@ const configMap = (index: number, value = 'one'): string =>
     .replace(/^( {2}name: )(.+)$/m, `$1$2-${index}`)
     .replace(/^data:$/m, `data:\n  value: ${value}`);
 
-describe('incremental parse of a plain source', () => {
+/**
+ * A repository, the parse workers a describe block starts (closed after it), and a checkout of
+ * each commit in a directory of its own, as the provider makes one per commit.
+ */
+function gitRenderFixture() {
   const repo = createTestRepo();
   const pools: ParseWorkerPool[] = [];
   afterAll(async () => {
     await Promise.all(pools.map((pool) => pool.close()));
     repo.cleanup();
   });
-
-  /** A checkout of `commit` in a directory of its own, as the provider makes one per commit. */
   const checkouts = new Map<string, string>();
   const checkoutOf = (commit: string): string => {
     let dir = checkouts.get(commit);
@@ -44,6 +46,11 @@ describe('incremental parse of a plain source', () => {
     }
     return dir;
   };
+  return { repo, pools, checkoutOf };
+}
+
+describe('incremental parse of a plain source', () => {
+  const { repo, pools, checkoutOf } = gitRenderFixture();
 
   const render = async (parser: ParseWorkerPool, commit: string) => {
     const documents: RenderedDocument[] = [];
@@ -114,23 +121,7 @@ describe('incremental parse of a plain source', () => {
 });
 
 describe('a commit rendered as a delta of the last render', () => {
-  const repo = createTestRepo();
-  const pools: ParseWorkerPool[] = [];
-  afterAll(async () => {
-    await Promise.all(pools.map((pool) => pool.close()));
-    repo.cleanup();
-  });
-
-  const checkouts = new Map<string, string>();
-  const checkoutOf = (commit: string): string => {
-    let dir = checkouts.get(commit);
-    if (dir === undefined) {
-      dir = join(repo.base, '..', `checkout-${commit}`);
-      git(repo.work, 'worktree', 'add', '--quiet', '--detach', dir, commit);
-      checkouts.set(commit, dir);
-    }
-    return dir;
-  };
+  const { repo, pools, checkoutOf } = gitRenderFixture();
 
   const fromScratch = async (commit: string): Promise<RenderedDocument[]> => {
     const parser = new ParseWorkerPool();
@@ -285,27 +276,11 @@ describe('a commit rendered as a delta of the last render', () => {
 });
 
 describe('the persisted snapshot of a commit rendered after another', () => {
-  const repo = createTestRepo();
-  const pools: ParseWorkerPool[] = [];
-  afterAll(async () => {
-    await Promise.all(pools.map((pool) => pool.close()));
-    repo.cleanup();
-  });
+  const { repo, pools, checkoutOf } = gitRenderFixture();
   const snapshots = mkdtempSync(join(tmpdir(), 'driftgate-persisted-'));
   afterAll(() => {
     rmSync(snapshots, { recursive: true, force: true });
   });
-
-  const checkouts = new Map<string, string>();
-  const checkoutOf = (commit: string): string => {
-    let dir = checkouts.get(commit);
-    if (dir === undefined) {
-      dir = join(repo.base, '..', `checkout-${commit}`);
-      git(repo.work, 'worktree', 'add', '--quiet', '--detach', dir, commit);
-      checkouts.set(commit, dir);
-    }
-    return dir;
-  };
 
   /**
    * Renders `commit` persisting it as the provider does: aside as a candidate, then renamed to

@@ -5,11 +5,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createGitProvider, type GitProviderOptions } from '../../src/desired/git-provider.js';
+import type { GitProviderOptions } from '../../src/desired/git-provider.js';
 import { ParseWorkerPool } from '../../src/desired/parse-task.js';
 import { defaultRenderLimits, renderChanges } from '../../src/desired/render.js';
 import type { DesiredSnapshot } from '../../src/desired/snapshot.js';
-import { capturedManifests, captureLogger, sourceConfig, tempDir } from './git-fixture.js';
+import { capturedManifests, sourceConfig, testProvider } from './git-fixture.js';
 import { cleanedAfterEach } from '../support/cleanups.js';
 
 const template = readFileSync(join(capturedManifests, 'cm-web-config.yaml'), 'utf8');
@@ -21,14 +21,7 @@ const configMap = (name: string, value = 'one'): string =>
 const { cleanups, repo } = cleanedAfterEach();
 
 function provider(options: Omit<GitProviderOptions, 'cacheDir'>) {
-  const cache = tempDir('driftgate-cache-');
-  cleanups.push(cache.cleanup);
-  const log = captureLogger();
-  const created = createGitProvider(
-    { poll: false, ...options, cacheDir: cache.path },
-    { logger: log.logger },
-  );
-  cleanups.push(() => created.stop());
+  const { provider: created, log } = testProvider(cleanups, options);
   const rendered = () => log.lines().filter((line) => line['msg'] === 'source rendered');
   return { provider: created, rendered };
 }
