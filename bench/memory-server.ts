@@ -7,6 +7,8 @@
 // longest event-loop stall while it was rendered and swapped, and before (review load comes
 // from another process). With `cluster` it watches the cluster KUBECONFIG names, as a replica
 // in a cluster does. Runs until killed.
+// With BENCH_STALL_LOG set, each event-loop gap over 30 ms is printed to stderr with its start and
+// end on the monotonic clock a CPU profile (--cpu-prof) uses, to find what ran in it.
 // Usage: node bench/memory-server.ts <compiled src dir> <dir> <objects> <objects per file> [cluster]
 //   [young-mb=N: serve's young-generation limit in MB instead of its own]
 // Only erasable TypeScript here: bench/memory.ts strips the types and plain node runs it (from the
@@ -138,6 +140,19 @@ await untilDecidedOn(driftgate, git(work, 'rev-parse', 'HEAD'));
 const readyMs = performance.now() - started;
 const stall = monitorEventLoopDelay({ resolution: 10 });
 stall.enable();
+if (process.env['BENCH_STALL_LOG'] !== undefined) {
+  // Each gap over 30 ms between 5 ms ticks, on the monotonic clock a CPU profile's times use.
+  let last = process.hrtime.bigint();
+  setInterval(() => {
+    const now = process.hrtime.bigint();
+    const gap = Number(now - last) / 1e6;
+    if (gap > 30)
+      console.error(
+        `stall ${Number(last / 1000n)} ${Number(now / 1000n)} ${gap.toFixed(1)} at ${performance.now().toFixed(0)}`,
+      );
+    last = now;
+  }, 5).unref();
+}
 console.log(
   JSON.stringify({
     url: driftgate.url,

@@ -44,7 +44,9 @@ interface Decided {
 /** Push-to-decision times of `commits` one-file commits to a server of `build`. */
 async function measure(build: string): Promise<Decided[]> {
   const dir = mkdtempSync(join(tmpdir(), 'driftgate-bench-commit-'));
-  const child = spawn(process.execPath, [server, build, dir, objectsText, '5'], {
+  // BENCH_SERVER_NODE_ARGS: node options for the server alone (e.g. --cpu-prof to profile it).
+  const nodeArgs = process.env['BENCH_SERVER_NODE_ARGS']?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, server, build, dir, objectsText, '5'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines: string[] = [];
@@ -53,6 +55,8 @@ async function measure(build: string): Promise<Decided[]> {
     const parts = (rest + data.toString()).split('\n');
     rest = parts.pop() ?? '';
     lines.push(...parts);
+    // What node itself prints (e.g. --trace-gc) goes on, to stderr.
+    for (const part of parts) if (!part.startsWith('{')) process.stderr.write(`${part}\n`);
   });
   const decided = () => lines.filter((line) => line.startsWith('{"commitMs"'));
   try {

@@ -39,6 +39,7 @@ import {
   type DesiredSnapshot,
   type SourceRender,
 } from './snapshot.js';
+import { Slices } from './slices.js';
 
 export interface GitProviderOptions {
   readonly sources: readonly SourceConfig[];
@@ -1030,29 +1031,30 @@ function deletionKeyOf(document: RenderedDocument): string {
   return `${group}/${document.kind}/${document.namespace ?? ''}/${document.name}`;
 }
 
-/** How many of `served` a render whose keys are `kept` drops, a slice per turn of the event loop. */
+/** How many of `served` a render whose keys are `kept` drops, in slices (see Slices). */
 async function lostFrom(
   served: readonly RenderedDocument[],
   kept: ReadonlyMap<string, number>,
 ): Promise<number> {
   let lost = 0;
-  for (const [index, document] of served.entries()) {
+  const slices = new Slices();
+  for (const document of served) {
     if (!kept.has(deletionKeyOf(document))) lost += 1;
-    // Reviews wait for none of 100,000 lookups.
-    if (index % 2_000 === 1_999) await new Promise((resolve) => setImmediate(resolve));
+    if (slices.due()) await slices.pause();
   }
   return lost;
 }
 
-/** How many of `documents` have each deletion guard key, a slice per turn of the event loop. */
+/** How many of `documents` have each deletion guard key, in slices (see Slices). */
 async function deletionCountsOf(
   documents: readonly RenderedDocument[],
 ): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
-  for (const [index, document] of documents.entries()) {
+  const slices = new Slices();
+  for (const document of documents) {
     const key = deletionKeyOf(document);
     counts.set(key, (counts.get(key) ?? 0) + 1);
-    if (index % 5_000 === 4_999) await new Promise((resolve) => setImmediate(resolve));
+    if (slices.due()) await slices.pause();
   }
   return counts;
 }

@@ -73,6 +73,9 @@ export class GitRepository {
   private lastDiff:
     { readonly key: string; readonly changes: Promise<ChangedPath[] | undefined> } | undefined;
   private readonly treesDir: string;
+  /** When each checkout was made or reused, in the order of checkouts: the last one is kept. */
+  private readonly checkedOut = new Map<string, number>();
+  private checkouts = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private clients: GitClients | undefined;
   private auth: SourceAuth | null;
@@ -229,6 +232,7 @@ export class GitRepository {
     }
     return this.exclusive(async () => {
       const dir = join(this.treesDir, commit);
+      this.checkedOut.set(commit, ++this.checkouts);
       if (existsSync(join(dir, '.git'))) return realpath(dir);
       const git = await this.client();
       await rm(dir, { recursive: true, force: true });
@@ -266,6 +270,7 @@ export class GitRepository {
     if (idle === undefined) return false;
     try {
       await git.raw(['worktree', 'move', join(this.treesDir, idle), dir]);
+      this.checkedOut.delete(idle);
       const tree = (await this.gitClients()).checkout(dir);
       await tree.raw(['checkout', '--force', '--detach', '--quiet', commit]);
       await tree.raw(['clean', '-ffdxq']);
@@ -281,18 +286,37 @@ export class GitRepository {
     }
   }
 
-  /** Removes checkouts of commits no snapshot uses any more. */
+  /**
+   * Removes the checkouts no render uses any more, all but the last one made: a later commit that
+   * needs a checkout turns that one into its own (a few files rewritten, not every file). git
+   * removes them, in a process of its own: `fs.rm` of a checkout of 20,000 files is 40,000
+   * callbacks on the event loop, which held reviews up for up to 190 ms at a time.
+   */
   removeCheckoutsExcept(inUse: () => ReadonlySet<string>): Promise<void> {
     return this.exclusive(async () => {
       if (!existsSync(this.treesDir)) return;
       const git = await this.client();
       // Asked only now, inside the queue, so a checkout made just before is seen as in use.
       const keep = inUse();
-      for (const commit of await readdir(this.treesDir)) {
-        if (keep.has(commit)) continue;
-        await rm(join(this.treesDir, commit), { recursive: true, force: true });
+      const idle = (await readdir(this.treesDir)).filter((commit) => !keep.has(commit));
+      const made = (commit: string) => this.checkedOut.get(commit) ?? 0;
+      const spare = idle
+        .filter((commit) => existsSync(join(this.treesDir, commit, '.git')))
+        .reduce<string | undefined>(
+          (last, commit) => (last === undefined || made(commit) > made(last) ? commit : last),
+          undefined,
+        );
+      const removed = idle.filter((commit) => commit !== spare);
+      for (const commit of removed) {
+        const dir = join(this.treesDir, commit);
+        this.checkedOut.delete(commit);
+        // Twice forced: also when files were changed in it, or it is locked.
+        await git.raw(['worktree', 'remove', '--force', '--force', dir]).catch(() => undefined);
+        // What git does not know as a worktree (an interrupted checkout) is removed here.
+        await rm(dir, { recursive: true, force: true });
       }
-      await git.raw(['worktree', 'prune']);
+      // After most commits there is nothing to remove, and no git to start in a large process.
+      if (removed.length > 0) await git.raw(['worktree', 'prune']);
     });
   }
 

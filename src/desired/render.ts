@@ -28,6 +28,7 @@ import {
   kustomizeEditArgvs,
   substituteVariables,
 } from './render-options.js';
+import { Slices } from './slices.js';
 
 export interface RenderLimits {
   /** Renderer process and parsing each get this long. */
@@ -250,19 +251,17 @@ function desiredOnly(
 /** A render's documents by manifest file, each file's in the order the render gave them. */
 export type DocumentsByFile = ReadonlyMap<string, readonly RenderedDocument[]>;
 
-const pause = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** `documents` by file, a slice of `slice` documents per turn of the event loop. */
+/** `documents` by file, in slices (see Slices). */
 export async function documentsByFile(
   documents: readonly RenderedDocument[],
-  slice = 5_000,
+  slices = new Slices(),
 ): Promise<Map<string, RenderedDocument[]>> {
   const byFile = new Map<string, RenderedDocument[]>();
-  for (const [index, document] of documents.entries()) {
+  for (const document of documents) {
     const list = byFile.get(document.file);
     if (list === undefined) byFile.set(document.file, [document]);
     else list.push(document);
-    if (index % slice === slice - 1) await pause();
+    if (slices.due()) await slices.pause();
   }
   return byFile;
 }
@@ -279,31 +278,32 @@ export interface AppliedDelta {
 /**
  * The documents of a render that sent a delta: for each manifest file in order, the documents
  * just sent when it was read again, else those the base (the render the delta was taken from)
- * holds for it. The documents of unchanged files stay the same objects. A slice of files per
- * turn of the event loop: reviews wait for none of 100,000 documents.
+ * holds for it. The documents of unchanged files stay the same objects. In slices (see Slices):
+ * reviews wait for none of 100,000 documents.
  */
 export async function applyDeltaByFile(
   base: DocumentsByFile,
   sent: readonly RenderedDocument[],
   delta: RenderDelta,
-  slice = 5_000,
+  slices = new Slices(),
 ): Promise<AppliedDelta> {
   const reread = new Set(delta.reread);
-  const fresh = await documentsByFile(sent, slice);
+  const fresh = await documentsByFile(sent, slices);
   const byFile = new Map<string, readonly RenderedDocument[]>();
   const documents: RenderedDocument[] = [];
-  for (const [index, file] of delta.files.entries()) {
+  for (const file of delta.files) {
     const own = reread.has(file) ? fresh.get(file) : base.get(file);
     if (own !== undefined) {
       byFile.set(file, own);
       for (const document of own) documents.push(document);
     }
-    if (index % slice === slice - 1) await pause();
+    if (slices.due()) await slices.pause();
   }
   // Files read again, and files that are gone.
   const replaced: RenderedDocument[] = [];
   for (const [file, own] of base) {
     if (reread.has(file) || !byFile.has(file)) for (const document of own) replaced.push(document);
+    if (slices.due()) await slices.pause();
   }
   return { documents, byFile, replaced };
 }
@@ -313,9 +313,10 @@ export async function applyDelta(
   base: readonly RenderedDocument[],
   sent: readonly RenderedDocument[],
   delta: RenderDelta,
-  slice = 5_000,
+  slices = new Slices(),
 ): Promise<RenderedDocument[]> {
-  return (await applyDeltaByFile(await documentsByFile(base, slice), sent, delta, slice)).documents;
+  return (await applyDeltaByFile(await documentsByFile(base, slices), sent, delta, slices))
+    .documents;
 }
 
 /** The names kustomize looks for in a directory, in its order. */

@@ -338,6 +338,8 @@ function customResourcesOf(renders: readonly SourceRender[]): Map<string, Custom
   const crds = new Map<string, CustomResourceFacts>();
   for (const render of renders) {
     for (const document of render.documents) {
+      // Read for every document of every build: most are not CRDs, and are passed over at once.
+      if (document.kind !== 'CustomResourceDefinition') continue;
       const head = { apiVersion: document.apiVersion, kind: document.kind };
       if (!isCustomResourceDefinition(head)) continue;
       const facts = customResourceFacts(JSON.parse(document.json) as KubeObject);

@@ -1,9 +1,9 @@
 // Checkouts of a real repository: a new commit turns an idle checkout into its own instead of
 // writing every file again, and the result holds exactly that commit, whatever the old one held.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GitRepository } from '../../src/desired/git-repository.js';
@@ -94,6 +94,42 @@ describe('GitRepository checkouts', () => {
     expect(filesOf(firstDir)).toEqual({ 'apps/a.yaml': 'a: 1\n' });
     expect(filesOf(secondDir)).toEqual({ 'apps/a.yaml': 'a: 2\n' });
     expect(git(firstDir, 'rev-parse', 'HEAD')).toBe(first);
+  });
+
+  it('removes the checkouts no render uses but the last one made, which the next checkout reuses', async () => {
+    const repository = setUp();
+    const commits: string[] = [];
+    const dirs: string[] = [];
+    // Three checkouts side by side: each is in use while the next is made.
+    for (const n of [1, 2, 3]) {
+      commits.push(repo.commit({ 'apps/a.yaml': `a: ${n}\n` }));
+      await repository.fetch(null);
+      dirs.push(await repository.checkout(commits.at(-1) ?? '', () => new Set(commits)));
+    }
+    const [first, second, third] = dirs;
+    // Left from an interrupted checkout: not a worktree git knows.
+    const interrupted = join(dirname(first ?? ''), 'f'.repeat(40));
+    mkdirSync(join(interrupted, 'apps'), { recursive: true });
+
+    await repository.removeCheckoutsExcept(() => new Set([commits[0] ?? '']));
+
+    expect([first, second, third, interrupted].map((dir) => existsSync(dir ?? ''))).toEqual([
+      true,
+      false,
+      true,
+      false,
+    ]);
+    const worktrees = git(repository.dir, 'worktree', 'list', '--porcelain');
+    expect(worktrees).toContain(first);
+    expect(worktrees).toContain(third);
+    expect(worktrees).not.toContain(second);
+
+    const fourth = repo.commit({ 'apps/a.yaml': 'a: 4\n' });
+    await repository.fetch(null);
+    const fourthDir = await repository.checkout(fourth, () => new Set([commits[0] ?? '']));
+    // The spare became the new checkout: moved, not written afresh beside it.
+    expect(existsSync(third ?? '')).toBe(false);
+    expect(filesOf(fourthDir)).toEqual({ 'apps/a.yaml': 'a: 4\n' });
   });
 
   it('tells what changed between two commits and reads it from Git objects with one process', async () => {

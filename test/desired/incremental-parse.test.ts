@@ -16,6 +16,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { RenderedDocument } from '../../src/desired/manifest-parser.js';
 import { ParseWorkerPool } from '../../src/desired/parse-task.js';
 import { applyDelta, defaultRenderLimits, renderSource } from '../../src/desired/render.js';
+import { Slices } from '../../src/desired/slices.js';
 import { capturedManifests, createTestRepo, git, sourceConfig } from './git-fixture.js';
 
 const FILES = 40;
@@ -166,7 +167,9 @@ describe('a commit rendered as a delta of the last render', () => {
       delta: { base, changed },
     });
     const documents =
-      outcome.delta === undefined ? sent : await applyDelta(held, sent, outcome.delta, 3);
+      outcome.delta === undefined
+        ? sent
+        : await applyDelta(held, sent, outcome.delta, new Slices(0, 3));
     return { outcome, sent, documents };
   };
 
