@@ -1,7 +1,8 @@
 // Benchmark: a real driftgate on a Git repository of 10,000 manifests, in this process, with
 // review load from autocannon in another. Measures startup to ready, the time from a pushed one-file commit to decisions on the new commit (beside a
 // commit that changes every file, which must all be parsed again), and the longest event-loop
-// stall while the 10,000 objects are re-rendered under review load. Prints one JSON line.
+// stall while the 10,000 objects are re-rendered under review load. Prints one JSON line. The
+// process has the young-generation cap `driftgate serve` sets (its scavenges are what stall).
 // Run alone: npx tsx bench/refresh.ts [count]
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +21,8 @@ import { importCompiled } from './compiled.js';
 const { validateConfig } =
   await importCompiled<typeof import('../src/config/config.js')>('config/config.js');
 const { startDriftgate } = await importCompiled<typeof import('../src/main.js')>('main.js');
+const { capYoungGeneration } =
+  await importCompiled<typeof import('../src/cli/young-generation.js')>('cli/young-generation.js');
 
 export interface RefreshBenchResult {
   readonly objects: number;
@@ -101,6 +104,21 @@ async function untilHeadDecided(
   return performance.now() - started;
 }
 
+/**
+ * With BENCH_STALL_LOG set: each event-loop gap over 30 ms, to stderr, with its start and end on
+ * the monotonic clock a CPU profile (--cpu-prof) uses, to find what ran in it.
+ */
+function logGaps(): void {
+  let last = process.hrtime.bigint();
+  setInterval(() => {
+    const now = process.hrtime.bigint();
+    const gap = Number(now - last) / 1e6;
+    if (gap > 30)
+      console.error(`stall ${Number(last / 1000n)} ${Number(now / 1000n)} ${gap.toFixed(1)}`);
+    last = now;
+  }, 5).unref();
+}
+
 export async function benchRefresh(count = 10_000): Promise<RefreshBenchResult> {
   const root = mkdtempSync(join(tmpdir(), 'driftgate-bench-refresh-'));
   try {
@@ -134,11 +152,16 @@ export async function benchRefresh(count = 10_000): Promise<RefreshBenchResult> 
     });
     if ('errors' in result) throw new Error(JSON.stringify(result.errors));
 
+    // With the young-generation cap `driftgate serve` sets, and its collection before serving.
+    const youngGeneration = capYoungGeneration();
     const started = performance.now();
     const driftgate = await startDriftgate(result.config, {
       logger: pino({ level: 'error' }),
       host: '127.0.0.1',
       port: 0,
+      beforeServing: () => {
+        youngGeneration.releaseStartupMemory();
+      },
     });
     const first = git(work, 'rev-parse', 'HEAD');
     await untilDecidedOn(driftgate, first);
@@ -162,6 +185,7 @@ export async function benchRefresh(count = 10_000): Promise<RefreshBenchResult> 
       const elsewhereCommitMs = await untilHeadDecided(driftgate, work);
 
       const stall = monitorEventLoopDelay({ resolution: 10 });
+      if (process.env['BENCH_STALL_LOG'] !== undefined) logGaps();
       // Review load from another process for the rest of the run.
       const load = new Promise<number>((resolve, reject) => {
         const child = execFile(

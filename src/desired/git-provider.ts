@@ -662,8 +662,8 @@ export class GitDesiredProvider implements DesiredProvider {
           rendered.delta,
         );
         const counts = state.guardKeys ?? (await deletionCountsOf(served));
-        const change = deletionChange(applied.replaced, documents);
-        lost = lostBy(counts, change);
+        const change = await deletionChange(applied.replaced, documents);
+        lost = await lostBy(counts, change);
         documents = applied.documents;
         byFile = applied.byFile;
         guard = { counts, change };
@@ -672,13 +672,20 @@ export class GitDesiredProvider implements DesiredProvider {
         if (persisting) rmSync(`${this.snapshotFile(config)}.candidate`, { force: true });
         return false;
       }
+      // The served render's counts, changed in place: worked out again should it not be served.
+      await applyChange(guard.counts, guard.change);
+      // From here on the render is served: no turn of the event loop until the state says so.
       if (persisting && existsSync(`${this.snapshotFile(config)}.candidate`)) {
-        renameSync(`${this.snapshotFile(config)}.candidate`, this.snapshotFile(config));
+        try {
+          renameSync(`${this.snapshotFile(config)}.candidate`, this.snapshotFile(config));
+        } catch (error) {
+          state.guardKeys = undefined;
+          throw error;
+        }
         this.persistNotes(config, notes);
       }
       state.render = { source: config.name, commit, namespace: config.namespace, documents };
       state.byFile = byFile;
-      applyChange(guard.counts, guard.change);
       state.guardKeys = guard.counts;
       state.notes = notes;
       this.reportNotes(state);
@@ -1059,19 +1066,25 @@ async function deletionCountsOf(
   return counts;
 }
 
-/** By key, how many documents a delta adds (positive) or removes (negative). */
-function deletionChange(
+/**
+ * By key, how many documents a delta adds (positive) or removes (negative). This and the two
+ * below run in slices (see Slices): a commit that changes every file changes every key.
+ */
+async function deletionChange(
   removed: readonly RenderedDocument[],
   added: readonly RenderedDocument[],
-): Map<string, number> {
+): Promise<Map<string, number>> {
   const change = new Map<string, number>();
-  for (const document of removed) {
-    const key = deletionKeyOf(document);
-    change.set(key, (change.get(key) ?? 0) - 1);
-  }
-  for (const document of added) {
-    const key = deletionKeyOf(document);
-    change.set(key, (change.get(key) ?? 0) + 1);
+  const slices = new Slices();
+  for (const [documents, by] of [
+    [removed, -1],
+    [added, 1],
+  ] as const) {
+    for (const document of documents) {
+      const key = deletionKeyOf(document);
+      change.set(key, (change.get(key) ?? 0) + by);
+      if (slices.due()) await slices.pause();
+    }
   }
   return change;
 }
@@ -1080,20 +1093,30 @@ function deletionChange(
  * How many served documents a change drops: as lostFrom counts, each served document whose key
  * no document keeps. Only a key the change touches can come to be kept by none.
  */
-function lostBy(counts: ReadonlyMap<string, number>, change: ReadonlyMap<string, number>): number {
+async function lostBy(
+  counts: ReadonlyMap<string, number>,
+  change: ReadonlyMap<string, number>,
+): Promise<number> {
   let lost = 0;
+  const slices = new Slices();
   for (const [key, by] of change) {
     const before = counts.get(key) ?? 0;
     if (before > 0 && before + by <= 0) lost += before;
+    if (slices.due()) await slices.pause();
   }
   return lost;
 }
 
-function applyChange(counts: Map<string, number>, change: ReadonlyMap<string, number>): void {
+async function applyChange(
+  counts: Map<string, number>,
+  change: ReadonlyMap<string, number>,
+): Promise<void> {
+  const slices = new Slices();
   for (const [key, by] of change) {
     const after = (counts.get(key) ?? 0) + by;
     if (after > 0) counts.set(key, after);
     else counts.delete(key);
+    if (slices.due()) await slices.pause();
   }
 }
 
