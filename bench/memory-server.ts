@@ -129,7 +129,7 @@ const youngGeneration = capYoungGeneration(
 process.on('SIGINT', () => process.exit(0));
 const started = performance.now();
 const driftgate = await startDriftgate(result.config, {
-  logger: pino({ level: 'error' }),
+  logger: pino({ level: process.env['BENCH_LOG_LEVEL'] ?? 'error' }, pino.destination(2)),
   host: '127.0.0.1',
   port: 0,
   beforeServing: () => {

@@ -37,6 +37,7 @@ import {
   emptySnapshot,
   formatConflict,
   type DesiredSnapshot,
+  type RenderDocuments,
   type SourceRender,
 } from './snapshot.js';
 import { Slices } from './slices.js';
@@ -572,7 +573,7 @@ export class GitDesiredProvider implements DesiredProvider {
         );
         return true;
       }
-      let documents: RenderedDocument[] = [];
+      const documents: RenderedDocument[] = [];
       // The deletion guard's counts and the documents by file, gathered as chunks arrive rather
       // than all at once after: a render taken whole keeps them for the next commit's delta.
       const arrivedCounts = new Map<string, number>();
@@ -645,27 +646,28 @@ export class GitDesiredProvider implements DesiredProvider {
           ...(delta === undefined ? {} : { delta }),
         });
       }
-      const served = state.render?.documents ?? [];
+      const serving = state.render?.documents ?? [];
       let byFile: DocumentsByFile;
       let guard: { counts: Map<string, number>; change: Map<string, number> };
       let lost: number;
+      let served: RenderDocuments = documents;
       if (rendered.delta === undefined) {
-        lost = await lostFrom(served, arrivedCounts);
+        lost = await lostFrom(serving, arrivedCounts);
         byFile = arrivedByFile;
         guard = { counts: arrivedCounts, change: new Map() };
       } else {
         // Only the changed files' documents came: the rest are the served render's, and only
         // the changed files can lose objects.
         const applied = await applyDeltaByFile(
-          state.byFile ?? (await documentsByFile(served)),
+          state.byFile ?? (await documentsByFile(serving)),
           documents,
           rendered.delta,
         );
-        const counts = state.guardKeys ?? (await deletionCountsOf(served));
+        const counts = state.guardKeys ?? (await deletionCountsOf(serving));
         const change = await deletionChange(applied.replaced, documents);
         lost = await lostBy(counts, change);
-        documents = applied.documents;
-        byFile = applied.byFile;
+        served = applied.documents;
+        byFile = applied.documents.byFile;
         guard = { counts, change };
       }
       if (this.holdsBack(state, commit, lost)) {
@@ -684,7 +686,12 @@ export class GitDesiredProvider implements DesiredProvider {
         }
         this.persistNotes(config, notes);
       }
-      state.render = { source: config.name, commit, namespace: config.namespace, documents };
+      state.render = {
+        source: config.name,
+        commit,
+        namespace: config.namespace,
+        documents: served,
+      };
       state.byFile = byFile;
       state.guardKeys = guard.counts;
       state.notes = notes;
@@ -698,7 +705,7 @@ export class GitDesiredProvider implements DesiredProvider {
         {
           source: config.name,
           commit,
-          objects: documents.length,
+          objects: served.length,
           objectsSent: sent,
           delta: rendered.delta !== undefined,
           readFrom,
@@ -1040,7 +1047,7 @@ function deletionKeyOf(document: RenderedDocument): string {
 
 /** How many of `served` a render whose keys are `kept` drops, in slices (see Slices). */
 async function lostFrom(
-  served: readonly RenderedDocument[],
+  served: Iterable<RenderedDocument>,
   kept: ReadonlyMap<string, number>,
 ): Promise<number> {
   let lost = 0;
@@ -1054,7 +1061,7 @@ async function lostFrom(
 
 /** How many of `documents` have each deletion guard key, in slices (see Slices). */
 async function deletionCountsOf(
-  documents: readonly RenderedDocument[],
+  documents: Iterable<RenderedDocument>,
 ): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   const slices = new Slices();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toRendered } from './manifest-parser.js';
+import { toRendered, type RenderedDocument } from './manifest-parser.js';
 import { buildSnapshot, buildSnapshotInSlices, type SourceRender } from './snapshot.js';
 
 const configMap = (name: string, namespace?: string) => ({
@@ -121,7 +121,7 @@ describe('buildSnapshotInSlices', () => {
 const copied = (list: readonly SourceRender[]): SourceRender[] =>
   list.map((render) => ({
     ...render,
-    documents: render.documents.map((document) => ({ ...document })),
+    documents: [...render.documents].map((document) => ({ ...document })),
   }));
 
 const crd = (kind: string, scope: 'Cluster' | 'Namespaced') =>
@@ -146,11 +146,11 @@ const crd = (kind: string, scope: 'Cluster' | 'Namespaced') =>
  * same objects as before (as a render taken as a delta gives them), the rest are new.
  */
 const later = (
-  change: (documents: SourceRender['documents']) => SourceRender['documents'],
+  change: (documents: readonly RenderedDocument[]) => SourceRender['documents'],
 ): SourceRender[] => {
   const [shop, web] = renders;
   if (shop === undefined || web === undefined) throw new Error('renders');
-  return [{ ...shop, commit: 'c'.repeat(40), documents: change(shop.documents) }, web];
+  return [{ ...shop, commit: 'c'.repeat(40), documents: change([...shop.documents]) }, web];
 };
 
 describe('a snapshot built after another from mostly the same documents', () => {
@@ -159,41 +159,41 @@ describe('a snapshot built after another from mostly the same documents', () => 
   it.each([
     {
       name: 'a changed file',
-      change: (documents: SourceRender['documents']) =>
+      change: (documents: readonly RenderedDocument[]) =>
         documents.map((d) => (d.file === 'cm-3.yaml' ? cm('cm-3.yaml', 'cm-3-renamed') : d)),
     },
     {
       name: 'an added file',
-      change: (documents: SourceRender['documents']) => [cm('a-new.yaml', 'new'), ...documents],
+      change: (documents: readonly RenderedDocument[]) => [cm('a-new.yaml', 'new'), ...documents],
     },
     {
       name: 'a deleted file',
-      change: (documents: SourceRender['documents']) =>
+      change: (documents: readonly RenderedDocument[]) =>
         documents.filter((d) => d.file !== 'cm-4.yaml'),
     },
     {
       name: 'an object moved to another file',
-      change: (documents: SourceRender['documents']) => [
+      change: (documents: readonly RenderedDocument[]) => [
         ...documents.filter((d) => d.file !== 'cm-5.yaml'),
         cm('moved.yaml', 'cm-5'),
       ],
     },
     {
       name: 'a duplicate key appearing in an earlier file',
-      change: (documents: SourceRender['documents']) => [cm('a-dup.yaml', 'cm-6'), ...documents],
+      change: (documents: readonly RenderedDocument[]) => [cm('a-dup.yaml', 'cm-6'), ...documents],
     },
     {
       name: 'the conflict with another source going away',
-      change: (documents: SourceRender['documents']) =>
+      change: (documents: readonly RenderedDocument[]) =>
         documents.filter((d) => d.file !== 'cm-2.yaml'),
     },
     {
       name: 'a CRD giving a kind of unknown scope one',
-      change: (documents: SourceRender['documents']) => [...documents, crd('Gadget', 'Cluster')],
+      change: (documents: readonly RenderedDocument[]) => [...documents, crd('Gadget', 'Cluster')],
     },
     {
       name: 'an object of unknown scope declared again under another namespace',
-      change: (documents: SourceRender['documents']) => [
+      change: (documents: readonly RenderedDocument[]) => [
         toRendered({
           file: 'a-gadget.yaml',
           line: 1,

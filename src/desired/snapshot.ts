@@ -34,12 +34,17 @@ export interface KeyConflict {
   readonly dropped: { readonly source: string; readonly file: string; readonly line: number };
 }
 
+/** A render's documents in order: a list, or a view of them file by file (DocumentsOfFiles). */
+export interface RenderDocuments extends Iterable<RenderedDocument> {
+  readonly length: number;
+}
+
 /** Everything one source contributed at one commit. */
 export interface SourceRender {
   readonly source: string;
   readonly commit: string;
   readonly namespace: string;
-  readonly documents: readonly RenderedDocument[];
+  readonly documents: RenderDocuments;
 }
 
 export interface DesiredSnapshot {
@@ -228,22 +233,34 @@ function* snapshotSteps(
   const byKey = new Map<string, StoredEntry>();
   const conflicts: KeyConflict[] = [];
   const commits: Record<string, string> = {};
-  const crds = customResourcesOf(renders);
+  let sinceYield = 0;
+  let sliceBegun = performance.now();
+  // At a multiple of `slice` documents, once the slice has taken `sliceMs`.
+  const due = (): boolean => {
+    if (++sinceYield < slice) return false;
+    sinceYield = 0;
+    return performance.now() - sliceBegun >= sliceMs;
+  };
+  const crds = new Map<string, CustomResourceFacts>();
+  for (const render of renders) {
+    for (const document of render.documents) {
+      if (due()) {
+        yield;
+        sliceBegun = performance.now();
+      }
+      addCustomResource(crds, document);
+    }
+  }
   const scopes = scopesFor(crds);
   const scopeOf = (group: string, kind: string) =>
     builtinScope(group, kind) ?? crds.get(`${group}/${kind}`)?.scope;
   const unscoped = new Map<string, StoredEntry>();
-  let sinceYield = 0;
-  let sliceBegun = performance.now();
   for (const render of renders) {
     commits[render.source] = render.commit;
     for (const document of render.documents) {
-      if (++sinceYield >= slice) {
-        sinceYield = 0;
-        if (performance.now() - sliceBegun >= sliceMs) {
-          yield;
-          sliceBegun = performance.now();
-        }
+      if (due()) {
+        yield;
+        sliceBegun = performance.now();
       }
       const stored = storedEntryOf(document, render, scopes, scopeOf);
       const existing = byKey.get(stored.id);
@@ -333,21 +350,20 @@ function storedEntryOf(
   return stored;
 }
 
-/** The CRDs the renders declare, by the `group/Kind` they define; the first declaration wins. */
-function customResourcesOf(renders: readonly SourceRender[]): Map<string, CustomResourceFacts> {
-  const crds = new Map<string, CustomResourceFacts>();
-  for (const render of renders) {
-    for (const document of render.documents) {
-      // Read for every document of every build: most are not CRDs, and are passed over at once.
-      if (document.kind !== 'CustomResourceDefinition') continue;
-      const head = { apiVersion: document.apiVersion, kind: document.kind };
-      if (!isCustomResourceDefinition(head)) continue;
-      const facts = customResourceFacts(JSON.parse(document.json) as KubeObject);
-      const id = facts === undefined ? undefined : `${facts.group}/${facts.kind}`;
-      if (facts !== undefined && id !== undefined && !crds.has(id)) crds.set(id, facts);
-    }
-  }
-  return crds;
+/**
+ * Adds what a CRD among the renders' documents defines, by the `group/Kind` it defines: called
+ * for every document in order, the first declaration wins.
+ */
+function addCustomResource(
+  crds: Map<string, CustomResourceFacts>,
+  document: RenderedDocument,
+): void {
+  // Read for every document of every build: most are not CRDs, and are passed over at once.
+  if (document.kind !== 'CustomResourceDefinition') return;
+  if (!isCustomResourceDefinition({ apiVersion: document.apiVersion, kind: document.kind })) return;
+  const facts = customResourceFacts(JSON.parse(document.json) as KubeObject);
+  const id = facts === undefined ? undefined : `${facts.group}/${facts.kind}`;
+  if (facts !== undefined && id !== undefined && !crds.has(id)) crds.set(id, facts);
 }
 
 /** `apps/Deployment shop/web: declared by shop (a.yaml:3) and by web (b.yaml:1); shop's kept`. */
