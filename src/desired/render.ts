@@ -29,7 +29,7 @@ import {
   substituteVariables,
 } from './render-options.js';
 import { Slices } from './slices.js';
-import type { RenderDocuments } from './snapshot.js';
+import type { DocumentLists } from './snapshot.js';
 
 export interface RenderLimits {
   /** Renderer process and parsing each get this long. */
@@ -256,11 +256,15 @@ export type DocumentsByFile = ReadonlyMap<string, readonly RenderedDocument[]>;
  * A render's documents, file after file in the map's order, read from the map itself: a commit
  * that changes one file of 20,000 copies the map, not 100,000 documents into a new list.
  */
-export class DocumentsOfFiles implements RenderDocuments {
+export class DocumentsOfFiles implements DocumentLists {
   constructor(
     readonly byFile: DocumentsByFile,
     readonly length: number,
   ) {}
+
+  lists(): Iterable<readonly RenderedDocument[]> {
+    return this.byFile.values();
+  }
 
   *[Symbol.iterator](): Iterator<RenderedDocument> {
     for (const own of this.byFile.values()) yield* own;

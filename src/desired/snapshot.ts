@@ -34,9 +34,25 @@ export interface KeyConflict {
   readonly dropped: { readonly source: string; readonly file: string; readonly line: number };
 }
 
-/** A render's documents in order: a list, or a view of them file by file (DocumentsOfFiles). */
-export interface RenderDocuments extends Iterable<RenderedDocument> {
+/**
+ * A render's documents in order: one list, or several read one after the other (a render's
+ * files, see DocumentsOfFiles). Loops over every document read the lists (listsOf): iterating
+ * the documents one by one through a generator made a build of 100,000 a third slower.
+ */
+export type RenderDocuments = readonly RenderedDocument[] | DocumentLists;
+
+export interface DocumentLists extends Iterable<RenderedDocument> {
   readonly length: number;
+  /** The lists, in order: iterable again on each call. */
+  lists(): Iterable<readonly RenderedDocument[]>;
+}
+
+export function listsOf(documents: RenderDocuments): Iterable<readonly RenderedDocument[]> {
+  return isDocumentList(documents) ? [documents] : documents.lists();
+}
+
+function isDocumentList(documents: RenderDocuments): documents is readonly RenderedDocument[] {
+  return Array.isArray(documents);
 }
 
 /** Everything one source contributed at one commit. */
@@ -243,12 +259,14 @@ function* snapshotSteps(
   };
   const crds = new Map<string, CustomResourceFacts>();
   for (const render of renders) {
-    for (const document of render.documents) {
-      if (due()) {
-        yield;
-        sliceBegun = performance.now();
+    for (const list of listsOf(render.documents)) {
+      for (const document of list) {
+        if (due()) {
+          yield;
+          sliceBegun = performance.now();
+        }
+        addCustomResource(crds, document);
       }
-      addCustomResource(crds, document);
     }
   }
   const scopes = scopesFor(crds);
@@ -257,32 +275,33 @@ function* snapshotSteps(
   const unscoped = new Map<string, StoredEntry>();
   for (const render of renders) {
     commits[render.source] = render.commit;
-    for (const document of render.documents) {
-      if (due()) {
-        yield;
-        sliceBegun = performance.now();
+    for (const list of listsOf(render.documents))
+      for (const document of list) {
+        if (due()) {
+          yield;
+          sliceBegun = performance.now();
+        }
+        const stored = storedEntryOf(document, render, scopes, scopeOf);
+        const existing = byKey.get(stored.id);
+        if (existing !== undefined) {
+          conflicts.push({
+            key: stored.key,
+            kept: {
+              source: existing.source,
+              file: existing.document.file,
+              line: existing.document.line,
+            },
+            dropped: { source: render.source, file: document.file, line: document.line },
+          });
+          continue;
+        }
+        byKey.set(stored.id, stored);
+        // Keyed by the manifest's namespace, as a namespaced object would be; a write to it as a
+        // cluster-scoped object (a review without a namespace) finds it here.
+        if (stored.nameKey !== undefined && !unscoped.has(stored.nameKey)) {
+          unscoped.set(stored.nameKey, stored);
+        }
       }
-      const stored = storedEntryOf(document, render, scopes, scopeOf);
-      const existing = byKey.get(stored.id);
-      if (existing !== undefined) {
-        conflicts.push({
-          key: stored.key,
-          kept: {
-            source: existing.source,
-            file: existing.document.file,
-            line: existing.document.line,
-          },
-          dropped: { source: render.source, file: document.file, line: document.line },
-        });
-        continue;
-      }
-      byKey.set(stored.id, stored);
-      // Keyed by the manifest's namespace, as a namespaced object would be; a write to it as a
-      // cluster-scoped object (a review without a namespace) finds it here.
-      if (stored.nameKey !== undefined && !unscoped.has(stored.nameKey)) {
-        unscoped.set(stored.nameKey, stored);
-      }
-    }
   }
   return new IndexedSnapshot(origin, builtAt, byKey, conflicts, commits, crds, unscoped);
 }
