@@ -7,8 +7,9 @@
 // longest event-loop stall while it was rendered and swapped, and before (review load comes
 // from another process). With `cluster` it watches the cluster KUBECONFIG names, as a replica
 // in a cluster does. Runs until killed.
-// With BENCH_STALL_LOG set, each event-loop gap over 30 ms is printed to stderr with its start and
-// end on the monotonic clock a CPU profile (--cpu-prof) uses, to find what ran in it.
+// Its log goes to stderr, at BENCH_LOG_LEVEL (default error). With BENCH_STALL_LOG set, each
+// event-loop gap over 30 ms is printed to stderr with its start and end on the monotonic clock a
+// CPU profile (--cpu-prof) uses, to find what ran in it.
 // Usage: node bench/memory-server.ts <compiled src dir> <dir> <objects> <objects per file> [cluster]
 //   [young-mb=N: serve's young-generation limit in MB instead of its own]
 // Only erasable TypeScript here: bench/memory.ts strips the types and plain node runs it (from the

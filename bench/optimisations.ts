@@ -345,6 +345,43 @@ Each was found with a profile or a memory trace and measured before and after on
     already were: the first commit 1,194 ms under load (commits two to five 756 to 946 ms), the
     render's stall 47.5 and 69.6 ms (two runs each, after the full \`npm run bench\` above, which
     measured the tree before this).
+31. **Old checkouts are removed by git, all but the last one made**
+    (src/desired/git-repository.ts). After 28, the first commit read from Git dropped the cold
+    render's checkout: \`fs.rm\` of 20,001 files, some 40,000 file-system callbacks on the event
+    loop, which a CPU profile under review load showed as three gaps in a row of 74, 188 and 132
+    ms (bench/memory-server.ts with \`BENCH_STALL_LOG\` prints each event-loop gap over 30 ms on
+    the profile's clock; bench/one-file-commit.ts passes \`BENCH_SERVER_NODE_ARGS\` such as
+    \`--cpu-prof\` to the server). Now the last checkout made stays, for the next commit that
+    needs one to turn into its own (25), and the others are removed by \`git worktree remove
+    --force --force\`, in a process of its own; \`git worktree prune\` runs only when one was
+    removed. Test: of three checkouts, the one in use and the last made stay, the third is
+    removed and git forgets it, a directory an interrupted checkout left is removed, and the
+    next checkout moves the one kept.
+32. **Long loops over a render pause by time, a delta's documents are not copied into one list,
+    and the deletion guard's change runs in slices** (src/desired/slices.ts,
+    src/desired/render.ts, src/desired/git-provider.ts, src/desired/snapshot.ts). Profiles
+    under review load showed \`applyDeltaByFile\` holding the event loop 26 to 34 ms per slice
+    of 5,000 files (it pushed all 100,000 documents into a new list), the CRD pass of every
+    snapshot build running over all documents before its first slice, and, in bench/refresh.ts,
+    one turn of 104 ms for the guard's change of a commit that changes all 10,000 files
+    (\`deletionChange\`, \`lostBy\`, \`applyChange\` over every key). Now such loops pause once
+    5 ms have passed (\`Slices\`, the clock read every 128 items), the guard's three loops are
+    among them, the CRD pass is part of the build's slices, and a render taken as a delta keeps
+    its documents as the map of files it builds anyway (\`DocumentsOfFiles\`), which a build
+    reads file by file (read one document at a time through a generator, a build of 100,000
+    took about 40 ms longer). Tests: \`Slices\` pauses every so many items once its time has
+    passed, and lets work queued meanwhile run; the render-from-Git and incremental-parse tests
+    (snapshot equal, entry for entry and in order, to a render from scratch) fail if the files
+    are put in any other order. Effect at 100,000 objects under review load
+    (bench/one-file-commit.ts, the build before 31 and this one, four runs of five commits,
+    taking turns): the longest stall of a commit, median of five, 63, 57, 98 and 132 → 48, 50,
+    46 and 41 ms; the first commit's (the checkout removal of 31) 129, 63, 191 and 223 → 65,
+    50, 91 and 72 ms; time to decision unchanged within the noise (medians 816 to 1,135 ms
+    before, 777 to 1,091 ms after). bench/refresh.ts, every file changed under load: 110 ms
+    (before the guard's slices, in a profile) → 39 and 62 ms.
+    bench/refresh.ts now runs with the young-generation cap \`driftgate serve\` sets, as the
+    memory benchmark's servers do: without it (tsx's default young generation) one scavenge
+    paused it 78 ms while the 10,000 documents arrived, a pause serve does not have.
 
 Investigated and left as they are:
 
