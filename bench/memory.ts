@@ -19,6 +19,23 @@ import { compiledDir, importCompiled } from './compiled.js';
 import { load } from './http.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * The environment the container image gives driftgate (the `ENV` lines of the Dockerfile's last
+ * stage, e.g. MALLOC_ARENA_MAX): a pod's memory is measured as the pod runs it. Read from the
+ * Dockerfile, so that the servers run without what the image stops setting.
+ */
+export function imageEnvironment(
+  dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8'),
+): Record<string, string> {
+  const lastStage = dockerfile.split(/^FROM /m).at(-1) ?? '';
+  return Object.fromEntries(
+    [...lastStage.matchAll(/^ENV ([A-Za-z_][A-Za-z0-9_]*)=(\S+)$/gm)].map(([, name, value]) => [
+      name ?? '',
+      value ?? '',
+    ]),
+  );
+}
 const reviewFile = fileURLToPath(
   new URL(
     '../test/fixtures/captured/reviews/20-set-image-deployment-by-alice.validating.json',
@@ -252,6 +269,8 @@ async function floor(code: string): Promise<number> {
       `${code}\nconsole.log('ready'); setInterval(() => {}, 1000);`,
     ],
     /^ready$/,
+    root,
+    { ...process.env, ...imageEnvironment() },
   );
   try {
     return await settledRss(child.pid, 3_000);
@@ -315,7 +334,8 @@ function startMemoryServer(
   perFile: number,
   options: ServerOptions = {},
 ): Promise<{ child: ChildProcess; ready: Ready; lines: () => string[] }> {
-  const { KUBECONFIG: _ignored, ...env } = process.env;
+  const { KUBECONFIG: _ignored, ...inherited } = process.env;
+  const env = { ...inherited, ...imageEnvironment() };
   return startUntil(
     [
       process.execPath,
@@ -571,7 +591,13 @@ export async function benchHeap(objects: number, perFile: number): Promise<HeapR
   const result = spawnSync(
     process.execPath,
     ['--expose-gc', strippedScript('heap.ts'), compiledDir, String(objects), String(perFile)],
-    { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 },
+    {
+      cwd: root,
+      env: { ...process.env, ...imageEnvironment() },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 1 << 24,
+    },
   );
   const line = result.stdout.split('\n').find((candidate) => candidate.startsWith('{"objects"'));
   if (line === undefined) throw new Error(`bench/heap.ts failed: ${result.stdout}`);

@@ -382,6 +382,14 @@ Each was found with a profile or a memory trace and measured before and after on
     bench/refresh.ts now runs with the young-generation cap \`driftgate serve\` sets, as the
     memory benchmark's servers do: without it (tsx's default young generation) one scavenge
     paused it 78 ms while the 10,000 documents arrived, a pause serve does not have.
+33. **The memory benchmark's servers run with the container image's environment**
+    (bench/memory.ts). The Dockerfile sets \`MALLOC_ARENA_MAX=2\` for driftgate's pod, but the
+    servers measured here ran without it. The 10,000-object server, cold render then review load,
+    three rounds each way taking turns: idle 124, 123, 125 → 121, 120, 121 MB, peak under load
+    155, 151, 158 → 145, 145, 150 MB, reviews a second 3,193 to 4,840 both ways. The servers,
+    the floors and bench/heap.ts now get the \`ENV\` lines of the Dockerfile's last stage (read
+    from it, so a server runs without what the image stops setting); the bundled example still
+    runs as \`npm start\` runs it, without.
 
 Investigated and left as they are:
 
