@@ -36,6 +36,7 @@ import {
   buildSnapshotInSlices,
   emptySnapshot,
   formatConflict,
+  listsOf,
   type DesiredSnapshot,
   type RenderDocuments,
   type SourceRender,
@@ -1047,28 +1048,30 @@ function deletionKeyOf(document: RenderedDocument): string {
 
 /** How many of `served` a render whose keys are `kept` drops, in slices (see Slices). */
 async function lostFrom(
-  served: Iterable<RenderedDocument>,
+  served: RenderDocuments,
   kept: ReadonlyMap<string, number>,
 ): Promise<number> {
   let lost = 0;
   const slices = new Slices();
-  for (const document of served) {
-    if (!kept.has(deletionKeyOf(document))) lost += 1;
-    if (slices.due()) await slices.pause();
+  for (const list of listsOf(served)) {
+    for (const document of list) {
+      if (!kept.has(deletionKeyOf(document))) lost += 1;
+      if (slices.due()) await slices.pause();
+    }
   }
   return lost;
 }
 
 /** How many of `documents` have each deletion guard key, in slices (see Slices). */
-async function deletionCountsOf(
-  documents: Iterable<RenderedDocument>,
-): Promise<Map<string, number>> {
+async function deletionCountsOf(documents: RenderDocuments): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   const slices = new Slices();
-  for (const document of documents) {
-    const key = deletionKeyOf(document);
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-    if (slices.due()) await slices.pause();
+  for (const list of listsOf(documents)) {
+    for (const document of list) {
+      const key = deletionKeyOf(document);
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+      if (slices.due()) await slices.pause();
+    }
   }
   return counts;
 }

@@ -29,6 +29,11 @@ export class Slices {
   /** A turn of the event loop; the next slice begins after it. */
   async pause(): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
+    this.resume();
+  }
+
+  /** The next slice begins now: after a turn taken elsewhere (a generator that yields to it). */
+  resume(): void {
     this.begun = performance.now();
   }
 }

@@ -9,6 +9,7 @@ import {
 import type { Scope } from '../kube/discovery.js';
 import { formatKey, keyOf, type KubeObject, type ResourceKey } from '../kube/object.js';
 import type { RenderedDocument } from './manifest-parser.js';
+import { Slices } from './slices.js';
 
 export interface DesiredEntry {
   readonly key: ResourceKey;
@@ -249,21 +250,14 @@ function* snapshotSteps(
   const byKey = new Map<string, StoredEntry>();
   const conflicts: KeyConflict[] = [];
   const commits: Record<string, string> = {};
-  let sinceYield = 0;
-  let sliceBegun = performance.now();
-  // At a multiple of `slice` documents, once the slice has taken `sliceMs`.
-  const due = (): boolean => {
-    if (++sinceYield < slice) return false;
-    sinceYield = 0;
-    return performance.now() - sliceBegun >= sliceMs;
-  };
+  const slices = new Slices(sliceMs, slice);
   const crds = new Map<string, CustomResourceFacts>();
   for (const render of renders) {
     for (const list of listsOf(render.documents)) {
       for (const document of list) {
-        if (due()) {
+        if (slices.due()) {
           yield;
-          sliceBegun = performance.now();
+          slices.resume();
         }
         addCustomResource(crds, document);
       }
@@ -275,11 +269,11 @@ function* snapshotSteps(
   const unscoped = new Map<string, StoredEntry>();
   for (const render of renders) {
     commits[render.source] = render.commit;
-    for (const list of listsOf(render.documents))
+    for (const list of listsOf(render.documents)) {
       for (const document of list) {
-        if (due()) {
+        if (slices.due()) {
           yield;
-          sliceBegun = performance.now();
+          slices.resume();
         }
         const stored = storedEntryOf(document, render, scopes, scopeOf);
         const existing = byKey.get(stored.id);
@@ -302,6 +296,7 @@ function* snapshotSteps(
           unscoped.set(stored.nameKey, stored);
         }
       }
+    }
   }
   return new IndexedSnapshot(origin, builtAt, byKey, conflicts, commits, crds, unscoped);
 }

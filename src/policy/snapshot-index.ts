@@ -1,5 +1,6 @@
 // Facts derived from a desired snapshot once, not per request: which kinds Git manages, which
 // objects HPAs declared in Git scale, which namespaces hold managed objects.
+import { Slices } from '../desired/slices.js';
 import type { DesiredEntry, DesiredSnapshot } from '../desired/snapshot.js';
 import { customResourceSchema, type KindSchema } from '../drift/schema.js';
 import { customResourceFacts } from '../kube/crd.js';
@@ -66,12 +67,11 @@ function* indexSteps(snapshot: DesiredSnapshot, sliceMs: number): Generator<void
   const hpaTargets = new Map<string, HpaScaling>();
   const objectsInNamespace = new Map<string, ResourceKey[]>();
   const customResourceDefinitions = new Map<string, DesiredEntry>();
-  let count = 0;
-  let sliceBegun = performance.now();
+  const slices = new Slices(sliceMs, 1_000);
   for (const entry of snapshot.entries()) {
-    if (++count % 1_000 === 0 && performance.now() - sliceBegun >= sliceMs) {
+    if (slices.due()) {
       yield;
-      sliceBegun = performance.now();
+      slices.resume();
     }
     const key = entry.key;
     // A snapshot holds few kinds and many objects: the plural is worked out once per kind.
