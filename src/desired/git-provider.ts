@@ -903,7 +903,9 @@ export class GitDesiredProvider implements DesiredProvider {
     if (renders.length === 0 && !allowEmpty) return;
     const origin = this.states.some((state) => state.restored) ? 'restored' : 'rendered';
     const build = ++this.builds;
-    const next = await buildSnapshotInSlices(renders, origin, new Date(this.now()));
+    const next = await buildSnapshotInSlices(renders, origin, new Date(this.now()), {
+      previous: this.snapshot,
+    });
     if (build === this.builds) await this.prepare?.(next);
     // A rebuild begun since read newer renders: this one's snapshot would put older ones back.
     if (build !== this.builds) return;
@@ -915,7 +917,14 @@ export class GitDesiredProvider implements DesiredProvider {
       this.lastConflicts = joined;
     }
     this.logger.info(
-      { objects: next.size, conflicts: conflicts.length, commits: next.commits, origin },
+      {
+        objects: next.size,
+        conflicts: conflicts.length,
+        commits: next.commits,
+        origin,
+        // Taken from the snapshot before and the documents a commit changed, not built whole.
+        derived: next.derivedFrom() !== undefined,
+      },
       'desired snapshot swapped',
     );
     this.pruneCheckouts();

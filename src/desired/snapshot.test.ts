@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { toRendered, type RenderedDocument } from './manifest-parser.js';
+import { DocumentsOfFiles } from './render.js';
 import { buildSnapshot, buildSnapshotInSlices, type SourceRender } from './snapshot.js';
 
 const configMap = (name: string, namespace?: string) => ({
@@ -88,7 +89,10 @@ describe('buildSnapshotInSlices', () => {
     async (slice) => {
       const builtAt = new Date('2026-01-02T03:04:05Z');
       const whole = buildSnapshot(renders, 'rendered', builtAt);
-      const sliced = await buildSnapshotInSlices(renders, 'rendered', builtAt, slice, 0);
+      const sliced = await buildSnapshotInSlices(renders, 'rendered', builtAt, {
+        slice,
+        sliceMs: 0,
+      });
       expect(plain(sliced)).toEqual(plain(whole));
       expect(plain(whole)).toMatchObject({
         size: 11,
@@ -108,7 +112,10 @@ describe('buildSnapshotInSlices', () => {
       if (turn < 50) setImmediate(tick);
     };
     setImmediate(tick);
-    const building = buildSnapshotInSlices(renders, 'rendered', new Date(), 3, 0).then(() => {
+    const building = buildSnapshotInSlices(renders, 'rendered', new Date(), {
+      slice: 3,
+      sliceMs: 0,
+    }).then(() => {
       turns.push(turn);
     });
     await building;
@@ -254,5 +261,231 @@ describe('a snapshot looked up again', () => {
     expect(second.get(key)).not.toBe(first.get(key));
     expect(second.get(key)?.commit).toBe('c'.repeat(40));
     expect(first.get(key)?.commit).toBe('a'.repeat(40));
+  });
+});
+
+describe('a snapshot derived from the one before', () => {
+  const builtAt = new Date('2026-01-02T03:04:05Z');
+  /** A render's documents by file, as a render taken as a delta holds them. */
+  const ofFiles = (documents: readonly RenderedDocument[]): DocumentsOfFiles => {
+    const byFile = new Map<string, RenderedDocument[]>();
+    for (const document of documents) {
+      const list = byFile.get(document.file);
+      if (list === undefined) byFile.set(document.file, [document]);
+      else list.push(document);
+    }
+    return new DocumentsOfFiles(byFile, documents.length);
+  };
+  /** The files of `documents` kept as the same lists, but `file`'s, which is `replaced`. */
+  const edited = (
+    documents: DocumentsOfFiles,
+    file: string,
+    replacement: readonly RenderedDocument[],
+  ): DocumentsOfFiles => {
+    const byFile = new Map(documents.byFile);
+    if (replacement.length === 0) byFile.delete(file);
+    else byFile.set(file, replacement);
+    const count = [...byFile.values()].reduce((sum, list) => sum + list.length, 0);
+    return new DocumentsOfFiles(byFile, count);
+  };
+  const withShop = (documents: SourceRender['documents'], commit: string): SourceRender[] => {
+    const [shop, web] = renders;
+    if (shop === undefined || web === undefined) throw new Error('renders');
+    return [{ ...shop, commit, documents }, web];
+  };
+  const first = ofFiles(renders[0]?.documents as RenderedDocument[]);
+  const cm = (file: string, name: string, line = 1, namespace?: string) =>
+    toRendered({
+      file,
+      line,
+      object: { ...configMap(name, namespace), data: { line: `${line}` } },
+    });
+  const gadget = (line: number) =>
+    toRendered({
+      file: 'gadget.yaml',
+      line,
+      object: {
+        apiVersion: 'other.example.com/v1',
+        kind: 'Gadget',
+        metadata: { name: 'g', namespace: 'x' },
+      },
+    });
+
+  it('takes an edited file from the documents changed, and is what a build from scratch gives', async () => {
+    const before = await buildSnapshotInSlices(
+      withShop(first, 'a'.repeat(40)),
+      'rendered',
+      builtAt,
+    );
+    const oneEdit = edited(first, 'cm-3.yaml', [cm('cm-3.yaml', 'cm-3', 4)]);
+    const after = await buildSnapshotInSlices(
+      withShop(oneEdit, 'c'.repeat(40)),
+      'rendered',
+      builtAt,
+      {
+        previous: before,
+      },
+    );
+    expect(after.derivedFrom()).toEqual({
+      snapshot: before,
+      changedKinds: new Set(['/ConfigMap']),
+    });
+    expect(plain(after)).toEqual(
+      plain(buildSnapshot(copied(withShop(oneEdit, 'c'.repeat(40))), 'rendered', builtAt)),
+    );
+    const key = { group: '', kind: 'ConfigMap', namespace: 'shop', name: 'cm-3' };
+    expect(after.get(key)?.line).toBe(4);
+    expect(after.get(key)?.commit).toBe('c'.repeat(40));
+    // The snapshot before is as it was.
+    expect(before.get(key)?.line).toBe(1);
+    expect(before.get(key)?.commit).toBe('a'.repeat(40));
+    expect(plain(before)).toEqual(
+      plain(buildSnapshot(copied(withShop(first, 'a'.repeat(40))), 'rendered', builtAt)),
+    );
+  });
+
+  it('stays what a build from scratch gives over commits that each edit a file', async () => {
+    let documents = first;
+    let snapshot = await buildSnapshotInSlices(
+      withShop(documents, 'a'.repeat(40)),
+      'rendered',
+      builtAt,
+    );
+    const edits: [string, RenderedDocument[]][] = [
+      ['cm-3.yaml', [cm('cm-3.yaml', 'cm-3', 2)]],
+      // An object of a kind of unknown scope, found also by its cluster-scoped key.
+      ['gadget.yaml', [gadget(5)]],
+      ['cm-3.yaml', [cm('cm-3.yaml', 'cm-3', 3)]],
+      ['cm-6.yaml', [cm('cm-6.yaml', 'cm-6', 7)]],
+    ];
+    for (const [index, [file, replacement]] of edits.entries()) {
+      documents = edited(documents, file, replacement);
+      const commit = `${index}`.repeat(40);
+      const next = await buildSnapshotInSlices(withShop(documents, commit), 'rendered', builtAt, {
+        previous: snapshot,
+      });
+      expect(next.derivedFrom()?.snapshot).toBe(snapshot);
+      expect(plain(next)).toEqual(
+        plain(buildSnapshot(copied(withShop(documents, commit)), 'rendered', builtAt)),
+      );
+      snapshot = next;
+    }
+    expect(plain(snapshot)).toMatchObject({ gadget: 'gadget.yaml', gadgetLine: 5 });
+    expect(
+      snapshot.get({ group: 'other.example.com', kind: 'Gadget', namespace: '', name: 'g' })?.line,
+    ).toBe(5);
+  });
+
+  it.each([
+    { name: 'a key renamed', file: 'cm-3.yaml', replacement: [cm('cm-3.yaml', 'cm-3-renamed')] },
+    { name: 'a file emptied', file: 'cm-4.yaml', replacement: [] },
+    {
+      name: 'a file declaring one more object',
+      file: 'cm-4.yaml',
+      replacement: [cm('cm-4.yaml', 'cm-4'), cm('cm-4.yaml', 'cm-4b', 5)],
+    },
+    // Its conflict names the line of each declaration.
+    {
+      name: 'a key declared twice edited',
+      file: 'cm-2.yaml',
+      replacement: [cm('cm-2.yaml', 'cm-2', 9)],
+    },
+    // A CRD gives its kind a scope, which keys the objects of that kind.
+    {
+      name: 'a CRD edited',
+      file: 'crd.yaml',
+      replacement: [
+        toRendered({
+          file: 'crd.yaml',
+          line: 1,
+          object: {
+            apiVersion: 'apiextensions.k8s.io/v1',
+            kind: 'CustomResourceDefinition',
+            metadata: { name: 'widgets.example.com' },
+            spec: {
+              group: 'example.com',
+              scope: 'Namespaced',
+              names: { kind: 'Widget', plural: 'widgets' },
+              versions: [{ name: 'v1', served: true, storage: true }],
+            },
+          },
+        }),
+      ],
+    },
+  ])('is built whole after $name, as from scratch', async ({ file, replacement }) => {
+    const before = await buildSnapshotInSlices(
+      withShop(first, 'a'.repeat(40)),
+      'rendered',
+      builtAt,
+    );
+    const documents = edited(first, file, replacement);
+    const after = await buildSnapshotInSlices(
+      withShop(documents, 'c'.repeat(40)),
+      'rendered',
+      builtAt,
+      {
+        previous: before,
+      },
+    );
+    expect(after.derivedFrom()).toBeUndefined();
+    expect(plain(after)).toEqual(
+      plain(buildSnapshot(copied(withShop(documents, 'c'.repeat(40))), 'rendered', builtAt)),
+    );
+  });
+
+  it('is built whole from a render taken whole', async () => {
+    const before = await buildSnapshotInSlices(
+      withShop(first, 'a'.repeat(40)),
+      'rendered',
+      builtAt,
+    );
+    const whole = [...first];
+    const after = await buildSnapshotInSlices(
+      withShop(whole, 'c'.repeat(40)),
+      'rendered',
+      builtAt,
+      {
+        previous: before,
+      },
+    );
+    expect(after.derivedFrom()).toBeUndefined();
+    expect(plain(after)).toEqual(
+      plain(buildSnapshot(withShop(whole, 'c'.repeat(40)), 'rendered', builtAt)),
+    );
+  });
+
+  it('is built whole once the documents changed since the last whole build are many', async () => {
+    const many = Array.from({ length: 1_000 }, (_, index) =>
+      cm(`many-${index}.yaml`, `many-${index}`),
+    );
+    const start = ofFiles(many);
+    let snapshot = await buildSnapshotInSlices(
+      withShop(start, 'a'.repeat(40)),
+      'rendered',
+      builtAt,
+    );
+    let documents = start;
+    const derived: boolean[] = [];
+    // 100 files edited per commit: 256 changed entries at most, past which a build is whole.
+    for (let round = 0; round < 4; round += 1) {
+      for (let index = round * 100; index < round * 100 + 100; index += 1) {
+        const file = `many-${index}.yaml`;
+        documents = edited(documents, file, [cm(file, `many-${index}`, 2)]);
+      }
+      snapshot = await buildSnapshotInSlices(
+        withShop(documents, 'a'.repeat(40)),
+        'rendered',
+        builtAt,
+        {
+          previous: snapshot,
+        },
+      );
+      derived.push(snapshot.derivedFrom() !== undefined);
+      expect(plain(snapshot)).toEqual(
+        plain(buildSnapshot(copied(withShop(documents, 'a'.repeat(40))), 'rendered', builtAt)),
+      );
+    }
+    // 100 and 200 changed entries derived; 300 built whole, which starts again from none.
+    expect(derived).toEqual([true, true, false, true]);
   });
 });

@@ -84,6 +84,14 @@ export interface DesiredSnapshot {
   scopeOf(group: string, kind: string): Scope | undefined;
   /** What a CustomResourceDefinition in the snapshot says of the kind it defines. */
   customResource(group: string, kind: string): CustomResourceFacts | undefined;
+  /**
+   * The snapshot this one was built from, when it holds the same keys in the same order and
+   * only the documents of some of them changed: `changedKinds` are those entries' `group/Kind`.
+   * What is derived from keys alone (an index of them) carries over. Undefined when this
+   * snapshot was built whole, or that one is gone.
+   */
+  derivedFrom():
+    { readonly snapshot: DesiredSnapshot; readonly changedKinds: ReadonlySet<string> } | undefined;
 }
 
 /**
@@ -145,50 +153,92 @@ function unscopedKey(key: ResourceKey): string {
   return `${key.group}\u0000${key.kind}\u0000${key.name}`;
 }
 
+/** How a snapshot was derived from the one before it (see DesiredSnapshot.derivedFrom). */
+interface Derivation {
+  readonly from: WeakRef<IndexedSnapshot>;
+  readonly changedKinds: ReadonlySet<string>;
+}
+
+/** What a build works out once and a build derived from it keeps. */
+interface SnapshotParts {
+  /** The renders the snapshot was built from. */
+  readonly renders: readonly SourceRender[];
+  readonly byKey: ReadonlyMap<string, StoredEntry>;
+  /**
+   * Entries of byKey (by the same id) whose documents a later commit changed: a snapshot
+   * derived from another shares its byKey, which copied would take longer than a build.
+   */
+  readonly changed: ReadonlyMap<string, StoredEntry>;
+  readonly conflicts: readonly KeyConflict[];
+  readonly crds: ReadonlyMap<string, CustomResourceFacts>;
+  readonly scopes: Scopes;
+  /** Objects of kinds of unknown scope, by group, kind and name (the first declared). */
+  readonly unscoped: ReadonlyMap<string, StoredEntry>;
+}
+
 class IndexedSnapshot implements DesiredSnapshot {
+  readonly commits: Readonly<Record<string, string>>;
+
   constructor(
     readonly origin: DesiredSnapshot['origin'],
     readonly builtAt: Date,
-    private readonly byKey: ReadonlyMap<string, StoredEntry>,
-    readonly conflicts: readonly KeyConflict[],
-    readonly commits: Readonly<Record<string, string>>,
-    private readonly crds: ReadonlyMap<string, CustomResourceFacts> = new Map(),
-    /** Objects of kinds of unknown scope, by group, kind and name (the first declared). */
-    private readonly unscoped: ReadonlyMap<string, StoredEntry> = new Map(),
-  ) {}
+    readonly parts: SnapshotParts,
+    private readonly derivation?: Derivation,
+  ) {
+    const commits: Record<string, string> = {};
+    for (const render of parts.renders) commits[render.source] = render.commit;
+    this.commits = commits;
+  }
 
   /** The entries get() has handed out, only those: most of a large snapshot is never asked for. */
   private readonly looked = new WeakMap<StoredEntry, DesiredEntry>();
 
   get size(): number {
-    return this.byKey.size;
+    return this.parts.byKey.size;
+  }
+
+  get conflicts(): readonly KeyConflict[] {
+    return this.parts.conflicts;
   }
 
   get(key: ResourceKey): DesiredEntry | undefined {
+    const { byKey, unscoped } = this.parts;
     const stored =
-      this.byKey.get(mapKey(key)) ??
-      (key.namespace === '' ? this.unscoped.get(unscopedKey(key)) : undefined);
+      byKey.get(mapKey(key)) ?? (key.namespace === '' ? unscoped.get(unscopedKey(key)) : undefined);
     if (stored === undefined) return undefined;
+    const current = this.current(stored);
     // The same entry for the same key: what decisions derive from an entry (its parsed manifest)
     // is kept by the entry, and a new one per lookup would parse the manifest on every review.
-    let entry = this.looked.get(stored);
+    let entry = this.looked.get(current);
     if (entry === undefined) {
-      entry = this.entryOf(stored);
-      this.looked.set(stored, entry);
+      entry = this.entryOf(current);
+      this.looked.set(current, entry);
     }
     return entry;
   }
 
   scopeOf(group: string, kind: string): Scope | undefined {
-    return builtinScope(group, kind) ?? this.crds.get(`${group}/${kind}`)?.scope;
+    return builtinScope(group, kind) ?? this.parts.crds.get(`${group}/${kind}`)?.scope;
   }
 
   customResource(group: string, kind: string): CustomResourceFacts | undefined {
-    return this.crds.get(`${group}/${kind}`);
+    return this.parts.crds.get(`${group}/${kind}`);
   }
 
   *entries(): IterableIterator<DesiredEntry> {
-    for (const stored of this.byKey.values()) yield this.entryOf(stored);
+    for (const stored of this.parts.byKey.values()) yield this.entryOf(this.current(stored));
+  }
+
+  derivedFrom(): ReturnType<DesiredSnapshot['derivedFrom']> {
+    const snapshot = this.derivation?.from.deref();
+    return snapshot === undefined || this.derivation === undefined
+      ? undefined
+      : { snapshot, changedKinds: this.derivation.changedKinds };
+  }
+
+  private current(stored: StoredEntry): StoredEntry {
+    const { changed } = this.parts;
+    return changed.size === 0 ? stored : (changed.get(stored.id) ?? stored);
   }
 
   private entryOf(stored: StoredEntry): DesiredEntry {
@@ -197,7 +247,15 @@ class IndexedSnapshot implements DesiredSnapshot {
 }
 
 export function emptySnapshot(builtAt = new Date()): DesiredSnapshot {
-  return new IndexedSnapshot('empty', builtAt, new Map(), [], {});
+  return new IndexedSnapshot('empty', builtAt, {
+    renders: [],
+    byKey: new Map(),
+    changed: new Map(),
+    conflicts: [],
+    crds: new Map(),
+    scopes: scopesFor(new Map()),
+    unscoped: new Map(),
+  });
 }
 
 /**
@@ -209,11 +267,24 @@ export function buildSnapshot(
   origin: 'restored' | 'rendered',
   builtAt = new Date(),
 ): DesiredSnapshot {
-  const steps = snapshotSteps(renders, origin, builtAt, Number.POSITIVE_INFINITY, 0);
+  const steps = snapshotSteps(renders, origin, builtAt, { slice: Number.POSITIVE_INFINITY });
   for (;;) {
     const step = steps.next();
     if (step.done === true) return step.value;
   }
+}
+
+export interface BuildOptions {
+  /** Documents per check of the clock. */
+  readonly slice?: number;
+  /** Time a slice may take before a turn of the event loop. */
+  readonly sliceMs?: number;
+  /**
+   * The snapshot served until now. When the renders hold the same keys as its renders, in the
+   * same order, and only the documents of a few changed (the common commit: a file edited), the
+   * new snapshot is derived from it: only those documents are looked at, not every one.
+   */
+  readonly previous?: DesiredSnapshot;
 }
 
 /**
@@ -228,10 +299,9 @@ export async function buildSnapshotInSlices(
   renders: readonly SourceRender[],
   origin: 'restored' | 'rendered',
   builtAt = new Date(),
-  slice = 1_000,
-  sliceMs = 8,
+  options: BuildOptions = {},
 ): Promise<DesiredSnapshot> {
-  const steps = snapshotSteps(renders, origin, builtAt, slice, sliceMs);
+  const steps = snapshotSteps(renders, origin, builtAt, options);
   for (;;) {
     const step = steps.next();
     if (step.done === true) return step.value;
@@ -239,18 +309,33 @@ export async function buildSnapshotInSlices(
   }
 }
 
-/** The work of buildSnapshot, pausing (yield) at a multiple of `slice` documents past `sliceMs`. */
+/** The work of buildSnapshotInSlices, pausing (yield) between slices. */
 function* snapshotSteps(
   renders: readonly SourceRender[],
   origin: 'restored' | 'rendered',
   builtAt: Date,
-  slice: number,
-  sliceMs: number,
+  { slice = 1_000, sliceMs = 8, previous }: BuildOptions,
 ): Generator<void, DesiredSnapshot> {
+  const slices = new Slices(sliceMs, slice);
+  if (previous instanceof IndexedSnapshot) {
+    const derived = yield* derivedSteps(renders, previous, slices);
+    if (derived !== undefined) {
+      return new IndexedSnapshot(origin, builtAt, derived.parts, {
+        from: new WeakRef(previous),
+        changedKinds: derived.changedKinds,
+      });
+    }
+  }
+  return new IndexedSnapshot(origin, builtAt, yield* wholeSteps(renders, slices));
+}
+
+/** Every document of every render keyed and indexed. */
+function* wholeSteps(
+  renders: readonly SourceRender[],
+  slices: Slices,
+): Generator<void, SnapshotParts> {
   const byKey = new Map<string, StoredEntry>();
   const conflicts: KeyConflict[] = [];
-  const commits: Record<string, string> = {};
-  const slices = new Slices(sliceMs, slice);
   const crds = new Map<string, CustomResourceFacts>();
   for (const render of renders) {
     for (const list of listsOf(render.documents)) {
@@ -268,7 +353,6 @@ function* snapshotSteps(
     builtinScope(group, kind) ?? crds.get(`${group}/${kind}`)?.scope;
   const unscoped = new Map<string, StoredEntry>();
   for (const render of renders) {
-    commits[render.source] = render.commit;
     for (const list of listsOf(render.documents)) {
       for (const document of list) {
         if (slices.due()) {
@@ -298,7 +382,102 @@ function* snapshotSteps(
       }
     }
   }
-  return new IndexedSnapshot(origin, builtAt, byKey, conflicts, commits, crds, unscoped);
+  return { renders, byKey, changed: new Map(), conflicts, crds, scopes, unscoped };
+}
+
+/**
+ * The parts of a snapshot of `renders` taken from `previous`'s, when each render holds, document
+ * for document, the keys of `previous`'s render of its source, and the documents that are not
+ * the same objects are few, none of them a CRD (which could change the scope of a kind, and so
+ * keys) and none declared twice (a conflict names its declarations' lines). Undefined otherwise:
+ * the snapshot is built whole. A render of a delta holds the same document objects for the files
+ * it did not read again, so this looks at the documents of the changed files only, and at the
+ * others only to see that they are the same.
+ */
+function* derivedSteps(
+  renders: readonly SourceRender[],
+  previous: IndexedSnapshot,
+  slices: Slices,
+): Generator<void, { parts: SnapshotParts; changedKinds: Set<string> } | undefined> {
+  const before = previous.parts;
+  if (renders.length !== before.renders.length) return undefined;
+  // Past this many changed entries a build whole is as quick, and frees the documents replaced.
+  const most = Math.max(MIN_CHANGED, before.byKey.size * MAX_CHANGED_SHARE);
+  const changed = new Map(before.changed);
+  const changedKinds = new Set<string>();
+  const conflicted = new Set(before.conflicts.map((conflict) => mapKey(conflict.key)));
+  const scopeOf = (group: string, kind: string) =>
+    builtinScope(group, kind) ?? before.crds.get(`${group}/${kind}`)?.scope;
+  for (const [index, render] of renders.entries()) {
+    const was = before.renders[index];
+    if (was === undefined || was.source !== render.source || was.namespace !== render.namespace)
+      return undefined;
+    if (render.documents === was.documents) continue;
+    if (render.documents.length !== was.documents.length) return undefined;
+    // A render taken whole: every document is a new object.
+    if (isDocumentList(render.documents)) return undefined;
+    for (const pair of pairsChanged(was.documents, render.documents)) {
+      if (slices.due()) {
+        yield;
+        slices.resume();
+      }
+      if (pair === null) continue;
+      const [old, document] = pair;
+      if (isCrd(old) || isCrd(document)) return undefined;
+      const stored = storedEntryOf(document, render, before.scopes, scopeOf);
+      // The entry under the new document's key must be the old document's: the same key,
+      // declared once.
+      const served = changed.get(stored.id) ?? before.byKey.get(stored.id);
+      if (served?.document !== old || conflicted.has(stored.id)) return undefined;
+      changed.set(stored.id, stored);
+      changedKinds.add(`${stored.key.group}/${stored.key.kind}`);
+      if (changed.size > most) return undefined;
+    }
+  }
+  return { parts: { ...before, renders, changed }, changedKinds };
+}
+
+/** Changed entries a derived snapshot may carry, at least; else a share of its entries. */
+const MIN_CHANGED = 256;
+const MAX_CHANGED_SHARE = 1 / 16;
+
+function isCrd(document: RenderedDocument): boolean {
+  return (
+    document.kind === 'CustomResourceDefinition' &&
+    isCustomResourceDefinition({ apiVersion: document.apiVersion, kind: document.kind })
+  );
+}
+
+/**
+ * The documents of two renders of equal length, position by position, read by their lists:
+ * [before's, after's] where they are different objects. A list the two share whole (a file a
+ * commit did not change) is passed over at once, as one `null`.
+ */
+function* pairsChanged(
+  before: RenderDocuments,
+  after: RenderDocuments,
+): Generator<readonly [RenderedDocument, RenderedDocument] | null> {
+  const lists = listsOf(before)[Symbol.iterator]();
+  let list: readonly RenderedDocument[] = [];
+  let at = 0;
+  const nextList = (): boolean => {
+    const next = lists.next();
+    list = next.done === true ? [] : next.value;
+    at = 0;
+    return next.done !== true;
+  };
+  for (const own of listsOf(after)) {
+    if (at === list.length && nextList() && list === own) {
+      at = own.length;
+      yield null;
+      continue;
+    }
+    for (const document of own) {
+      while (at === list.length) if (!nextList()) return;
+      const old = list[at++] as RenderedDocument;
+      if (old !== document) yield [old, document];
+    }
+  }
 }
 
 /**

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { toRendered } from '../desired/manifest-parser.js';
-import { buildSnapshot } from '../desired/snapshot.js';
-import { indexSnapshot, indexSnapshotInSlices } from './snapshot-index.js';
+import { toRendered, type RenderedDocument } from '../desired/manifest-parser.js';
+import { DocumentsOfFiles } from '../desired/render.js';
+import { buildSnapshot, buildSnapshotInSlices } from '../desired/snapshot.js';
+import { indexSnapshot, indexSnapshotInSlices, type SnapshotIndex } from './snapshot-index.js';
 
 const documents = [
   ...Array.from({ length: 2_500 }, (_, index) =>
@@ -65,5 +66,124 @@ describe('indexSnapshotInSlices', () => {
     // 834 ConfigMaps and the HPA.
     expect(index.objectsInNamespace.get('team-0')).toHaveLength(835);
     expect(index.hpaTargets.size).toBe(1);
+  });
+});
+
+describe('the index of a snapshot derived from the one before', () => {
+  const crd = toRendered({
+    file: 'crd.yaml',
+    line: 1,
+    object: {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'widgets.example.com' },
+      spec: {
+        group: 'example.com',
+        scope: 'Namespaced',
+        names: { kind: 'Widget', plural: 'widgets' },
+        versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: {} } }],
+      },
+    },
+  });
+  const hpa = (maxReplicas: number) =>
+    toRendered({
+      file: 'hpa.yaml',
+      line: 1,
+      object: {
+        apiVersion: 'autoscaling/v2',
+        kind: 'HorizontalPodAutoscaler',
+        metadata: { name: 'web', namespace: 'team-0' },
+        spec: {
+          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
+          minReplicas: 2,
+          maxReplicas,
+        },
+      },
+    });
+  /** The documents by file, `file`'s replaced, the others' lists shared with `base`. */
+  const ofFiles = (
+    base: DocumentsOfFiles | readonly RenderedDocument[],
+    file?: string,
+    replacement?: RenderedDocument,
+  ): DocumentsOfFiles => {
+    const byFile = new Map<string, readonly RenderedDocument[]>();
+    if (base instanceof DocumentsOfFiles)
+      for (const [name, list] of base.byFile) byFile.set(name, list);
+    else for (const document of base) byFile.set(document.file, [document]);
+    if (file !== undefined && replacement !== undefined) byFile.set(file, [replacement]);
+    return new DocumentsOfFiles(
+      byFile,
+      [...byFile.values()].reduce((n, list) => n + list.length, 0),
+    );
+  };
+  const render = (documents: DocumentsOfFiles, commit: string) => [
+    { source: 'shop', commit, namespace: 'shop', documents },
+  ];
+  const plain = (i: SnapshotIndex) =>
+    JSON.parse(
+      JSON.stringify({
+        ...i,
+        kinds: [...i.kinds],
+        kindByResource: [...i.kindByResource],
+        hpaTargets: [...i.hpaTargets],
+        objectsInNamespace: [...i.objectsInNamespace],
+        customResourceDefinitions: [...i.customResourceDefinitions],
+      }),
+    ) as unknown;
+
+  it('is the index before when a commit edits an object that is neither an HPA nor a CRD', async () => {
+    const first = ofFiles([...documents, crd]);
+    const before = await buildSnapshotInSlices(render(first, 'a'.repeat(40)), 'rendered');
+    await indexSnapshotInSlices(before, 0);
+    const edit = toRendered({
+      file: 'cm-7.yaml',
+      line: 2,
+      object: {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'cm-7', namespace: 'team-1' },
+      },
+    });
+    const second = ofFiles(first, 'cm-7.yaml', edit);
+    const after = await buildSnapshotInSlices(
+      render(second, 'b'.repeat(40)),
+      'rendered',
+      new Date(),
+      {
+        previous: before,
+      },
+    );
+    await indexSnapshotInSlices(after, 0);
+    const index = indexSnapshot(after);
+    // Carried over: the same maps of keys, not worked out again over 2,500 entries.
+    expect(index.objectsInNamespace).toBe(indexSnapshot(before).objectsInNamespace);
+    expect(plain(index)).toEqual(
+      plain(indexSnapshot(buildSnapshot(render(second, 'b'.repeat(40)), 'rendered'))),
+    );
+    // The CRD's entry is this snapshot's, naming its commit.
+    expect(index.customResourceDefinitions.get('example.com/Widget')?.commit).toBe('b'.repeat(40));
+  });
+
+  it('is worked out again when a commit edits an HPA', async () => {
+    const first = ofFiles(documents);
+    const before = await buildSnapshotInSlices(render(first, 'a'.repeat(40)), 'rendered');
+    await indexSnapshotInSlices(before, 0);
+    const second = ofFiles(first, 'hpa.yaml', hpa(9));
+    const after = await buildSnapshotInSlices(
+      render(second, 'b'.repeat(40)),
+      'rendered',
+      new Date(),
+      {
+        previous: before,
+      },
+    );
+    expect(after.derivedFrom()?.changedKinds).toEqual(
+      new Set(['autoscaling/HorizontalPodAutoscaler']),
+    );
+    const index = indexSnapshot(after);
+    expect(index.hpaTargets.get('apps/Deployment/team-0/web')).toMatchObject({ maxReplicas: 9 });
+    expect(indexSnapshot(before).hpaTargets.get('apps/Deployment/team-0/web')).toMatchObject({
+      maxReplicas: 5,
+    });
   });
 });

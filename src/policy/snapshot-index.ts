@@ -36,7 +36,7 @@ function isHpa(key: ResourceKey): boolean {
 const cache = new WeakMap<DesiredSnapshot, SnapshotIndex>();
 
 export function indexSnapshot(snapshot: DesiredSnapshot): SnapshotIndex {
-  const cached = cache.get(snapshot);
+  const cached = cache.get(snapshot) ?? carriedOver(snapshot);
   if (cached !== undefined) return cached;
   const steps = indexSteps(snapshot, Number.POSITIVE_INFINITY);
   for (;;) {
@@ -51,13 +51,36 @@ export function indexSnapshot(snapshot: DesiredSnapshot): SnapshotIndex {
  * A slice of about `sliceMs` per turn of the event loop.
  */
 export async function indexSnapshotInSlices(snapshot: DesiredSnapshot, sliceMs = 8): Promise<void> {
-  if (cache.has(snapshot)) return;
+  if (cache.has(snapshot) || carriedOver(snapshot) !== undefined) return;
   const steps = indexSteps(snapshot, sliceMs);
   for (;;) {
     const step = steps.next();
     if (step.done === true) return;
     await new Promise((resolve) => setImmediate(resolve));
   }
+}
+
+/**
+ * The index of the snapshot `snapshot` was derived from, when its changes leave the index as it
+ * was: the same keys (so the same kinds and namespaces), no HPA and no CRD changed. Cached as
+ * this snapshot's.
+ */
+function carriedOver(snapshot: DesiredSnapshot): SnapshotIndex | undefined {
+  const derived = snapshot.derivedFrom();
+  const before = derived === undefined ? undefined : cache.get(derived.snapshot);
+  if (derived === undefined || before === undefined) return undefined;
+  const { changedKinds } = derived;
+  if (changedKinds.has('autoscaling/HorizontalPodAutoscaler')) return undefined;
+  if (changedKinds.has('apiextensions.k8s.io/CustomResourceDefinition')) return undefined;
+  // The entries of this snapshot, which name its commit.
+  const customResourceDefinitions = new Map<string, DesiredEntry>();
+  for (const [id, entry] of before.customResourceDefinitions) {
+    const now = snapshot.get(entry.key);
+    if (now !== undefined) customResourceDefinitions.set(id, now);
+  }
+  const index = { ...before, customResourceDefinitions };
+  cache.set(snapshot, index);
+  return index;
 }
 
 /** The work of indexSnapshot, pausing (yield) every 1,000 entries once `sliceMs` has passed. */

@@ -23,7 +23,8 @@ const { cleanups, repo } = cleanedAfterEach();
 function provider(options: Omit<GitProviderOptions, 'cacheDir'>) {
   const { provider: created, log } = testProvider(cleanups, options);
   const rendered = () => log.lines().filter((line) => line['msg'] === 'source rendered');
-  return { provider: created, rendered };
+  const swapped = () => log.lines().filter((line) => line['msg'] === 'desired snapshot swapped');
+  return { provider: created, rendered, swapped };
 }
 
 /** Everything a decision reads, in the snapshot's order, plus the conflicts. */
@@ -93,6 +94,45 @@ describe('a plain source rendered again from Git objects', () => {
       );
       // The duplicate of the second step is a conflict while both files hold it.
       expect(live.provider.current().conflicts).toHaveLength(index === 1 ? 1 : 0);
+    }
+  });
+
+  it('derives the snapshot of a commit that edits objects in place from the one before, from the first commit on', async () => {
+    const git = repo();
+    git.commit({
+      'apps/a.yaml': configMap('a'),
+      'apps/b.yaml': configMap('b'),
+      'apps/c/d.yaml': configMap('d'),
+    });
+    const options = { sources: [sourceConfig({ repoURL: git.fileURL, path: 'apps' })] };
+    const live = provider(options);
+    await live.provider.start();
+    expect(live.swapped().at(-1)).toMatchObject({ derived: false });
+    const steps: { changes: Record<string, string | null>; derived: boolean }[] = [
+      // The first commit after a render of every file: its documents are the same objects.
+      { changes: { 'apps/b.yaml': configMap('b', 'two') }, derived: true },
+      {
+        changes: { 'apps/a.yaml': configMap('a', 'two'), 'apps/c/d.yaml': configMap('d', 'two') },
+        derived: true,
+      },
+      { changes: { 'apps/b.yaml': configMap('b', 'three') }, derived: true },
+      // Objects added or gone change the keys: built whole.
+      { changes: { 'apps/c/e.yaml': configMap('e') }, derived: false },
+      { changes: { 'apps/a.yaml': null }, derived: false },
+      { changes: { 'apps/b.yaml': configMap('b', 'four') }, derived: true },
+    ];
+    for (const [index, { changes, derived }] of steps.entries()) {
+      const commit = git.commit(changes);
+      const before = live.provider.current();
+      await live.provider.refreshAll();
+      expect(live.rendered().at(-1), `step ${index + 1}`).toMatchObject({ commit, delta: true });
+      expect(live.swapped().at(-1), `step ${index + 1}`).toMatchObject({ derived });
+      expect(live.provider.current().derivedFrom()?.snapshot, `step ${index + 1}`).toBe(
+        derived ? before : undefined,
+      );
+      expect(served(live.provider.current()), `step ${index + 1}`).toEqual(
+        await fromScratch(options),
+      );
     }
   });
 
