@@ -27,8 +27,8 @@ describe('the parse worker between renders', () => {
     // The pool's own worker, read here to measure it.
     const worker = (pool as unknown as { worker?: Worker }).worker;
     if (worker === undefined) throw new Error('the worker is gone');
-    // The worker runs its tasks one after another, each followed by its collection: once a
-    // small task is done, the collection after the large one is over.
+    // The worker runs its tasks one after another, a large one followed by its collection at
+    // once: once a small task is done, the collection after the large one is over.
     const small = await pool.run(
       { kind: 'text', text: configMaps(1), label: 'output', argocd: false, persist: null },
       () => undefined,
@@ -37,5 +37,24 @@ describe('the parse worker between renders', () => {
     expect(small.ok).toBe(true);
     const heap = await worker.getHeapStatistics();
     expect(heap.total_heap_size - heap.used_heap_size).toBeLessThan(4 * 1024 * 1024);
+  });
+
+  it('collects what a small task left behind once it has been idle a while, not at once', async () => {
+    const worker = (pool as unknown as { worker?: Worker }).worker;
+    if (worker === undefined) throw new Error('the worker is gone');
+    // A few megabytes of garbage: under what is collected at once.
+    const outcome = await pool.run(
+      { kind: 'text', text: configMaps(1_500), label: 'output', argocd: false, persist: null },
+      () => undefined,
+      60_000,
+    );
+    expect(outcome.ok).toBe(true);
+    const left = (await worker.getHeapStatistics()).used_heap_size;
+    let now = left;
+    for (let tries = 0; tries < 50 && now > left - 1024 * 1024; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      now = (await worker.getHeapStatistics()).used_heap_size;
+    }
+    expect(now).toBeLessThan(left - 1024 * 1024);
   });
 });
