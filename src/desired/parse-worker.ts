@@ -551,9 +551,15 @@ let collecting: NodeJS.Timeout | undefined;
 parentPort?.on('message', (request: { id: number; task: ParseTask }) => {
   clearTimeout(collecting);
   Atomics.store(inFlight, 0, 0);
-  const before = getHeapStatistics().used_heap_size;
+  const before = getHeapStatistics();
   run(request.id, request.task);
-  if (getHeapStatistics().used_heap_size - before > COLLECT_AT_ONCE_BYTES) collectGarbage();
+  const after = getHeapStatistics();
+  // Grown either way: collections during the task may have kept what is used down, not the heap.
+  const grown = Math.max(
+    after.used_heap_size - before.used_heap_size,
+    after.total_heap_size - before.total_heap_size,
+  );
+  if (grown > COLLECT_AT_ONCE_BYTES) collectGarbage();
   else {
     collecting = setTimeout(collectGarbage, COLLECT_AFTER_MS);
     // Not what keeps the worker alive: the pool ends it with terminate().
