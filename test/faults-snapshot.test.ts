@@ -101,6 +101,34 @@ describe('a render that drops most objects is held', () => {
     expect(gitProvider.status()[0]).toMatchObject({ commit: fixed, stale: false, lastError: null });
   });
 
+  it('counts an object dropped from a file that stays, read as a delta, as dropped', async () => {
+    const git = repo();
+    git.commit(FOUR);
+    const { provider: gitProvider, log } = provider(git, cache(), {
+      safety: { maxDeletionShare: 0.1, acceptDeletionsAt: null },
+    });
+    await gitProvider.start();
+    const before = gitProvider.current();
+    // Every file still listed, one of them now declaring nothing.
+    faults += 1;
+    const emptied = git.commit({ 'sa-web.yaml': '# moved elsewhere\n' });
+    await gitProvider.refreshAll();
+    expect(log.lines().filter((line) => line['msg'] === 'source rendered')).toHaveLength(1);
+    expect(gitProvider.current()).toBe(before);
+    expect(gitProvider.status()[0]?.lastError?.message).toContain(
+      `commit ${emptied.slice(0, 12)} would remove 1 of 4 objects`,
+    );
+    // Edited back: served, and the counts the next commit is judged by are right.
+    git.commit({ 'sa-web.yaml': FOUR['sa-web.yaml'], 'svc-web.yaml': `${FOUR['svc-web.yaml']}\n` });
+    await gitProvider.refreshAll();
+    expect(gitProvider.status()[0]?.lastError).toBeNull();
+    const gone = git.commit({ 'cm-web-config.yaml': '# moved elsewhere\n' });
+    await gitProvider.refreshAll();
+    expect(gitProvider.status()[0]?.lastError?.message).toContain(
+      `commit ${gone.slice(0, 12)} would remove 1 of 4 objects`,
+    );
+  });
+
   it('counts what a commit read as a delta drops as a full render counts it', async () => {
     const git = repo();
     // The Service declared twice: deleting one of its files drops no object.

@@ -310,8 +310,13 @@ export async function applyDeltaByFile(
   const fresh = await documentsByFile(sent, slices);
   const byFile = new Map<string, readonly RenderedDocument[]>();
   let count = 0;
+  // How many of the base's files the render still lists: all of them (the common commit, which
+  // edits files), and no file is gone.
+  let kept = 0;
   for (const file of delta.files) {
-    const own = reread.has(file) ? fresh.get(file) : base.get(file);
+    const read = reread.has(file);
+    const own = read ? fresh.get(file) : base.get(file);
+    if (read ? base.has(file) : own !== undefined) kept += 1;
     if (own !== undefined) {
       byFile.set(file, own);
       count += own.length;
@@ -320,9 +325,13 @@ export async function applyDeltaByFile(
   }
   // Files read again, and files that are gone.
   const replaced: RenderedDocument[] = [];
-  for (const [file, own] of base) {
-    if (reread.has(file) || !byFile.has(file)) for (const document of own) replaced.push(document);
-    if (slices.due()) await slices.pause();
+  if (kept === base.size) {
+    for (const file of reread) for (const document of base.get(file) ?? []) replaced.push(document);
+  } else {
+    for (const [file, own] of base) {
+      if (reread.has(file) || !byFile.has(file)) for (const d of own) replaced.push(d);
+      if (slices.due()) await slices.pause();
+    }
   }
   return { documents: new DocumentsOfFiles(byFile, count), replaced };
 }
