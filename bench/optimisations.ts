@@ -417,19 +417,26 @@ Each was found with a profile or a memory trace and measured before and after on
     (fails if the idle collection is not scheduled). Effect under review load, the build before
     34 and this one, five commits each: 969, 771, 758, 727, 680 → 660, 569, 517, 481 and 498 ms
     (medians 758 → 517).
+36. **A log write takes all the lines that wait, up to 256 KB** (src/audit/log.ts). With
+    \`--trace-gc-nvp\` at 10,000 objects under denied-write load, each scavenge promoted about 1.0
+    MB (as much as had survived the one before), against 0.03 MB with the decision lines
+    switched off; a heap snapshot under load found some 260 lines waiting in pino's destination.
+    Its writes were at most 16 KB (sonic-boom's default \`maxWrite\`) and one at a time, so under
+    load the lines queued behind them long enough to outlive two scavenges: the old generation
+    grew some 7 MB a second, emptied by major collections (20 to 23 ms each at 100,000 objects),
+    and the young generation grew to 64 MB. With writes of up to 256 KB, each takes what has
+    queued: 0.02 MB promoted a scavenge, the young generation stays at 28 MB. CPU per denied
+    write, the build before this session and this one, three rounds of two 6-second runs each,
+    taking turns on a machine whose other users came and went: 198 to 355 µs (the middle two of
+    six 221 and 275) against 194 to 310 µs (213 and 233): no loss, and no gain this machine can
+    show for certain.
 
 Investigated and left as they are:
 
-- **Decision lines are promoted to the old generation.** With \`--trace-gc-nvp\` at 10,000
-  objects under denied-write load, each scavenge promoted about 1.0 MB (as much as survived the
-  one before), against 0.03 MB with the decision lines switched off and none under the allowed
-  write's load; a heap snapshot under load found some 260 lines waiting in pino's destination
-  behind a write under way (writes of 15 KB took 2.7 ms at the median, up to 39 ms). The old
-  generation grows some 7 MB a second, emptied by major collections (20 to 23 ms each at
-  100,000 objects, \`--trace-gc\`). Tried: lines handed over as Buffers (sonic-boom's buffer
-  mode), which left nothing to promote (0.05 MB a scavenge), but the server took 249 instead of
-  189 µs of CPU per denied write (10,000 objects, two rounds of two 6-second runs each, taking
-  turns; 5,300 to 5,900 → 4,000 to 4,500 requests a second). Not kept.
+- **Decision lines handed to pino's destination as Buffers** (sonic-boom's buffer mode), tried
+  before 36 against the promotion 36 removes: nothing was promoted (0.05 MB a scavenge), but the
+  server took 249 instead of 189 µs of CPU per denied write (10,000 objects, two rounds of two
+  6-second runs each, taking turns; 5,300 to 5,900 → 4,000 to 4,500 requests a second). Not kept.
 
 - **Comparing against a plan compiled once per manifest.** Tried twice. Each manifest compiled
   into a plan of what to compare where (fields never compared left out, list identities,

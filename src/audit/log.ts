@@ -24,6 +24,8 @@ export const MAX_BUFFERED_LOG_BYTES = 64 * 1024 * 1024;
 // webhook's lines appear within the interval.
 export const LOG_BATCH_BYTES = 8 * 1024;
 export const LOG_FLUSH_INTERVAL_MS = 200;
+// At most this much in one write: all that waits, under any load.
+export const LOG_MAX_WRITE_BYTES = 256 * 1024;
 
 /**
  * Lines leave through a buffer that a libuv thread writes out (pino's asynchronous destination),
@@ -46,6 +48,7 @@ export function serviceLog(
     sync: false,
     maxLength: maxBufferedBytes,
     minLength: LOG_BATCH_BYTES,
+    maxWrite: LOG_MAX_WRITE_BYTES,
   });
   let dropped = 0;
   // Bytes taken and not yet written out, so that a batch that does not fill is written out by a
