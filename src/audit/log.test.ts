@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import fs, { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -112,6 +112,28 @@ describe('the service log', () => {
       decision: 'denied',
       message: line.message,
     });
+  });
+
+  it('writes the lines that queued behind a write in one write, not 16 KB at a time', async () => {
+    // Lines left waiting outlive the young generation's collections, under load by the MB.
+    const sizes: number[] = [];
+    const write = fs.write.bind(fs) as (...args: unknown[]) => void;
+    const spy = vi.spyOn(fs, 'write').mockImplementation(((...args: unknown[]) => {
+      const data = args[1];
+      sizes.push(typeof data === 'string' ? Buffer.byteLength(data) : (data as Buffer).length);
+      write(...args);
+    }) as typeof fs.write);
+    try {
+      const lines = await written('info', 200, ({ decisions }) => {
+        for (let i = 0; i < 200; i++) decisions({ ...line, uid: String(i) });
+      });
+      expect(lines.map((text) => (JSON.parse(text) as { uid: string }).uid)).toEqual(numbered(200));
+    } finally {
+      spy.mockRestore();
+    }
+    // About 160 KB in all: a first batch of 8 KB, then the rest, which queued meanwhile.
+    expect(sizes.length).toBeLessThanOrEqual(3);
+    expect(Math.max(...sizes)).toBeGreaterThan(64 * 1024);
   });
 
   it('writes no decision line when its level is above info', async () => {
