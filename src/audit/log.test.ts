@@ -118,11 +118,11 @@ describe('the service log', () => {
     // Lines left waiting outlive the young generation's collections, under load by the MB.
     const sizes: number[] = [];
     const write = fs.write.bind(fs) as (...args: unknown[]) => void;
-    const spy = vi.spyOn(fs, 'write').mockImplementation(((...args: unknown[]) => {
+    const spy = vi.spyOn(fs, 'write').mockImplementation((...args: unknown[]) => {
       const data = args[1];
       sizes.push(typeof data === 'string' ? Buffer.byteLength(data) : (data as Buffer).length);
       write(...args);
-    }) as typeof fs.write);
+    });
     try {
       const lines = await written('info', 200, ({ decisions }) => {
         for (let i = 0; i < 200; i++) decisions({ ...line, uid: String(i) });
