@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { toRendered, type RenderedDocument } from './manifest-parser.js';
-import { DocumentsOfFiles } from './render.js';
+import { applyDeltaByFile, documentsByFile, DocumentsOfFiles } from './render.js';
 import { buildSnapshot, buildSnapshotInSlices, type SourceRender } from './snapshot.js';
 
 const configMap = (name: string, namespace?: string) => ({
@@ -9,6 +9,24 @@ const configMap = (name: string, namespace?: string) => ({
   metadata: namespace === undefined ? { name } : { name, namespace },
   data: { name },
 });
+
+/** The CRD of example.com's Widget, in crd.yaml. */
+const widgetCrd = (scope: 'Cluster' | 'Namespaced') =>
+  toRendered({
+    file: 'crd.yaml',
+    line: 1,
+    object: {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'widgets.example.com' },
+      spec: {
+        group: 'example.com',
+        scope,
+        names: { kind: 'Widget', plural: 'widgets' },
+        versions: [{ name: 'v1', served: true, storage: true }],
+      },
+    },
+  });
 
 // Two sources, the second declaring one of the first's objects again (a conflict), a CRD and an
 // object of the kind it defines, and an object of a kind of unknown scope.
@@ -21,21 +39,7 @@ const renders: SourceRender[] = [
       ...Array.from({ length: 7 }, (_, index) =>
         toRendered({ file: `cm-${index}.yaml`, line: 1, object: configMap(`cm-${index}`) }),
       ),
-      toRendered({
-        file: 'crd.yaml',
-        line: 1,
-        object: {
-          apiVersion: 'apiextensions.k8s.io/v1',
-          kind: 'CustomResourceDefinition',
-          metadata: { name: 'widgets.example.com' },
-          spec: {
-            group: 'example.com',
-            scope: 'Cluster',
-            names: { kind: 'Widget', plural: 'widgets' },
-            versions: [{ name: 'v1', served: true, storage: true }],
-          },
-        },
-      }),
+      widgetCrd('Cluster'),
       toRendered({
         file: 'widget.yaml',
         line: 1,
@@ -267,33 +271,29 @@ describe('a snapshot looked up again', () => {
 describe('a snapshot derived from the one before', () => {
   const builtAt = new Date('2026-01-02T03:04:05Z');
   /** A render's documents by file, as a render taken as a delta holds them. */
-  const ofFiles = (documents: readonly RenderedDocument[]): DocumentsOfFiles => {
-    const byFile = new Map<string, RenderedDocument[]>();
-    for (const document of documents) {
-      const list = byFile.get(document.file);
-      if (list === undefined) byFile.set(document.file, [document]);
-      else list.push(document);
-    }
-    return new DocumentsOfFiles(byFile, documents.length);
-  };
-  /** The files of `documents` kept as the same lists, but `file`'s, which is `replaced`. */
-  const edited = (
+  const ofFiles = async (documents: readonly RenderedDocument[]): Promise<DocumentsOfFiles> =>
+    new DocumentsOfFiles(await documentsByFile(documents), documents.length);
+  /** The render of a commit that changed `file` to hold `replacement`: the others' lists kept. */
+  const edited = async (
     documents: DocumentsOfFiles,
     file: string,
     replacement: readonly RenderedDocument[],
-  ): DocumentsOfFiles => {
-    const byFile = new Map(documents.byFile);
-    if (replacement.length === 0) byFile.delete(file);
-    else byFile.set(file, replacement);
-    const count = [...byFile.values()].reduce((sum, list) => sum + list.length, 0);
-    return new DocumentsOfFiles(byFile, count);
-  };
+  ): Promise<DocumentsOfFiles> =>
+    (
+      await applyDeltaByFile(documents.byFile, replacement, {
+        files: [...documents.byFile.keys()],
+        reread: [file],
+      })
+    ).documents;
   const withShop = (documents: SourceRender['documents'], commit: string): SourceRender[] => {
     const [shop, web] = renders;
     if (shop === undefined || web === undefined) throw new Error('renders');
     return [{ ...shop, commit, documents }, web];
   };
-  const first = ofFiles(renders[0]?.documents as RenderedDocument[]);
+  let first: DocumentsOfFiles;
+  beforeAll(async () => {
+    first = await ofFiles(renders[0]?.documents as RenderedDocument[]);
+  });
   const cm = (file: string, name: string, line = 1, namespace?: string) =>
     toRendered({
       file,
@@ -317,7 +317,7 @@ describe('a snapshot derived from the one before', () => {
       'rendered',
       builtAt,
     );
-    const oneEdit = edited(first, 'cm-3.yaml', [cm('cm-3.yaml', 'cm-3', 4)]);
+    const oneEdit = await edited(first, 'cm-3.yaml', [cm('cm-3.yaml', 'cm-3', 4)]);
     const after = await buildSnapshotInSlices(
       withShop(oneEdit, 'c'.repeat(40)),
       'rendered',
@@ -359,7 +359,7 @@ describe('a snapshot derived from the one before', () => {
       ['cm-6.yaml', [cm('cm-6.yaml', 'cm-6', 7)]],
     ];
     for (const [index, [file, replacement]] of edits.entries()) {
-      documents = edited(documents, file, replacement);
+      documents = await edited(documents, file, replacement);
       const commit = `${index}`.repeat(40);
       const next = await buildSnapshotInSlices(withShop(documents, commit), 'rendered', builtAt, {
         previous: snapshot,
@@ -394,23 +394,7 @@ describe('a snapshot derived from the one before', () => {
     {
       name: 'a CRD edited',
       file: 'crd.yaml',
-      replacement: [
-        toRendered({
-          file: 'crd.yaml',
-          line: 1,
-          object: {
-            apiVersion: 'apiextensions.k8s.io/v1',
-            kind: 'CustomResourceDefinition',
-            metadata: { name: 'widgets.example.com' },
-            spec: {
-              group: 'example.com',
-              scope: 'Namespaced',
-              names: { kind: 'Widget', plural: 'widgets' },
-              versions: [{ name: 'v1', served: true, storage: true }],
-            },
-          },
-        }),
-      ],
+      replacement: [widgetCrd('Namespaced')],
     },
   ])('is built whole after $name, as from scratch', async ({ file, replacement }) => {
     const before = await buildSnapshotInSlices(
@@ -418,7 +402,7 @@ describe('a snapshot derived from the one before', () => {
       'rendered',
       builtAt,
     );
-    const documents = edited(first, file, replacement);
+    const documents = await edited(first, file, replacement);
     const after = await buildSnapshotInSlices(
       withShop(documents, 'c'.repeat(40)),
       'rendered',
@@ -458,7 +442,7 @@ describe('a snapshot derived from the one before', () => {
     const many = Array.from({ length: 1_000 }, (_, index) =>
       cm(`many-${index}.yaml`, `many-${index}`),
     );
-    const start = ofFiles(many);
+    const start = await ofFiles(many);
     let snapshot = await buildSnapshotInSlices(
       withShop(start, 'a'.repeat(40)),
       'rendered',
@@ -470,7 +454,7 @@ describe('a snapshot derived from the one before', () => {
     for (let round = 0; round < 4; round += 1) {
       for (let index = round * 100; index < round * 100 + 100; index += 1) {
         const file = `many-${index}.yaml`;
-        documents = edited(documents, file, [cm(file, `many-${index}`, 2)]);
+        documents = await edited(documents, file, [cm(file, `many-${index}`, 2)]);
       }
       snapshot = await buildSnapshotInSlices(
         withShop(documents, 'a'.repeat(40)),

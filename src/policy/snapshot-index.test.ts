@@ -1,8 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { toRendered, type RenderedDocument } from '../desired/manifest-parser.js';
-import { DocumentsOfFiles } from '../desired/render.js';
+import { applyDeltaByFile, documentsByFile, DocumentsOfFiles } from '../desired/render.js';
 import { buildSnapshot, buildSnapshotInSlices } from '../desired/snapshot.js';
 import { indexSnapshot, indexSnapshotInSlices, type SnapshotIndex } from './snapshot-index.js';
+
+/** An HPA of team-0's Deployment web, in hpa.yaml. */
+const hpa = (maxReplicas: number) =>
+  toRendered({
+    file: 'hpa.yaml',
+    line: 1,
+    object: {
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'web', namespace: 'team-0' },
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
+        minReplicas: 2,
+        maxReplicas,
+      },
+    },
+  });
 
 const documents = [
   ...Array.from({ length: 2_500 }, (_, index) =>
@@ -16,21 +33,21 @@ const documents = [
       },
     }),
   ),
-  toRendered({
-    file: 'hpa.yaml',
-    line: 1,
-    object: {
-      apiVersion: 'autoscaling/v2',
-      kind: 'HorizontalPodAutoscaler',
-      metadata: { name: 'web', namespace: 'team-0' },
-      spec: {
-        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
-        minReplicas: 2,
-        maxReplicas: 5,
-      },
-    },
-  }),
+  hpa(5),
 ];
+/** An index as plain data, to compare. */
+const plain = (i: SnapshotIndex) =>
+  JSON.parse(
+    JSON.stringify({
+      ...i,
+      kinds: [...i.kinds],
+      kindByResource: [...i.kindByResource],
+      hpaTargets: [...i.hpaTargets],
+      objectsInNamespace: [...i.objectsInNamespace],
+      customResourceDefinitions: [...i.customResourceDefinitions],
+    }),
+  ) as unknown;
+
 const snapshotOf = () =>
   buildSnapshot(
     [{ source: 'shop', commit: 'a'.repeat(40), namespace: 'shop', documents }],
@@ -51,17 +68,6 @@ describe('indexSnapshotInSlices', () => {
     expect(turns).toBeGreaterThanOrEqual(2);
     const index = indexSnapshot(ahead);
     expect(indexSnapshot(ahead)).toBe(index);
-    const plain = (i: typeof index) =>
-      JSON.parse(
-        JSON.stringify({
-          ...i,
-          kinds: [...i.kinds],
-          kindByResource: [...i.kindByResource],
-          hpaTargets: [...i.hpaTargets],
-          objectsInNamespace: [...i.objectsInNamespace],
-          customResourceDefinitions: [...i.customResourceDefinitions.keys()],
-        }),
-      ) as unknown;
     expect(plain(index)).toEqual(plain(indexSnapshot(snapshotOf())));
     // 834 ConfigMaps and the HPA.
     expect(index.objectsInNamespace.get('team-0')).toHaveLength(835);
@@ -85,54 +91,27 @@ describe('the index of a snapshot derived from the one before', () => {
       },
     },
   });
-  const hpa = (maxReplicas: number) =>
-    toRendered({
-      file: 'hpa.yaml',
-      line: 1,
-      object: {
-        apiVersion: 'autoscaling/v2',
-        kind: 'HorizontalPodAutoscaler',
-        metadata: { name: 'web', namespace: 'team-0' },
-        spec: {
-          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
-          minReplicas: 2,
-          maxReplicas,
-        },
-      },
-    });
-  /** The documents by file, `file`'s replaced, the others' lists shared with `base`. */
-  const ofFiles = (
-    base: DocumentsOfFiles | readonly RenderedDocument[],
-    file?: string,
-    replacement?: RenderedDocument,
-  ): DocumentsOfFiles => {
-    const byFile = new Map<string, readonly RenderedDocument[]>();
-    if (base instanceof DocumentsOfFiles)
-      for (const [name, list] of base.byFile) byFile.set(name, list);
-    else for (const document of base) byFile.set(document.file, [document]);
-    if (file !== undefined && replacement !== undefined) byFile.set(file, [replacement]);
-    return new DocumentsOfFiles(
-      byFile,
-      [...byFile.values()].reduce((n, list) => n + list.length, 0),
-    );
-  };
+  /** A render's documents by file, as a render taken as a delta holds them. */
+  const ofFiles = async (documents: readonly RenderedDocument[]): Promise<DocumentsOfFiles> =>
+    new DocumentsOfFiles(await documentsByFile(documents), documents.length);
+  /** The render of a commit that changed `file` to hold `replacement`: the others' lists kept. */
+  const edited = async (
+    documents: DocumentsOfFiles,
+    file: string,
+    replacement: RenderedDocument,
+  ): Promise<DocumentsOfFiles> =>
+    (
+      await applyDeltaByFile(documents.byFile, [replacement], {
+        files: [...documents.byFile.keys()],
+        reread: [file],
+      })
+    ).documents;
   const render = (documents: DocumentsOfFiles, commit: string) => [
     { source: 'shop', commit, namespace: 'shop', documents },
   ];
-  const plain = (i: SnapshotIndex) =>
-    JSON.parse(
-      JSON.stringify({
-        ...i,
-        kinds: [...i.kinds],
-        kindByResource: [...i.kindByResource],
-        hpaTargets: [...i.hpaTargets],
-        objectsInNamespace: [...i.objectsInNamespace],
-        customResourceDefinitions: [...i.customResourceDefinitions],
-      }),
-    ) as unknown;
 
   it('is the index before when a commit edits an object that is neither an HPA nor a CRD', async () => {
-    const first = ofFiles([...documents, crd]);
+    const first = await ofFiles([...documents, crd]);
     const before = await buildSnapshotInSlices(render(first, 'a'.repeat(40)), 'rendered');
     await indexSnapshotInSlices(before, 0);
     const edit = toRendered({
@@ -144,7 +123,7 @@ describe('the index of a snapshot derived from the one before', () => {
         metadata: { name: 'cm-7', namespace: 'team-1' },
       },
     });
-    const second = ofFiles(first, 'cm-7.yaml', edit);
+    const second = await edited(first, 'cm-7.yaml', edit);
     const after = await buildSnapshotInSlices(
       render(second, 'b'.repeat(40)),
       'rendered',
@@ -165,10 +144,10 @@ describe('the index of a snapshot derived from the one before', () => {
   });
 
   it('is worked out again when a commit edits an HPA', async () => {
-    const first = ofFiles(documents);
+    const first = await ofFiles(documents);
     const before = await buildSnapshotInSlices(render(first, 'a'.repeat(40)), 'rendered');
     await indexSnapshotInSlices(before, 0);
-    const second = ofFiles(first, 'hpa.yaml', hpa(9));
+    const second = await edited(first, 'hpa.yaml', hpa(9));
     const after = await buildSnapshotInSlices(
       render(second, 'b'.repeat(40)),
       'rendered',
