@@ -1,7 +1,8 @@
 // A server for the HTTP benchmark, in its own process: `driftgate` (the real webhook on a Git
-// repository of N generated manifests plus the captured Deployment), `noop` (express over HTTPS
-// answering allowed: true with the review's uid) or `bare` (the same answer from node:https
-// alone, as driftgate's review routes are served). Prints its URL, runs until killed.
+// repository of N generated manifests plus the captured Deployment, set up as `driftgate serve`
+// sets it up), `noop` (express over HTTPS answering allowed: true with the review's uid) or
+// `bare` (the same answer from node:https alone, as driftgate's review routes are served).
+// Prints its URL, runs until killed.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
@@ -18,6 +19,8 @@ const { validateConfig } =
   await importCompiled<typeof import('../src/config/config.js')>('config/config.js');
 const { startDriftgate } = await importCompiled<typeof import('../src/main.js')>('main.js');
 const { serviceLog } = await importCompiled<typeof import('../src/audit/log.js')>('audit/log.js');
+const { capYoungGeneration } =
+  await importCompiled<typeof import('../src/cli/young-generation.js')>('cli/young-generation.js');
 
 const [mode = 'noop', countText = '10000', extraManifests] = process.argv.slice(2);
 // Exit cleanly on SIGINT so that `node --cpu-prof` can write its profile.
@@ -123,8 +126,10 @@ if (mode === 'noop') {
     ],
   });
   if ('errors' in result) throw new Error(JSON.stringify(result.errors));
-  // The log `driftgate serve` writes, a line per decision, here to /dev/null.
+  // The log `driftgate serve` writes, a line per decision, here to /dev/null; and serve's
+  // young-generation cap, with the collection it runs before it listens.
   const log = serviceLog('info', openSync('/dev/null', 'a'));
+  const youngGeneration = capYoungGeneration();
   const driftgate = await startDriftgate(result.config, {
     logger: log.logger,
     decisionLog: log.decisions,
@@ -132,6 +137,9 @@ if (mode === 'noop') {
     host: '127.0.0.1',
     port: 0,
     tls: { kind: 'memory', cert: tls.cert, key: tls.key },
+    beforeServing: () => {
+      youngGeneration.releaseStartupMemory();
+    },
   });
   console.log(`${driftgate.url} objects=${driftgate.provider.current().size}`);
 }
