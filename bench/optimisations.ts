@@ -430,6 +430,17 @@ Each was found with a profile or a memory trace and measured before and after on
     taking turns on a machine whose other users came and went: 198 to 355 µs (the middle two of
     six 221 and 275) against 194 to 310 µs (213 and 233): no loss, and no gain this machine can
     show for certain.
+37. **\`git diff --raw\` output is read by position** (src/desired/git-repository.ts). A commit
+    that changes every one of 10,000 files gives 10,000 entries, and the diff is asked twice
+    (from the served commit and from the parsed one). In a profile of the Git section's
+    re-render under review load, the longest stall (75 ms) was simple-git handing over the
+    output and the split of each entry into five strings, with the scavenges the kept strings
+    caused (about 35 ms of it). Reading the mode, object and path by position makes the three
+    strings kept: 10,000 entries in one process, two rounds each, 26.7 and 16.4 ms → 6.1 and
+    5.5 ms (17.4 and 14.8 → 5.9 and 7.1 ms with a 1 MB semi-space). bench/refresh.ts once before
+    and once after (its runs have spread from 36 to 65 ms): longest stall 75.6 → 44.8 ms; the
+    profile no longer shows the parse, and its longest stalls are now git's own spawns (10 to 15
+    ms each inside \`child_process.spawn\`).
 
 Investigated and left as they are:
 

@@ -536,14 +536,25 @@ export class GitRepository {
 
 /** `git diff --raw -z` output: `:<mode> <mode> <object> <object> <status>` NUL `<path>` NUL. */
 function parseRawDiff(output: string): ChangedPath[] {
-  const fields = output.split('\0');
+  // By position, not with a split per entry: a commit that touches every one of 10,000 files
+  // gives 10,000 entries, read on the event loop, and splitting each made five strings of which
+  // two are kept (three times as long, BENCHMARKS.md).
   const changes: ChangedPath[] = [];
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    const [, mode, , object] = (fields[i] as string).split(' ');
-    const path = fields[i + 1] as string;
-    if (mode === undefined || object === undefined)
-      throw new Error(`unexpected diff entry ${fields[i]}`);
-    changes.push({ path, mode, object });
+  for (let at = 0; at < output.length;) {
+    const headerEnd = output.indexOf('\0', at);
+    const pathEnd = headerEnd === -1 ? -1 : output.indexOf('\0', headerEnd + 1);
+    const modeStart = output.indexOf(' ', at) + 1;
+    const modeEnd = output.indexOf(' ', modeStart);
+    const objectStart = output.indexOf(' ', modeEnd + 1) + 1;
+    const objectEnd = output.indexOf(' ', objectStart);
+    if (pathEnd === -1 || modeStart === 0 || !(objectStart <= objectEnd && objectEnd < headerEnd))
+      throw new Error(`unexpected diff entry ${output.slice(at, at + 200)}`);
+    changes.push({
+      path: output.slice(headerEnd + 1, pathEnd),
+      mode: output.slice(modeStart, modeEnd),
+      object: output.slice(objectStart, objectEnd),
+    });
+    at = pathEnd + 1;
   }
   return changes;
 }

@@ -154,7 +154,9 @@ describe('GitRepository checkouts', () => {
       { path: 'apps/with space.yaml', mode: '100644' },
     ]);
     expect(await repository.changedFiles(first, third)).toEqual(changes?.map((c) => c.path));
-    const [edited, , added] = changes ?? [];
+    const [edited, gone, added] = changes ?? [];
+    expect(gone?.object).toBe('0'.repeat(40));
+    expect(edited?.object).toMatch(/^[0-9a-f]{40}$/);
     const objects = await repository.readObjects([
       edited?.object ?? '',
       added?.object ?? '',
