@@ -1,13 +1,13 @@
 // A driftgate for the memory benchmark, in a process of its own: the webhook as `npm run build`
-// compiles it, with the young-generation cap `driftgate serve` sets, on a Git repository of N
-// generated ConfigMaps (K to a file) plus the captured Deployment, its snapshot persisted in a
-// cache directory that a second run reuses (a restart). Prints one JSON line when ready:
-// {url, pid, readyMs, objects, origin}. On SIGUSR2 it commits a change to one file, waits for
-// a review's answer to name that commit, and prints {commitMs, stallMs, idleStallMs}: the
-// longest event-loop stall while it was rendered and swapped, and before (review load comes
-// from another process). With `cluster` it watches the cluster KUBECONFIG names, as a replica
-// in a cluster does. Runs until killed.
-// Its log goes to stderr, at BENCH_LOG_LEVEL (default error). With BENCH_STALL_LOG set, each
+// compiles it, with the young-generation cap `driftgate serve` sets and its log of decisions
+// (to /dev/null), on a Git repository of N generated ConfigMaps (K to a file) plus the captured
+// Deployment, its snapshot persisted in a cache directory that a second run reuses (a restart).
+// Prints one JSON line when ready: {url, pid, readyMs, objects, origin}. On SIGUSR2 it commits a
+// change to one file, waits for a review's answer to name that commit, and prints {commitMs,
+// stallMs, idleStallMs}: the longest event-loop stall while it was rendered and swapped, and
+// before (review load comes from another process). With `cluster` it watches the cluster
+// KUBECONFIG names, as a replica in a cluster does. Runs until killed.
+// Its service log goes to stderr, at BENCH_LOG_LEVEL (default error). With BENCH_STALL_LOG set, each
 // event-loop gap over 30 ms is printed to stderr with its start and end on the monotonic clock a
 // CPU profile (--cpu-prof) uses, to find what ran in it.
 // Usage: node bench/memory-server.ts <compiled src dir> <dir> <objects> <objects per file> [cluster]
@@ -16,7 +16,7 @@
 // repository's root), without tsx, whose module hooks
 // run in a thread (a V8 isolate) of their own that `driftgate serve` does not have.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -33,6 +33,7 @@ const { validateConfig } = await load<typeof import('../src/config/config.js')>(
 const { startDriftgate } = await load<typeof import('../src/main.js')>('main.js');
 const { capYoungGeneration } =
   await load<typeof import('../src/cli/young-generation.js')>('cli/young-generation.js');
+const { serviceLog } = await load<typeof import('../src/audit/log.js')>('audit/log.js');
 
 const objects = Number(objectsText);
 const perFile = Number(perFileText);
@@ -123,6 +124,15 @@ async function untilDecidedOn(driftgate: Driftgate, commit: string): Promise<voi
   throw new Error(`no decision on ${commit}`);
 }
 
+/** serve's decision log (its lines, batches and buffers) writing to /dev/null. */
+function decisionLog(): {
+  decisionLog: ReturnType<typeof serviceLog>['decisions'];
+  droppedLogLines: () => number;
+} {
+  const log = serviceLog('info', openSync('/dev/null', 'a'));
+  return { decisionLog: log.decisions, droppedLogLines: log.droppedLines };
+}
+
 const youngMb = flags.find((flag) => flag.startsWith('young-mb='))?.slice('young-mb='.length);
 const youngGeneration = capYoungGeneration(
   youngMb === undefined ? undefined : Number(youngMb) * 1024 * 1024,
@@ -131,6 +141,8 @@ process.on('SIGINT', () => process.exit(0));
 const started = performance.now();
 const driftgate = await startDriftgate(result.config, {
   logger: pino({ level: process.env['BENCH_LOG_LEVEL'] ?? 'error' }, pino.destination(2)),
+  // A line per decision, as \`driftgate serve\` writes them, here to /dev/null.
+  ...decisionLog(),
   host: '127.0.0.1',
   port: 0,
   beforeServing: () => {
