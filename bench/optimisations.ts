@@ -449,6 +449,32 @@ Investigated and left as they are:
   server took 249 instead of 189 µs of CPU per denied write (10,000 objects, two rounds of two
   6-second runs each, taking turns; 5,300 to 5,900 → 4,000 to 4,500 requests a second). Not kept.
 
+- **What the young-generation cap costs a review** (src/cli/young-generation.ts), now that the
+  HTTP section's driftgate runs with it as serve does. With \`--trace-gc-nvp\`, 10,000 objects,
+  the denied write, 16 connections, the young generation fixed from the command line at each
+  size in turn (one 6-second run each): a scavenge every 14, 28, 53 and 107 reviews with 1, 2, 4
+  and 8 MB semi-spaces (some 70 KB allocated a review), each pausing 0.35, 0.66, 0.75 and 0.97
+  ms: 25, 23.5, 14.1 and 9.0 µs of scavenging a review. Without the cap the young generation
+  grows to 64 MB and scavenging costs some 2 µs a review; side by side, five rounds each, the
+  server took 216 to 241 µs of CPU a review with the cap (median 222) and 181 to 235 without
+  (median 201), the no-op express server 150 to 164. The cap is kept: the peak it saves under
+  load (the young-generation rows of "Memory and readiness") is what the 150 MB target at
+  10,000 objects needs. Under the cap the young generation may still double once between two
+  of its checks a second apart (4.2 MB seen under load, the limit being 2 MB).
+- **Scavenging on the main thread alone** (\`--no-parallel-scavenge\`, which V8 reads at each
+  scavenge, so serve could set it as it sets the cap). With the young generation fixed at 2 MB,
+  two 6-second runs each, taking turns: each scavenge paused the main thread 0.54 and 0.55 ms
+  against 0.79 and 0.82 ms with V8's helper threads (19.5 against 28.8 µs a review). But the
+  server's CPU a review, five rounds each under serve's own cap, was 212 to 301 µs set this way
+  and 212 to 296 µs as it is: no gain this machine can show. Not set.
+- **Where the memory under review load goes** (10,000 objects, 16 connections, /proc's smaps
+  and V8's heap spaces every 500 ms): from idle to the peak, +8 MB of old generation (what
+  scavenges promote, until a major collection), +3 MB of young generation, +2 MB of code and
+  +14 MB outside V8's heap. The no-op node:https server under the same load grows by about as
+  much outside its heap (+13 MB of malloc'd memory): the TLS stack's, not driftgate's. Tried
+  and not kept, each alone, two runs each beside the image's environment: \`MALLOC_ARENA_MAX=1\`
+  (peaks 164 and 158 MB against 164 and 161), \`MALLOC_MMAP_THRESHOLD_=131072\` (160 and 166
+  against 157 and 165), \`--single-threaded-gc\` (203 and 203 against 161 and 170).
 - **Comparing against a plan compiled once per manifest.** Tried twice. Each manifest compiled
   into a plan of what to compare where (fields never compared left out, list identities,
   quantity and Secret positions decided in advance), found again by the manifest object, with
