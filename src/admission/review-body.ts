@@ -2,8 +2,8 @@
 // of object and oldObject hold about half of a review's bytes, and more than half of the time
 // JSON.parse takes: a trie of small objects with keys of their own for each field manager.
 // driftgate reads them only for an ignore rule naming managers. Those two lists are cut out of
-// the text before it is parsed, and each is parsed when its list is first touched
-// (BENCHMARKS.md); everything else is JSON.parse's own work.
+// the text before it is parsed, kept as the body's bytes, and each is decoded and parsed when
+// its list is first touched (BENCHMARKS.md); everything else is JSON.parse's own work.
 import { randomUUID } from 'node:crypto';
 import { isJsonObject, type JsonValue } from '../kube/object.js';
 
@@ -55,7 +55,8 @@ export function parseReviewBody(body: Buffer): unknown {
     const span = spanMarkedIn(metadata.managedFields, spans);
     if (span === undefined) continue;
     // The marker list is replaced by another list: the metadata object keeps its shape.
-    metadata.managedFields = parsedOnFirstTouch(body.toString('utf8', span.start, span.end));
+    // A view of the body's bytes, decoded only if touched: most reviews never read them.
+    metadata.managedFields = parsedOnFirstTouch(body.subarray(span.start, span.end));
     restored += 1;
   }
   // A list cut anywhere else would be left as its marker: a custom resource's own
@@ -75,18 +76,18 @@ function spanMarkedIn(value: unknown, spans: readonly Span[]): Span | undefined 
   return spans[Number(marker.slice(MARKER.length))];
 }
 
-// A handler per list holds its text: it fills the target (the real list, empty until then) on
+// A handler per list holds its bytes: it fills the target (the real list, empty until then) on
 // the first trap, then lets the target answer. The target being the real list keeps every Proxy
 // invariant without further work. Not a WeakMap from list to text: V8's scavenger keeps a young
 // key's entry alive through the next scavenge, which under load made every scavenge copy ten
 // times the bytes and pause 60% longer (BENCHMARKS.md).
 class FillsOnFirstTouch implements ProxyHandler<JsonValue[]> {
-  constructor(private text: string | undefined) {}
+  constructor(private bytes: Buffer | undefined) {}
 
   private filled(target: JsonValue[]): JsonValue[] {
-    if (this.text !== undefined) {
-      const entries = JSON.parse(this.text) as JsonValue[];
-      this.text = undefined;
+    if (this.bytes !== undefined) {
+      const entries = JSON.parse(this.bytes.toString('utf8')) as JsonValue[];
+      this.bytes = undefined;
       for (const entry of entries) target.push(entry);
     }
     return target;
@@ -128,8 +129,8 @@ class FillsOnFirstTouch implements ProxyHandler<JsonValue[]> {
   }
 }
 
-function parsedOnFirstTouch(text: string): JsonValue[] {
-  return new Proxy<JsonValue[]>([], new FillsOnFirstTouch(text));
+function parsedOnFirstTouch(bytes: Buffer): JsonValue[] {
+  return new Proxy<JsonValue[]>([], new FillsOnFirstTouch(bytes));
 }
 
 /**
