@@ -448,6 +448,15 @@ Each was found with a profile or a memory trace and measured before and after on
     included) at 10,000 objects under the denied write, four seconds each, the build before and
     this one: 68.2 and 69.3 → 62.6 and 63.2 KB allocated a review. Under serve's cap a scavenge
     comes every 28 reviews or so (see below), so about one in twelve fewer of them.
+39. **A log write takes at most 32 KB, not 256 KB** (src/audit/log.ts), undoing part of 36.
+    sonic-boom appends each line to the last string waiting and measures that string's length
+    in bytes each time, which flattens it: the cost of a line grows with the size of a write.
+    With the service log writing into a pipe nobody reads (a container runtime that stopped
+    draining), four rounds of 1,000 decision lines each: 345 to 510 µs a line at 256 KB, 16 to
+    99 µs at 32 KB, on every review for as long as the output is stuck. Under the denied-write
+    load, 10,000 objects, \`--trace-gc-nvp\`, two runs each: 4.4 and 4.5 KB promoted a scavenge
+    at 32 KB, 2.3 and 4.2 KB at 256 KB (about 1 MB at 16 KB before 36). The log test now also
+    fails if a write grows past 32 KB.
 
 Investigated and left as they are:
 

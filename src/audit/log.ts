@@ -24,8 +24,12 @@ export const MAX_BUFFERED_LOG_BYTES = 64 * 1024 * 1024;
 // webhook's lines appear within the interval.
 export const LOG_BATCH_BYTES = 8 * 1024;
 export const LOG_FLUSH_INTERVAL_MS = 200;
-// At most this much in one write: all that waits, under any load.
-export const LOG_MAX_WRITE_BYTES = 256 * 1024;
+// At most this much in one write. Twice sonic-boom's default: under review load, lines queued
+// behind 16 KB writes long enough to outlive two scavenges (BENCHMARKS.md). No more: sonic-boom
+// appends each line to a string of up to this size and measures its length anew: while the
+// output does not drain, a decision line cost 16 to 99 µs at 32 KB but 345 to 510 µs at 256 KB,
+// on every review (BENCHMARKS.md).
+export const LOG_MAX_WRITE_BYTES = 32 * 1024;
 
 /**
  * Lines leave through a buffer that a libuv thread writes out (pino's asynchronous destination),
