@@ -7,9 +7,9 @@
 // stallMs, idleStallMs}: the longest event-loop stall while it was rendered and swapped, and
 // before (review load comes from another process). With `cluster` it watches the cluster
 // KUBECONFIG names, as a replica in a cluster does. Runs until killed.
-// Its service log goes to stderr, at BENCH_LOG_LEVEL (default error). With BENCH_STALL_LOG set, each
-// event-loop gap over 30 ms is printed to stderr with its start and end on the monotonic clock a
-// CPU profile (--cpu-prof) uses, to find what ran in it.
+// Its service log goes to stderr, at BENCH_LOG_LEVEL (default error). With BENCH_STALL_LOG set,
+// each event-loop gap over 30 ms is printed to stderr with its start and end on the monotonic
+// clock a CPU profile (--cpu-prof) uses, to find what ran in it.
 // Usage: node bench/memory-server.ts <compiled src dir> <dir> <objects> <objects per file> [cluster]
 //   [young-mb=N: serve's young-generation limit in MB instead of its own]
 // Only erasable TypeScript here: bench/memory.ts strips the types and plain node runs it (from the
@@ -124,15 +124,8 @@ async function untilDecidedOn(driftgate: Driftgate, commit: string): Promise<voi
   throw new Error(`no decision on ${commit}`);
 }
 
-/** serve's decision log (its lines, batches and buffers) writing to /dev/null. */
-function decisionLog(): {
-  decisionLog: ReturnType<typeof serviceLog>['decisions'];
-  droppedLogLines: () => number;
-} {
-  const log = serviceLog('info', openSync('/dev/null', 'a'));
-  return { decisionLog: log.decisions, droppedLogLines: log.droppedLines };
-}
-
+// A line per decision, as `driftgate serve` writes them (its batches and buffers), to /dev/null.
+const decisionLog = serviceLog('info', openSync('/dev/null', 'a'));
 const youngMb = flags.find((flag) => flag.startsWith('young-mb='))?.slice('young-mb='.length);
 const youngGeneration = capYoungGeneration(
   youngMb === undefined ? undefined : Number(youngMb) * 1024 * 1024,
@@ -141,8 +134,8 @@ process.on('SIGINT', () => process.exit(0));
 const started = performance.now();
 const driftgate = await startDriftgate(result.config, {
   logger: pino({ level: process.env['BENCH_LOG_LEVEL'] ?? 'error' }, pino.destination(2)),
-  // A line per decision, as \`driftgate serve\` writes them, here to /dev/null.
-  ...decisionLog(),
+  decisionLog: decisionLog.decisions,
+  droppedLogLines: decisionLog.droppedLines,
   host: '127.0.0.1',
   port: 0,
   beforeServing: () => {
