@@ -457,6 +457,24 @@ Each was found with a profile or a memory trace and measured before and after on
     load, 10,000 objects, \`--trace-gc-nvp\`, two runs each: 4.4 and 4.5 KB promoted a scavenge
     at 32 KB, 2.3 and 4.2 KB at 256 KB (about 1 MB at 16 KB before 36). The log test now also
     fails if a write grows past 32 KB.
+40. **The parse worker no longer holds the documents the persisted snapshot holds**
+    (src/desired/parse-worker.ts). Its cache kept each file's documents beside the file's hash,
+    so that a commit skips the files it leaves unchanged: a second copy of the whole render for
+    as long as the worker lives (below, "a second copy of the documents"). Once the snapshot
+    the parse wrote holds a file's documents, the cache keeps the hash, the count and where they
+    lie in that file: an unchanged file's bytes are copied from it as before, and a render that
+    must send them (a full render finding the file unchanged) reads them back from it. Where
+    that file was replaced, a checkout's file is parsed again, and a commit read from Git is
+    rendered from a checkout instead, found before anything is sent. bench/memory-server.ts,
+    cold start, 10 s of denied writes on 16 connections, the build before and this one taking
+    turns: 10,000 objects one to a file, peak RSS 152, 156 and 152 → 147, 146 and 147 MB;
+    100,000 objects five to a file (one run each), ready 277 → 229 MB, peak 315 → 273 MB; a
+    one-file commit at 100,000 under that load, two runs each: decided in 626 and 764 → 787
+    and 806 ms, the longest stall 94 and 119 → 65 and 103 ms (the load average was high).
+    Tests: a full render after a persisted one parses nothing and sends what a fresh parse
+    sends; with the snapshot replaced it parses again every file that declares objects, and
+    sends the same; a commit read from Git with the snapshot replaced is rendered from a
+    checkout and serves what a render from scratch serves.
 
 Investigated and left as they are:
 
@@ -567,7 +585,8 @@ Investigated and left as they are:
   once would mean caching on the main thread (the worker sending each file's hash, and a mark
   for an unchanged file instead of its documents); but the worker writes the persisted snapshot
   from the documents it holds, so for unchanged files it would have to copy their bytes from
-  the previous snapshot file instead. Not done in this change: the next cut.
+  the previous snapshot file instead. Done since, the other way round (40): the worker keeps
+  the hashes and reads the documents back from the snapshot file.
 - **Ending the parse worker when idle.** With the bundled example, ending it after each task
   took serve from 101 to 96 MB (two runs each); the floors show an idle worker thread costs 15
   MB. Its parse cache goes with it, so the next commit parses every file again; not done.

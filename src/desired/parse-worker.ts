@@ -62,8 +62,16 @@ const SNAPSHOT_FORMAT = 'driftgate.snapshot/v1';
  */
 interface ParsedFile {
   readonly sha256: string;
-  readonly documents: readonly RenderedDocument[];
   readonly notes: readonly string[];
+  /** How many documents the file declares. */
+  readonly count: number;
+  /**
+   * The documents, until the persisted snapshot the parse wrote holds them: from then on they
+   * are read back from its bytes when a render sends them, rather than held here as well as on
+   * the main thread for as long as the worker lives (BENCHMARKS.md). Where the snapshot no
+   * longer holds them, the file is parsed again.
+   */
+  documents: readonly RenderedDocument[] | undefined;
 }
 interface ParseCache {
   /** The task's token: what the parse reflected (source config and commit). */
@@ -173,6 +181,25 @@ class SnapshotWriter {
       this.ranges.set(file, { parsed, start: this.fileStart, end: this.position });
     }
     this.fileStart = undefined;
+  }
+
+  /** A file's documents read back from the previous snapshot; undefined if it lacks them. */
+  documentsOf(file: string, parsed: ParsedFile): RenderedDocument[] | undefined {
+    const range = this.previous?.ranges.get(file);
+    if (this.previous === undefined || range?.parsed !== parsed) return undefined;
+    const bytes = Buffer.allocUnsafe(range.end - range.start);
+    for (let at = 0; at < bytes.length;) {
+      const read = readSync(this.previous.fd, bytes, at, bytes.length - at, range.start + at);
+      if (read === 0) return undefined;
+      at += read;
+    }
+    // A file's documents lie side by side, separated by commas, as in the snapshot's list.
+    return JSON.parse(`[${bytes.toString('utf8')}]`) as RenderedDocument[];
+  }
+
+  /** Whether the previous snapshot holds a file's documents from `parsed`. */
+  holds(file: string, parsed: ParsedFile): boolean {
+    return this.previous !== undefined && this.previous.ranges.get(file)?.parsed === parsed;
   }
 
   /** Copies a file's documents from the previous snapshot; false when it does not hold them. */
@@ -437,6 +464,21 @@ function run(id: number, task: ParseTask): void {
           message: `holds ${manifests.length} manifest files, more than the limit of ${task.maxFiles}`,
         });
       }
+      // A file Git left unchanged is neither read nor sent: its bytes are copied from the last
+      // snapshot, or its documents written from memory. Where neither is there (the snapshot
+      // was replaced), a checkout's file is read again; a commit read from Git has no file to
+      // read, and is rendered from a checkout instead, before anything is sent.
+      const unavailable = (path: string, known: ParsedFile): boolean =>
+        known.documents === undefined && writer?.holds(path, known) !== true;
+      if (task.kind === 'changes' && changed !== undefined && previous !== undefined) {
+        for (const [path, known] of previous.files) {
+          if (!changed.has(path) && unavailable(path, known)) {
+            writer?.abandon();
+            post({ type: 'stale' });
+            return;
+          }
+        }
+      }
       const reread: string[] = [];
       const next = new Map<string, ParsedFile>();
       let parsed = 0;
@@ -444,26 +486,39 @@ function run(id: number, task: ParseTask): void {
         if (problems.length > 0 && problems.length >= MAX_PROBLEMS) break;
         try {
           const known = previous?.files.get(file.file);
-          if (changed !== undefined && known !== undefined && !changed.has(file.file)) {
+          if (
+            changed !== undefined &&
+            known !== undefined &&
+            !changed.has(file.file) &&
+            !unavailable(file.file, known)
+          ) {
             next.set(file.file, known);
-            const copied = writer?.copyFile(file.file, known) === true;
-            for (const document of known.documents) emit(document, false, !copied);
-            if (!copied) writer?.endFile(file.file, known);
+            // One of the two is there: the file is not unavailable.
+            if (writer?.copyFile(file.file, known) === true) count += known.count;
+            else if (known.documents !== undefined) {
+              for (const document of known.documents) emit(document, false);
+              writer?.endFile(file.file, known);
+            }
             notes.push(...known.notes);
             continue;
           }
           const content = read(file);
           const sha256 = createHash('sha256').update(content).digest('hex');
-          let parsedFile: ParsedFile;
-          if (known?.sha256 === sha256) parsedFile = known;
-          else {
+          let parsedFile = known?.sha256 === sha256 ? known : undefined;
+          let documents =
+            parsedFile === undefined
+              ? undefined
+              : (parsedFile.documents ?? writer?.documentsOf(file.file, parsedFile));
+          if (parsedFile === undefined || documents === undefined) {
             parsed += 1;
-            parsedFile = { sha256, ...parseFile(task.argocd !== null, content, file.file) };
+            const fresh = parseFile(task.argocd !== null, content, file.file);
+            documents = fresh.documents;
+            parsedFile = { sha256, notes: fresh.notes, count: documents.length, documents };
           }
           if (cache !== null) next.set(file.file, parsedFile);
           reread.push(file.file);
           const copied = writer?.copyFile(file.file, parsedFile) === true;
-          for (const document of parsedFile.documents) emit(document, true, !copied);
+          for (const document of documents) emit(document, true, !copied);
           if (!copied) writer?.endFile(file.file, parsedFile);
           notes.push(...parsedFile.notes);
         } catch (error) {
@@ -499,9 +554,13 @@ function run(id: number, task: ParseTask): void {
     }
     flush();
     const persisted = writer?.commit();
-    // The cache set above is this parse's: the next render may copy from what it wrote.
+    // The cache set above is this parse's: the next render may copy from what it wrote, and
+    // read back from it the documents it no longer holds.
     const current = cache === null ? undefined : parseCaches.get(cache);
-    if (current !== undefined && current !== previous) current.persisted = persisted;
+    if (current !== undefined && current !== previous && persisted !== undefined) {
+      current.persisted = persisted;
+      for (const range of persisted.ranges.values()) range.parsed.documents = undefined;
+    }
     post({
       type: 'done',
       header: null,

@@ -293,7 +293,7 @@ describe('the persisted snapshot of a commit rendered after another', () => {
     parser: ParseWorkerPool,
     commit: string,
     served: string,
-    options: { base?: string; hold?: boolean } = {},
+    options: { base?: string; hold?: boolean; sent?: RenderedDocument[] } = {},
   ) => {
     const changed =
       options.base === undefined
@@ -309,7 +309,7 @@ describe('the persisted snapshot of a commit rendered after another', () => {
       limits: defaultRenderLimits,
       persist: { file: candidate, header: { commit }, served },
       parser,
-      onDocuments: () => undefined,
+      onDocuments: (chunk) => options.sent?.push(...chunk),
       token: commit,
       ...(options.base === undefined || changed === undefined
         ? {}
@@ -406,6 +406,35 @@ describe('the persisted snapshot of a commit rendered after another', () => {
     expect(next.outcome.delta).toBeDefined();
     expect(next.outcome.copied).toBeUndefined();
     expect(next.text).toBe(await writtenWhole(second));
+  });
+
+  it('sends the files a full render finds unchanged from the snapshot it wrote, or parses them again when that is gone', async () => {
+    const first = start();
+    const parser = new ParseWorkerPool();
+    pools.push(parser);
+    const served = join(snapshots, `full-${first}.json`);
+    await persisted(parser, first, served);
+    const expected: RenderedDocument[] = [];
+    const whole = new ParseWorkerPool();
+    pools.push(whole);
+    await persisted(whole, first, join(snapshots, `full-whole-${first}.json`), { sent: expected });
+    // The files that declare objects: their documents live in the snapshot, not the worker.
+    const declaring = new Set(expected.map((document) => document.file)).size;
+
+    // Rendered again in full (no delta): nothing parsed, every document sent as parsed.
+    const again: RenderedDocument[] = [];
+    const reread = await persisted(parser, first, served, { sent: again });
+    expect(reread.outcome.parsed).toBe(0);
+    expect(again).toEqual(expected);
+    expect(reread.text).toBe(await writtenWhole(first));
+
+    // The snapshot replaced by other bytes: the files whose documents it held are parsed again.
+    writeFileSync(served, readFileSync(served, 'utf8').replaceAll('e', 'x'));
+    const after: RenderedDocument[] = [];
+    const reparsed = await persisted(parser, first, served, { sent: after });
+    expect(reparsed.outcome.parsed).toBe(declaring);
+    expect(after).toEqual(expected);
+    expect(reparsed.text).toBe(await writtenWhole(first));
   });
 
   it('writes the snapshot whole after a render that was held back and never served', async () => {

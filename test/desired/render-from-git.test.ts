@@ -2,7 +2,7 @@
 // objects, with no checkout: after each commit, what the provider serves must be what a
 // provider rendering that commit from scratch serves, entry for entry and in the same order,
 // and a change a checkout's walk would read differently must be rendered from a checkout.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { GitProviderOptions } from '../../src/desired/git-provider.js';
@@ -209,6 +209,30 @@ describe('a plain source rendered again from Git objects', () => {
     const [gone] = live.provider.status();
     expect(gone?.lastError?.message).toContain('path apps');
     expect(live.provider.current()).toBe(good);
+  });
+
+  it('renders from a checkout when the persisted snapshot no longer holds the files a commit left unchanged', async () => {
+    const git = repo();
+    git.commit({ 'apps/one.yaml': configMap('one'), 'apps/two.yaml': configMap('two') });
+    const options = { sources: [sourceConfig({ repoURL: git.fileURL, path: 'apps' })] };
+    const { provider: live, cacheDir, log } = testProvider(cleanups, options);
+    const rendered = () => log.lines().filter((line) => line['msg'] === 'source rendered');
+    await live.start();
+
+    const first = git.commit({ 'apps/one.yaml': configMap('one', 'two') });
+    await live.refreshAll();
+    expect(rendered().at(-1)).toMatchObject({ commit: first, readFrom: 'git', filesCopied: 1 });
+
+    // The unchanged file's documents are in the snapshot file, which is replaced behind
+    // driftgate's back: a commit read from Git cannot be completed from it.
+    const snapshots = join(cacheDir, 'snapshots');
+    const [file] = readdirSync(snapshots).filter((name) => name.endsWith('.json'));
+    if (file === undefined) throw new Error(`no snapshot in ${snapshots}`);
+    writeFileSync(join(snapshots, file), readFileSync(join(snapshots, file), 'utf8') + ' ');
+    const second = git.commit({ 'apps/one.yaml': configMap('one', 'three') });
+    await live.refreshAll();
+    expect(rendered().at(-1)).toMatchObject({ commit: second, readFrom: 'checkout' });
+    expect(served(live.current())).toEqual(await fromScratch(options));
   });
 
   it('reads nothing, and asks for a checkout, when the parser no longer holds the render the changes apply to', async () => {
