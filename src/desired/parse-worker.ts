@@ -183,10 +183,16 @@ class SnapshotWriter {
     this.fileStart = undefined;
   }
 
+  /** Where the previous snapshot holds a file's documents from `parsed`, if it does. */
+  private heldRange(file: string, parsed: ParsedFile): PersistedRange | undefined {
+    const range = this.previous?.ranges.get(file);
+    return range?.parsed === parsed ? range : undefined;
+  }
+
   /** A file's documents read back from the previous snapshot; undefined if it lacks them. */
   documentsOf(file: string, parsed: ParsedFile): RenderedDocument[] | undefined {
-    const range = this.previous?.ranges.get(file);
-    if (this.previous === undefined || range?.parsed !== parsed) return undefined;
+    const range = this.heldRange(file, parsed);
+    if (this.previous === undefined || range === undefined) return undefined;
     const bytes = Buffer.allocUnsafe(range.end - range.start);
     for (let at = 0; at < bytes.length;) {
       const read = readSync(this.previous.fd, bytes, at, bytes.length - at, range.start + at);
@@ -199,13 +205,13 @@ class SnapshotWriter {
 
   /** Whether the previous snapshot holds a file's documents from `parsed`. */
   holds(file: string, parsed: ParsedFile): boolean {
-    return this.previous !== undefined && this.previous.ranges.get(file)?.parsed === parsed;
+    return this.heldRange(file, parsed) !== undefined;
   }
 
   /** Copies a file's documents from the previous snapshot; false when it does not hold them. */
   copyFile(file: string, parsed: ParsedFile): boolean {
-    const range = this.previous?.ranges.get(file);
-    if (range?.parsed !== parsed) return false;
+    const range = this.heldRange(file, parsed);
+    if (range === undefined) return false;
     const adjacent = this.copy !== undefined && range.start === this.copy.end + 1;
     if (!this.first) {
       // Between adjacent ranges the previous file holds the same comma.
